@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both build .venv themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## The main job on embedded defaults: embedded Postgres, the bundled demo recording, API on 127.0.0.1:8080.
+run: install
+	$(BIN)/runledger run
+
+## The whole test suite.
+test: install-dev
+	$(BIN)/python -m pytest
+
+## Benchmarks (figures, not pass/fail).
+bench: install-dev
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

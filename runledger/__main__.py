@@ -1,0 +1,5 @@
+import sys
+
+from runledger.cli import main
+
+sys.exit(main())

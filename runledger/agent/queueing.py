@@ -1,0 +1,94 @@
+"""A keyed, coalescing, bounded work queue (the shape of client-go's workqueue).
+
+* One pending item per key: a newer item for a key that is still waiting replaces the older one
+  (only the newest state of a workflow matters), so memory is bounded by the number of keys.
+* A key is handed to at most one consumer at a time, and comes back only after ``done()``: items of
+  one key are processed in order, items of different keys in parallel.
+* ``put()`` of a new key waits while ``max_keys`` keys are pending: a slow consumer (a slow or absent
+  database) slows intake down instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Generic, Hashable, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class CoalescingQueue(Generic[K, V]):
+    def __init__(self, *, max_keys: int) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
+        self._max_keys = max_keys
+        self._pending: dict[K, V] = {}
+        self._ready: deque[K] = deque()  # pending keys not in progress, in arrival order
+        self._in_progress: set[K] = set()
+        self._changed = asyncio.Condition()
+        self.coalesced = 0  # items replaced by a newer one before being processed
+
+    def __len__(self) -> int:
+        """Pending keys (in progress ones not counted unless they have a newer item waiting)."""
+        return len(self._pending)
+
+    @property
+    def in_progress(self) -> int:
+        return len(self._in_progress)
+
+    def idle(self) -> bool:
+        return not self._pending and not self._in_progress
+
+    async def put(self, key: K, item: V) -> None:
+        async with self._changed:
+            if key not in self._pending:
+                await self._changed.wait_for(lambda: len(self._pending) < self._max_keys or key in self._pending)
+            self._store(key, item)
+            self._changed.notify_all()
+
+    def put_nowait_if_absent(self, key: K, item: V) -> bool:
+        """Give an item back (after a failed write) unless a newer one arrived meanwhile.
+
+        Ignores the bound on purpose: the key was already counted when its item was first put.
+        """
+        if key in self._pending:
+            return False
+        self._store(key, item)
+        return True
+
+    def _store(self, key: K, item: V) -> None:
+        if key in self._pending:
+            self.coalesced += 1
+        elif key not in self._in_progress:
+            self._ready.append(key)
+        self._pending[key] = item
+
+    async def get_batch(self, max_items: int) -> list[tuple[K, V]]:
+        """Wait for at least one ready key; take up to `max_items` of them, marking them in progress."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._ready))
+            batch: list[tuple[K, V]] = []
+            while self._ready and len(batch) < max_items:
+                key = self._ready.popleft()
+                batch.append((key, self._pending.pop(key)))
+                self._in_progress.add(key)
+            self._changed.notify_all()
+            return batch
+
+    async def done(self, keys: list[K]) -> None:
+        """Release keys; those that received a newer item while in progress become ready again."""
+        async with self._changed:
+            for key in keys:
+                self._in_progress.discard(key)
+                if key in self._pending:
+                    self._ready.append(key)
+            self._changed.notify_all()
+
+    async def wait_idle(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(self.idle)
+
+    async def notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()

@@ -1,0 +1,408 @@
+"""Workflow object (a dict, as the Kubernetes API returns it) -> ``RunState``.
+
+Translation is pure and total over valid Workflows: every field Argo may leave out is optional
+here, unknown node types and phases are kept verbatim (and reported as warnings so they can be
+counted), and only an object that cannot be a Workflow at all raises ``TranslationError``.
+
+Argo keeps node state in one of three places: ``status.nodes``; ``status.compressedNodes``
+(gzip + base64 of the same JSON, used when the object would exceed etcd's size limit); or, with
+node status offloading, in Argo's own database, leaving only ``status.offloadNodeStatusVersion``.
+The last case is recorded as a run whose steps are offloaded: we never invent steps.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import uuid
+import zlib
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from runledger.models import (
+    KNOWN_NODE_TYPES,
+    KNOWN_PHASES,
+    ArtifactRef,
+    Parameter,
+    Run,
+    RunState,
+    Step,
+)
+
+# Stable namespace for ids of hand-made objects that carry no metadata.uid.
+_RUN_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8a5b-4e4f-9a61-2b7f0c5d9e13")
+_MAX_COMPRESSED_NODES_BYTES = 64 * 1024 * 1024
+
+LABEL_KFP_RUN_ID = "pipeline/runid"
+LABEL_KFP_SCHEDULED = "scheduledworkflows.kubeflow.org/scheduledWorkflowName"
+LABEL_ARGO_CRON = "workflows.argoproj.io/cron-workflow"
+LABEL_ARGO_TEMPLATE = "workflows.argoproj.io/workflow-template"
+LABEL_ARGO_CLUSTER_TEMPLATE = "workflows.argoproj.io/cluster-workflow-template"
+ANNOTATION_KFP_PIPELINE_SPEC = "pipelines.kubeflow.org/pipeline_spec"
+ANNOTATION_POD_NAME_FORMAT = "workflows.argoproj.io/pod-name-format"
+_STORAGE_KINDS = ("s3", "gcs", "http", "artifactory", "hdfs", "oss", "git", "raw", "azure", "plugin")
+_ARGO_MAX_POD_NAME_PREFIX = 253 - 10 - 1  # k8s name limit - hash length - separator
+
+
+class TranslationError(ValueError):
+    """The object cannot be read as a Workflow. The message says why, naming the object."""
+
+
+def run_id_for(metadata: dict[str, Any]) -> str:
+    uid = metadata.get("uid")
+    if isinstance(uid, str) and uid:
+        return uid
+    return str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{metadata.get('namespace') or 'default'}/{metadata.get('name')}"))
+
+
+def object_ref(obj: Any) -> str:
+    """namespace/name of whatever was received, for error messages; never raises."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(meta, dict):
+        return "<no metadata>"
+    return f"{meta.get('namespace') or 'default'}/{meta.get('name') or '<unnamed>'}"
+
+
+def translate_workflow(
+    obj: Any,
+    *,
+    deleted: bool = False,
+    default_pod_name_format: str = "v2",
+    max_value_bytes: int = 256 * 1024,
+) -> RunState:
+    """Translate one Workflow object into a RunState."""
+    if not isinstance(obj, dict):
+        raise TranslationError(f"expected a Workflow object, got {type(obj).__name__}")
+    ref = object_ref(obj)
+    kind = obj.get("kind")
+    if kind is not None and kind != "Workflow":
+        raise TranslationError(f"{ref}: kind {kind!r} is not a Workflow")
+    api_version = obj.get("apiVersion")
+    if api_version is not None and not str(api_version).startswith("argoproj.io/"):
+        raise TranslationError(f"{ref}: apiVersion {api_version!r} is not argoproj.io")
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        raise TranslationError(f"{ref}: metadata is missing")
+    warnings: list[str] = []
+    if not _str(meta.get("name")):
+        if not _str(meta.get("generateName")):
+            raise TranslationError(f"{ref}: metadata.name and metadata.generateName are both missing")
+        # A manifest as written, before the API server named it: recorded under its generateName.
+        meta = {**meta, "name": _str(meta["generateName"])}
+        warnings.append("unnamed: no metadata.name, recorded under metadata.generateName")
+    spec = _dict(obj.get("spec"))
+    status = _dict(obj.get("status"))
+    if not status:
+        warnings.append("no_status: the workflow has not been picked up by the controller yet")
+
+    namespace = _str(meta.get("namespace")) or "default"
+    name = _str(meta["name"])
+    labels = {str(k): _str(v) for k, v in _dict(meta.get("labels")).items()}
+    annotations = {str(k): _str(v) for k, v in _dict(meta.get("annotations")).items()}
+    run_id = run_id_for(meta)
+    clip = _Clipper(max_value_bytes)
+
+    nodes, offloaded = _nodes_of(status, ref)
+    pod_name_format = annotations.get(ANNOTATION_POD_NAME_FORMAT) or default_pod_name_format
+    steps: list[Step] = []
+    edges: list[tuple[str, str]] = []
+    parameters: list[Parameter] = []
+    artifacts: list[ArtifactRef] = []
+    repository_s3 = _dict(_dict(_dict(status.get("artifactRepositoryRef")).get("artifactRepository")).get("s3"))
+
+    for key, node in nodes.items():
+        if not isinstance(node, dict):
+            warnings.append(f"malformed_node: node {key!r} is not an object; skipped")
+            continue
+        node_id = _str(node.get("id")) or str(key)
+        node_type = _str(node.get("type"))
+        phase = _str(node.get("phase"))
+        if not node_type:
+            warnings.append(f"untyped_node: node {node_id} has no type")
+        elif node_type not in KNOWN_NODE_TYPES:
+            warnings.append(f"unknown_node_type: node {node_id} has type {node_type!r}")
+        if phase not in KNOWN_PHASES:
+            warnings.append(f"unknown_phase: node {node_id} has phase {phase!r}")
+        template = _template_name(node)
+        node_name = _str(node.get("name")) or node_id
+        outputs = _dict(node.get("outputs"))
+        inputs = _dict(node.get("inputs"))
+        steps.append(
+            Step(
+                id=node_id,
+                name=node_name,
+                display_name=_str(node.get("displayName")) or None,
+                type=node_type,
+                template=template,
+                phase=phase,
+                boundary_id=_str(node.get("boundaryID")) or None,
+                pod_name=_pod_name(name, node_name, node_type, template, node_id, pod_name_format)
+                if node_type == "Pod"
+                else None,
+                started_at=_time(node.get("startedAt")),
+                finished_at=_time(node.get("finishedAt")),
+                exit_code=_int(outputs.get("exitCode")),
+                message=clip.text(node.get("message")),
+                host_node=_str(node.get("hostNodeName")) or None,
+            )
+        )
+        for child in _list(node.get("children")):
+            if isinstance(child, str) and child:
+                edges.append((node_id, child))
+        for direction, io in (("input", inputs), ("output", outputs)):
+            for param in _list(io.get("parameters")):
+                if isinstance(param, dict) and param.get("name"):
+                    value, truncated = clip.value(param.get("value", param.get("default")))
+                    parameters.append(
+                        Parameter(
+                            step_id=node_id,
+                            direction=direction,
+                            name=_str(param["name"]),
+                            value=value,
+                            truncated=truncated,
+                        )
+                    )
+            for art in _list(io.get("artifacts")):
+                if isinstance(art, dict) and art.get("name"):
+                    artifacts.append(_artifact(node_id, direction, art, repository_s3))
+
+    run_parameters: dict[str, str | None] = {}
+    for param in _list(_dict(spec.get("arguments")).get("parameters")):
+        if isinstance(param, dict) and param.get("name"):
+            value, truncated = clip.value(param.get("value", param.get("default")))
+            run_parameters[_str(param["name"])] = value
+            parameters.append(
+                Parameter(step_id="", direction="argument", name=_str(param["name"]), value=value, truncated=truncated)
+            )
+
+    step_counts: dict[str, int] = {}
+    for step in steps:
+        step_counts[step.phase or "Unknown"] = step_counts.get(step.phase or "Unknown", 0) + 1
+
+    run = Run(
+        id=run_id,
+        namespace=namespace,
+        name=name,
+        uid=_str(meta.get("uid")) or None,
+        kfp_run_id=labels.get(LABEL_KFP_RUN_ID) or None,
+        pipeline_name=_pipeline_name(meta, labels, annotations, spec),
+        scheduled_workflow=_scheduled_owner(meta, labels),
+        phase=_str(status.get("phase")),
+        message=clip.text(status.get("message")),
+        created_at=_time(meta.get("creationTimestamp")),
+        started_at=_time(status.get("startedAt")),
+        finished_at=_time(status.get("finishedAt")),
+        labels=labels,
+        parameters=run_parameters,
+        step_counts=step_counts,
+        nodes_offloaded=offloaded,
+        resource_version=_str(meta.get("resourceVersion")) or None,
+    )
+    if run.phase not in KNOWN_PHASES:
+        warnings.append(f"unknown_phase: workflow phase {run.phase!r}")
+    if clip.truncated:
+        warnings.append(f"truncated: {clip.truncated} value(s) longer than {max_value_bytes} bytes")
+    return RunState(
+        run=run,
+        steps=tuple(steps),
+        edges=tuple(dict.fromkeys(edges)),
+        parameters=tuple(_unique(parameters, lambda p: (p.step_id, p.direction, p.name))),
+        artifacts=tuple(_unique(artifacts, lambda a: (a.step_id, a.direction, a.name))),
+        deleted=deleted,
+        deletion_timestamp=_time(meta.get("deletionTimestamp")),
+        warnings=tuple(warnings),
+    )
+
+
+def _nodes_of(status: dict[str, Any], ref: str) -> tuple[dict[str, Any], bool]:
+    """The node map, wherever Argo put it, and whether it was offloaded to Argo's database."""
+    nodes = status.get("nodes")
+    if isinstance(nodes, dict) and nodes:
+        return nodes, False
+    compressed = status.get("compressedNodes")
+    if isinstance(compressed, str) and compressed:
+        return _decompress_nodes(compressed, ref), False
+    if status.get("offloadNodeStatusVersion"):
+        return {}, True
+    return {}, False
+
+
+def _decompress_nodes(text: str, ref: str) -> dict[str, Any]:
+    try:
+        raw = base64.b64decode(text, validate=True)
+        # Bounded decompression: a hostile or corrupt blob must not exhaust memory.
+        inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        data = inflater.decompress(raw, _MAX_COMPRESSED_NODES_BYTES)
+        if inflater.unconsumed_tail:
+            raise TranslationError(f"{ref}: status.compressedNodes inflates beyond {_MAX_COMPRESSED_NODES_BYTES} bytes")
+        nodes = orjson.loads(data)
+    except (binascii.Error, zlib.error, gzip.BadGzipFile, orjson.JSONDecodeError, EOFError) as exc:
+        raise TranslationError(f"{ref}: status.compressedNodes is not gzip+base64 JSON: {exc}") from exc
+    if not isinstance(nodes, dict):
+        raise TranslationError(f"{ref}: status.compressedNodes does not hold a node map")
+    return nodes
+
+
+def _artifact(node_id: str, direction: str, art: dict[str, Any], repository_s3: dict[str, Any]) -> ArtifactRef:
+    storage = next((kind for kind in _STORAGE_KINDS if isinstance(art.get(kind), dict)), None)
+    s3 = _dict(art.get("s3"))
+    archive = _dict(art.get("archive"))
+    bucket = _str(s3.get("bucket")) or None
+    endpoint = _str(s3.get("endpoint")) or None
+    region = _str(s3.get("region")) or None
+    source = "artifact"
+    if storage == "s3" and not bucket:
+        # Key-only artifacts (Argo >= 3.0 default) take bucket/endpoint from the workflow's repository.
+        bucket = _str(repository_s3.get("bucket")) or None
+        endpoint = endpoint or _str(repository_s3.get("endpoint")) or None
+        region = region or _str(repository_s3.get("region")) or None
+        source = "workflow-repository" if bucket else "unresolved"
+    return ArtifactRef(
+        step_id=node_id,
+        direction=direction,  # type: ignore[arg-type]
+        name=_str(art["name"]),
+        path=_str(art.get("path")) or None,
+        storage=storage,
+        s3_bucket=bucket,
+        s3_key=_str(s3.get("key")) or None,
+        s3_endpoint=endpoint,
+        s3_region=region,
+        location_source=source,  # type: ignore[arg-type]
+        archive=next(iter(archive), None) if archive else None,
+        optional=bool(art.get("optional")),
+    )
+
+
+def _template_name(node: dict[str, Any]) -> str | None:
+    ref = _dict(node.get("templateRef"))
+    return _str(node.get("templateName")) or _str(ref.get("template")) or None
+
+
+def _pod_name(wf_name: str, node_name: str, node_type: str, template: str | None, node_id: str, fmt: str) -> str:
+    """The pod Argo creates for a Pod node (workflow/util/pod_name.go semantics)."""
+    if fmt == "v1":
+        return node_id
+    if wf_name == node_name:
+        return wf_name
+    prefix = f"{wf_name}-{template}" if template else wf_name
+    return f"{prefix[:_ARGO_MAX_POD_NAME_PREFIX]}-{fnv32a(node_name.encode())}"
+
+
+def fnv32a(data: bytes) -> int:
+    h = 0x811C9DC5
+    for byte in data:
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def _pipeline_name(
+    meta: dict[str, Any], labels: dict[str, str], annotations: dict[str, str], spec: dict[str, Any]
+) -> str | None:
+    spec_json = annotations.get(ANNOTATION_KFP_PIPELINE_SPEC)
+    if spec_json:
+        try:
+            name = orjson.loads(spec_json).get("name")
+            if isinstance(name, str) and name:
+                return name
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+    v2_name = _kfp_v2_pipeline_name(spec)
+    if v2_name:
+        return v2_name
+    for label in (LABEL_ARGO_TEMPLATE, LABEL_ARGO_CLUSTER_TEMPLATE):
+        if labels.get(label):
+            return labels[label]
+    template_ref = _dict(spec.get("workflowTemplateRef"))
+    if template_ref.get("name"):
+        return _str(template_ref["name"])
+    generate_name = _str(meta.get("generateName")).rstrip("-")
+    return generate_name or None
+
+
+def _kfp_v2_pipeline_name(spec: dict[str, Any]) -> str | None:
+    """KFP v2 passes the pipeline name to its driver/launcher containers as --pipeline_name."""
+    for template in _list(spec.get("templates")):
+        args = _list(_dict(_dict(template).get("container")).get("args"))
+        for i, arg in enumerate(args[:-1]):
+            if arg == "--pipeline_name" and isinstance(args[i + 1], str) and "{{" not in args[i + 1]:
+                return args[i + 1]
+    return None
+
+
+def _scheduled_owner(meta: dict[str, Any], labels: dict[str, str]) -> str | None:
+    for label in (LABEL_KFP_SCHEDULED, LABEL_ARGO_CRON):
+        if labels.get(label):
+            return labels[label]
+    for owner in _list(meta.get("ownerReferences")):
+        if isinstance(owner, dict) and owner.get("kind") in ("ScheduledWorkflow", "CronWorkflow"):
+            return _str(owner.get("name")) or None
+    return None
+
+
+class _Clipper:
+    """Caps stored text at a byte budget, counting what it cut."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.truncated = 0
+
+    def value(self, raw: Any) -> tuple[str | None, bool]:
+        if raw is None:
+            return None, False
+        text = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
+        text = text.replace("\x00", "")  # Postgres text cannot hold NUL
+        encoded = text.encode()
+        if len(encoded) <= self.limit:
+            return text, False
+        self.truncated += 1
+        return encoded[: self.limit].decode(errors="ignore"), True
+
+    def text(self, raw: Any) -> str | None:
+        value, _ = self.value(raw)
+        return value or None
+
+
+def _unique(items: list, key) -> list:
+    seen: dict = {}
+    for item in items:
+        seen[key(item)] = item
+    return list(seen.values())
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _time(value: Any) -> datetime | None:
+    """RFC 3339 timestamps as Kubernetes writes them; anything unparsable is treated as absent."""
+    if isinstance(value, datetime):  # YAML loaders turn unquoted timestamps into datetimes
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

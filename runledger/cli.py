@@ -1,0 +1,80 @@
+"""The `runledger` command: run, replay, api, migrate.
+
+Settings come from RUNLEDGER_* environment variables (see `--help`); flags override a few of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import pydantic
+
+from runledger import service
+from runledger.settings import Settings, describe_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    epilog = describe_settings()
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="runledger", description="Run history and lineage for Argo Workflows and Kubeflow Pipelines.",
+        epilog=epilog, formatter_class=formatter,
+    )  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run", help="the main job: ingest and serve the API", epilog=epilog, formatter_class=formatter,
+        description="Ingest workflow events and serve the HTTP API. With no cluster configured, replays "
+        "RUNLEDGER_REPLAY_FILES (default: the bundled demo recording).",
+    )  # fmt: skip
+    run.add_argument("--host", help="API address (RUNLEDGER_API_HOST)")
+    run.add_argument("--port", type=int, help="API port (RUNLEDGER_API_PORT)")
+    replay = commands.add_parser(
+        "replay", help="ingest watch events or Workflow objects from files", epilog=epilog,
+        formatter_class=formatter,
+        description="Ingest files of Kubernetes watch events (one JSON event per line, or kubectl's "
+        "--output-watch-events output) or JSON/YAML Workflows and Lists, then print counts.",
+    )  # fmt: skip
+    replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    api = commands.add_parser("api", help="serve the read API only", epilog=epilog, formatter_class=formatter)
+    api.add_argument("--host", help="API address (RUNLEDGER_API_HOST)")
+    api.add_argument("--port", type=int, help="API port (RUNLEDGER_API_PORT)")
+    commands.add_parser("migrate", help="apply pending schema migrations", epilog=epilog, formatter_class=formatter)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    overrides = {}
+    if getattr(args, "host", None):
+        overrides["api_host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides["api_port"] = args.port
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    announce = lambda line: print(line, flush=True)  # noqa: E731
+    if args.command == "run":
+        coro = service.run_main(settings, announce=announce)
+    elif args.command == "replay":
+        coro = service.run_replay(settings, args.files, announce=announce)
+    elif args.command == "api":
+        coro = service.run_api(settings, host=settings.api_host, port=settings.api_port, announce=announce)
+    else:
+        coro = service.run_migrate(settings, announce=announce)
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The aiohttp application: resources under typed AppKeys, JSON errors, routes.
+
+The pool is either handed in (``runledger run`` shares one pool between ingest and the API) or
+opened from a DSN by a cleanup context, so it is closed however the app stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from runledger.metadata import db
+from runledger.metadata.api import health, runs
+from runledger.metadata.api.keys import POOL, READINESS_CHECKS, SETTINGS
+from runledger.metadata.api.responses import error_response
+from runledger.metadata.runs import BadRequest
+from runledger.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return error_response(400, "bad_request", str(exc))
+    except pydantic.ValidationError as exc:
+        return error_response(400, "bad_request", _describe(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, _code(exc.status), exc.reason)
+    except asyncpg.QueryCanceledError:
+        return error_response(503, "timeout", "the query took too long; narrow it down")
+    except Exception as exc:
+        if db.is_transient(exc):
+            return error_response(503, "unavailable", "the database is unavailable")
+        log.exception("unhandled error on %s %s", request.method, request.path_qs)
+        return error_response(500, "internal", "internal error")
+
+
+def _code(status: int) -> str:
+    return {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "request"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str | None = None) -> web.Application:
+    if (pool is None) == (dsn is None):
+        raise ValueError("give either a pool or a dsn")
+    app = web.Application(middlewares=[errors_as_json], client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app[READINESS_CHECKS] = {}
+    if pool is not None:
+        app[POOL] = pool
+    else:
+
+        async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
+            app[POOL] = await db.create_pool(dsn, settings=settings)
+            try:
+                yield
+            finally:
+                await app[POOL].close()
+
+        app.cleanup_ctx.append(pool_ctx)
+    health.add_routes(app)
+    runs.add_routes(app)
+    return app

@@ -1,0 +1,16 @@
+"""Typed application keys for the resources handlers share."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from aiohttp import web
+
+from runledger.settings import Settings
+
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+SETTINGS = web.AppKey("settings", Settings)
+READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])

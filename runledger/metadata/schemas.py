@@ -1,0 +1,130 @@
+"""Read-side models: what the repository returns and what the HTTP API serialises.
+
+Frozen pydantic models with timezone-aware timestamps; they are the API's response bodies as-is,
+so the JSON a client sees is exactly what these classes declare.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, AfterValidator(_as_utc), PlainSerializer(_rfc3339, return_type=str)]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunOut(Out):
+    id: str
+    namespace: str
+    name: str
+    uid: str | None
+    phase: str = Field(description="Argo workflow phase; '' before the controller picked the run up.")
+    message: str | None
+    kfp_run_id: str | None
+    pipeline_name: str | None
+    scheduled_workflow: str | None
+    created_at: Timestamp | None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    deleted: bool
+    deleted_at: Timestamp | None
+    labels: dict[str, str]
+    parameters: dict[str, str | None]
+    step_counts: dict[str, int]
+    nodes_offloaded: bool = Field(description="Steps live in Argo's offload database and are not recorded.")
+    updated_at: Timestamp
+
+
+class RunPage(Out):
+    runs: list[RunOut]
+    next_page_token: str | None
+
+
+class ParameterOut(Out):
+    name: str
+    value: str | None
+    truncated: bool
+
+
+class ArtifactRefOut(Out):
+    name: str
+    path: str | None
+    storage: str | None
+    uri: str | None
+    s3_bucket: str | None
+    s3_key: str | None
+    s3_endpoint: str | None
+    s3_region: str | None
+    location_source: str
+    archive: str | None
+    optional: bool
+
+
+class StepIO(Out):
+    parameters: list[ParameterOut] = Field(default_factory=list)
+    artifacts: list[ArtifactRefOut] = Field(default_factory=list)
+
+
+class StepOut(Out):
+    id: str
+    name: str
+    display_name: str | None
+    type: str
+    template: str | None
+    phase: str
+    boundary_id: str | None
+    pod_name: str | None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    exit_code: int | None
+    message: str | None
+    host_node: str | None
+    parents: list[str]
+    children: list[str]
+    inputs: StepIO
+    outputs: StepIO
+
+
+class StepList(Out):
+    steps: list[StepOut]
+
+
+class TransitionOut(Out):
+    id: int
+    step_id: str | None = Field(description="Node id, or null for the run itself.")
+    from_phase: str | None
+    to_phase: str
+    at: Timestamp
+    observed_at: Timestamp
+
+
+class Timeline(Out):
+    transitions: list[TransitionOut]
+
+
+class ErrorBody(Out):
+    code: str
+    message: str
+
+
+class ErrorResponse(Out):
+    error: ErrorBody
+
+
+class Health(Out):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

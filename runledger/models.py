@@ -1,0 +1,115 @@
+"""The typed boundary between the agent and the store.
+
+The agent turns Kubernetes objects into a ``RunState``: everything runledger records about one
+workflow at one moment (the run row, its steps, the DAG edges between them, parameters and
+artifact references). The store persists ``RunState``s and nothing else, so ``metadata`` never
+needs to know what a Workflow object looks like. All models are frozen: a state is a snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
+ParameterDirection = Literal["argument", "input", "output"]
+ArtifactDirection = Literal["input", "output"]
+
+# Argo's node and workflow phases. Others are stored as they come (and counted), never rejected.
+KNOWN_PHASES = frozenset({"", "Pending", "Running", "Succeeded", "Skipped", "Failed", "Error", "Omitted"})
+TERMINAL_PHASES = frozenset({"Succeeded", "Skipped", "Failed", "Error", "Omitted"})
+KNOWN_NODE_TYPES = frozenset(
+    {"Pod", "Container", "Steps", "StepGroup", "DAG", "TaskGroup", "Retry", "Skipped", "Suspend", "HTTP", "Plugin"}
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WatchEvent(_Frozen):
+    """One Kubernetes watch event, as the API server (or `kubectl --output-watch-events`) sends it."""
+
+    type: EventType
+    object: dict[str, Any]
+
+
+class Parameter(_Frozen):
+    step_id: str = Field(description="Node id, or '' for a run-level argument.")
+    direction: ParameterDirection
+    name: str
+    value: str | None = None
+    truncated: bool = False
+
+
+class ArtifactRef(_Frozen):
+    step_id: str
+    direction: ArtifactDirection
+    name: str
+    path: str | None = None
+    storage: str | None = Field(default=None, description="s3, gcs, http, git, raw, ... or None when not recorded.")
+    s3_bucket: str | None = None
+    s3_key: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    location_source: Literal["artifact", "workflow-repository", "unresolved"] = "artifact"
+    archive: str | None = Field(default=None, description="'tar' (gzip, Argo's default), 'none', 'zip' or None.")
+    optional: bool = False
+
+    @property
+    def uri(self) -> str | None:
+        """Canonical identity of the object: s3://bucket/key, when both are known."""
+        if self.s3_bucket and self.s3_key:
+            return f"s3://{self.s3_bucket}/{self.s3_key.lstrip('/')}"
+        return None
+
+
+class Step(_Frozen):
+    id: str
+    name: str
+    display_name: str | None = None
+    type: str
+    template: str | None = None
+    phase: str = ""
+    boundary_id: str | None = None
+    pod_name: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    message: str | None = None
+    host_node: str | None = None
+
+
+class Run(_Frozen):
+    id: str
+    namespace: str
+    name: str
+    uid: str | None = None
+    kfp_run_id: str | None = None
+    pipeline_name: str | None = None
+    scheduled_workflow: str | None = None
+    phase: str = ""
+    message: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    parameters: dict[str, str | None] = Field(default_factory=dict)
+    step_counts: dict[str, int] = Field(default_factory=dict)
+    nodes_offloaded: bool = False
+    resource_version: str | None = None
+
+
+class RunState(_Frozen):
+    """Everything recorded about one workflow at one moment."""
+
+    run: Run
+    steps: tuple[Step, ...] = ()
+    edges: tuple[tuple[str, str], ...] = Field(default=(), description="(parent node id, child node id)")
+    parameters: tuple[Parameter, ...] = ()
+    artifacts: tuple[ArtifactRef, ...] = ()
+    deleted: bool = False
+    deletion_timestamp: datetime | None = Field(default=None, description="metadata.deletionTimestamp, if set.")
+    warnings: tuple[str, ...] = Field(default=(), description="'kind: detail' for oddities met while translating.")

