@@ -1,0 +1,28 @@
+"""Driving the real ingest path from tests."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from runledger.agent.ingest import Ingestor
+from runledger.models import WatchEvent
+from runledger.settings import Settings
+
+
+async def ingest(pool: asyncpg.Pool, settings: Settings, events: list[dict]) -> Ingestor:
+    """Submit `events` through a fresh Ingestor and wait until all are persisted."""
+    ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
+    ingestor.start()
+    try:
+        for event in events:
+            await ingestor.submit(WatchEvent.model_validate(event))
+        await ingestor.drain()
+    finally:
+        await ingestor.stop()
+    return ingestor
+
+
+async def dump(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
+    """Every row of every table, in a stable order, for whole-database comparisons."""
+    tables = ["runs", "steps", "step_edges", "parameters", "artifact_refs", "transitions"]
+    return {t: [tuple(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY 1, 2, 3")] for t in tables}
