@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(coro)
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Exiting non-zero lets Kubernetes restart a process that can no longer do its job.
+        logging.getLogger("runledger").exception("runledger %s failed", args.command)
+        return 1
 
 
 if __name__ == "__main__":

@@ -113,3 +113,27 @@ class RunState(_Frozen):
     deleted: bool = False
     deletion_timestamp: datetime | None = Field(default=None, description="metadata.deletionTimestamp, if set.")
     warnings: tuple[str, ...] = Field(default=(), description="'kind: detail' for oddities met while translating.")
+
+
+class PodObservation(_Frozen):
+    """What a Pod adds to its step that the Workflow status lacks."""
+
+    run_id: str = Field(description="The owning Workflow's uid (ownerReferences), as runs.id.")
+    namespace: str
+    workflow_name: str
+    node_id: str
+    pod_name: str
+    pod_uid: str | None = None
+    phase: str | None = None
+    host_node: str | None = None
+    image: str | None = Field(default=None, description="Image of the main container.")
+    exit_code: int | None = None
+    termination_reason: str | None = Field(default=None, description="OOMKilled, Error, Evicted, ...")
+    restart_count: int = 0
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+    scheduled_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    resource_version: str | None = None
+    deleted: bool = False

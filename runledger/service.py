@@ -13,19 +13,25 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiohttp import web
 
+from runledger.agent import cluster
 from runledger.agent.ingest import Ingestor
+from runledger.agent.leader import LeaderElector, LeaseSettings
 from runledger.agent.replay import ReplayError, read_events
 from runledger.metadata import db, embedded, migrations
 from runledger.metadata.api.app import create_app
-from runledger.metadata.api.keys import READINESS_CHECKS
+from runledger.metadata.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
+from runledger.metadata.checkpoints import PgCheckpointStore
 from runledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -115,54 +121,156 @@ async def serve_api(app: web.Application, *, host: str, port: int) -> web.AppRun
 
 
 async def run_main(settings: Settings, *, announce=print) -> int:
-    """`runledger run`: ingest (replay source when no cluster is configured) and serve the API."""
+    """`runledger run`: ingest (a live cluster, else a replay source) and serve the API."""
     database = await resolve_database(settings)
     await migrate_database(database.dsn)
-    paths = settings.replay_paths or [bundled_recording()]
     stop = StopSignal()
     stop.install()
     async with open_pool(settings, database.dsn) as pool:
-        # The replay source is finite, so counting its runs for the summary is bounded.
-        ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
-        ingestor.start()
         app = create_app(settings=settings, pool=pool)
-        source_done = asyncio.Event()
-
-        async def source_check() -> tuple[bool, str]:
-            return source_done.is_set(), "ingested" if source_done.is_set() else "initial ingest in progress"
-
-        app[READINESS_CHECKS]["source"] = source_check
         runner = await serve_api(app, host=settings.api_host, port=settings.api_port)
         base = f"http://{settings.api_host}:{settings.api_port}"
         announce(f"runledger: data in {database.description}")
-        announce(f"runledger: ingesting {', '.join(str(p) for p in paths)} (replay source: no cluster configured)")
-        announce(f"runledger: API on {base}  (Ctrl-C to stop)")
-        announce(f"  curl -s '{base}/api/v1/runs?limit=5'")
-        announce(f"  curl -s '{base}/api/v1/runs?phase=Failed'")
-        errors: list[ReplayError] = []
-        source = asyncio.create_task(replay_files(ingestor, paths, errors), name="replay-source")
-        stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
         try:
-            done, _ = await asyncio.wait({source, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if source in done:
-                source.result()  # a crashed source stops the service loudly
-                await ingestor.drain()
-                source_done.set()
-                for err in errors:
-                    log.warning("replay: %s: %s", err.where, err.reason)
-                summary = ingestor.stats.summary()
-                announce(
-                    f"runledger: replay done: {summary['events']} events, {summary['runs']} runs, "
-                    f"{summary['steps']} steps, {summary['errors'] + len(errors)} errors; serving until stopped"
-                )
-                await stopper
+            if cluster.cluster_configured(settings):
+                announce(f"runledger: API on {base}; watching the cluster")
+                return await run_cluster_agent(settings, pool=pool, app=app, stop=stop)
+            announce(f"runledger: API on {base}  (Ctrl-C to stop)")
+            announce(f"  curl -s '{base}/api/v1/runs?limit=5'")
+            announce(f"  curl -s '{base}/api/v1/runs?phase=Failed'")
+            return await run_replay_source(settings, pool=pool, app=app, stop=stop, announce=announce)
         finally:
-            for task in (source, stopper):
-                task.cancel()
-            await asyncio.gather(source, stopper, return_exceptions=True)
-            await drain_and_stop(ingestor)
             await runner.cleanup()
+
+
+async def run_replay_source(
+    settings: Settings, *, pool: asyncpg.Pool, app: web.Application, stop: StopSignal, announce=print
+) -> int:
+    paths = settings.replay_paths or [bundled_recording()]
+    announce(f"runledger: ingesting {', '.join(str(p) for p in paths)} (replay source: no cluster configured)")
+    # The replay source is finite, so counting its runs for the summary is bounded.
+    ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
+    ingestor.start()
+    source_done = asyncio.Event()
+
+    async def source_check() -> tuple[bool, str]:
+        return source_done.is_set(), "ingested" if source_done.is_set() else "initial ingest in progress"
+
+    app[READINESS_CHECKS]["source"] = source_check
+    errors: list[ReplayError] = []
+    source = asyncio.create_task(replay_files(ingestor, paths, errors), name="replay-source")
+    stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
+    try:
+        done, _ = await asyncio.wait({source, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if source in done:
+            source.result()  # a crashed source stops the service loudly
+            await ingestor.drain()
+            source_done.set()
+            for err in errors:
+                log.warning("replay: %s: %s", err.where, err.reason)
+            summary = ingestor.stats.summary()
+            announce(
+                f"runledger: replay done: {summary['events']} events, {summary['runs']} runs, "
+                f"{summary['steps']} steps, {summary['errors'] + len(errors)} errors; serving until stopped"
+            )
+            await stopper
+    finally:
+        for task in (source, stopper):
+            task.cancel()
+        await asyncio.gather(source, stopper, return_exceptions=True)
+        await drain_and_stop(ingestor)
     return 0
+
+
+async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.Application, stop: StopSignal) -> int:
+    """Watch the cluster while leading (always, without leader election) until stopped.
+
+    Losing the lease cancels the writers at once (an open transaction rolls back) and drops what was
+    queued: the next leader lists or resumes from the last checkpoint, and ingest is idempotent.
+    """
+    api = await cluster.connect(settings)
+    elector = (
+        LeaderElector(
+            api=api,
+            settings=LeaseSettings(
+                name=settings.leader_lease_name,
+                namespace=settings.leader_lease_namespace,
+                identity=settings.leader_identity or f"{socket.gethostname()}-{os.getpid()}",
+                lease_seconds=settings.leader_lease_seconds,
+                renew_deadline=settings.leader_renew_deadline_seconds,
+                retry_period=settings.leader_retry_seconds,
+            ),
+        )
+        if settings.leader_election
+        else None
+    )
+    current: dict[str, Any] = {}
+
+    async def ready() -> tuple[bool, str]:
+        if elector is not None and not elector.is_leader:
+            return True, "standby: another replica leads"
+        agent, ingestor = current.get("agent"), current.get("ingestor")
+        if agent is None or not agent.synced():
+            return False, "initial list in progress"
+        if not ingestor.database_ok:
+            return False, "database unreachable"
+        return True, "synced"
+
+    stale_after = settings.watch_inactivity_seconds + 2 * settings.watch_backoff_max_seconds + 60
+
+    async def alive() -> tuple[bool, str]:
+        agent = current.get("agent")
+        if agent is None:
+            return True, "not watching"
+        now = time.monotonic()
+        stale = [s.name for s in agent.streams if now - s.state.last_contact > stale_after]
+        return not stale, f"no contact: {', '.join(stale)}" if stale else f"{len(agent.streams)} stream(s) live"
+
+    app[READINESS_CHECKS]["agent"] = ready
+    app[LIVENESS_CHECKS]["streams"] = alive
+    checkpoints = PgCheckpointStore(pool)
+    stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
+    campaign: asyncio.Task | None = None
+    try:
+        while True:
+            if elector is not None:
+                elector.lost.clear()
+                elector.acquired.clear()
+                campaign = asyncio.create_task(elector.run(), name="leader-election")
+                acquired = asyncio.create_task(elector.acquired.wait(), name="leader-acquired")
+                await asyncio.wait({acquired, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                acquired.cancel()
+                if stopper.done():
+                    return 0
+            ingestor = Ingestor(pool=pool, settings=settings)
+            ingestor.start()
+            agent = cluster.ClusterAgent(
+                cluster.build_streams(api=api, ingestor=ingestor, settings=settings, checkpoints=checkpoints)
+            )
+            current.update(agent=agent, ingestor=ingestor)
+            watching = asyncio.create_task(agent.run(), name="cluster-agent")
+            waits = {watching, stopper} | ({campaign} if campaign is not None else set())
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+            if stopper in done:
+                if await drain_and_stop(ingestor):
+                    await agent.save_final_checkpoints()
+                return 0
+            if watching in done:
+                await ingestor.stop()
+                watching.result()  # re-raises why the agent died: the process exits non-zero
+            log.warning("leadership lost: stopped watching and writing")
+            await ingestor.stop()
+            current.clear()
+    finally:
+        for task in (stopper, campaign):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if elector is not None:
+            await elector.release()
+        await api.close()
 
 
 async def run_api(settings: Settings, *, host: str, port: int, announce=print) -> int:

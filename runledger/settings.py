@@ -76,6 +76,42 @@ class Settings(BaseSettings):
         "annotation (Argo's POD_NAMES default is v2).",
     )
 
+    # --- source / kube / watch ---------------------------------------------------------------
+    source: Literal["auto", "cluster", "replay"] = Field(
+        default="auto",
+        description="What `runledger run` ingests: a live cluster, replay files, or auto (the cluster when "
+        "running in a pod or a kubeconfig exists, else replay).",
+    )
+    kube_config: Path | None = Field(
+        default=None, description="Kubeconfig file; unset: in-cluster service account, else KUBECONFIG / ~/.kube/config."
+    )
+    kube_context: str | None = Field(default=None, description="Kubeconfig context to use (unset: current).")
+    kube_namespaces: str = Field(
+        default="", description="Comma-separated namespaces to watch (one stream each); empty: cluster-wide."
+    )
+    kube_workflow_selector: str | None = Field(default=None, description="Label selector for Workflows to record.")
+    kube_watch_pods: bool = Field(default=True, description="Also watch Argo's pods to enrich steps.")
+    watch_page_size: int = Field(default=500, ge=1, description="Objects per page of the initial list.")
+    watch_timeout_seconds: int = Field(default=300, ge=1, description="Server-side timeout of one watch request, s.")
+    watch_inactivity_seconds: float = Field(
+        default=360.0, gt=0, description="A watch socket silent for this long is reconnected, s."
+    )
+    watch_backoff_max_seconds: float = Field(default=30.0, gt=0, description="Longest reconnect backoff, s.")
+    watch_checkpoint_seconds: float = Field(
+        default=5.0, gt=0, description="How often the resume point of each stream is saved, s."
+    )
+
+    # --- leader election ---------------------------------------------------------------------
+    leader_election: bool = Field(default=False, description="Elect one writer among replicas with a Lease.")
+    leader_lease_name: str = Field(default="runledger-agent", description="Name of the coordination.k8s.io Lease.")
+    leader_lease_namespace: str = Field(default="default", description="Namespace of the Lease.")
+    leader_identity: str | None = Field(default=None, description="This replica's identity (unset: hostname + pid).")
+    leader_lease_seconds: float = Field(default=15.0, gt=0, description="Lease duration, s.")
+    leader_renew_deadline_seconds: float = Field(
+        default=10.0, gt=0, description="A leader that cannot renew within this stops writing, s."
+    )
+    leader_retry_seconds: float = Field(default=2.0, gt=0, description="Interval between acquire/renew attempts, s.")
+
     # --- log ------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 
@@ -89,6 +125,10 @@ class Settings(BaseSettings):
     @property
     def embedded_pgdata(self) -> Path:
         return self.data_dir / "postgres"
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [n.strip() for n in self.kube_namespaces.split(",") if n.strip()]
 
     @property
     def replay_paths(self) -> list[Path]:

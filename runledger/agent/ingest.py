@@ -21,12 +21,18 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from runledger.agent.pods import translate_pod
 from runledger.agent.queueing import CoalescingQueue
 from runledger.agent.translate import TranslationError, object_ref, translate_workflow
+from runledger.metadata import reconcile
 from runledger.metadata.db import is_transient
+from runledger.metadata.pods import write_pods
 from runledger.metadata.writer import RunWriter
-from runledger.models import RunState, WatchEvent
+from runledger.models import PodObservation, RunState, WatchEvent
 from runledger.settings import Settings
+
+QueueKey = str | tuple[str, str, str]  # a run id, or ("pod", run id, node id)
+Work = tuple[int, RunState | PodObservation]  # (submission sequence number, state)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ class IngestStats:
     offloaded_runs: int = 0
     batches: int = 0
     db_retries: int = 0
+    runs_reconciled_deleted: int = 0
     # Filled only when asked (replays): a long-running agent must not grow with every run it saw.
     steps_by_run: dict[str, int] = field(default_factory=dict)
 
@@ -68,14 +75,32 @@ class Ingestor:
         self._pool = pool
         self._settings = settings
         self._writer = writer or RunWriter(cache_runs=settings.ingest_fingerprint_cache_runs)
-        self._queue: CoalescingQueue[str, RunState] = CoalescingQueue(max_keys=settings.ingest_max_pending_runs)
+        self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(max_keys=settings.ingest_max_pending_runs)
         self._tasks: list[asyncio.Task] = []
+        self._seq = 0
+        self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
         self.stats = IngestStats()
         self.database_ok = True
 
     @property
-    def queue(self) -> CoalescingQueue[str, RunState]:
+    def queue(self) -> CoalescingQueue[QueueKey, Work]:
         return self._queue
+
+    # --- progress (for watch checkpoints) ---------------------------------------------------------
+
+    def submitted(self) -> int:
+        """Sequence number of the newest submitted state."""
+        return self._seq
+
+    def persisted_below(self) -> int:
+        """Every state submitted with a sequence number below this one is persisted (or superseded)."""
+        waiting = [seq for seq, _ in self._queue.pending_items()]
+        waiting += self._writing.values()
+        return min(waiting, default=self._seq + 1)
+
+    async def _put(self, key: QueueKey, item: RunState | PodObservation) -> None:
+        self._seq += 1
+        await self._queue.put(key, (self._seq, item))
 
     # --- intake ----------------------------------------------------------------------------
 
@@ -106,7 +131,43 @@ class Ingestor:
             self.stats.offloaded_runs += 1
         if self._track_runs:
             self.stats.steps_by_run[state.run.id] = len(state.steps)
-        await self._queue.put(state.run.id, state)
+        await self._put(state.run.id, state)
+
+    async def submit_pod(self, event: WatchEvent) -> None:
+        """Translate a Pod event and queue what it adds to its step."""
+        self.stats.events[f"pod:{event.type}"] += 1
+        if event.type in ("BOOKMARK", "ERROR"):
+            return
+        try:
+            pod = translate_pod(event.object, deleted=event.type == "DELETED")
+        except TranslationError as exc:
+            self.stats.errors["invalid_pod"] += 1
+            log.info("skipped pod %s event: %s", event.type, exc)
+            return
+        except Exception:
+            self.stats.errors["translation_bug"] += 1
+            log.exception("could not translate pod %s", object_ref(event.object))
+            return
+        await self._put(("pod", pod.run_id, pod.node_id), pod)
+
+    async def database_now(self):
+        async with self._pool.acquire() as conn:
+            return await reconcile.database_now(conn)
+
+    async def reconcile(
+        self, *, listed_run_ids: list[str], list_started_at, namespaces: list[str] | None, labels: dict | None
+    ) -> int:
+        """After a full list: runs in scope that the list no longer holds are marked deleted."""
+        await self.drain()
+        async with self._pool.acquire() as conn:
+            gone = await reconcile.mark_unlisted_runs_deleted(
+                conn, listed_run_ids=listed_run_ids, since=list_started_at, namespaces=namespaces, labels=labels
+            )
+        self._writer.forget(gone)
+        self.stats.runs_reconciled_deleted += len(gone)
+        if gone:
+            log.info("reconcile: %d run(s) gone from the cluster marked deleted", len(gone))
+        return len(gone)
 
     # --- writers ---------------------------------------------------------------------------
 
@@ -132,9 +193,13 @@ class Ingestor:
         while True:
             batch = await self._queue.get_batch(self._settings.ingest_batch_runs)
             keys = [key for key, _ in batch]
+            for key, (seq, _) in batch:
+                self._writing[key] = seq
             try:
                 ok = await self._write(batch)
             finally:
+                for key in keys:
+                    del self._writing[key]
                 await self._queue.done(keys)
             if ok:
                 delay = 0.0
@@ -145,36 +210,52 @@ class Ingestor:
             delay = min(max(delay * 2, 0.1), self._settings.ingest_retry_max_seconds)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
 
-    async def _write(self, batch: list[tuple[str, RunState]]) -> bool:
+    async def _write(self, batch: list[tuple[QueueKey, Work]]) -> bool:
         """Persist a batch; False if the database is unavailable (the batch was requeued)."""
-        states = [state for _, state in batch]
+        items = [work for _, work in batch]
         try:
-            await self._commit(states)
+            await self._commit(items)
             return True
         except Exception as exc:
             if is_transient(exc):
-                log.warning("database unavailable (%s); %d run state(s) requeued", exc, len(states))
-                for key, state in batch:
-                    self._queue.put_nowait_if_absent(key, state)
+                log.warning("database unavailable (%s); %d state(s) requeued", exc, len(items))
+                for key, work in batch:
+                    self._queue.put_nowait_if_absent(key, work)
                 return False
-            log.warning("batch of %d run(s) failed (%s); retrying run by run", len(states), exc)
-        for key, state in batch:
+            log.warning("batch of %d state(s) failed (%s); retrying one by one", len(items), exc)
+        for key, work in batch:
             try:
-                await self._commit([state])
+                await self._commit([work])
             except Exception as exc:
                 if is_transient(exc):
-                    self._queue.put_nowait_if_absent(key, state)
+                    self._queue.put_nowait_if_absent(key, work)
                     return False
                 self.stats.errors["write_failed"] += 1
-                log.error("could not store run %s/%s: %s", state.run.namespace, state.run.name, exc)
+                log.error("could not store %s: %s", _describe(work[1]), exc)
         return True
 
-    async def _commit(self, states: list[RunState]) -> None:
-        async with self._pool.acquire() as conn:
-            result = await self._writer.write(conn, states)
+    async def _commit(self, work: list[Work]) -> None:
+        runs = [item for _, item in work if isinstance(item, RunState)]
+        pods = [item for _, item in work if isinstance(item, PodObservation)]
+        try:
+            async with self._pool.acquire() as conn:
+                async with conn.transaction():
+                    pod_rows = await write_pods(conn, pods)
+                    result = await self._writer.write(conn, runs)
+        except BaseException:
+            # The writer's fingerprints describe its (inner) transaction; the outer one decides.
+            self._writer.forget([state.run.id for state in runs])
+            raise
         self.stats.batches += 1
+        self.stats.rows_written += pod_rows
         self.stats.runs_written += result.runs_written
         self.stats.runs_unchanged += result.runs_unchanged
         self.stats.runs_stale += result.runs_stale
         self.stats.rows_written += result.rows
         self.stats.transitions += result.transitions
+
+
+def _describe(item: RunState | PodObservation) -> str:
+    if isinstance(item, RunState):
+        return f"run {item.run.namespace}/{item.run.name}"
+    return f"pod {item.namespace}/{item.pod_name}"

@@ -37,6 +37,9 @@ class CoalescingQueue(Generic[K, V]):
     def in_progress(self) -> int:
         return len(self._in_progress)
 
+    def pending_items(self) -> list[V]:
+        return list(self._pending.values())
+
     def idle(self) -> bool:
         return not self._pending and not self._in_progress
 

@@ -21,6 +21,7 @@ from runledger.metadata.queries import q
 from runledger.metadata.schemas import (
     ArtifactRefOut,
     ParameterOut,
+    PodOut,
     RunOut,
     RunPage,
     StepIO,
@@ -153,6 +154,7 @@ async def list_steps(conn: asyncpg.Connection, run_id: str) -> list[StepOut]:
     edges = await conn.fetch(q("list_edges"), run_id)
     params = await conn.fetch(q("list_step_parameters"), run_id)
     artifacts = await conn.fetch(q("list_artifact_refs"), run_id)
+    pods = {p["node_id"]: PodOut(**{k: p[k] for k in PodOut.model_fields}) for p in await conn.fetch(q("list_step_pods"), run_id)}
     parents: dict[str, list[str]] = {}
     children: dict[str, list[str]] = {}
     for e in edges:
@@ -190,6 +192,7 @@ async def list_steps(conn: asyncpg.Connection, run_id: str) -> list[StepOut]:
             children=sorted(children.get(s["id"], [])),
             inputs=io.get((s["id"], "input"), StepIO()),
             outputs=io.get((s["id"], "output"), StepIO()),
+            pod=pods.get(s["id"]),
         )
         for s in steps
     ]

@@ -79,6 +79,25 @@ class StepIO(Out):
     artifacts: list[ArtifactRefOut] = Field(default_factory=list)
 
 
+class PodOut(Out):
+    """What the step's pod reported (from the Pod, not the Workflow status)."""
+
+    pod_name: str
+    pod_uid: str | None
+    phase: str | None
+    host_node: str | None
+    image: str | None
+    exit_code: int | None
+    termination_reason: str | None
+    restart_count: int
+    requests: dict[str, str]
+    limits: dict[str, str]
+    scheduled_at: Timestamp | None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    deleted: bool
+
+
 class StepOut(Out):
     id: str
     name: str
@@ -97,6 +116,7 @@ class StepOut(Out):
     children: list[str]
     inputs: StepIO
     outputs: StepIO
+    pod: PodOut | None = None
 
 
 class StepList(Out):

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from runledger.metadata import db
 from runledger.metadata.api import health, runs
-from runledger.metadata.api.keys import POOL, READINESS_CHECKS, SETTINGS
+from runledger.metadata.api.keys import LIVENESS_CHECKS, POOL, READINESS_CHECKS, SETTINGS
 from runledger.metadata.api.responses import error_response
 from runledger.metadata.runs import BadRequest
 from runledger.settings import Settings
@@ -62,6 +62,7 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
     app = web.Application(middlewares=[errors_as_json], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[READINESS_CHECKS] = {}
+    app[LIVENESS_CHECKS] = {}
     if pool is not None:
         app[POOL] = pool
     else:

@@ -1,6 +1,7 @@
 """Liveness and readiness.
 
-/healthz says the process serves requests. /readyz says it should get traffic: the database
+/healthz says the process is alive: it serves requests and every watch stream has heard from the
+API server recently (a stream stuck for long means a restart may help). /readyz says it should get traffic: the database
 answers, every migration is applied, and every extra check registered by the running components
 (e.g. "initial ingest finished") passes.
 """
@@ -18,7 +19,13 @@ from runledger.metadata.schemas import Health
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return model_response(Health(status="ok"))
+    checks: dict[str, str] = {}
+    alive = True
+    for name, check in request.app[keys.LIVENESS_CHECKS].items():
+        ok, detail = await check()
+        checks[name] = detail
+        alive = alive and ok
+    return model_response(Health(status="ok" if alive else "unavailable", checks=checks), status=200 if alive else 503)
 
 
 async def readyz(request: web.Request) -> web.Response:

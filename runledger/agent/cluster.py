@@ -1,0 +1,182 @@
+"""The live-cluster agent: Workflow and Pod streams feeding the ingestor.
+
+Configuration comes from kubernetes-asyncio's own loaders: the in-cluster service account when
+running in a pod, else a kubeconfig (RUNLEDGER_KUBE_CONFIG, KUBECONFIG, ~/.kube/config).
+
+Scope: cluster-wide by default, or one stream per configured namespace. Workflows may be narrowed by
+a label selector; pods are always narrowed to Argo's (label ``workflows.argoproj.io/workflow``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
+
+from runledger.agent.ingest import Ingestor
+from runledger.agent.translate import run_id_for
+from runledger.agent.watching import CheckpointStore, WatchSettings, WatchStream
+from runledger.metadata.reconcile import selector_as_labels
+from runledger.models import WatchEvent
+from runledger.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ARGO_GROUP, ARGO_VERSION, WORKFLOWS = "argoproj.io", "v1alpha1", "workflows"
+ARGO_POD_SELECTOR = "workflows.argoproj.io/workflow"
+_SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+def cluster_configured(settings: Settings) -> bool:
+    """Whether `runledger run` should watch a cluster rather than replay files."""
+    if settings.source != "auto":
+        return settings.source == "cluster"
+    if settings.kube_config is not None:
+        return True
+    in_pod = "KUBERNETES_SERVICE_HOST" in os.environ and _SERVICE_ACCOUNT_TOKEN.is_file()
+    return in_pod or Path(os.path.expanduser(KUBE_CONFIG_DEFAULT_LOCATION.split(os.pathsep)[0])).is_file()
+
+
+async def connect(settings: Settings) -> client.ApiClient:
+    configuration = client.Configuration()
+    if settings.kube_config is None:
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+        except config.ConfigException:
+            pass
+    await config.load_kube_config(
+        config_file=str(settings.kube_config) if settings.kube_config else None,
+        context=settings.kube_context,
+        client_configuration=configuration,
+    )
+    return client.ApiClient(configuration)
+
+
+def watch_settings(settings: Settings) -> WatchSettings:
+    return WatchSettings(
+        page_size=settings.watch_page_size,
+        timeout_seconds=settings.watch_timeout_seconds,
+        inactivity_seconds=settings.watch_inactivity_seconds,
+        backoff_max=settings.watch_backoff_max_seconds,
+        checkpoint_seconds=settings.watch_checkpoint_seconds,
+    )
+
+
+class WorkflowHandler:
+    """Workflow events go to the ingestor; a completed list reconciles deletions in its scope."""
+
+    def __init__(self, *, ingestor: Ingestor, namespace: str | None, selector: str | None) -> None:
+        self._ingestor = ingestor
+        self._namespace = namespace
+        self._labels = selector_as_labels(selector)
+        self._list_started: datetime | None = None
+
+    async def on_event(self, event: WatchEvent) -> None:
+        await self._ingestor.submit(event)
+
+    async def on_list_started(self) -> None:
+        self._list_started = await self._ingestor.database_now()
+
+    async def on_listed(self, objects: list[dict[str, Any]]) -> None:
+        if self._labels is False:
+            log.warning("workflow selector is not a set of equalities: deleted runs are not reconciled")
+            await self._ingestor.drain()
+            return
+        await self._ingestor.reconcile(
+            listed_run_ids=[run_id_for(o) for o in objects if o.get("name")],
+            list_started_at=self._list_started,
+            namespaces=[self._namespace] if self._namespace else None,
+            labels=self._labels or None,
+        )
+
+
+class PodHandler:
+    def __init__(self, *, ingestor: Ingestor) -> None:
+        self._ingestor = ingestor
+
+    async def on_event(self, event: WatchEvent) -> None:
+        await self._ingestor.submit_pod(event)
+
+    async def on_list_started(self) -> None:
+        return None
+
+    async def on_listed(self, objects: list[dict[str, Any]]) -> None:
+        return None
+
+
+def build_streams(
+    *, api: client.ApiClient, ingestor: Ingestor, settings: Settings, checkpoints: CheckpointStore | None
+) -> list[WatchStream]:
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    options = watch_settings(settings)
+    selector = settings.kube_workflow_selector
+    streams = []
+    for namespace in settings.namespaces or [None]:
+        scope = namespace or "*"
+        if namespace:
+            list_workflows = functools.partial(
+                custom.list_namespaced_custom_object, ARGO_GROUP, ARGO_VERSION, namespace, WORKFLOWS
+            )
+            list_pods = functools.partial(core.list_namespaced_pod, namespace)
+        else:
+            list_workflows = functools.partial(custom.list_cluster_custom_object, ARGO_GROUP, ARGO_VERSION, WORKFLOWS)
+            list_pods = core.list_pod_for_all_namespaces
+        streams.append(
+            WatchStream(
+                name=f"workflows:{scope}:{selector or ''}",
+                list_call=list_workflows,
+                handler=WorkflowHandler(ingestor=ingestor, namespace=namespace, selector=selector),
+                settings=options,
+                checkpoints=checkpoints,
+                progress=ingestor,
+                label_selector=selector,
+            )
+        )
+        if settings.kube_watch_pods:
+            streams.append(
+                WatchStream(
+                    name=f"pods:{scope}:{ARGO_POD_SELECTOR}",
+                    list_call=list_pods,
+                    handler=PodHandler(ingestor=ingestor),
+                    settings=options,
+                    checkpoints=checkpoints,
+                    progress=ingestor,
+                    label_selector=ARGO_POD_SELECTOR,
+                )
+            )
+    return streams
+
+
+class ClusterAgent:
+    """Runs the streams; if any of them dies the agent fails loudly instead of running half-blind."""
+
+    def __init__(self, streams: list[WatchStream]) -> None:
+        self.streams = streams
+
+    def synced(self) -> bool:
+        return all(s.state.synced.is_set() for s in self.streams)
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(s.run(), name=f"watch:{s.name}") for s in self.streams]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+            raise RuntimeError(f"watch stream {next(iter(done)).get_name()} ended unexpectedly")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def save_final_checkpoints(self) -> None:
+        """After the ingestor drained: every received event is persisted, so resume from the newest."""
+        for stream in self.streams:
+            await stream.checkpoint_now(final=True)

@@ -1,0 +1,373 @@
+"""One generic list+watch loop, used for Workflows and for Pods.
+
+The loop (kubernetes-asyncio's ``Watch`` does not do this part for you):
+
+1. **List** in pages (``limit`` + ``continue``) so a cluster with 100,000 workflows never needs one
+   giant response. Every listed object goes to the handler as ADDED; at the end the handler is told
+   which objects the list held, so it can reconcile (mark deleted what is gone).
+2. **Watch** from the list's resourceVersion with ``allowWatchBookmarks`` and a server-side
+   ``timeoutSeconds``; the resourceVersion of every event and bookmark becomes the resume point.
+   A stream the server ends normally is reopened from there at once.
+3. **410 Gone** — as an HTTP status, as an ERROR event in the stream, or as an expired ``continue``
+   token — means the resume point was compacted away: list again (never resume from a stale point,
+   never treat it as fatal). Any other ERROR event restarts the stream after a backoff.
+4. Failures back off on a finite, jittered exponential schedule; 429 honours ``Retry-After``; a
+   socket silent for longer than the inactivity timeout is abandoned. Never a tight loop.
+
+A checkpoint (the resourceVersion up to which everything received has been persisted) is saved now and
+then, so a restarted agent resumes with a watch rather than a full relist if the server still has it.
+
+Responses are read raw (``_preload_content=False``): the agent needs the JSON objects, not
+kubernetes-asyncio's generated models, and reads watch lines itself to see bookmarks and errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+
+from runledger.models import WatchEvent
+
+log = logging.getLogger(__name__)
+
+# A kubernetes-asyncio list function bound to its API object and scope, e.g.
+# functools.partial(custom.list_cluster_custom_object, "argoproj.io", "v1alpha1", "workflows").
+ListCall = Callable[..., Awaitable[Any]]
+
+
+class Gone(Exception):
+    """The requested resourceVersion or continue token is too old: relist."""
+
+
+class RetryLater(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StreamHandler(Protocol):
+    async def on_event(self, event: WatchEvent) -> None: ...
+
+    async def on_list_started(self) -> None: ...
+
+    async def on_listed(self, objects: list[dict[str, Any]]) -> None:
+        """The full list is in (objects as namespace/name/uid summaries); reconcile against it."""
+        ...
+
+
+class CheckpointStore(Protocol):
+    async def load(self, stream: str) -> str | None: ...
+
+    async def save(self, stream: str, resource_version: str) -> None: ...
+
+
+class Progress(Protocol):
+    """Tells how far submitted events have been persisted (the ingestor)."""
+
+    def submitted(self) -> int: ...
+
+    def persisted_below(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    page_size: int = 500
+    timeout_seconds: int = 300  # server-side watch timeout
+    inactivity_seconds: float = 360.0  # client gives up on a silent socket
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    checkpoint_seconds: float = 5.0
+
+
+class Backoff:
+    """Jittered exponential delays, capped; reset after a success."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial, self.maximum, self.attempt = initial, maximum, 0
+
+    def next(self) -> float:
+        delay = min(self.maximum, self.initial * 2**self.attempt)
+        self.attempt += 1
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class StreamState:
+    """What /healthz and the metrics see of a stream."""
+
+    name: str
+    resource_version: str | None = None
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+    connected: bool = False
+    last_contact: float = field(default_factory=time.monotonic)
+    counts: Counter = field(default_factory=Counter)  # events, bookmarks, relists, gone, errors, ...
+
+
+class WatchStream:
+    def __init__(
+        self,
+        *,
+        name: str,
+        list_call: ListCall,
+        handler: StreamHandler,
+        settings: WatchSettings,
+        checkpoints: CheckpointStore | None = None,
+        progress: Progress | None = None,
+        label_selector: str | None = None,
+    ) -> None:
+        self.state = StreamState(name=name)
+        self._list_call = list_call
+        self._handler = handler
+        self._settings = settings
+        self._checkpoints = checkpoints
+        self._progress = progress
+        self._label_selector = label_selector
+        self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self._candidate: tuple[int, str] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+    async def run(self) -> None:
+        """Run until cancelled. Only cancellation ends it; every failure is retried."""
+        state = self.state
+        rv = await self._checkpoints.load(self.name) if self._checkpoints else None
+        if rv:
+            log.info("%s: resuming watch from stored resourceVersion %s", self.name, rv)
+        checkpointer = asyncio.create_task(self._checkpoint_loop(), name=f"checkpoint:{self.name}")
+        try:
+            while True:
+                try:
+                    if rv is None:
+                        rv = await self._list()
+                        state.synced.set()
+                    rv = await self._watch(rv)
+                    self._backoff.reset()
+                except Gone as exc:
+                    state.counts["gone"] += 1
+                    log.info("%s: %s; relisting", self.name, exc)
+                    rv = None
+                    # A relist right after a 410 is the protocol; only repeated ones slow down.
+                    if state.counts["gone"] > 1:
+                        await asyncio.sleep(self._backoff.next())
+                except RetryLater as exc:
+                    state.counts["throttled"] += 1
+                    delay = exc.retry_after if exc.retry_after is not None else self._backoff.next()
+                    log.warning("%s: %s; retrying in %.1fs", self.name, exc, delay)
+                    await asyncio.sleep(delay)
+                except (aiohttp.ClientError, TimeoutError, OSError, StreamError) as exc:
+                    state.counts["errors"] += 1
+                    state.connected = False
+                    delay = self._backoff.next()
+                    log.warning("%s: %s: %s; reconnecting in %.1fs", self.name, type(exc).__name__, exc, delay)
+                    await asyncio.sleep(delay)
+        finally:
+            state.connected = False
+            checkpointer.cancel()
+            await asyncio.gather(checkpointer, return_exceptions=True)
+
+    # --- list ------------------------------------------------------------------------------
+
+    async def _list(self) -> str:
+        state = self.state
+        state.counts["lists"] += 1
+        await self._handler.on_list_started()
+        summaries: list[dict[str, Any]] = []
+        token: str | None = None
+        list_rv: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": self._settings.page_size}
+            if token:
+                kwargs["_continue"] = token
+            if self._label_selector:
+                kwargs["label_selector"] = self._label_selector
+            body = await self._get_json(**kwargs)
+            meta = body.get("metadata") or {}
+            list_rv = list_rv or meta.get("resourceVersion")
+            items = body.get("items")
+            if not isinstance(items, list):
+                raise StreamError("list response without items")
+            for item in items:
+                if not isinstance(item, dict):
+                    state.counts["bad_objects"] += 1
+                    continue
+                summaries.append(_summary(item))
+                await self._handler.on_event(WatchEvent(type="ADDED", object=_with_kind(item, body)))
+            state.last_contact = time.monotonic()
+            token = meta.get("continue") or None
+            if not token:
+                break
+        if not list_rv:
+            raise StreamError("list response without metadata.resourceVersion")
+        await self._handler.on_listed(summaries)
+        state.resource_version = list_rv
+        log.info("%s: listed %d objects at resourceVersion %s", self.name, len(summaries), list_rv)
+        return list_rv
+
+    # --- watch -----------------------------------------------------------------------------
+
+    async def _watch(self, rv: str) -> str:
+        state = self.state
+        kwargs: dict[str, Any] = {
+            "watch": True,
+            "resource_version": rv,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": self._settings.timeout_seconds,
+            "_preload_content": False,
+        }
+        if self._label_selector:
+            kwargs["label_selector"] = self._label_selector
+        response = await self._call(**kwargs)
+        async with response:
+            await _raise_for_status(response)
+            state.connected = True
+            state.synced.set()  # resuming from a checkpoint: as good as a list once the server accepts it
+            state.last_contact = time.monotonic()
+            self._backoff.reset()
+            while True:
+                try:
+                    async with asyncio.timeout(self._settings.inactivity_seconds):
+                        line = await response.content.readline()
+                except TimeoutError:
+                    raise StreamError(f"no data for {self._settings.inactivity_seconds:.0f}s") from None
+                if not line:
+                    state.connected = False
+                    return rv  # the server ended the stream (timeoutSeconds): reopen from rv
+                state.last_contact = time.monotonic()
+                rv = await self._on_line(line, rv)
+
+    async def _on_line(self, line: bytes, rv: str) -> str:
+        state = self.state
+        if not line.strip():
+            return rv
+        try:
+            raw = orjson.loads(line)
+            event_type, obj = raw["type"], raw["object"]
+            if not isinstance(obj, dict):
+                raise TypeError("object is not a JSON object")
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            state.counts["bad_lines"] += 1
+            log.warning("%s: skipped an unreadable watch line (%s): %.200r", self.name, exc, line)
+            return rv
+        if event_type == "ERROR":
+            code, message = obj.get("code"), obj.get("message")
+            if code == 410 or obj.get("reason") in ("Expired", "Gone"):
+                raise Gone(f"watch error 410: {message}")
+            raise StreamError(f"watch error {code}: {message}")
+        new_rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if event_type == "BOOKMARK":
+            state.counts["bookmarks"] += 1
+        elif event_type in ("ADDED", "MODIFIED", "DELETED"):
+            state.counts["events"] += 1
+            await self._handler.on_event(WatchEvent(type=event_type, object=obj))
+        else:
+            state.counts["bad_lines"] += 1
+            log.warning("%s: unknown watch event type %r", self.name, event_type)
+        if isinstance(new_rv, str) and new_rv:
+            rv = new_rv
+            state.resource_version = rv
+        return rv
+
+    # --- http ------------------------------------------------------------------------------
+
+    async def _call(self, **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self._list_call(**kwargs)
+
+    async def _get_json(self, **kwargs: Any) -> dict[str, Any]:
+        response = await self._call(_preload_content=False, **kwargs)
+        async with response:
+            await _raise_for_status(response)
+            try:
+                body = orjson.loads(await response.read())
+            except orjson.JSONDecodeError as exc:
+                raise StreamError(f"list response is not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise StreamError("list response is not a JSON object")
+        return body
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    async def _checkpoint_loop(self) -> None:
+        """Save the newest resourceVersion whose events are all persisted.
+
+        A candidate (events submitted so far, resourceVersion then) is taken each tick and saved
+        once the ingestor reports everything submitted before it as persisted.
+        """
+        if self._checkpoints is None or self._progress is None:
+            return
+        while True:
+            await asyncio.sleep(self._settings.checkpoint_seconds)
+            await self.checkpoint_now()
+
+    async def checkpoint_now(self, *, final: bool = False) -> None:
+        if self._checkpoints is None or self._progress is None:
+            return
+        if final:
+            rv = self.state.resource_version
+            if rv and self.state.synced.is_set() and self._progress.persisted_below() > self._progress.submitted():
+                await self._checkpoints.save(self.name, rv)
+            return
+        candidate = self._candidate
+        if candidate is not None and self._progress.persisted_below() > candidate[0]:
+            try:
+                await self._checkpoints.save(self.name, candidate[1])
+            except Exception as exc:  # a checkpoint is an optimisation; the next tick retries
+                log.warning("%s: could not save checkpoint: %s", self.name, exc)
+        rv = self.state.resource_version
+        if rv and self.state.synced.is_set():
+            self._candidate = (self._progress.submitted(), rv)
+
+
+class StreamError(Exception):
+    """The stream broke in a way a reconnect may fix."""
+
+
+async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
+    if response.status == 200:
+        content_type = response.headers.get("Content-Type", "")
+        if "json" not in content_type:
+            raise StreamError(f"API server answered {content_type or 'no content type'}, not JSON")
+        return
+    text = (await response.text(errors="replace"))[:300]
+    if response.status == 410:
+        raise Gone(f"HTTP 410: {text}")
+    if response.status == 429:
+        raise RetryLater("HTTP 429 Too Many Requests", _retry_after(response.headers.get("Retry-After")))
+    if response.status in (500, 502, 503, 504):
+        raise RetryLater(f"HTTP {response.status}", _retry_after(response.headers.get("Retry-After")))
+    raise StreamError(f"HTTP {response.status}: {text}")
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(max(float(value), 0.0), 300.0) if value else None
+    except ValueError:
+        return None
+
+
+def _summary(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    return {"namespace": meta.get("namespace"), "name": meta.get("name"), "uid": meta.get("uid")}
+
+
+def _with_kind(item: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """List items of built-in types omit kind/apiVersion; restore them from the list's."""
+    if "kind" in item:
+        return item
+    kind = str(body.get("kind", "")).removesuffix("List")
+    if not kind:
+        return item
+    return {"kind": kind, "apiVersion": body.get("apiVersion"), **item}
