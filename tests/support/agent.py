@@ -1,0 +1,65 @@
+"""Running the real cluster agent in-process against the Kubernetes API double."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+from kubernetes_asyncio import client
+
+from runledger.agent.cluster import ClusterAgent, build_streams
+from runledger.agent.ingest import Ingestor
+from runledger.metadata.checkpoints import PgCheckpointStore
+from runledger.settings import Settings
+from tests.support.kube_double import KubeDouble
+
+
+def agent_settings(settings: Settings, **overrides) -> Settings:
+    """Fast clocks for tests: checkpoints, backoff and timeouts measured in tenths of seconds."""
+    values = dict(
+        watch_page_size=100,
+        watch_timeout_seconds=30,
+        watch_inactivity_seconds=30,
+        watch_backoff_max_seconds=0.2,
+        watch_checkpoint_seconds=0.05,
+    )
+    values.update(overrides)
+    return settings.model_copy(update=values)
+
+
+@dataclass
+class RunningAgent:
+    agent: ClusterAgent
+    ingestor: Ingestor
+    task: asyncio.Task
+
+
+@contextlib.asynccontextmanager
+async def running_agent(pool: asyncpg.Pool, double: KubeDouble, settings: Settings) -> AsyncIterator[RunningAgent]:
+    api = client.ApiClient(double.client_configuration())
+    ingestor = Ingestor(pool=pool, settings=settings)
+    ingestor.start()
+    agent = ClusterAgent(build_streams(api=api, ingestor=ingestor, settings=settings, checkpoints=PgCheckpointStore(pool)))
+    task = asyncio.create_task(agent.run(), name="test-agent")
+    try:
+        yield RunningAgent(agent, ingestor, task)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await ingestor.drain()
+        await agent.save_final_checkpoints()
+        await ingestor.stop()
+        await api.close()
+
+
+async def settled(running: RunningAgent, double: KubeDouble | None = None) -> None:
+    """Wait until every stream listed, everything received is persisted and (given the double)
+    every stream has its watch open."""
+    for stream in running.agent.streams:
+        await asyncio.wait_for(stream.state.synced.wait(), 10)
+    await asyncio.wait_for(running.ingestor.drain(), 10)
+    if double is not None:
+        await double.wait_for_watchers("workflows", 1, timeout=10)
