@@ -1,0 +1,69 @@
+"""A TCP proxy the test controls, to cut a real server off mid-conversation.
+
+Listens on 127.0.0.1 and forwards to a TCP address or a Unix socket (the embedded Postgres listens
+on a socket only). `cut()` closes every open connection and refuses new ones until `restore()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class TcpProxy:
+    def __init__(self, *, unix_path: str | None = None, host: str | None = None, port: int | None = None) -> None:
+        self._unix_path, self._host, self._port = unix_path, host, port
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.up = True
+        self.port = 0
+
+    async def start(self) -> TcpProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._pipes):
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    def cut(self) -> None:
+        self.up = False
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            writer.transport.abort()
+            return
+        try:
+            if self._unix_path:
+                up_reader, up_writer = await asyncio.open_unix_connection(self._unix_path)
+            else:
+                up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(src, dst), name="tcp-proxy-pipe")
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        dst.transport.abort()
+        self._writers.discard(dst)
