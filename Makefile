@@ -31,6 +31,7 @@ test: install-dev
 ## Benchmarks (figures, not pass/fail).
 bench: install-dev
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.watch
 
 clean:
 	rm -rf $(VENV) .pytest_cache
