@@ -30,11 +30,11 @@ import time
 from pathlib import Path
 
 import asyncpg
-import yaml
 
 from bench.ingest import fresh_database
 from runledger.metadata import embedded
 from tests.support.kube_double import KubeDouble
+from tests.support.kubeconfig import write_kubeconfig
 
 
 def workflow(i: int) -> dict:
@@ -51,16 +51,6 @@ def workflow(i: int) -> dict:
         "spec": {"arguments": {"parameters": [{"name": "lr", "value": str(i % 7)}]}},
         "status": {"phase": "Running", "startedAt": "2026-01-01T00:00:00Z", "nodes": nodes},
     }  # fmt: skip
-
-
-def kubeconfig(path: Path, url: str) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "double",
-        "clusters": [{"name": "double", "cluster": {"server": url}}],
-        "contexts": [{"name": "double", "context": {"cluster": "double", "user": "bench"}}],
-        "users": [{"name": "bench", "user": {"token": "bench"}}],
-    }))  # fmt: skip
-    return path
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -98,7 +88,7 @@ async def measure(server_dsn: str, name: str, n: int, latency_events: int, rate:
     results: dict = {}
     async with KubeDouble() as double:
         objects = [double.create("workflows", workflow(i)) for i in range(n)]
-        config = kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig", double.url)
+        config = write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig", double.url)
         proc = await start_agent(dsn, config, 18080 + len(name) % 7, extra)
         conn = await asyncpg.connect(dsn)
         try:

@@ -103,22 +103,15 @@ async def test_run_serves_what_it_ingested_and_stops_cleanly_on_sigterm(dsn):
 
 
 async def test_run_watches_a_cluster_and_sigterm_drains_everything_it_received(dsn, tmp_path):
-    import yaml
-
     from tests.support.kube_double import KubeDouble
+    from tests.support.kubeconfig import write_kubeconfig
 
     async with KubeDouble() as double:
         for i in range(300):
             double.create("workflows", {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
                                         "metadata": {"name": f"wf-{i}", "namespace": "argo"},
                                         "status": {"phase": "Succeeded"}})  # fmt: skip
-        config = tmp_path / "kubeconfig"
-        config.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "d",
-            "clusters": [{"name": "d", "cluster": {"server": double.url}}],
-            "contexts": [{"name": "d", "context": {"cluster": "d", "user": "u"}}],
-            "users": [{"name": "u", "user": {"token": "t"}}],
-        }))  # fmt: skip
+        config = write_kubeconfig(tmp_path / "kubeconfig", double.url)
         port = free_port()
         env = {"RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_API_PORT": str(port), "RUNLEDGER_KUBE_CONFIG": str(config)}
         proc = await asyncio.create_subprocess_exec(

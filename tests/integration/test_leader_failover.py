@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-import yaml
-
 from runledger.metadata import db
 from runledger.metadata.api.app import create_app
 from runledger.service import StopSignal, run_cluster_agent
 from tests.support.agent import agent_settings
 from tests.support.builders import WorkflowBuilder
 from tests.support.kube_double import KubeDouble
+from tests.support.kubeconfig import write_kubeconfig
 from tests.support.waiting import eventually
-
-
-def kubeconfig(path, url: str):
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "double",
-        "clusters": [{"name": "double", "cluster": {"server": url}}],
-        "contexts": [{"name": "double", "context": {"cluster": "double", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-    }))  # fmt: skip
-    return path
 
 
 async def start_replica(settings, dsn, identity):
@@ -35,7 +24,7 @@ async def start_replica(settings, dsn, identity):
 
 async def test_leader_failover_between_two_agents_loses_and_doubles_no_transition(dsn, settings, conn, tmp_path):
     async with KubeDouble() as double:
-        s = agent_settings(settings, kube_config=kubeconfig(tmp_path / "kubeconfig", double.url), leader_election=True,
+        s = agent_settings(settings, kube_config=write_kubeconfig(tmp_path / "kubeconfig", double.url), leader_election=True,
                            leader_lease_namespace="runledger", leader_lease_seconds=2.0,
                            leader_renew_deadline_seconds=1.5, leader_retry_seconds=0.1)  # fmt: skip
         wfs = []
