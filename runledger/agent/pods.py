@@ -33,12 +33,12 @@ from pydantic import ValidationError
 
 from runledger.agent.translate import (
     TranslationError,
+    check_kind,
     _dict,
     _int,
     _list,
     _time,
     fnv32a,
-    object_ref,
     run_id_for,
 )
 from runledger.models import PodObservation
@@ -63,15 +63,7 @@ def node_id_for(workflow_name: str, node_name: str) -> str:
 
 def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
     """Translate one Pod created by Argo for a workflow step into a PodObservation."""
-    if not isinstance(obj, dict):
-        raise TranslationError(f"expected a Pod object, got {type(obj).__name__}")
-    ref = object_ref(obj)
-    kind = obj.get("kind")
-    if kind is not None and kind != "Pod":
-        raise TranslationError(f"{ref}: kind {kind!r} is not a Pod")
-    api_version = obj.get("apiVersion")
-    if api_version is not None and api_version != "v1":
-        raise TranslationError(f"{ref}: apiVersion {api_version!r} is not the core v1 API")
+    ref = check_kind(obj, kind="Pod", api_group="")
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         raise TranslationError(f"{ref}: metadata is missing")

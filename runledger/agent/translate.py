@@ -58,6 +58,23 @@ def run_id_for(metadata: dict[str, Any]) -> str:
     return str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{metadata.get('namespace') or 'default'}/{metadata.get('name')}"))
 
 
+def check_kind(obj: Any, *, kind: str, api_group: str) -> str:
+    """Refuse what is not a `kind` of `api_group` ('' for the core API); returns namespace/name.
+
+    kind and apiVersion may be absent (list items, hand-made objects), but never wrong.
+    """
+    if not isinstance(obj, dict):
+        raise TranslationError(f"expected a {kind} object, got {type(obj).__name__}")
+    ref = object_ref(obj)
+    if obj.get("kind") is not None and obj["kind"] != kind:
+        raise TranslationError(f"{ref}: kind {obj['kind']!r} is not a {kind}")
+    api_version = obj.get("apiVersion")
+    group = str(api_version).rpartition("/")[0]
+    if api_version is not None and group != api_group:
+        raise TranslationError(f"{ref}: apiVersion {api_version!r} is not {api_group or 'the core v1 API'}")
+    return ref
+
+
 def object_ref(obj: Any) -> str:
     """namespace/name of whatever was received, for error messages; never raises."""
     meta = obj.get("metadata") if isinstance(obj, dict) else None
@@ -74,15 +91,7 @@ def translate_workflow(
     max_value_bytes: int = 256 * 1024,
 ) -> RunState:
     """Translate one Workflow object into a RunState."""
-    if not isinstance(obj, dict):
-        raise TranslationError(f"expected a Workflow object, got {type(obj).__name__}")
-    ref = object_ref(obj)
-    kind = obj.get("kind")
-    if kind is not None and kind != "Workflow":
-        raise TranslationError(f"{ref}: kind {kind!r} is not a Workflow")
-    api_version = obj.get("apiVersion")
-    if api_version is not None and not str(api_version).startswith("argoproj.io/"):
-        raise TranslationError(f"{ref}: apiVersion {api_version!r} is not argoproj.io")
+    ref = check_kind(obj, kind="Workflow", api_group="argoproj.io")
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         raise TranslationError(f"{ref}: metadata is missing")
