@@ -54,7 +54,8 @@ class ArtifactRef(_Frozen):
     s3_key: str | None = None
     s3_endpoint: str | None = None
     s3_region: str | None = None
-    location_source: Literal["artifact", "workflow-repository", "unresolved"] = "artifact"
+    s3_insecure: bool | None = Field(default=None, description="Plain HTTP to the endpoint; None: not recorded.")
+    location_source: Literal["artifact", "workflow-repository", "configured-repository", "unresolved"] = "artifact"
     archive: str | None = Field(default=None, description="'tar' (gzip, Argo's default), 'none', 'zip' or None.")
     optional: bool = False
 

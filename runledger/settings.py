@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runledger.repositories import S3Repository
 
 
 def _default_data_dir() -> Path:
@@ -111,6 +113,50 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="A leader that cannot renew within this stops writing, s."
     )
     leader_retry_seconds: float = Field(default=2.0, gt=0, description="Interval between acquire/renew attempts, s.")
+
+    # --- artifacts ----------------------------------------------------------------------------
+    artifacts_index: bool = Field(
+        default=True, description="Index artifacts in S3 (HEAD each object; read KFP metrics and UI metadata)."
+    )
+    artifacts_repository: S3Repository | None = Field(
+        default=None,
+        description='Default artifact repository as JSON, e.g. {"bucket": "mlpipeline", "endpoint": '
+        '"minio-service.kubeflow:9000", "insecure": true}. Unset: the workflow-controller-configmap\'s, '
+        "when watching a cluster.",
+    )
+    artifacts_repositories: dict[str, S3Repository] = Field(
+        default_factory=dict,
+        description='Named repositories as JSON, keyed "configmap/key" or "namespace/configmap/key" as '
+        "status.artifactRepositoryRef names them. Cluster ConfigMaps are read too.",
+    )
+    artifacts_endpoint_map: dict[str, str] = Field(
+        default_factory=dict,
+        description='Endpoint overrides as JSON, {"minio-service.kubeflow:9000": "http://127.0.0.1:9000"}: '
+        "where to reach an endpoint recorded in workflows (port-forwards, out-of-cluster agents).",
+    )
+    artifacts_access_key_id: SecretStr | None = Field(
+        default=None, description="S3 access key id (unset: the AWS default credential chain)."
+    )
+    artifacts_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
+    artifacts_controller_configmap: str = Field(
+        default="workflow-controller-configmap", description="Argo's controller ConfigMap (default repository)."
+    )
+    artifacts_controller_namespace: str = Field(
+        default="argo", description="Namespace of Argo's controller ConfigMap (kubeflow in a KFP install)."
+    )
+    artifacts_workers: int = Field(default=32, ge=1, description="Concurrent S3 requests of the indexer.")
+    artifacts_claim_batch: int = Field(default=64, ge=1, description="Queue entries one claim takes.")
+    artifacts_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one S3 request, s.")
+    artifacts_retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait before retrying an object after a 5xx or timeout, s."
+    )
+    artifacts_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts before an object that keeps failing transiently is marked failed."
+    )
+    artifacts_max_object_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Largest metrics / UI-metadata file read, bytes (KFP's limit: 1 MiB)."
+    )
+    artifacts_max_metrics: int = Field(default=50, ge=1, description="Most metrics kept per metrics file (KFP: 50).")
 
     # --- log ------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")

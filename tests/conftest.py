@@ -18,6 +18,7 @@ import pytest
 
 from runledger.metadata import db, embedded, migrations
 from runledger.settings import Settings
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY, FaultyS3, MotoServer, S3Objects
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 TEMPLATE = "runledger_template"
@@ -97,6 +98,52 @@ async def pool(dsn: str, settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> MotoServer:
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def s3(moto_server: MotoServer) -> AsyncIterator[FaultyS3]:
+    """An empty S3 endpoint (moto, reset for this test) behind a proxy that can inject faults."""
+    moto_server.reset()
+    proxy = FaultyS3(moto_server.url)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.fixture
+async def s3_objects(moto_server: MotoServer) -> AsyncIterator[S3Objects]:
+    """Puts objects into the test's S3 (straight to moto, not through the fault proxy)."""
+    async with S3Objects(moto_server.url) as objects:
+        yield objects
+
+
+def s3_settings(s3: FaultyS3, tmp_path: Path, **overrides) -> Settings:
+    """Settings whose every artifact endpoint leads to the test's S3 proxy."""
+    endpoints = [
+        "minio:9000", "minio-service.kubeflow:9000", "minio-service:9000", "seaweedfs.kubeflow:9000", "s3.amazonaws.com",
+    ]  # fmt: skip
+    return Settings(
+        data_dir=tmp_path,
+        database_pool_max=4,
+        ingest_workers=2,
+        artifacts_endpoint_map={e: s3.url for e in endpoints} | overrides.pop("artifacts_endpoint_map", {}),
+        artifacts_repository=overrides.pop(
+            "artifacts_repository", {"bucket": "mlpipeline", "endpoint": "minio-service.kubeflow:9000", "insecure": True}
+        ),
+        artifacts_access_key_id=ACCESS_KEY,
+        artifacts_secret_access_key=SECRET_KEY,
+        artifacts_timeout_seconds=overrides.pop("artifacts_timeout_seconds", 2.0),
+        artifacts_workers=overrides.pop("artifacts_workers", 8),
+        **overrides,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,7 @@ from runledger.metadata.db import is_transient
 from runledger.metadata.pods import write_pods
 from runledger.metadata.writer import RunWriter
 from runledger.models import PodObservation, RunState, WatchEvent
+from runledger.repositories import RepositoryRegistry
 from runledger.settings import Settings
 
 QueueKey = str | tuple[str, str, str]  # a run id, or ("pod", run id, node id)
@@ -69,9 +70,18 @@ class IngestStats:
 
 class Ingestor:
     def __init__(
-        self, *, pool: asyncpg.Pool, settings: Settings, writer: RunWriter | None = None, track_runs: bool = False
+        self,
+        *,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        writer: RunWriter | None = None,
+        track_runs: bool = False,
+        repositories: RepositoryRegistry | None = None,
     ) -> None:
         self._track_runs = track_runs
+        self.repositories = repositories or RepositoryRegistry(
+            default=settings.artifacts_repository, named=settings.artifacts_repositories
+        )
         self._pool = pool
         self._settings = settings
         self._writer = writer or RunWriter(cache_runs=settings.ingest_fingerprint_cache_runs)
@@ -115,6 +125,7 @@ class Ingestor:
                 deleted=event.type == "DELETED",
                 default_pod_name_format=self._settings.argo_pod_name_format,
                 max_value_bytes=self._settings.ingest_max_value_bytes,
+                repositories=self.repositories,
             )
         except TranslationError as exc:
             self.stats.errors["invalid_object"] += 1

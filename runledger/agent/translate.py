@@ -31,6 +31,7 @@ from runledger.models import (
     RunState,
     Step,
 )
+from runledger.repositories import RepositoryRegistry, S3Repository, repository_from_argo
 
 # Stable namespace for ids of hand-made objects that carry no metadata.uid.
 _RUN_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8a5b-4e4f-9a61-2b7f0c5d9e13")
@@ -89,8 +90,13 @@ def translate_workflow(
     deleted: bool = False,
     default_pod_name_format: str = "v2",
     max_value_bytes: int = 256 * 1024,
+    repositories: RepositoryRegistry | None = None,
 ) -> RunState:
-    """Translate one Workflow object into a RunState."""
+    """Translate one Workflow object into a RunState.
+
+    `repositories` locates key-only S3 artifacts whose workflow does not carry its resolved
+    repository inline (see runledger.repositories for the order).
+    """
     ref = check_kind(obj, kind="Workflow", api_group="argoproj.io")
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
@@ -120,7 +126,7 @@ def translate_workflow(
     edges: list[tuple[str, str]] = []
     parameters: list[Parameter] = []
     artifacts: list[ArtifactRef] = []
-    repository_s3 = _dict(_dict(_dict(status.get("artifactRepositoryRef")).get("artifactRepository")).get("s3"))
+    repository = _Repository(namespace, _dict(status.get("artifactRepositoryRef")), repositories)
 
     for key, node in nodes.items():
         if not isinstance(node, dict):
@@ -176,7 +182,7 @@ def translate_workflow(
                     )
             for art in _list(io.get("artifacts")):
                 if isinstance(art, dict) and art.get("name"):
-                    artifacts.append(_artifact(node_id, direction, art, repository_s3))
+                    artifacts.append(_artifact(node_id, direction, art, repository))
 
     run_parameters: dict[str, str | None] = {}
     for param in _list(_dict(spec.get("arguments")).get("parameters")):
@@ -255,20 +261,49 @@ def _decompress_nodes(text: str, ref: str) -> dict[str, Any]:
     return nodes
 
 
-def _artifact(node_id: str, direction: str, art: dict[str, Any], repository_s3: dict[str, Any]) -> ArtifactRef:
+class _Repository:
+    """The workflow's artifact repository, resolved once and only if a key-only artifact needs it."""
+
+    def __init__(self, namespace: str, ref: dict[str, Any], registry: RepositoryRegistry | None) -> None:
+        self._namespace = namespace
+        self._ref = ref
+        self._registry = registry
+        self._resolved: tuple[S3Repository | None, str] | None = None
+
+    def get(self) -> tuple[S3Repository | None, str]:
+        if self._resolved is None:
+            inline = repository_from_argo(self._ref.get("artifactRepository"))
+            if inline is not None:
+                self._resolved = (inline, "workflow-repository")
+            elif self._registry is not None:
+                found = self._registry.resolve(namespace=self._namespace, ref=self._ref)
+                self._resolved = (found, "configured-repository" if found else "unresolved")
+            else:
+                self._resolved = (None, "unresolved")
+        return self._resolved
+
+
+def _artifact(node_id: str, direction: str, art: dict[str, Any], repository: _Repository) -> ArtifactRef:
     storage = next((kind for kind in _STORAGE_KINDS if isinstance(art.get(kind), dict)), None)
     s3 = _dict(art.get("s3"))
     archive = _dict(art.get("archive"))
     bucket = _str(s3.get("bucket")) or None
     endpoint = _str(s3.get("endpoint")) or None
     region = _str(s3.get("region")) or None
+    insecure = s3["insecure"] if isinstance(s3.get("insecure"), bool) else None
     source = "artifact"
-    if storage == "s3" and not bucket:
-        # Key-only artifacts (Argo >= 3.0 default) take bucket/endpoint from the workflow's repository.
-        bucket = _str(repository_s3.get("bucket")) or None
-        endpoint = endpoint or _str(repository_s3.get("endpoint")) or None
-        region = region or _str(repository_s3.get("region")) or None
-        source = "workflow-repository" if bucket else "unresolved"
+    if storage == "s3" and not (bucket and endpoint):
+        # Argo fills what an artifact's own location lacks from the workflow's repository (key-only
+        # artifacts, the Argo >= 3.0 default, take everything but the key from it).
+        repo, repo_source = repository.get()
+        if repo is not None:
+            source = repo_source
+            bucket = bucket or repo.bucket
+            endpoint = endpoint or repo.endpoint
+            region = region or repo.region
+            insecure = repo.insecure if insecure is None else insecure
+        elif not bucket:
+            source = "unresolved"
     return ArtifactRef(
         step_id=node_id,
         direction=direction,  # type: ignore[arg-type]
@@ -279,6 +314,7 @@ def _artifact(node_id: str, direction: str, art: dict[str, Any], repository_s3: 
         s3_key=_str(s3.get("key")) or None,
         s3_endpoint=endpoint,
         s3_region=region,
+        s3_insecure=insecure,
         location_source=source,  # type: ignore[arg-type]
         archive=next(iter(archive), None) if archive else None,
         optional=bool(art.get("optional")),

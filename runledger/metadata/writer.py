@@ -85,13 +85,15 @@ class _Batch:
         self.edge_deletes = _Columns(3)
         self.params = _Columns(7)
         self.param_deletes = _Columns(4)
-        self.artifacts = _Columns(15)
+        self.artifacts = _Columns(16)
         self.artifact_deletes = _Columns(4)
         self.transitions = _Columns(5)
 
-    def statements(self) -> list[tuple[str, _Columns]]:
+    def statements(self) -> list[tuple[str, list[Any], int]]:
+        """(query name, arguments, rows of run state it writes) for every statement with work to do."""
         # Parents before children (foreign keys), deletes before upserts of the same table.
-        return [
+        # Artifact discovery and queueing are bookkeeping of the indexer, not run state: not counted.
+        ordered = [
             ("upsert_runs", self.runs),
             ("delete_steps", self.step_deletes),
             ("upsert_steps", self.steps),
@@ -103,6 +105,29 @@ class _Batch:
             ("upsert_artifact_refs", self.artifacts),
             ("insert_transitions", self.transitions),
         ]
+        found = [(name, cols.cols, len(cols)) for name, cols in ordered if len(cols)]
+        discovered = self._discovered()
+        if len(discovered):
+            at = [name for name, _, _ in found].index("upsert_artifact_refs")
+            found.insert(at, ("discover_artifacts", discovered.cols, 0))
+            found.insert(at + 2, ("enqueue_artifacts", self._to_index(), 0))
+        return found
+
+    def _discovered(self) -> _Columns:
+        cols = _Columns(7)
+        a = self.artifacts.cols
+        for uri, bucket, key, endpoint, region, insecure, direction in zip(a[14], a[6], a[7], a[8], a[9], a[10], a[2]):
+            if uri is not None:
+                cols.add(uri, bucket, key, endpoint, region, insecure, direction)
+        return cols
+
+    def _to_index(self) -> list[Any]:
+        outputs: set[str] = set()
+        inputs: set[str] = set()
+        for uri, direction in zip(self.artifacts.cols[14], self.artifacts.cols[2]):
+            if uri is not None:
+                (outputs if direction == "output" else inputs).add(uri)
+        return [sorted(outputs), sorted(inputs - outputs)]
 
 
 def is_stale(incoming: str | None, stored: str | None) -> bool:
@@ -150,10 +175,9 @@ class RunWriter:
                     else:
                         updates[state.run.id] = after
                         result.runs_written += 1
-                for name, cols in batch.statements():
-                    if len(cols):
-                        await conn.execute(q(name), *cols.cols)
-                        result.rows += len(cols)
+                for name, args, rows in batch.statements():
+                    await conn.execute(q(name), *args)
+                    result.rows += rows
                 result.transitions = len(batch.transitions)
         except BaseException:
             self.forget(ids)
@@ -244,8 +268,8 @@ class RunWriter:
         for a in state.artifacts:
             key = (a.step_id, a.direction, a.name)
             row = (
-                a.path, a.storage, a.s3_bucket, a.s3_key, a.s3_endpoint, a.s3_region, a.location_source, a.archive,
-                a.optional, a.uri,
+                a.path, a.storage, a.s3_bucket, a.s3_key, a.s3_endpoint, a.s3_region, a.s3_insecure,
+                a.location_source, a.archive, a.optional, a.uri,
             )  # fmt: skip
             a_fp = fingerprint(*row)
             after.artifacts[key] = a_fp

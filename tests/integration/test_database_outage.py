@@ -3,28 +3,19 @@ and every final state is present once the database is back."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
 
 from runledger.agent.ingest import Ingestor
 from runledger.metadata import db
 from runledger.models import WatchEvent
 from tests.support.builders import WorkflowBuilder
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import postgres_proxy
 from tests.support.waiting import eventually
 
 
-def socket_path(dsn: str) -> tuple[str, str]:
-    parsed = urlparse(dsn)
-    host = parse_qs(parsed.query)["host"][0]
-    return f"{host}/.s.PGSQL.5432", parsed.path.lstrip("/")
-
-
 async def test_every_final_state_is_stored_after_postgres_comes_back(dsn, settings, conn):
-    path, database = socket_path(dsn)
-    proxy = await TcpProxy(unix_path=path).start()
+    proxy, proxied = await postgres_proxy(dsn)
     fast = settings.model_copy(update={"ingest_retry_max_seconds": 0.2, "database_statement_timeout_ms": 2000})
-    pool = await db.create_pool(f"postgresql://postgres@127.0.0.1:{proxy.port}/{database}", settings=fast,
-                                min_size=0, timeout=1)  # fmt: skip
+    pool = await db.create_pool(proxied, settings=fast, min_size=0, timeout=1)
     ingestor = Ingestor(pool=pool, settings=fast)
     ingestor.start()
     try:

@@ -24,5 +24,7 @@ async def ingest(pool: asyncpg.Pool, settings: Settings, events: list[dict]) -> 
 
 async def dump(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
     """Every row of every table, in a stable order, for whole-database comparisons."""
-    tables = ["runs", "steps", "step_edges", "parameters", "artifact_refs", "transitions"]
+    tables = [
+        "runs", "steps", "step_edges", "parameters", "artifact_refs", "transitions", "artifacts", "artifact_queue",
+    ]  # fmt: skip
     return {t: [tuple(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY 1, 2, 3")] for t in tables}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import parse_qs, urlparse
 
 
 class TcpProxy:
@@ -67,3 +68,11 @@ class TcpProxy:
                 await dst.drain()
         dst.transport.abort()
         self._writers.discard(dst)
+
+
+async def postgres_proxy(dsn: str) -> tuple[TcpProxy, str]:
+    """A started proxy in front of the embedded Postgres of `dsn`, and the DSN that goes through it."""
+    parsed = urlparse(dsn)
+    host = parse_qs(parsed.query)["host"][0]
+    proxy = await TcpProxy(unix_path=f"{host}/.s.PGSQL.5432").start()
+    return proxy, f"postgresql://postgres@127.0.0.1:{proxy.port}/{parsed.path.lstrip('/')}"

@@ -78,17 +78,44 @@ ON CONFLICT (run_id, step_id, direction, name) DO UPDATE SET
 DELETE FROM parameters p USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(run_id, step_id, direction, name)
 WHERE p.run_id = d.run_id AND p.step_id = d.step_id AND p.direction = d.direction AND p.name = d.name;
 
+-- name: discover_artifacts
+-- Ordered by uri so concurrent writers take the unique index's locks in one order (no deadlocks).
+INSERT INTO artifacts (uri, bucket, key, endpoint, region, insecure)
+SELECT DISTINCT ON (u.uri) u.uri, u.bucket, u.key, u.endpoint, u.region, u.insecure
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[])
+     AS u(uri, bucket, key, endpoint, region, insecure, direction)
+WHERE u.uri IS NOT NULL
+-- Where a producer and a consumer disagree on the endpoint, the producer's location is the object's.
+ORDER BY u.uri, u.direction = 'output' DESC
+ON CONFLICT (uri) DO NOTHING;
+
 -- name: upsert_artifact_refs
+-- A separate statement from discover_artifacts on purpose: under READ COMMITTED it sees artifacts
+-- another writer inserted concurrently, which a CTE in the same statement would not.
 INSERT INTO artifact_refs (run_id, step_id, direction, name, path, storage, s3_bucket, s3_key, s3_endpoint,
-                           s3_region, location_source, archive, optional, uri, fp)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[],
-                     $14::text[], $15::bigint[])
+                           s3_region, s3_insecure, location_source, archive, optional, uri, fp, artifact_id)
+SELECT u.*, a.id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], $14::boolean[],
+            $15::text[], $16::bigint[])
+     AS u(run_id, step_id, direction, name, path, storage, s3_bucket, s3_key, s3_endpoint, s3_region,
+          s3_insecure, location_source, archive, optional, uri, fp)
+LEFT JOIN artifacts a ON a.uri = u.uri
 ON CONFLICT (run_id, step_id, direction, name) DO UPDATE SET
     path = excluded.path, storage = excluded.storage, s3_bucket = excluded.s3_bucket, s3_key = excluded.s3_key,
-    s3_endpoint = excluded.s3_endpoint, s3_region = excluded.s3_region,
+    s3_endpoint = excluded.s3_endpoint, s3_region = excluded.s3_region, s3_insecure = excluded.s3_insecure,
     location_source = excluded.location_source, archive = excluded.archive, optional = excluded.optional,
-    uri = excluded.uri, fp = excluded.fp;
+    uri = excluded.uri, fp = excluded.fp, artifact_id = excluded.artifact_id;
+
+-- name: enqueue_artifacts
+-- A newly produced output is (re)checked: the same key may have been overwritten. An input is
+-- only checked if nothing ever checked its object.
+INSERT INTO artifact_queue (artifact_id)
+SELECT a.id FROM artifacts a
+WHERE a.uri = ANY($1::text[]) OR (a.uri = ANY($2::text[]) AND a.checked_at IS NULL)
+ORDER BY a.id
+ON CONFLICT (artifact_id) DO UPDATE
+SET generation = artifact_queue.generation + 1, due_at = least(artifact_queue.due_at, now());
 
 -- name: delete_artifact_refs
 DELETE FROM artifact_refs a USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(run_id, step_id, direction, name)

@@ -1,0 +1,102 @@
+-- The artifact indexer's queue and results. Claims are leases: a worker that dies leaves entries
+-- whose claimed_until passes, and the next claim takes them again.
+
+-- name: claim_artifacts
+UPDATE artifact_queue q
+SET claimed_until = now() + make_interval(secs => $2), attempts = q.attempts + 1
+FROM artifacts a
+WHERE q.artifact_id IN (
+        SELECT artifact_id FROM artifact_queue
+        WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY due_at
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED)
+  AND a.id = q.artifact_id
+RETURNING a.id, a.uri, a.bucket, a.key, a.endpoint, a.region, a.insecure, a.state, a.etag, q.attempts,
+          q.generation,
+          EXISTS (SELECT 1 FROM artifact_refs r
+                  WHERE r.artifact_id = a.id AND r.direction = 'output' AND r.name = 'mlpipeline-metrics') AS is_metrics,
+          EXISTS (SELECT 1 FROM artifact_refs r
+                  WHERE r.artifact_id = a.id AND r.direction = 'output' AND r.name = 'mlpipeline-ui-metadata') AS is_ui_metadata,
+          NOT EXISTS (SELECT 1 FROM artifact_metrics m WHERE m.artifact_id = a.id) AS metrics_unread;
+
+-- name: release_artifacts
+UPDATE artifact_queue SET claimed_until = NULL, attempts = greatest(attempts - 1, 0)
+WHERE artifact_id = ANY($1::bigint[]);
+
+-- name: finish_artifacts
+-- Only entries nobody re-enqueued meanwhile: a newer producer of the same key needs a new check.
+DELETE FROM artifact_queue q USING unnest($1::bigint[], $2::integer[]) AS d(artifact_id, generation)
+WHERE q.artifact_id = d.artifact_id AND q.generation = d.generation;
+
+-- name: unclaim_requeued
+UPDATE artifact_queue SET claimed_until = NULL WHERE artifact_id = ANY($1::bigint[]);
+
+-- name: record_heads
+UPDATE artifacts a SET state = 'indexed', size = u.size, etag = u.etag, content_type = u.content_type,
+                       last_modified = u.last_modified, error = NULL, checked_at = now()
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[])
+     AS u(id, size, etag, content_type, last_modified)
+WHERE a.id = u.id;
+
+-- name: record_unavailable
+UPDATE artifacts a SET state = u.state, error = u.error, checked_at = now()
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, state, error)
+WHERE a.id = u.id;
+
+-- name: record_content
+UPDATE artifacts SET content = $2::jsonb, errors = $3::jsonb WHERE id = $1;
+
+-- name: retry_artifacts
+UPDATE artifact_queue q SET claimed_until = NULL, last_error = u.error,
+                            due_at = now() + make_interval(secs => u.delay)
+FROM unnest($1::bigint[], $2::text[], $3::double precision[]) AS u(artifact_id, error, delay)
+WHERE q.artifact_id = u.artifact_id;
+
+-- name: replace_artifact_metrics
+WITH gone AS (
+    DELETE FROM artifact_metrics m WHERE m.artifact_id = $1 AND NOT (m.name = ANY($2::text[]))
+)
+INSERT INTO artifact_metrics (artifact_id, name, value, format)
+SELECT $1, * FROM unnest($2::text[], $3::double precision[], $4::text[])
+ON CONFLICT (artifact_id, name) DO UPDATE SET value = excluded.value, format = excluded.format;
+
+-- name: materialize_metrics
+-- Every step that produced this metrics file gets its metrics; names the file no longer holds go.
+WITH producers AS (
+    SELECT DISTINCT r.run_id, r.step_id FROM artifact_refs r
+    WHERE r.artifact_id = $1 AND r.direction = 'output' AND r.name = 'mlpipeline-metrics'
+), gone AS (
+    DELETE FROM metrics x USING producers p
+    WHERE x.run_id = p.run_id AND x.step_id = p.step_id AND x.artifact_id = $1
+      AND NOT EXISTS (SELECT 1 FROM artifact_metrics m WHERE m.artifact_id = $1 AND m.name = x.name)
+)
+INSERT INTO metrics (run_id, step_id, name, value, format, artifact_id)
+SELECT p.run_id, p.step_id, m.name, m.value, m.format, m.artifact_id
+FROM producers p CROSS JOIN artifact_metrics m
+WHERE m.artifact_id = $1
+ON CONFLICT (run_id, step_id, name) DO UPDATE
+SET value = excluded.value, format = excluded.format, artifact_id = excluded.artifact_id;
+
+-- name: refresh_run_metrics
+-- A separate statement from materialize_metrics so it sees the rows that one wrote.
+WITH affected AS (
+    SELECT DISTINCT r.run_id FROM artifact_refs r
+    WHERE r.artifact_id = $1 AND r.direction = 'output' AND r.name = 'mlpipeline-metrics'
+), latest AS (
+    SELECT DISTINCT ON (m.run_id, m.name) m.run_id, m.name, m.value, m.step_id
+    FROM metrics m
+    JOIN affected USING (run_id)
+    LEFT JOIN steps s ON s.run_id = m.run_id AND s.id = m.step_id
+    ORDER BY m.run_id, m.name, s.finished_at DESC NULLS LAST, m.step_id DESC
+), gone AS (
+    DELETE FROM run_metrics rm USING affected
+    WHERE rm.run_id = affected.run_id
+      AND NOT EXISTS (SELECT 1 FROM latest l WHERE l.run_id = rm.run_id AND l.name = rm.name)
+)
+INSERT INTO run_metrics (run_id, name, value, step_id)
+SELECT run_id, name, value, step_id FROM latest
+ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value, step_id = excluded.step_id;
+
+-- name: artifact_backlog
+SELECT count(*) AS queued, count(*) FILTER (WHERE due_at <= now()) AS due FROM artifact_queue;
