@@ -24,14 +24,20 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from pydantic import SecretStr
+
 from runledger.agent import cluster
+from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.ingest import Ingestor
 from runledger.agent.leader import LeaderElector, LeaseSettings
 from runledger.agent.replay import ReplayError, read_events
+from runledger.demo.objects import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_objects, embedded_s3
 from runledger.metadata import db, embedded, migrations
 from runledger.metadata.api.app import create_app
 from runledger.metadata.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
+from runledger.metadata.artifacts.indexer import ArtifactIndexer
 from runledger.metadata.checkpoints import PgCheckpointStore
+from runledger.repositories import RepositoryRegistry
 from runledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,38 +154,81 @@ async def run_replay_source(
 ) -> int:
     paths = settings.replay_paths or [bundled_recording()]
     announce(f"runledger: ingesting {', '.join(str(p) for p in paths)} (replay source: no cluster configured)")
-    # The replay source is finite, so counting its runs for the summary is bounded.
-    ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
-    ingestor.start()
-    source_done = asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        if not settings.replay_paths and settings.artifacts_index and not settings.artifacts_endpoint_map:
+            settings = await stack.enter_async_context(demo_artifact_store(settings, paths, announce=announce))
+        # The replay source is finite, so counting its runs for the summary is bounded.
+        ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
+        ingestor.start()
+        indexer = start_indexer(settings, pool=pool)
+        source_done = asyncio.Event()
 
-    async def source_check() -> tuple[bool, str]:
-        return source_done.is_set(), "ingested" if source_done.is_set() else "initial ingest in progress"
+        async def source_check() -> tuple[bool, str]:
+            return source_done.is_set(), "ingested" if source_done.is_set() else "initial ingest in progress"
 
-    app[READINESS_CHECKS]["source"] = source_check
-    errors: list[ReplayError] = []
-    source = asyncio.create_task(replay_files(ingestor, paths, errors), name="replay-source")
-    stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
-    try:
-        done, _ = await asyncio.wait({source, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if source in done:
-            source.result()  # a crashed source stops the service loudly
-            await ingestor.drain()
-            source_done.set()
-            for err in errors:
-                log.warning("replay: %s: %s", err.where, err.reason)
-            summary = ingestor.stats.summary()
-            announce(
-                f"runledger: replay done: {summary['events']} events, {summary['runs']} runs, "
-                f"{summary['steps']} steps, {summary['errors'] + len(errors)} errors; serving until stopped"
-            )
-            await stopper
-    finally:
-        for task in (source, stopper):
-            task.cancel()
-        await asyncio.gather(source, stopper, return_exceptions=True)
-        await drain_and_stop(ingestor)
+        app[READINESS_CHECKS]["source"] = source_check
+        errors: list[ReplayError] = []
+        source = asyncio.create_task(replay_files(ingestor, paths, errors), name="replay-source")
+        stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
+        supervisor = asyncio.create_task(
+            indexer.supervise() if indexer else stop.event.wait(), name="artifact-indexer-supervisor"
+        )
+        try:
+            done, _ = await asyncio.wait({source, stopper, supervisor}, return_when=asyncio.FIRST_COMPLETED)
+            if source in done:
+                source.result()  # a crashed source stops the service loudly
+                await ingestor.drain()
+                source_done.set()
+                for err in errors:
+                    log.warning("replay: %s: %s", err.where, err.reason)
+                summary = ingestor.stats.summary()
+                announce(
+                    f"runledger: replay done: {summary['events']} events, {summary['runs']} runs, "
+                    f"{summary['steps']} steps, {summary['errors'] + len(errors)} errors; serving until stopped"
+                )
+                done, _ = await asyncio.wait({stopper, supervisor}, return_when=asyncio.FIRST_COMPLETED)
+            if supervisor in done:
+                supervisor.result()
+        finally:
+            for task in (source, stopper, supervisor):
+                task.cancel()
+            await asyncio.gather(source, stopper, supervisor, return_exceptions=True)
+            await drain_and_stop(ingestor)
+            if indexer is not None:
+                await indexer.stop()
     return 0
+
+
+def start_indexer(settings: Settings, *, pool: asyncpg.Pool) -> ArtifactIndexer | None:
+    if not settings.artifacts_index:
+        return None
+    indexer = ArtifactIndexer(pool=pool, settings=settings)
+    indexer.start()
+    return indexer
+
+
+@contextlib.asynccontextmanager
+async def demo_artifact_store(settings: Settings, paths: list[Path], *, announce=print) -> AsyncIterator[Settings]:
+    """Serve the objects the demo recording names from moto, and settings that lead the indexer there."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        announce("runledger: artifacts are not indexed in the demo: moto is not installed (pip install 'runledger[demo]')")
+        yield settings.model_copy(update={"artifacts_index": False})
+        return
+    errors: list[ReplayError] = []
+    registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
+    events = [event for path in paths for event in read_events(path, errors)]
+    objects, endpoints = demo_objects(events, repositories=registry)
+    async with embedded_s3(objects) as url:
+        announce(f"runledger: demo S3 (moto) on {url} holding {len(objects)} objects the recording refers to")
+        yield settings.model_copy(
+            update={
+                "artifacts_endpoint_map": {endpoint: url for endpoint in endpoints},
+                "artifacts_access_key_id": SecretStr(DEMO_ACCESS_KEY),
+                "artifacts_secret_access_key": SecretStr(DEMO_SECRET_KEY),
+            }
+        )
 
 
 async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.Application, stop: StopSignal) -> int:
@@ -229,6 +278,9 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
     app[READINESS_CHECKS]["agent"] = ready
     app[LIVENESS_CHECKS]["streams"] = alive
     checkpoints = PgCheckpointStore(pool)
+    # One registry for the process: what was read from the cluster survives a change of leader.
+    registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
+    repositories = ClusterRepositories(api=api, registry=registry, settings=settings)
     stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
     campaign: asyncio.Task | None = None
     try:
@@ -242,24 +294,39 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
                 acquired.cancel()
                 if stopper.done():
                     return 0
-            ingestor = Ingestor(pool=pool, settings=settings)
+            await repositories.load_controller_default()
+            for namespace in settings.namespaces:
+                repositories.seen_namespace(namespace)
+            ingestor = Ingestor(pool=pool, settings=settings, repositories=registry)
             ingestor.start()
+            indexer = start_indexer(settings, pool=pool)
             agent = cluster.ClusterAgent(
-                cluster.build_streams(api=api, ingestor=ingestor, settings=settings, checkpoints=checkpoints)
+                cluster.build_streams(
+                    api=api, ingestor=ingestor, settings=settings, checkpoints=checkpoints, repositories=repositories
+                )
             )
             current.update(agent=agent, ingestor=ingestor)
             watching = asyncio.create_task(agent.run(), name="cluster-agent")
-            waits = {watching, stopper} | ({campaign} if campaign is not None else set())
+            indexing = asyncio.create_task(
+                indexer.supervise() if indexer else asyncio.Event().wait(), name="artifact-indexer-supervisor"
+            )
+            waits = {watching, indexing, stopper} | ({campaign} if campaign is not None else set())
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            watching.cancel()
-            await asyncio.gather(watching, return_exceptions=True)
+            for task in (watching, indexing):
+                task.cancel()
+            await asyncio.gather(watching, indexing, return_exceptions=True)
             if stopper in done:
                 if await drain_and_stop(ingestor):
                     await agent.save_final_checkpoints()
+                if indexer is not None:
+                    await indexer.stop()
                 return 0
-            if watching in done:
+            if indexer is not None:
+                await indexer.stop()
+            if watching in done or indexing in done:
                 await ingestor.stop()
-                watching.result()  # re-raises why the agent died: the process exits non-zero
+                # Re-raises why the agent or the indexer died: the process exits non-zero.
+                (watching if watching in done else indexing).result()
             log.warning("leadership lost: stopped watching and writing")
             await ingestor.stop()
             current.clear()
@@ -270,6 +337,7 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
                 await asyncio.gather(task, return_exceptions=True)
         if elector is not None:
             await elector.release()
+        await repositories.close()
         await api.close()
 
 

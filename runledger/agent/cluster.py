@@ -20,6 +20,7 @@ from typing import Any
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
 
+from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import run_id_for
 from runledger.agent.watching import CheckpointStore, WatchSettings, WatchStream
@@ -73,13 +74,25 @@ def watch_settings(settings: Settings) -> WatchSettings:
 class WorkflowHandler:
     """Workflow events go to the ingestor; a completed list reconciles deletions in its scope."""
 
-    def __init__(self, *, ingestor: Ingestor, namespace: str | None, selector: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        ingestor: Ingestor,
+        namespace: str | None,
+        selector: str | None,
+        repositories: ClusterRepositories | None = None,
+    ) -> None:
         self._ingestor = ingestor
+        self._repositories = repositories
         self._namespace = namespace
         self._labels = selector_as_labels(selector)
         self._list_started: datetime | None = None
 
     async def on_event(self, event: WatchEvent) -> None:
+        if self._repositories is not None:
+            namespace = (event.object.get("metadata") or {}).get("namespace")
+            if isinstance(namespace, str) and namespace:
+                self._repositories.seen_namespace(namespace)
         await self._ingestor.submit(event)
 
     async def on_list_started(self) -> None:
@@ -113,7 +126,12 @@ class PodHandler:
 
 
 def build_streams(
-    *, api: client.ApiClient, ingestor: Ingestor, settings: Settings, checkpoints: CheckpointStore | None
+    *,
+    api: client.ApiClient,
+    ingestor: Ingestor,
+    settings: Settings,
+    checkpoints: CheckpointStore | None,
+    repositories: ClusterRepositories | None = None,
 ) -> list[WatchStream]:
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     options = watch_settings(settings)
@@ -133,7 +151,9 @@ def build_streams(
             WatchStream(
                 name=f"workflows:{scope}:{selector or ''}",
                 list_call=list_workflows,
-                handler=WorkflowHandler(ingestor=ingestor, namespace=namespace, selector=selector),
+                handler=WorkflowHandler(
+                    ingestor=ingestor, namespace=namespace, selector=selector, repositories=repositories
+                ),
                 settings=options,
                 checkpoints=checkpoints,
                 progress=ingestor,

@@ -7,7 +7,7 @@ so the JSON a client sees is exactly what these classes declare.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -52,6 +52,7 @@ class RunOut(Out):
 class RunPage(Out):
     runs: list[RunOut]
     next_page_token: str | None
+    total: int | None = Field(default=None, description="Runs matching the filters; only with count=true.")
 
 
 class ParameterOut(Out):
@@ -72,6 +73,9 @@ class ArtifactRefOut(Out):
     location_source: str
     archive: str | None
     optional: bool
+    artifact_id: int | None = Field(description="The indexed object (GET /api/v1/artifacts/{id}); None: not in S3.")
+    state: str | None = Field(description="Index state of the object: pending, indexed, missing, forbidden, failed.")
+    size: int | None = Field(description="Object size in bytes, once indexed.")
 
 
 class StepIO(Out):
@@ -148,3 +152,69 @@ class ErrorResponse(Out):
 class Health(Out):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class MetricOut(Out):
+    step_id: str
+    name: str
+    value: float
+    format: Literal["RAW", "PERCENTAGE"]
+    artifact_id: int = Field(description="The mlpipeline-metrics artifact it was read from.")
+    is_run_value: bool = Field(description="This step's value is the run's value of the metric (it finished last).")
+
+
+class MetricList(Out):
+    metrics: list[MetricOut]
+
+
+class RunDetail(RunOut):
+    metrics: list[MetricOut] = Field(default_factory=list)
+
+
+class ArtifactOut(Out):
+    id: int
+    uri: str = Field(description="Canonical identity: s3://bucket/key.")
+    bucket: str
+    key: str
+    endpoint: str | None
+    region: str | None
+    state: Literal["pending", "indexed", "missing", "forbidden", "failed"]
+    size: int | None
+    etag: str | None
+    content_type: str | None
+    last_modified: Timestamp | None
+    error: str | None = Field(description="Why the last check did not index the object.")
+    errors: list[dict[str, Any]] = Field(description="Content that was rejected (metric entries, archives).")
+    checked_at: Timestamp | None
+    first_seen_at: Timestamp
+
+
+class ArtifactPage(Out):
+    artifacts: list[ArtifactOut]
+    next_page_token: str | None
+
+
+class ArtifactEventOut(Out):
+    run_id: str
+    namespace: str
+    run_name: str
+    step_id: str
+    step_name: str | None
+    step_phase: str | None
+    name: str = Field(description="The artifact's name in that step's inputs or outputs.")
+    path: str | None
+    finished_at: Timestamp | None
+
+
+class ArtifactMetricOut(Out):
+    name: str
+    value: float
+    format: Literal["RAW", "PERCENTAGE"]
+
+
+class ArtifactDetail(ArtifactOut):
+    produced_by: list[ArtifactEventOut]
+    consumed_by: list[ArtifactEventOut]
+    metrics: list[ArtifactMetricOut] = Field(description="For an mlpipeline-metrics file: what it holds.")
+    content: dict[str, Any] | None = Field(description="For mlpipeline-ui-metadata: the validated document.")
+    events_truncated: bool = Field(description="More than the returned producers/consumers exist.")

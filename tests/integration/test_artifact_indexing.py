@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -16,36 +14,12 @@ from runledger.metadata.artifacts.indexer import ArtifactIndexer
 from runledger.settings import Settings
 from tests.conftest import fixture_files, s3_settings
 from tests.support.builders import WorkflowBuilder
+from tests.support.artifacts import index_everything, indexing, kfp_step_workflow, producing_workflow
 from tests.support.ingesting import ingest
 from tests.support.s3 import SECRET_KEY, FaultyS3, S3Objects, argo_tgz
 from tests.support.tcp_proxy import postgres_proxy
 from tests.support.waiting import eventually
 from tests.support.workflows import load
-
-
-@contextlib.asynccontextmanager
-async def indexing(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[ArtifactIndexer]:
-    indexer = ArtifactIndexer(pool=pool, settings=settings, poll_seconds=0.02)
-    indexer.start()
-    try:
-        yield indexer
-    finally:
-        await indexer.stop(grace=5)
-
-
-async def index_everything(pool: asyncpg.Pool, settings: Settings) -> ArtifactIndexer:
-    async with indexing(pool, settings) as indexer:
-        await indexer.wait_drained()
-    return indexer
-
-
-def producing_workflow(name: str, key: str, *, artifact: str = "model", bucket: str = "mlpipeline") -> dict:
-    """A finished one-step workflow whose step wrote `key` as output artifact `artifact`."""
-    wf = WorkflowBuilder(name=name)
-    wf.node(f"{name}-1", "Succeeded", outputs={"artifacts": [
-        {"name": artifact, "path": "/tmp/out", "s3": {"bucket": bucket, "key": key, "endpoint": "minio:9000", "insecure": True}},
-    ]})  # fmt: skip
-    return wf.phase("Succeeded").event()
 
 
 async def artifact(conn: asyncpg.Connection, uri: str) -> asyncpg.Record:
@@ -263,15 +237,6 @@ async def test_a_database_outage_while_recording_keeps_the_outcomes_until_it_ret
         assert (await artifact(check, "s3://mlpipeline/model.bin"))["state"] == "indexed"
     finally:
         await check.close()
-
-
-def kfp_step_workflow(name: str, outputs: dict[str, str]) -> dict:
-    """A KFP v1 step that produced the given output artifacts (name -> key), stored as Argo tgz files."""
-    wf = WorkflowBuilder(name=name)
-    arts = [{"name": n, "path": f"/tmp/{n}.json", "s3": {"bucket": "mlpipeline", "key": k, "endpoint": "minio-service.kubeflow:9000", "insecure": True}}
-            for n, k in outputs.items()]  # fmt: skip
-    wf.node(f"{name}-train", "Succeeded", outputs={"artifacts": arts})
-    return wf.phase("Succeeded").event()
 
 
 async def test_kfp_metrics_are_read_from_the_tgz_and_stored_per_run_and_step_with_errors_for_bad_entries(

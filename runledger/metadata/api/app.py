@@ -14,10 +14,10 @@ import pydantic
 from aiohttp import web
 
 from runledger.metadata import db
-from runledger.metadata.api import health, runs
+from runledger.metadata.api import artifacts, health, runs
 from runledger.metadata.api.keys import LIVENESS_CHECKS, POOL, READINESS_CHECKS, SETTINGS
 from runledger.metadata.api.responses import error_response
-from runledger.metadata.runs import BadRequest
+from runledger.metadata.errors import BadRequest
 from runledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,4 +77,5 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
         app.cleanup_ctx.append(pool_ctx)
     health.add_routes(app)
     runs.add_routes(app)
+    artifacts.add_routes(app)
     return app

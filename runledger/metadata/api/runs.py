@@ -4,35 +4,38 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from runledger.metadata import run_listing as listing
 from runledger.metadata import runs as repo
 from runledger.metadata.api import keys
 from runledger.metadata.api.responses import model_response
-from runledger.metadata.schemas import StepList, Timeline
-
-
-def _query(request: web.Request) -> repo.RunQuery:
-    params = request.rel_url.query
-    duplicated = sorted({k for k in params if len(params.getall(k)) > 1})
-    if duplicated:
-        raise repo.BadRequest(f"parameter(s) given more than once: {', '.join(duplicated)}")
-    return repo.RunQuery.model_validate(dict(params))
+from runledger.metadata.schemas import MetricList, RunDetail, RunPage, StepList, Timeline
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    query = _query(request)
-    if query.limit > request.app[keys.SETTINGS].api_max_page_size:
-        raise repo.BadRequest(f"limit must be at most {request.app[keys.SETTINGS].api_max_page_size}")
+    query = listing.parse_run_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
     async with request.app[keys.POOL].acquire() as conn:
-        page = await repo.list_runs(conn, query)
-    return model_response(page)
+        rows, token, total = await listing.list_runs(conn, query)
+    return model_response(RunPage(runs=[repo.run_from_row(r) for r in rows], next_page_token=token, total=total))
 
 
 async def get_run(request: web.Request) -> web.Response:
     async with request.app[keys.POOL].acquire() as conn:
-        run = await repo.get_run(conn, request.match_info["run_id"])
-    if run is None:
-        raise web.HTTPNotFound(reason="no run with this id")
-    return model_response(run)
+        async with conn.transaction(readonly=True, isolation="repeatable_read"):
+            run = await repo.get_run(conn, request.match_info["run_id"])
+            if run is None:
+                raise web.HTTPNotFound(reason="no run with this id")
+            metrics = await repo.list_metrics(conn, run.id)
+    return model_response(RunDetail(**run.model_dump(), metrics=metrics))
+
+
+async def list_metrics(request: web.Request) -> web.Response:
+    run_id = request.match_info["run_id"]
+    async with request.app[keys.POOL].acquire() as conn:
+        async with conn.transaction(readonly=True, isolation="repeatable_read"):
+            if not await repo.run_exists(conn, run_id):
+                raise web.HTTPNotFound(reason="no run with this id")
+            metrics = await repo.list_metrics(conn, run_id)
+    return model_response(MetricList(metrics=metrics))
 
 
 async def list_steps(request: web.Request) -> web.Response:
@@ -60,3 +63,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/runs/{run_id}", get_run)
     app.router.add_get("/api/v1/runs/{run_id}/steps", list_steps)
     app.router.add_get("/api/v1/runs/{run_id}/timeline", timeline)
+    app.router.add_get("/api/v1/runs/{run_id}/metrics", list_metrics)

@@ -158,11 +158,15 @@ class ArtifactIndexer:
         if self._owns_store:
             await self._store.close()
 
-    def check_tasks(self) -> None:
-        """Raise the failure of a task that died (supervision)."""
-        for task in self._tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
+    async def supervise(self) -> None:
+        """Returns never while the indexer runs; raises why, if one of its tasks dies."""
+        tasks = list(self._tasks)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
+        if not self._stopping.is_set():
+            raise RuntimeError(f"artifact indexer task {next(iter(done)).get_name()} ended unexpectedly")
 
     # --- claiming ---------------------------------------------------------------------------------
 

@@ -6,6 +6,11 @@ id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, 
 started_at, finished_at, labels, parameters, step_counts, nodes_offloaded, deleted_at, resource_version,
 updated_at, sort_at
 
+-- name: run_columns_r
+r.id, r.namespace, r.name, r.uid, r.kfp_run_id, r.pipeline_name, r.scheduled_workflow, r.phase, r.message,
+r.created_at, r.started_at, r.finished_at, r.labels, r.parameters, r.step_counts, r.nodes_offloaded,
+r.deleted_at, r.resource_version, r.updated_at, r.sort_at
+
 -- name: get_run
 SELECT {run_columns} FROM runs WHERE id = $1;
 
@@ -23,9 +28,10 @@ SELECT step_id, direction, name, value, truncated FROM parameters
 WHERE run_id = $1 AND step_id <> '' ORDER BY step_id, direction, name;
 
 -- name: list_artifact_refs
-SELECT step_id, direction, name, path, storage, s3_bucket, s3_key, s3_endpoint, s3_region, location_source,
-       archive, optional, uri
-FROM artifact_refs WHERE run_id = $1 ORDER BY step_id, direction, name;
+SELECT r.step_id, r.direction, r.name, r.path, r.storage, r.s3_bucket, r.s3_key, r.s3_endpoint, r.s3_region,
+       r.location_source, r.archive, r.optional, r.uri, r.artifact_id, a.state, a.size
+FROM artifact_refs r LEFT JOIN artifacts a ON a.id = r.artifact_id
+WHERE r.run_id = $1 ORDER BY r.step_id, r.direction, r.name;
 
 -- name: list_transitions
 SELECT id, step_id, from_phase, to_phase, at, observed_at FROM transitions
@@ -33,3 +39,8 @@ WHERE run_id = $1 ORDER BY at, id;
 
 -- name: run_exists
 SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1);
+
+-- name: list_run_metrics
+SELECT m.step_id, m.name, m.value, m.format, m.artifact_id, (rm.step_id = m.step_id) AS is_run_value
+FROM metrics m LEFT JOIN run_metrics rm ON rm.run_id = m.run_id AND rm.name = m.name
+WHERE m.run_id = $1 ORDER BY m.name, m.step_id;

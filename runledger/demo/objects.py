@@ -1,0 +1,149 @@
+"""The S3 side of the demo: the objects the bundled recording refers to, served by moto.
+
+``runledger run`` without a cluster replays the bundled recording; so that its artifacts index to
+something real, this module derives every output object the recording's final states name — KFP
+metrics files and UI metadata as Argo archives them (gzipped tar, one member), logs, data — and
+serves them from moto's S3 server in a child process. A few objects are left out on purpose, so the
+demo shows what a missing object looks like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import io
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+import orjson
+
+from runledger.agent.translate import TranslationError, translate_workflow
+from runledger.models import RunState, WatchEvent
+from runledger.repositories import RepositoryRegistry
+
+DEMO_ACCESS_KEY = "runledger-demo"
+DEMO_SECRET_KEY = "runledger-demo-secret"
+MISSING_EVERY = 23  # one object in this many is never uploaded
+
+
+@dataclass(frozen=True)
+class DemoObject:
+    bucket: str
+    key: str
+    body: bytes
+
+
+def demo_objects(
+    events: Iterable[WatchEvent], *, repositories: RepositoryRegistry | None = None
+) -> tuple[list[DemoObject], set[str]]:
+    """The objects the final states of `events` produced, with plausible contents, and their endpoints."""
+    final: dict[str, RunState] = {}
+    for event in events:
+        try:
+            state = translate_workflow(event.object, repositories=repositories)
+        except TranslationError:
+            continue
+        final[state.run.id] = state
+    objects: dict[tuple[str, str], DemoObject] = {}
+    endpoints: set[str] = set()
+    for state in final.values():
+        outputs = {(p.step_id, p.name): p.value for p in state.parameters if p.direction == "output"}
+        for ref in state.artifacts:
+            if ref.s3_endpoint:
+                endpoints.add(ref.s3_endpoint)
+            if ref.direction != "output" or not ref.s3_bucket or not ref.s3_key:
+                continue
+            where = (ref.s3_bucket, ref.s3_key)
+            if where in objects or _digest(ref.s3_key) % MISSING_EVERY == 0:
+                continue
+            score = next((_number(v) for (step, _), v in outputs.items() if step == ref.step_id and _number(v)), None)
+            objects[where] = DemoObject(ref.s3_bucket, ref.s3_key, _content(ref.name, ref.s3_key, score))
+    return list(objects.values()), endpoints
+
+
+def _content(name: str, key: str, score: float | None) -> bytes:
+    seed = _digest(key)
+    if name == "mlpipeline-metrics":
+        accuracy = score if score is not None else 0.75 + (seed % 2000) / 10_000
+        metrics = [
+            {"name": "accuracy", "numberValue": round(accuracy, 4), "format": "PERCENTAGE"},
+            {"name": "loss", "numberValue": round(1.2 * (1 - accuracy), 4), "format": "RAW"},
+        ]
+        return _argo_archive("mlpipeline-metrics.json", orjson.dumps({"metrics": metrics}))
+    if name == "mlpipeline-ui-metadata":
+        outputs = [{"type": "markdown", "storage": "inline", "source": f"# Training report\n\nmodel `{key}`"}]
+        return _argo_archive("mlpipeline-ui-metadata.json", orjson.dumps({"outputs": outputs}))
+    if key.endswith(".log"):
+        return b"".join(b"step output line %d\n" % i for i in range(seed % 200 + 5))
+    return _argo_archive("data", hashlib.sha256(key.encode()).digest() * (seed % 4000 + 1))
+
+
+def _argo_archive(member: str, content: bytes) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo(member)
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and 0 < number < 1 else None
+
+
+@contextlib.asynccontextmanager
+async def embedded_s3(objects: list[DemoObject]) -> AsyncIterator[str]:
+    """moto's S3 server on 127.0.0.1 holding `objects`; yields its URL and stops it afterwards."""
+    from aiobotocore.session import get_session
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.to_thread(_wait_until_up, url, process)
+        async with get_session().create_client(
+            "s3", endpoint_url=url, region_name="us-east-1",
+            aws_access_key_id=DEMO_ACCESS_KEY, aws_secret_access_key=DEMO_SECRET_KEY,
+        ) as s3:  # fmt: skip
+            for bucket in sorted({o.bucket for o in objects}):
+                await s3.create_bucket(Bucket=bucket)
+            for obj in objects:
+                await s3.put_object(Bucket=obj.bucket, Key=obj.key, Body=obj.body)
+        yield url
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 10)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the demo S3 server (moto) did not start") from None
+            time.sleep(0.1)

@@ -1,0 +1,31 @@
+"""Artifact endpoints: /api/v1/artifacts and /api/v1/artifacts/{ref} (a numeric id or an s3:// URI)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from runledger.metadata import artifact_listing as repo
+from runledger.metadata.api import keys
+from runledger.metadata.api.responses import model_response
+
+
+async def list_artifacts(request: web.Request) -> web.Response:
+    query = repo.parse_artifact_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
+    async with request.app[keys.POOL].acquire() as conn:
+        page = await repo.list_artifacts(conn, query)
+    return model_response(page)
+
+
+async def get_artifact(request: web.Request) -> web.Response:
+    async with request.app[keys.POOL].acquire() as conn:
+        async with conn.transaction(readonly=True, isolation="repeatable_read"):
+            artifact = await repo.get_artifact(conn, request.match_info["ref"])
+    if artifact is None:
+        raise web.HTTPNotFound(reason="no artifact with this id or URI")
+    return model_response(artifact)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/artifacts", list_artifacts)
+    # {ref:.+}: an s3:// URI holds slashes.
+    app.router.add_get("/api/v1/artifacts/{ref:.+}", get_artifact)

@@ -1,0 +1,95 @@
+"""What the deploy/ tests look at: each way of installing runledger, rendered once.
+
+A variant is a kustomization an operator applies: the base, the two overlays, the base with the
+ServiceMonitor component, and the trial Postgres. Renders are cached; callers get copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tests.support import kustomize
+
+Obj = dict[str, Any]
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+# The installs of runledger itself; each has the Deployment, its RBAC and its Service.
+RUNLEDGER_VARIANTS = ("base", "kubeflow", "namespaced")
+VARIANTS = (*RUNLEDGER_VARIANTS, "base+servicemonitor", "postgres")
+
+_DIRECTORIES = {
+    "base": DEPLOY / "base",
+    "kubeflow": DEPLOY / "overlays" / "kubeflow",
+    "namespaced": DEPLOY / "overlays" / "namespaced",
+    "postgres": DEPLOY / "postgres",
+}
+
+
+def kustomization_dir(variant: str, scratch: Path) -> Path:
+    """The directory to build for `variant` (the component variant is written into `scratch`)."""
+    if variant in _DIRECTORIES:
+        return _DIRECTORIES[variant]
+    assert variant == "base+servicemonitor", variant
+    # Relative paths, as an operator's kustomization would hold (kustomize refuses absolute ones).
+    base = os.path.relpath(DEPLOY / "base", scratch)
+    component = os.path.relpath(DEPLOY / "components" / "servicemonitor", scratch)
+    (scratch / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources:\n  - {base}\ncomponents:\n  - {component}\n"
+    )
+    return scratch
+
+
+@functools.cache
+def _rendered(variant: str) -> tuple[Obj, ...]:
+    with tempfile.TemporaryDirectory(prefix="runledger-deploy-") as scratch:
+        return tuple(kustomize.render(kustomization_dir(variant, Path(scratch))))
+
+
+def rendered(variant: str) -> list[Obj]:
+    return copy.deepcopy(list(_rendered(variant)))
+
+
+def find(objects: list[Obj], kind: str, name: str | None = None) -> list[Obj]:
+    return [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+def one(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
+    matches = find(objects, kind, name)
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def runledger_container(objects: list[Obj]) -> Obj:
+    pod = one(objects, "Deployment", "runledger")["spec"]["template"]["spec"]
+    return next(c for c in pod["containers"] if c["name"] == "runledger")
+
+
+def secret_refs(objects: list[Obj]) -> set[tuple[str, str, bool]]:
+    """(secret, key, optional) of every secretKeyRef in the rendered objects."""
+    found: set[tuple[str, str, bool]] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("secretKeyRef")
+            if isinstance(ref, dict):
+                found.add((ref["name"], ref["key"], bool(ref.get("optional", False))))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(objects)
+    return found
+
+
+def yaml_files() -> list[Path]:
+    return sorted(p for p in DEPLOY.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
