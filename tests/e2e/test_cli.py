@@ -143,3 +143,44 @@ async def test_run_watches_a_cluster_and_sigterm_drains_everything_it_received(d
     # workflow up to it is stored (drained), so a restart resuming there loses nothing.
     received = {name for name, rv in created.items() if rv <= checkpoint}
     assert len(received) >= 300 and received <= stored
+
+
+async def test_the_demo_indexes_the_recordings_artifacts_from_its_own_s3_and_shows_metrics(dsn):
+    port = free_port()
+    env = {"RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_API_PORT": str(port)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "runledger", "run", env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+
+            async def get(path: str) -> dict | None:
+                try:
+                    async with http.get(path) as resp:
+                        return await resp.json() if resp.status == 200 else None
+                except aiohttp.ClientConnectionError:
+                    return None
+
+            async def all_checked() -> bool:
+                if await get("/readyz") is None:  # the replay is not fully ingested yet
+                    return False
+                body = await get("/api/v1/artifacts?state=pending&limit=1")
+                known = await get("/api/v1/artifacts?limit=1")
+                return bool(body is not None and not body["artifacts"] and known and known["artifacts"])
+
+            await eventually(all_checked, timeout=90, interval=0.5)
+            artifacts = (await get("/api/v1/artifacts?state=indexed&limit=50"))["artifacts"]
+            assert len(artifacts) == 50 and all(a["size"] > 0 and a["etag"] for a in artifacts)
+            assert (await get("/api/v1/artifacts?state=missing&limit=1"))["artifacts"], "the demo leaves a few out"
+            best = (await get("/api/v1/runs?sort=-metric.accuracy&limit=1"))["runs"][0]
+            metrics = (await get(f"/api/v1/runs/{best['id']}/metrics"))["metrics"]
+            assert {m["name"] for m in metrics} == {"accuracy", "loss"}
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+        assert "demo S3 (moto)" in out.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -22,6 +22,9 @@ from runledger.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Every module of endpoints; each has add_routes(app).
+ROUTES = (health, runs, artifacts)
+
 
 @web.middleware
 async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
@@ -75,7 +78,6 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
                 await app[POOL].close()
 
         app.cleanup_ctx.append(pool_ctx)
-    health.add_routes(app)
-    runs.add_routes(app)
-    artifacts.add_routes(app)
+    for routes in ROUTES:
+        routes.add_routes(app)
     return app

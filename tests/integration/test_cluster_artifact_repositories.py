@@ -1,0 +1,123 @@
+"""Artifact repositories read from the cluster's ConfigMaps, through real kubernetes-asyncio clients."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes_asyncio import client
+
+from runledger.agent.artifact_repositories import ClusterRepositories
+from runledger.repositories import RepositoryRegistry, S3Repository
+from tests.support.agent import agent_settings, running_agent, settled
+from tests.support.builders import WorkflowBuilder
+from tests.support.kube_double import KubeDouble
+from tests.support.waiting import eventually
+
+CONTROLLER_REPOSITORY = """
+archiveLogs: true
+s3:
+  bucket: argo-artifacts
+  endpoint: minio.argo:9000
+  insecure: true
+  accessKeySecret: {name: argo-artifacts, key: accesskey}
+  secretKeySecret: {name: argo-artifacts, key: secretkey}
+"""
+
+
+@pytest.fixture
+async def double():
+    async with KubeDouble() as d:
+        yield d
+
+
+def configmap(namespace: str, name: str, data: dict[str, str], annotations: dict | None = None) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"namespace": namespace, "name": name, "annotations": annotations or {}},
+        "data": data,
+    }
+
+
+def key_only_workflow(name: str, namespace: str, ref: dict | None) -> WorkflowBuilder:
+    wf = WorkflowBuilder(name=name, namespace=namespace)
+    wf.obj["metadata"].pop("uid")
+    wf.obj["metadata"].pop("resourceVersion")
+    wf.node(f"{name}-1", "Succeeded", outputs={"artifacts": [{"name": "out", "s3": {"key": f"{name}/out.tgz"}}]})
+    if ref is not None:
+        wf.obj["status"]["artifactRepositoryRef"] = ref
+    return wf.phase("Succeeded")
+
+
+async def test_the_controller_configmap_gives_the_default_repository(double, pool, conn, settings):
+    double.create("configmaps", configmap("argo", "workflow-controller-configmap", {"artifactRepository": CONTROLLER_REPOSITORY}))
+    api = client.ApiClient(double.client_configuration())
+    try:
+        async with running_agent(pool, double, agent_settings(settings)) as running:
+            loader = ClusterRepositories(api=api, registry=running.ingestor.repositories, settings=settings)
+            await loader.load_controller_default()
+            double.create("workflows", key_only_workflow("wf", "ml", {"default": True}).obj)
+
+            async def recorded() -> bool:
+                return await conn.fetchval("SELECT count(*) FROM artifact_refs") == 1
+
+            await eventually(recorded)
+            await settled(running)
+    finally:
+        await api.close()
+    row = await conn.fetchrow("SELECT uri, s3_endpoint, s3_insecure, location_source FROM artifact_refs")
+    assert tuple(row) == ("s3://argo-artifacts/wf/out.tgz", "minio.argo:9000", True, "configured-repository")
+
+
+async def test_a_configured_default_wins_over_the_clusters(double, settings):
+    double.create("configmaps", configmap("argo", "workflow-controller-configmap", {"artifactRepository": CONTROLLER_REPOSITORY}))
+    mine = S3Repository(bucket="mine", endpoint="s3.example:443")
+    configured = settings.model_copy(update={"artifacts_repository": mine})
+    registry = RepositoryRegistry(default=mine)
+    api = client.ApiClient(double.client_configuration())
+    try:
+        await ClusterRepositories(api=api, registry=registry, settings=configured).load_controller_default()
+    finally:
+        await api.close()
+    assert registry.default == mine
+
+
+async def test_a_namespace_artifact_repositories_configmap_resolves_named_and_default_keys(double, settings):
+    double.create("configmaps", configmap(
+        "team-a", "artifact-repositories",
+        {"fast": "s3:\n  bucket: fast-bucket\n  endpoint: fast:9000\n", "slow": "s3:\n  bucket: slow-bucket\n  endpoint: slow:9000\n",
+         "broken": "s3: [not, a, map"},
+        annotations={"workflows.argoproj.io/default-artifact-repository": "slow"},
+    ))  # fmt: skip
+    registry = RepositoryRegistry()
+    api = client.ApiClient(double.client_configuration())
+    try:
+        loader = ClusterRepositories(api=api, registry=registry, settings=settings)
+        assert await loader.load_namespace("team-a") == 2
+        assert await loader.load_namespace("no-such-namespace") == 0  # 404: nothing, no error
+    finally:
+        await api.close()
+    named = registry.resolve(namespace="team-a", ref={"configMap": "artifact-repositories", "key": "fast"})
+    default = registry.resolve(namespace="team-a", ref={})
+    assert (named.bucket, default.bucket) == ("fast-bucket", "slow-bucket")
+    assert registry.resolve(namespace="team-b", ref={}) is None
+
+
+async def test_a_workflow_from_a_new_namespace_triggers_one_read_of_its_configmap(double, pool, settings):
+    double.create("configmaps", configmap("team-c", "artifact-repositories", {"default-v1": "s3:\n  bucket: c-bucket\n"}))
+    registry = RepositoryRegistry()
+    api = client.ApiClient(double.client_configuration())
+    loader = ClusterRepositories(api=api, registry=registry, settings=settings)
+    try:
+        loader.seen_namespace("team-c")
+        loader.seen_namespace("team-c")
+
+        async def loaded() -> bool:
+            return bool(registry.named())
+
+        await eventually(loaded)
+    finally:
+        await loader.close()
+        await api.close()
+    assert list(registry.named()) == ["team-c/artifact-repositories/default-v1"]
+    reads = double.requests_for("configmaps", "get")
+    assert len(reads) == 1
