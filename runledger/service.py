@@ -29,12 +29,15 @@ from pydantic import SecretStr
 from runledger.agent import cluster
 from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.ingest import Ingestor
+from runledger.agent.telemetry import ingest_metrics, watch_metrics
 from runledger.agent.leader import LeaderElector, LeaseSettings
 from runledger.agent.replay import ReplayError, read_events
 from runledger.demo.objects import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_objects, embedded_s3
 from runledger.metadata import db, embedded, migrations
 from runledger.metadata.api.app import create_app
+from runledger.metadata.api import prometheus
 from runledger.metadata.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
+from runledger.metadata.api.prometheus import indexer_metrics
 from runledger.metadata.artifacts.indexer import ArtifactIndexer
 from runledger.metadata.checkpoints import PgCheckpointStore
 from runledger.repositories import RepositoryRegistry
@@ -161,6 +164,10 @@ async def run_replay_source(
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
         ingestor.start()
         indexer = start_indexer(settings, pool=pool)
+        telemetry = app[prometheus.TELEMETRY]
+        telemetry.sources["ingest"] = lambda: ingest_metrics(ingestor)
+        if indexer is not None:
+            telemetry.sources["indexer"] = lambda: indexer_metrics(indexer)
         source_done = asyncio.Event()
 
         async def source_check() -> tuple[bool, str]:
@@ -277,6 +284,13 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
 
     app[READINESS_CHECKS]["agent"] = ready
     app[LIVENESS_CHECKS]["streams"] = alive
+    telemetry = app[prometheus.TELEMETRY]
+    # Read at scrape time: whichever ingestor, agent and indexer lead now (none while standing by).
+    telemetry.sources["ingest"] = lambda: ingest_metrics(current["ingestor"]) if "ingestor" in current else ()
+    telemetry.sources["watch"] = lambda: watch_metrics(current["agent"].streams) if "agent" in current else ()
+    telemetry.sources["indexer"] = lambda: indexer_metrics(current["indexer"]) if current.get("indexer") else ()
+    if elector is not None:
+        telemetry.leader = lambda: elector.is_leader
     checkpoints = PgCheckpointStore(pool)
     # One registry for the process: what was read from the cluster survives a change of leader.
     registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
@@ -305,7 +319,7 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
                     api=api, ingestor=ingestor, settings=settings, checkpoints=checkpoints, repositories=repositories
                 )
             )
-            current.update(agent=agent, ingestor=ingestor)
+            current.update(agent=agent, ingestor=ingestor, indexer=indexer)
             watching = asyncio.create_task(agent.run(), name="cluster-agent")
             indexing = asyncio.create_task(
                 indexer.supervise() if indexer else asyncio.Event().wait(), name="artifact-indexer-supervisor"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from runledger.metadata.writer import RunWriter
 from runledger.models import PodObservation, RunState, WatchEvent
 from runledger.repositories import RepositoryRegistry
 from runledger.settings import Settings
+from runledger.telemetry import LatencyHistogram
 
 QueueKey = str | tuple[str, str, str]  # a run id, or ("pod", run id, node id)
 Work = tuple[int, RunState | PodObservation]  # (submission sequence number, state)
@@ -50,6 +52,7 @@ class IngestStats:
     transitions: int = 0
     offloaded_runs: int = 0
     batches: int = 0
+    write_seconds: LatencyHistogram = field(default_factory=LatencyHistogram)  # one per committed batch
     db_retries: int = 0
     runs_reconciled_deleted: int = 0
     # Filled only when asked (replays): a long-running agent must not grow with every run it saw.
@@ -248,6 +251,7 @@ class Ingestor:
     async def _commit(self, work: list[Work]) -> None:
         runs = [item for _, item in work if isinstance(item, RunState)]
         pods = [item for _, item in work if isinstance(item, PodObservation)]
+        started = time.perf_counter()
         try:
             async with self._pool.acquire() as conn:
                 async with conn.transaction():
@@ -258,6 +262,7 @@ class Ingestor:
             self._writer.forget([state.run.id for state in runs])
             raise
         self.stats.batches += 1
+        self.stats.write_seconds.observe(time.perf_counter() - started)
         self.stats.rows_written += pod_rows
         self.stats.runs_written += result.runs_written
         self.stats.runs_unchanged += result.runs_unchanged

@@ -14,7 +14,7 @@ import pydantic
 from aiohttp import web
 
 from runledger.metadata import db
-from runledger.metadata.api import artifacts, health, runs
+from runledger.metadata.api import artifacts, health, prometheus, runs
 from runledger.metadata.api.keys import LIVENESS_CHECKS, POOL, READINESS_CHECKS, SETTINGS
 from runledger.metadata.api.responses import error_response
 from runledger.metadata.errors import BadRequest
@@ -23,7 +23,7 @@ from runledger.settings import Settings
 log = logging.getLogger(__name__)
 
 # Every module of endpoints; each has add_routes(app).
-ROUTES = (health, runs, artifacts)
+ROUTES = (health, runs, artifacts, prometheus)
 
 
 @web.middleware
@@ -66,6 +66,7 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
     app[SETTINGS] = settings
     app[READINESS_CHECKS] = {}
     app[LIVENESS_CHECKS] = {}
+    app[prometheus.TELEMETRY] = prometheus.Telemetry()
     if pool is not None:
         app[POOL] = pool
     else:

@@ -44,3 +44,18 @@ SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1);
 SELECT m.step_id, m.name, m.value, m.format, m.artifact_id, (rm.step_id = m.step_id) AS is_run_value
 FROM metrics m LEFT JOIN run_metrics rm ON rm.run_id = m.run_id AND rm.name = m.name
 WHERE m.run_id = $1 ORDER BY m.name, m.step_id;
+
+-- name: runs_by_phase
+SELECT namespace, phase, count(*) AS runs FROM runs WHERE deleted_at IS NULL GROUP BY namespace, phase;
+
+-- name: step_durations
+-- Finished Pod steps per template and bucket ($1: the bucket bounds). Bucket i holds durations in
+-- (bounds[i-1], bounds[i]]: Prometheus' `le` is inclusive, so a bound counts the bounds below it.
+SELECT d.template, (SELECT count(*) FROM unnest($1::float8[]) b WHERE b < d.seconds) AS bucket,
+       count(*) AS steps, sum(d.seconds) AS seconds
+FROM (SELECT coalesce(template, '') AS template, extract(epoch FROM finished_at - started_at)::float8 AS seconds
+      FROM steps WHERE type = 'Pod' AND finished_at IS NOT NULL AND started_at IS NOT NULL) d
+GROUP BY 1, 2;
+
+-- name: artifacts_by_state
+SELECT state, count(*) AS artifacts FROM artifacts GROUP BY state;

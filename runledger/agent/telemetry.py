@@ -1,0 +1,64 @@
+"""The agent's figures as Prometheus metric families, read from its live stats at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from runledger.agent.ingest import Ingestor
+from runledger.agent.watching import WatchStream
+
+
+def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
+    stats = ingestor.stats
+    received = CounterMetricFamily(
+        "runledger_events_received", "Watch events received, by resource and type.", labels=["resource", "type"]
+    )
+    for key, n in sorted(stats.events.items()):
+        resource, _, kind = key.rpartition(":")
+        received.add_metric([resource or "workflow", kind], n)
+    yield received
+    runs = CounterMetricFamily("runledger_run_states", "Run states taken from the queue, by outcome.", labels=["outcome"])
+    runs.add_metric(["applied"], stats.runs_written)
+    runs.add_metric(["unchanged"], stats.runs_unchanged)
+    runs.add_metric(["stale"], stats.runs_stale)
+    yield runs
+    yield CounterMetricFamily(
+        "runledger_events_coalesced", "States replaced in the queue by a newer state of the same run.",
+        value=ingestor.queue.coalesced,
+    )  # fmt: skip
+    yield GaugeMetricFamily("runledger_ingest_queue_depth", "Runs waiting to be written.", value=len(ingestor.queue))
+    yield CounterMetricFamily("runledger_rows_written", "Rows written, transitions included.", value=stats.rows_written)
+    yield CounterMetricFamily("runledger_transitions", "Phase transitions recorded.", value=stats.transitions)
+    yield CounterMetricFamily("runledger_db_retries", "Write batches retried after a database outage.", value=stats.db_retries)
+    errors = CounterMetricFamily("runledger_errors", "Errors, by kind (bad objects, failed writes, ...).", labels=["kind"])
+    for kind, n in sorted(stats.errors.items()):
+        errors.add_metric([kind], n)
+    yield errors
+    warnings = CounterMetricFamily(
+        "runledger_translation_warnings", "Oddities met while translating objects, by kind.", labels=["kind"]
+    )
+    for kind, n in sorted(stats.warnings.items()):
+        warnings.add_metric([kind], n)
+    yield warnings
+    latency = HistogramMetricFamily("runledger_db_write_seconds", "Time to commit one batch of run states.")
+    latency.add_metric([], stats.write_seconds.cumulative(), stats.write_seconds.sum)
+    yield latency
+    yield GaugeMetricFamily("runledger_database_up", "1 while writes reach Postgres.", value=int(ingestor.database_ok))
+
+
+def watch_metrics(streams: list[WatchStream]) -> Iterable[Metric]:
+    counts = CounterMetricFamily(
+        "runledger_watch", "Watch stream happenings (events, bookmarks, lists, gone, throttled, errors, restarts, ...).",
+        labels=["stream", "what"],
+    )  # fmt: skip
+    connected = GaugeMetricFamily("runledger_watch_connected", "1 while a stream's watch is open.", labels=["stream"])
+    synced = GaugeMetricFamily("runledger_watch_synced", "1 once a stream's initial list is ingested.", labels=["stream"])
+    for stream in streams:
+        state = stream.state
+        for what, n in sorted(state.counts.items()):
+            counts.add_metric([state.name, what], n)
+        connected.add_metric([state.name], int(state.connected))
+        synced.add_metric([state.name], int(state.synced.is_set()))
+    yield from (counts, connected, synced)

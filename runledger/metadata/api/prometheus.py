@@ -1,0 +1,125 @@
+"""GET /metrics: the service's figures in the Prometheus text format.
+
+Two kinds of figures. Agent figures (events, queue, writes, watch streams, the indexer, leadership)
+are read from the live stats objects of whatever this process runs; each part registers a source
+in the app's Telemetry when it starts. Run figures (runs by phase and namespace, step durations by
+template, the artifact backlog) come from Postgres, so every replica reports the same values; they
+are computed at most once per RUN_FIGURES_TTL seconds, since a scrape must stay cheap at millions
+of runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from runledger.metadata.api import keys
+from runledger.metadata.artifacts.indexer import ArtifactIndexer
+from runledger.metadata.queries import q
+
+RUN_FIGURES_TTL = 15.0
+STEP_DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+Source = Callable[[], Iterable[Metric]]
+
+
+@dataclass
+class Telemetry:
+    """What this process reports; parts of the service add and remove their sources as they run."""
+
+    sources: dict[str, Source] = field(default_factory=dict)
+    leader: Callable[[], bool | None] = lambda: None  # None: no leader election in this process
+    _cached: tuple[float, list[Metric]] | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def run_figures(self, pool: asyncpg.Pool) -> list[Metric]:
+        async with self._lock:
+            if self._cached is None or time.monotonic() - self._cached[0] > RUN_FIGURES_TTL:
+                async with pool.acquire() as conn:
+                    self._cached = (time.monotonic(), await _run_figures(conn))
+            return self._cached[1]
+
+
+TELEMETRY = web.AppKey("telemetry", Telemetry)
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+async def metrics(request: web.Request) -> web.Response:
+    telemetry = request.app[TELEMETRY]
+    families: list[Metric] = []
+    for source in list(telemetry.sources.values()):
+        families.extend(source())
+    leader = telemetry.leader()
+    if leader is not None:
+        families.append(GaugeMetricFamily("runledger_leader", "1 while this replica holds the lease.", value=int(leader)))
+    families.extend(await telemetry.run_figures(request.app[keys.POOL]))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _run_figures(conn: asyncpg.Connection) -> list[Metric]:
+    runs = GaugeMetricFamily("runledger_runs", "Runs recorded and not deleted, by namespace and phase.",
+                             labels=["namespace", "phase"])  # fmt: skip
+    for row in await conn.fetch(q("runs_by_phase")):
+        runs.add_metric([row["namespace"], row["phase"] or "Unknown"], row["runs"])
+    durations = HistogramMetricFamily(
+        "runledger_step_duration_seconds", "Durations of finished Pod steps, by template.", labels=["template"]
+    )
+    per_template: dict[str, tuple[list[int], list[float]]] = {}
+    for row in await conn.fetch(q("step_durations"), list(STEP_DURATION_BUCKETS)):
+        counts, total = per_template.setdefault(row["template"], ([0] * (len(STEP_DURATION_BUCKETS) + 1), [0.0]))
+        counts[row["bucket"]] += row["steps"]  # 0: within the first bound; len(bounds): above the last
+        total[0] += row["seconds"]
+    for template, (counts, total) in sorted(per_template.items()):
+        cumulative, running = [], 0
+        for bound, n in zip(STEP_DURATION_BUCKETS, counts, strict=False):
+            running += n
+            cumulative.append((str(bound), running))
+        cumulative.append(("+Inf", running + counts[-1]))
+        durations.add_metric([template], cumulative, total[0])
+    backlog = await conn.fetchrow(q("artifact_backlog"))
+    queue = GaugeMetricFamily("runledger_artifact_index_backlog", "Artifacts waiting to be indexed.", labels=["due"])
+    queue.add_metric(["now"], backlog["due"])
+    queue.add_metric(["later"], backlog["queued"] - backlog["due"])
+    states = GaugeMetricFamily("runledger_artifacts", "Artifacts in the index, by state.", labels=["state"])
+    for row in await conn.fetch(q("artifacts_by_state")):
+        states.add_metric([row["state"]], row["artifacts"])
+    return [runs, durations, queue, states]
+
+
+def indexer_metrics(indexer: ArtifactIndexer) -> Iterable[Metric]:
+    stats = indexer.stats
+    checked = CounterMetricFamily("runledger_artifact_checks", "Objects checked in S3, by outcome.", labels=["outcome"])
+    for outcome, n in sorted(stats.outcomes.items()):
+        checked.add_metric([outcome], n)
+    yield checked
+    rejected = CounterMetricFamily(
+        "runledger_artifact_content_errors", "Artifact contents rejected (metrics entries, archives, ...).", labels=["kind"]
+    )
+    for kind, n in sorted(stats.content_errors.items()):
+        rejected.add_metric([kind], n)
+    yield rejected
+    yield CounterMetricFamily("runledger_metrics_stored", "KFP metrics read from metrics files.", value=stats.metrics_stored)
+    yield CounterMetricFamily("runledger_artifact_s3_wait_seconds", "Time indexer workers spent awaiting S3.",
+                              value=stats.s3_seconds)  # fmt: skip
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics)
