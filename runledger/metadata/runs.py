@@ -5,12 +5,17 @@ Listings of many runs are in run_listing.py.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from runledger.metadata.queries import q
 from runledger.metadata.schemas import (
     ArtifactRefOut,
     MetricOut,
+    MetricPoint,
+    MetricSeries,
+    RunComparison,
     ParameterOut,
     PodOut,
     RunOut,
@@ -118,3 +123,32 @@ async def list_transitions(conn: asyncpg.Connection, run_id: str) -> list[Transi
 
 async def list_metrics(conn: asyncpg.Connection, run_id: str) -> list[MetricOut]:
     return [MetricOut(**dict(m)) for m in await conn.fetch(q("list_run_metrics"), run_id)]
+
+
+async def compare_runs(conn: asyncpg.Connection, run_ids: list[str]) -> RunComparison:
+    rows = await conn.fetch(q("compare_runs").format(run_columns=q("run_columns")), run_ids)
+    found = {r["id"]: run_from_row(r) for r in rows}
+    parameters: dict[str, dict[str, str | None]] = {}
+    for p in await conn.fetch(q("compare_parameters"), run_ids):
+        parameters.setdefault(p["name"], {})[p["run_id"]] = p["value"]
+    metrics: dict[str, dict[str, float]] = {}
+    for m in await conn.fetch(q("compare_metrics"), run_ids):
+        metrics.setdefault(m["name"], {})[m["run_id"]] = m["value"]
+    return RunComparison(
+        runs=[found[i] for i in run_ids if i in found],
+        parameters=parameters,
+        metrics=metrics,
+        missing=[i for i in run_ids if i not in found],
+    )
+
+
+async def metric_series(
+    conn: asyncpg.Connection, *, pipeline: str, metric: str, since: datetime | None, until: datetime | None, limit: int
+) -> MetricSeries:
+    rows = await conn.fetch(q("pipeline_metric_series"), pipeline, metric, since, until, limit + 1)
+    points = [
+        MetricPoint(run_id=r["id"], run_name=r["name"], namespace=r["namespace"], phase=r["phase"],
+                    created_at=r["sort_at"], finished_at=r["finished_at"], value=r["value"])
+        for r in rows[:limit]
+    ]  # fmt: skip
+    return MetricSeries(pipeline=pipeline, metric=metric, points=points, truncated=len(rows) > limit)

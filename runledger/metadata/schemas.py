@@ -218,3 +218,27 @@ class ArtifactDetail(ArtifactOut):
     metrics: list[ArtifactMetricOut] = Field(description="For an mlpipeline-metrics file: what it holds.")
     content: dict[str, Any] | None = Field(description="For mlpipeline-ui-metadata: the validated document.")
     events_truncated: bool = Field(description="More than the returned producers/consumers exist.")
+
+
+class RunComparison(Out):
+    runs: list[RunOut]
+    parameters: dict[str, dict[str, str | None]] = Field(description="name -> run id -> value (absent: not set).")
+    metrics: dict[str, dict[str, float]] = Field(description="name -> run id -> the run's value.")
+    missing: list[str] = Field(description="Requested ids with no run.")
+
+
+class MetricPoint(Out):
+    run_id: str
+    run_name: str
+    namespace: str
+    phase: str
+    created_at: Timestamp
+    finished_at: Timestamp | None
+    value: float
+
+
+class MetricSeries(Out):
+    pipeline: str
+    metric: str
+    points: list[MetricPoint]
+    truncated: bool

@@ -168,3 +168,21 @@ async def test_steps_show_their_artifacts_with_index_state_and_size(api):
     steps = (await get_json(api, "/api/v1/runs/uid-r2/steps"))["steps"]
     outputs = {a["name"]: a for a in steps[0]["outputs"]["artifacts"]}
     assert outputs["model"]["size"] == 200 and outputs["model"]["state"] == "indexed" and outputs["model"]["artifact_id"]
+
+
+async def test_runs_compare_side_by_side_with_parameters_and_metrics(api):
+    body = await get_json(api, "/api/v1/runs/compare?ids=uid-r1,uid-r2,uid-nope")
+    assert [r["id"] for r in body["runs"]] == ["uid-r1", "uid-r2"] and body["missing"] == ["uid-nope"]
+    assert body["parameters"]["lr"] == {"uid-r1": "0.1", "uid-r2": "0.01"}
+    assert body["metrics"]["accuracy"] == {"uid-r1": 0.91, "uid-r2": 0.72}
+    for bad in ("", "ids=", "ids=" + ",".join(f"r{i}" for i in range(51)), "ids=a&x=1"):
+        await get_json(api, f"/api/v1/runs/compare?{bad}", status=400)
+
+
+async def test_a_pipeline_metric_is_a_time_series_across_its_runs(api):
+    body = await get_json(api, "/api/v1/pipelines/trainer/metrics?name=accuracy")
+    assert sorted(p["value"] for p in body["points"]) == sorted(ACCURACY.values())
+    assert body["truncated"] is False
+    assert (await get_json(api, "/api/v1/pipelines/trainer/metrics?name=accuracy&limit=2"))["truncated"] is True
+    assert (await get_json(api, "/api/v1/pipelines/other/metrics?name=accuracy"))["points"] == []
+    await get_json(api, "/api/v1/pipelines/trainer/metrics", status=400)

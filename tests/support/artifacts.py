@@ -40,6 +40,7 @@ def producing_workflow(name: str, key: str, *, artifact: str = "model", bucket: 
 def kfp_step_workflow(name: str, outputs: dict[str, str], *, namespace: str = "ml", params: dict[str, str] | None = None) -> dict:
     """A KFP v1 step that produced the given output artifacts (name -> key), stored as Argo tgz files."""
     wf = WorkflowBuilder(name=name, namespace=namespace)
+    wf.obj["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] = "trainer"
     if params:
         wf.obj["spec"]["arguments"]["parameters"] = [{"name": k, "value": v} for k, v in params.items()]
     arts = [{"name": n, "path": f"/tmp/{n}.json", "s3": {"bucket": "mlpipeline", "key": k, "endpoint": "minio-service.kubeflow:9000", "insecure": True}}

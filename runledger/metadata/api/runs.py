@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.metadata import run_listing as listing
 from runledger.metadata import runs as repo
 from runledger.metadata.api import keys
 from runledger.metadata.api.responses import model_response
+from runledger.metadata.errors import BadRequest
 from runledger.metadata.schemas import MetricList, RunDetail, RunPage, StepList, Timeline
+
+
+MAX_COMPARED = 50
 
 
 async def list_runs(request: web.Request) -> web.Response:
@@ -58,7 +65,43 @@ async def timeline(request: web.Request) -> web.Response:
     return model_response(Timeline(transitions=transitions))
 
 
+class CompareQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ids: str = Field(min_length=1, max_length=8192, description="Comma-separated run ids, 2 to 50 of them.")
+
+
+async def compare(request: web.Request) -> web.Response:
+    query = CompareQuery.model_validate(dict(request.rel_url.query))
+    ids = list(dict.fromkeys(i.strip() for i in query.ids.split(",") if i.strip()))
+    if not 1 <= len(ids) <= MAX_COMPARED:
+        raise BadRequest(f"ids: give 1 to {MAX_COMPARED} distinct run ids")
+    async with request.app[keys.POOL].acquire() as conn:
+        async with conn.transaction(readonly=True, isolation="repeatable_read"):
+            comparison = await repo.compare_runs(conn, ids)
+    return model_response(comparison)
+
+
+class SeriesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=253, description="The metric.")
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
+
+async def pipeline_metric(request: web.Request) -> web.Response:
+    query = SeriesQuery.model_validate(dict(request.rel_url.query))
+    async with request.app[keys.POOL].acquire() as conn:
+        series = await repo.metric_series(
+            conn, pipeline=request.match_info["pipeline"], metric=query.name,
+            since=query.created_after, until=query.created_before, limit=query.limit,
+        )  # fmt: skip
+    return model_response(series)
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/runs/compare", compare)
+    app.router.add_get("/api/v1/pipelines/{pipeline}/metrics", pipeline_metric)
     app.router.add_get("/api/v1/runs", list_runs)
     app.router.add_get("/api/v1/runs/{run_id}", get_run)
     app.router.add_get("/api/v1/runs/{run_id}/steps", list_steps)

@@ -59,3 +59,21 @@ GROUP BY 1, 2;
 
 -- name: artifacts_by_state
 SELECT state, count(*) AS artifacts FROM artifacts GROUP BY state;
+
+-- name: compare_runs
+SELECT {run_columns} FROM runs WHERE id = ANY($1::text[]);
+
+-- name: compare_parameters
+SELECT run_id, name, value FROM parameters WHERE run_id = ANY($1::text[]) AND step_id = '' ORDER BY name;
+
+-- name: compare_metrics
+SELECT run_id, name, value FROM run_metrics WHERE run_id = ANY($1::text[]) ORDER BY name;
+
+-- name: pipeline_metric_series
+-- One point per run of the pipeline reporting the metric, oldest first, paged by (sort_at, id).
+SELECT r.id, r.name, r.namespace, r.phase, r.sort_at, r.finished_at, m.value
+FROM runs r JOIN run_metrics m ON m.run_id = r.id AND m.name = $2
+WHERE r.pipeline_name = $1 AND r.deleted_at IS NULL
+  AND ($3::timestamptz IS NULL OR r.sort_at >= $3) AND ($4::timestamptz IS NULL OR r.sort_at < $4)
+ORDER BY r.sort_at, r.id
+LIMIT $5;
