@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
-import orjson
 from multidict import MultiDictProxy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -196,8 +195,17 @@ def _sort_kind(query: RunListQuery) -> str:
     return "number" if query.sort_metric is not None else _SORT_SQL[query.sort.lstrip("-")][1]
 
 
+# asyncpg reads Postgres' ±infinity timestamps (the sort key of unfinished runs) as these naive
+# datetimes, and writes them back as ±infinity.
+_INFINITE_TIMES = {"-infinity": datetime.min, "infinity": datetime.max}
+
+
 def encode_token(query: RunListQuery, key: Any, run_id: str) -> str:
-    return page_tokens.encode(_fingerprint(query), key.isoformat() if isinstance(key, datetime) else key, run_id)
+    if isinstance(key, datetime):
+        key = next((text for text, t in _INFINITE_TIMES.items() if key == t), None) or key.isoformat()
+    elif isinstance(key, float) and math.isinf(key):
+        key = "infinity" if key > 0 else "-infinity"  # JSON has no infinities
+    return page_tokens.encode(_fingerprint(query), key, run_id)
 
 
 def decode_token(query: RunListQuery, token: str) -> tuple[Any, str]:
@@ -206,10 +214,14 @@ def decode_token(query: RunListQuery, token: str) -> tuple[Any, str]:
     try:
         if not isinstance(run_id, str):
             raise TypeError
-        if kind == "time":
+        if kind == "time" and key in _INFINITE_TIMES:
+            key = _INFINITE_TIMES[key]
+        elif kind == "time":
             key = datetime.fromisoformat(key)
             if key.tzinfo is None:
                 raise TypeError
+        elif kind == "number" and key in ("infinity", "-infinity"):
+            key = float(key)
         elif kind == "number":
             if isinstance(key, bool) or not isinstance(key, (int, float)):
                 raise TypeError
@@ -260,7 +272,7 @@ def _filters(query: RunListQuery, sql: _Sql) -> None:
         sql.where.append("r.deleted_at IS NOT NULL" if query.deleted else "r.deleted_at IS NULL")
     for label in query.labels:
         if label.value is not None:
-            sql.where.append(f"r.labels @> {sql.bind(orjson.dumps({label.key: label.value}).decode())}::jsonb")
+            sql.where.append(f"r.labels @> {sql.bind({label.key: label.value})}::jsonb")
         else:
             sql.where.append(f"{'NOT ' if label.negated else ''}r.labels ? {sql.bind(label.key)}")
     for param in query.params:
