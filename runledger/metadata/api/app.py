@@ -14,7 +14,7 @@ import pydantic
 from aiohttp import web
 
 from runledger.metadata import db
-from runledger.metadata.api import artifacts, health, kfp, prometheus, runs
+from runledger.metadata.api import artifacts, health, kfp, lineage, prometheus, runs
 from runledger.metadata.api.keys import LIVENESS_CHECKS, POOL, READINESS_CHECKS, SETTINGS
 from runledger.metadata.api.responses import error_response
 from runledger.metadata.errors import BadRequest
@@ -23,7 +23,7 @@ from runledger.settings import Settings
 log = logging.getLogger(__name__)
 
 # Every module of endpoints; each has add_routes(app).
-ROUTES = (health, runs, artifacts, prometheus, kfp)
+ROUTES = (health, runs, artifacts, prometheus, lineage, kfp)
 
 
 @web.middleware
