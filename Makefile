@@ -32,6 +32,7 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.watch
+	$(BIN)/python -m bench.artifacts
 
 clean:
 	rm -rf $(VENV) .pytest_cache
