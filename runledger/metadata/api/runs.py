@@ -35,39 +35,31 @@ async def get_run(request: web.Request) -> web.Response:
     return model_response(RunDetail(**run.model_dump(), metrics=metrics))
 
 
-async def list_metrics(request: web.Request) -> web.Response:
+async def _of_existing_run(request: web.Request, read):  # noqa: ANN001, ANN202
+    """What `read(conn, run_id)` returns, in one snapshot; 404 when the run is unknown."""
     run_id = request.match_info["run_id"]
     async with request.app[keys.POOL].acquire() as conn:
         async with conn.transaction(readonly=True, isolation="repeatable_read"):
             if not await repo.run_exists(conn, run_id):
                 raise web.HTTPNotFound(reason="no run with this id")
-            metrics = await repo.list_metrics(conn, run_id)
-    return model_response(MetricList(metrics=metrics))
+            return await read(conn, run_id)
+
+
+async def list_metrics(request: web.Request) -> web.Response:
+    return model_response(MetricList(metrics=await _of_existing_run(request, repo.list_metrics)))
 
 
 async def list_steps(request: web.Request) -> web.Response:
-    run_id = request.match_info["run_id"]
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            if not await repo.run_exists(conn, run_id):
-                raise web.HTTPNotFound(reason="no run with this id")
-            steps = await repo.list_steps(conn, run_id)
-    return model_response(StepList(steps=steps))
+    return model_response(StepList(steps=await _of_existing_run(request, repo.list_steps)))
 
 
 async def timeline(request: web.Request) -> web.Response:
-    run_id = request.match_info["run_id"]
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            if not await repo.run_exists(conn, run_id):
-                raise web.HTTPNotFound(reason="no run with this id")
-            transitions = await repo.list_transitions(conn, run_id)
-    return model_response(Timeline(transitions=transitions))
+    return model_response(Timeline(transitions=await _of_existing_run(request, repo.list_transitions)))
 
 
 class CompareQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    ids: str = Field(min_length=1, max_length=8192, description="Comma-separated run ids, 2 to 50 of them.")
+    ids: str = Field(min_length=1, max_length=8192, description="Comma-separated run ids, 1 to 50 of them.")
 
 
 async def compare(request: web.Request) -> web.Response:

@@ -30,6 +30,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runledger.metadata.artifacts.describing import json_type, show
+
 # KFP's metricNamePattern, verbatim. Use it with re.fullmatch: Python's `$` also matches before a
 # trailing newline, Go's does not.
 NAME_PATTERN = "^[a-zA-Z]([-_a-zA-Z0-9]{0,62}[a-zA-Z0-9])?$"
@@ -147,39 +149,39 @@ def _load(data: bytes, *, max_file_bytes: int) -> _Object:
     except ValueError as exc:  # e.g. an integer literal longer than Python's 4300-digit limit
         raise MetricsFileError(f"metrics file is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
-        raise MetricsFileError(f"metrics file must hold a JSON object, not {_json_type(document)}")
+        raise MetricsFileError(f"metrics file must hold a JSON object, not {json_type(document)}")
     if document.duplicates:
-        duplicates = _show(list(document.duplicates))
+        duplicates = show(list(document.duplicates))
         raise MetricsFileError(f"metrics file gives top-level field(s) {duplicates} more than once")
     unknown = sorted(set(document) - _TOP_FIELDS)
     if unknown:
-        raise MetricsFileError(f"metrics file has unknown top-level field(s) {_show(unknown)}; only 'metrics' allowed")
+        raise MetricsFileError(f"metrics file has unknown top-level field(s) {show(unknown)}; only 'metrics' allowed")
     for key in ("runId", "run_id"):
         if not isinstance(document.get(key), str | None):
             raise MetricsFileError(f"metrics file field {key!r} must be a string")
     if "metrics" not in document:
         raise MetricsFileError("metrics file has no 'metrics' field")
     if not isinstance(document["metrics"], list):
-        raise MetricsFileError(f"metrics file field 'metrics' must be a list, not {_json_type(document['metrics'])}")
+        raise MetricsFileError(f"metrics file field 'metrics' must be a list, not {json_type(document['metrics'])}")
     return document
 
 
 def _entry_problems(entry: Any) -> list[str]:
     if not isinstance(entry, dict):
-        return [f"entry must be a JSON object, not {_json_type(entry)}"]
+        return [f"entry must be a JSON object, not {json_type(entry)}"]
     problems: list[str] = []
     if isinstance(entry, _Object) and entry.duplicates:
-        problems.append(f"field(s) {_show(list(entry.duplicates))} given more than once")
+        problems.append(f"field(s) {show(list(entry.duplicates))} given more than once")
     unknown = sorted(set(entry) - _ENTRY_FIELDS)
     if unknown:
-        problems.append(f"unknown field(s) {_show(unknown)}")
+        problems.append(f"unknown field(s) {show(unknown)}")
     name = entry.get("name")
     if name is None:
         problems.append("name is missing")
     elif not isinstance(name, str):
-        problems.append(f"name must be a string, not {_json_type(name)}")
+        problems.append(f"name must be a string, not {json_type(name)}")
     elif not _NAME.fullmatch(name):
-        problems.append(f"name {_show(name)} does not match {NAME_PATTERN}")
+        problems.append(f"name {show(name)} does not match {NAME_PATTERN}")
     try:
         _value(entry)
     except ValueError as exc:
@@ -205,17 +207,17 @@ def _value(entry: dict[str, Any]) -> float:
         try:
             value = float(raw)
         except OverflowError:
-            raise ValueError(f"{key} {_show(raw)} is out of the range of a double") from None
+            raise ValueError(f"{key} {show(raw)} is out of the range of a double") from None
     elif isinstance(raw, float):
         value = raw
     elif isinstance(raw, str) and (raw in _NON_FINITE_WORDS or _JSON_NUMBER.fullmatch(raw)):
         value = float(raw)
     elif isinstance(raw, str):
-        raise ValueError(f"{key} {_show(raw)} is not a number")
+        raise ValueError(f"{key} {show(raw)} is not a number")
     else:
-        raise ValueError(f"{key} must be a number, not {_json_type(raw)}")
+        raise ValueError(f"{key} must be a number, not {json_type(raw)}")
     if not math.isfinite(value):
-        raise ValueError(f"{key} {_show(raw)} is not a finite number")
+        raise ValueError(f"{key} {show(raw)} is not a finite number")
     return value
 
 
@@ -227,29 +229,9 @@ def _format(raw: Any) -> Format:
     # bool is checked first: True == 1 would otherwise find RAW.
     if isinstance(raw, int) and not isinstance(raw, bool) and raw in _FORMAT_NUMBERS:
         return _FORMAT_NUMBERS[raw]
-    raise ValueError(f"format {_show(raw)} is not one of RAW, PERCENTAGE")
-
-
-def _show(value: Any) -> str:
-    # repr escapes NUL and lone surrogates, so messages stay storable as Postgres text.
-    shown = repr(value)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    raise ValueError(f"format {show(raw)} is not one of RAW, PERCENTAGE")
 
 
 def _printable(name: str) -> str:
     name = _UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", name)
     return name if len(name) <= 128 else name[:125] + "..."
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

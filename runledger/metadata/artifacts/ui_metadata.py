@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from runledger.metadata.artifacts.describing import json_type, show
+
 MAX_OUTPUTS = 100
 KNOWN_TYPES = frozenset({"confusion_matrix", "markdown", "roc", "table", "tensorboard", "web-app"})
 KNOWN_STORAGES = frozenset({"gcs", "s3", "minio", "http", "https", "inline"})
@@ -57,26 +59,26 @@ def parse_ui_metadata(data: bytes, *, max_bytes: int = 1 << 20, max_outputs: int
             raise
         raise UiMetadataError(f"UI metadata file is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
-        raise UiMetadataError(f"UI metadata file must hold a JSON object, not {_json_type(document)}")
+        raise UiMetadataError(f"UI metadata file must hold a JSON object, not {json_type(document)}")
     if "outputs" not in document:
         raise UiMetadataError("UI metadata file has no 'outputs' field")
     outputs = document["outputs"]
     if not isinstance(outputs, list):
-        raise UiMetadataError(f"UI metadata field 'outputs' must be a list, not {_json_type(outputs)}")
+        raise UiMetadataError(f"UI metadata field 'outputs' must be a list, not {json_type(outputs)}")
     if len(outputs) > max_outputs:
         raise UiMetadataError(f"UI metadata file has {len(outputs)} outputs, over the limit of {max_outputs}")
     for index, entry in enumerate(outputs):
         if not isinstance(entry, dict):
-            raise UiMetadataError(f"outputs[{index}] must be a JSON object, not {_json_type(entry)}")
+            raise UiMetadataError(f"outputs[{index}] must be a JSON object, not {json_type(entry)}")
         if not isinstance(entry.get("type"), str):
             raise UiMetadataError(f"outputs[{index}] must have a string 'type'")
     _check_storable(document)
 
     # "version" is in the older docs' examples; the UI reads nothing but "outputs".
     extra = [key for key in document if key not in ("outputs", "version")]
-    warnings = [f"unknown top-level field {_show(key)} ignored" for key in extra]
+    warnings = [f"unknown top-level field {show(key)} ignored" for key in extra]
     for index, entry in enumerate(outputs):
-        warnings.extend(f"outputs[{index}] ({_show(entry['type'])}): {w}" for w in _entry_warnings(entry))
+        warnings.extend(f"outputs[{index}] ({show(entry['type'])}): {w}" for w in _entry_warnings(entry))
     return UiMetadata(outputs=tuple(outputs), warnings=tuple(warnings))
 
 
@@ -87,7 +89,7 @@ def _entry_warnings(entry: dict[str, Any]) -> list[str]:
     warnings: list[str] = []
     storage = entry.get("storage")
     if storage is not None and storage not in KNOWN_STORAGES:
-        warnings.append(f"storage {_show(storage)} is not one of {', '.join(sorted(KNOWN_STORAGES))}")
+        warnings.append(f"storage {show(storage)} is not one of {', '.join(sorted(KNOWN_STORAGES))}")
     source = entry.get("source")
     if not isinstance(source, str) or not source:
         warnings.append("no 'source' string; the UI needs one to render this output")
@@ -98,7 +100,7 @@ def _entry_warnings(entry: dict[str, Any]) -> list[str]:
         if not _is_list_of(entry.get("header"), str):
             warnings.append("'header' must be a list of strings for a table")
         if entry.get("format") != "csv":
-            warnings.append(f"format {_show(entry.get('format'))} is not 'csv', the only table format the UI reads")
+            warnings.append(f"format {show(entry.get('format'))} is not 'csv', the only table format the UI reads")
     elif kind == "confusion_matrix":
         if not _is_list_of(entry.get("labels"), str):
             warnings.append("'labels' must be a list of strings for a confusion matrix")
@@ -142,20 +144,3 @@ def _check_storable(document: Any) -> None:
 
 def _reject_constant(token: str) -> Any:
     raise UiMetadataError(f"UI metadata file is not valid JSON: {token} is not a JSON value")
-
-
-def _show(value: Any) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
