@@ -70,6 +70,32 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     api_port: int = Field(default=8080, ge=0, le=65535, description="Port the HTTP API listens on.")
     api_max_page_size: int = Field(default=500, ge=1, description="Largest page a list endpoint returns.")
+    api_statement_timeout_ms: int = Field(
+        default=5_000, ge=0, description="Longest one API request's query may run, milliseconds (0 = none)."
+    )
+
+    # --- auth -----------------------------------------------------------------------------
+    auth_mode: Literal["none", "static", "kubernetes"] = Field(
+        default="none",
+        description="How API callers are identified: none (everyone reads everything), static (bearer tokens "
+        "from RUNLEDGER_AUTH_STATIC_TOKENS), kubernetes (bearer tokens checked with TokenReview, namespaces "
+        "with SubjectAccessReview: get on workflows.argoproj.io). Health, /metrics and /openapi.json stay open.",
+    )
+    auth_static_tokens: SecretStr | None = Field(
+        default=None,
+        description='Static tokens as JSON: [{"token": "...", "user": "alice", "namespaces": ["team-a"]}]; '
+        '"*" grants every namespace.',
+    )
+    auth_static_tokens_file: Path | None = Field(
+        default=None, description="A file holding the static tokens' JSON (a mounted Secret), instead of the variable."
+    )
+    auth_token_audiences: str = Field(
+        default="", description="Comma-separated audiences a token must be valid for (TokenReview); empty: the API server's."
+    )
+    auth_cache_seconds: float = Field(
+        default=30.0, ge=0, description="How long a token review or an access review is reused, s."
+    )
+    auth_cache_entries: int = Field(default=10_000, ge=1, description="Most reviews kept in each cache.")
 
     # --- argo -----------------------------------------------------------------------------
     argo_pod_name_format: Literal["v1", "v2"] = Field(
@@ -175,6 +201,10 @@ class Settings(BaseSettings):
     @property
     def namespaces(self) -> list[str]:
         return [n.strip() for n in self.kube_namespaces.split(",") if n.strip()]
+
+    @property
+    def token_audiences(self) -> list[str]:
+        return [a.strip() for a in self.auth_token_audiences.split(",") if a.strip()]
 
     @property
     def replay_paths(self) -> list[Path]:

@@ -1,7 +1,6 @@
 """The live-cluster agent: Workflow and Pod streams feeding the ingestor.
 
-Configuration comes from kubernetes-asyncio's own loaders: the in-cluster service account when
-running in a pod, else a kubeconfig (RUNLEDGER_KUBE_CONFIG, KUBECONFIG, ~/.kube/config).
+Configuration: see runledger.kube_client (in-cluster service account, else a kubeconfig).
 
 Scope: cluster-wide by default, or one stream per configured namespace. Workflows may be narrowed by
 a label selector; pods are always narrowed to Argo's (label ``workflows.argoproj.io/workflow``).
@@ -12,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
+from kubernetes_asyncio import client
 
+from runledger import kube_client
 from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import run_id_for
@@ -32,33 +29,16 @@ log = logging.getLogger(__name__)
 
 ARGO_GROUP, ARGO_VERSION, WORKFLOWS = "argoproj.io", "v1alpha1", "workflows"
 ARGO_POD_SELECTOR = "workflows.argoproj.io/workflow"
-_SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
 def cluster_configured(settings: Settings) -> bool:
     """Whether `runledger run` should watch a cluster rather than replay files."""
     if settings.source != "auto":
         return settings.source == "cluster"
-    if settings.kube_config is not None:
-        return True
-    in_pod = "KUBERNETES_SERVICE_HOST" in os.environ and _SERVICE_ACCOUNT_TOKEN.is_file()
-    return in_pod or Path(os.path.expanduser(KUBE_CONFIG_DEFAULT_LOCATION.split(os.pathsep)[0])).is_file()
+    return kube_client.cluster_configured(settings)
 
 
-async def connect(settings: Settings) -> client.ApiClient:
-    configuration = client.Configuration()
-    if settings.kube_config is None:
-        try:
-            config.load_incluster_config(client_configuration=configuration)
-            return client.ApiClient(configuration)
-        except config.ConfigException:
-            pass
-    await config.load_kube_config(
-        config_file=str(settings.kube_config) if settings.kube_config else None,
-        context=settings.kube_context,
-        client_configuration=configuration,
-    )
-    return client.ApiClient(configuration)
+connect = kube_client.connect
 
 
 def watch_settings(settings: Settings) -> WatchSettings:

@@ -60,7 +60,7 @@ def parse_artifact_query(params: MultiDictProxy[str], *, max_limit: int) -> Arti
 
 
 def _fingerprint(query: ArtifactQuery) -> str:
-    return page_tokens.query_hash(query, exclude={"limit", "page_token"})
+    return page_tokens.query_hash(query, exclude={"limit", "page_token", "namespaces"})
 
 
 def _decode(query: ArtifactQuery) -> int:
@@ -120,8 +120,14 @@ async def list_artifacts(conn: asyncpg.Connection, query: ArtifactQuery) -> Arti
     return ArtifactPage(artifacts=[ArtifactOut(**_artifact(r)) for r in rows], next_page_token=token)
 
 
-async def get_artifact(conn: asyncpg.Connection, ref: str) -> ArtifactDetail | None:
-    """An artifact by id or by its s3:// URI, with the steps that produced and consumed it."""
+async def get_artifact(
+    conn: asyncpg.Connection, ref: str, *, namespaces: frozenset[str] | None = None
+) -> ArtifactDetail | None:
+    """An artifact by id or by its s3:// URI, with the steps that produced and consumed it.
+
+    Given `namespaces`, only steps of runs in them are shown, and an artifact no such step produced
+    or consumed is not found: its URI and metadata belong to tenants the caller cannot read.
+    """
     columns = q("artifact_columns")
     if ref.isdigit():
         row = await conn.fetchrow(q("get_artifact").format(artifact_columns=columns), int(ref))
@@ -131,7 +137,10 @@ async def get_artifact(conn: asyncpg.Connection, ref: str) -> ArtifactDetail | N
         raise BadRequest("an artifact is named by its numeric id or its s3://bucket/key URI")
     if row is None:
         return None
-    events = await conn.fetch(q("artifact_events"), row["id"], MAX_EVENTS + 1)
+    readable = sorted(namespaces) if namespaces is not None else None
+    events = await conn.fetch(q("artifact_events"), row["id"], MAX_EVENTS + 1, readable)
+    if namespaces is not None and not events:
+        return None
     metrics = await conn.fetch(q("artifact_metrics"), row["id"])
     shown = events[:MAX_EVENTS]
     as_event = lambda e: ArtifactEventOut(**{k: e[k] for k in ArtifactEventOut.model_fields})  # noqa: E731

@@ -523,9 +523,11 @@ class _Sql:
         return f" WHERE {' AND '.join(self.where)}" if self.where else ""
 
 
-def _filters(query: ListQuery, sql: _Sql) -> None:
+def _filters(query: ListQuery, sql: _Sql, namespaces: frozenset[str] | None) -> None:
     if query.namespace is not None:
         sql.where.append(f"r.namespace = {sql.bind(query.namespace)}")
+    if namespaces is not None:
+        sql.where.append(f"r.namespace = ANY({sql.bind(sorted(namespaces))}::text[])")
     for p in query.predicates:
         if p.key not in _FIELDS:  # a forged token; parse_filter never lets one through
             raise BadRequest("page_token is malformed")
@@ -549,10 +551,21 @@ class RunPage(BaseModel):
     total_size: int
 
 
-async def list_runs(conn: asyncpg.Connection, query: ListQuery, *, after: Cursor | None, page_size: int) -> RunPage:
-    """One page of runs and the number of runs the query matches (call inside one read-only snapshot)."""
+async def list_runs(
+    conn: asyncpg.Connection,
+    query: ListQuery,
+    *,
+    after: Cursor | None,
+    page_size: int,
+    namespaces: frozenset[str] | None = None,
+) -> RunPage:
+    """One page of runs and the number of runs the query matches (call inside one read-only snapshot).
+
+    `namespaces` (None: all) is the caller's visibility, applied apart from the query: a page token
+    carries the query, and must not carry what the caller may see.
+    """
     sql = _Sql()
-    _filters(query, sql)
+    _filters(query, sql, namespaces)
     total = await conn.fetchval(f"SELECT count(*) FROM runs r{sql.where_clause()}", *sql.args)
     expression, _ = query.sort_sql()
     joins = ""

@@ -188,7 +188,7 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _fingerprint(query: RunListQuery) -> str:
-    return page_tokens.query_hash(query, exclude={"limit", "page_token", "count"})
+    return page_tokens.query_hash(query, exclude={"limit", "page_token", "count", "namespaces"})
 
 
 def _sort_kind(query: RunListQuery) -> str:

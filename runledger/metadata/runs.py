@@ -54,8 +54,9 @@ async def get_run(conn: asyncpg.Connection, run_id: str) -> RunOut | None:
     return run_from_row(row) if row else None
 
 
-async def run_exists(conn: asyncpg.Connection, run_id: str) -> bool:
-    return await conn.fetchval(q("run_exists"), run_id)
+async def run_namespace(conn: asyncpg.Connection, run_id: str) -> str | None:
+    """The run's namespace; None when there is no such run."""
+    return await conn.fetchval(q("run_namespace"), run_id)
 
 
 async def list_steps(conn: asyncpg.Connection, run_id: str) -> list[StepOut]:
@@ -125,14 +126,18 @@ async def list_metrics(conn: asyncpg.Connection, run_id: str) -> list[MetricOut]
     return [MetricOut(**dict(m)) for m in await conn.fetch(q("list_run_metrics"), run_id)]
 
 
-async def compare_runs(conn: asyncpg.Connection, run_ids: list[str]) -> RunComparison:
+async def compare_runs(
+    conn: asyncpg.Connection, run_ids: list[str], *, namespaces: frozenset[str] | None = None
+) -> RunComparison:
+    """Runs side by side; ids unknown, or of runs outside `namespaces` (None: all), are listed as missing."""
     rows = await conn.fetch(q("compare_runs").format(run_columns=q("run_columns")), run_ids)
-    found = {r["id"]: run_from_row(r) for r in rows}
+    found = {r["id"]: run_from_row(r) for r in rows if namespaces is None or r["namespace"] in namespaces}
+    shown = list(found)
     parameters: dict[str, dict[str, str | None]] = {}
-    for p in await conn.fetch(q("compare_parameters"), run_ids):
+    for p in await conn.fetch(q("compare_parameters"), shown):
         parameters.setdefault(p["name"], {})[p["run_id"]] = p["value"]
     metrics: dict[str, dict[str, float]] = {}
-    for m in await conn.fetch(q("compare_metrics"), run_ids):
+    for m in await conn.fetch(q("compare_metrics"), shown):
         metrics.setdefault(m["name"], {})[m["run_id"]] = m["value"]
     return RunComparison(
         runs=[found[i] for i in run_ids if i in found],
@@ -143,9 +148,18 @@ async def compare_runs(conn: asyncpg.Connection, run_ids: list[str]) -> RunCompa
 
 
 async def metric_series(
-    conn: asyncpg.Connection, *, pipeline: str, metric: str, since: datetime | None, until: datetime | None, limit: int
+    conn: asyncpg.Connection,
+    *,
+    pipeline: str,
+    metric: str,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    namespaces: frozenset[str] | None = None,
 ) -> MetricSeries:
-    rows = await conn.fetch(q("pipeline_metric_series"), pipeline, metric, since, until, limit + 1)
+    """The metric over the pipeline's runs, oldest first; only runs in `namespaces` (None: all)."""
+    readable = sorted(namespaces) if namespaces is not None else None
+    rows = await conn.fetch(q("pipeline_metric_series"), pipeline, metric, since, until, limit + 1, readable)
     points = [
         MetricPoint(run_id=r["id"], run_name=r["name"], namespace=r["namespace"], phase=r["phase"],
                     created_at=r["sort_at"], finished_at=r["finished_at"], value=r["value"])

@@ -29,8 +29,11 @@ Fault knobs (`fail_next`, `inject_error_event`, `drop_watches`, `send_bookmarks`
 `inject_garbage_line`, `pause_watches`) and a request log let tests drive the failure modes an agent
 must survive and assert how it reacted (e.g. that a resumed watch did not relist).
 
-Not implemented (not needed by a list+watch agent or leader election): PATCH, DELETE over HTTP,
-cluster-scoped resources, subresources, protobuf/Table, discovery, authentication.
+TokenReview and SubjectAccessReview, which the API's auth asks, are answered by `reviews`
+(tests/support/kube_reviews.py).
+
+Not implemented (not needed by a list+watch agent, leader election or API auth): PATCH, DELETE over
+HTTP, cluster-scoped resources, subresources, protobuf/Table, discovery, authenticating the caller.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 from kubernetes_asyncio import client as k8s
+
+from tests.support.kube_reviews import AccessReviews
 
 Obj = dict[str, Any]
 
@@ -517,6 +522,7 @@ class KubeDouble:
 
     def __init__(self, *, history_limit: int | None = None, stale_watch_as_http_410: bool = False) -> None:
         self.stale_watch_as_http_410 = stale_watch_as_http_410
+        self.reviews = AccessReviews()
         self.requests: list[Request] = []
         self._classified: list[tuple[str | None, str | None]] = []  # (resource, verb) per request
         self._revision = 0
@@ -782,6 +788,8 @@ class KubeDouble:
         self.requests.append(Request(request.method, request.path, query))
         self._classified.append((None, None))
         self._changed.set()
+        if (reviewed := await self.reviews.handle(request)) is not None:
+            return reviewed
         route = _route(request.path)
         if route is None:
             return ApiError(404, "NotFound", "the server could not find the requested resource").response()

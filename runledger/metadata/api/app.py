@@ -14,10 +14,10 @@ import pydantic
 from aiohttp import web
 
 from runledger.metadata import db
-from runledger.metadata.api import artifacts, health, kfp, lineage, prometheus, runs
+from runledger.metadata.api import artifacts, auth, health, kfp, lineage, prometheus, runs
 from runledger.metadata.api.keys import LIVENESS_CHECKS, POOL, READINESS_CHECKS, SETTINGS
 from runledger.metadata.api.responses import error_response
-from runledger.metadata.errors import BadRequest
+from runledger.metadata.errors import AccessUnavailable, BadRequest, Forbidden, Unauthenticated
 from runledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,14 @@ async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except BadRequest as exc:
         return error_response(400, "bad_request", str(exc))
+    except Unauthenticated as exc:
+        response = error_response(401, "unauthenticated", str(exc))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="runledger"'
+        return response
+    except Forbidden as exc:
+        return error_response(403, "forbidden", str(exc))
+    except AccessUnavailable as exc:
+        return error_response(503, "unavailable", str(exc))
     except pydantic.ValidationError as exc:
         return error_response(400, "bad_request", _describe(exc))
     except web.HTTPException as exc:
@@ -79,6 +87,7 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
                 await app[POOL].close()
 
         app.cleanup_ctx.append(pool_ctx)
+    auth.install(app, settings)
     for routes in ROUTES:
         routes.add_routes(app)
     return app

@@ -5,21 +5,24 @@ from __future__ import annotations
 from aiohttp import web
 
 from runledger.metadata import artifact_listing as repo
-from runledger.metadata.api import keys
+from runledger.metadata.api import auth, keys
+from runledger.metadata.api.reading import snapshot
 from runledger.metadata.api.responses import model_response
 
 
 async def list_artifacts(request: web.Request) -> web.Response:
     query = repo.parse_artifact_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
-    async with request.app[keys.POOL].acquire() as conn:
+    if (visible := await auth.visible_namespaces(request)) is not None:
+        query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
+    async with snapshot(request) as conn:
         page = await repo.list_artifacts(conn, query)
     return model_response(page)
 
 
 async def get_artifact(request: web.Request) -> web.Response:
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            artifact = await repo.get_artifact(conn, request.match_info["ref"])
+    visible = await auth.visible_namespaces(request)
+    async with snapshot(request) as conn:
+        artifact = await repo.get_artifact(conn, request.match_info["ref"], namespaces=visible)
     if artifact is None:
         raise web.HTTPNotFound(reason="no artifact with this id or URI")
     return model_response(artifact)

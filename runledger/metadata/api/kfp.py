@@ -23,13 +23,14 @@ from pydantic import BaseModel
 from runledger.metadata import db
 from runledger.metadata import kfp_runs as kfp
 from runledger.metadata import runs as run_repo
-from runledger.metadata.api import keys
-from runledger.metadata.errors import BadRequest
+from runledger.metadata.api import auth
+from runledger.metadata.api.reading import snapshot
+from runledger.metadata.errors import AccessUnavailable, BadRequest, Forbidden
 
 _V2_LIST_PARAMS = {"namespace", "experiment_id", "page_token", "page_size", "sort_by", "filter"}
 _V1_LIST_PARAMS = {"page_token", "page_size", "sort_by", "filter", "resource_reference_key.type", "resource_reference_key.id"}
 # google.rpc.Code for each HTTP status this module answers with.
-_GRPC_CODES = {400: 3, 404: 5, 405: 12, 413: 3, 500: 13, 503: 14}
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 3, 500: 13, 503: 14}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -57,6 +58,10 @@ def _kfp_errors(handler: Handler) -> Handler:
             return await handler(request)
         except BadRequest as exc:
             return _error(400, str(exc))
+        except Forbidden as exc:
+            return _error(403, str(exc))
+        except AccessUnavailable as exc:
+            return _error(503, str(exc))
         except pydantic.ValidationError as exc:
             return _error(400, "; ".join(e["msg"] for e in exc.errors()[:3]))
         except web.HTTPException as exc:
@@ -129,10 +134,10 @@ async def list_runs_v2(request: web.Request) -> web.Response:
         filter_text=params.get("filter") or None,
         page_token=params.get("page_token") or None,
     )
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            page = await kfp.list_runs(conn, query, after=after, page_size=page_size)
-            histories = await kfp.run_histories(conn, [r["id"] for r in page.rows])
+    visible = await _visibility(request, query)
+    async with snapshot(request) as conn:
+        page = await kfp.list_runs(conn, query, after=after, page_size=page_size, namespaces=visible)
+        histories = await kfp.run_histories(conn, [r["id"] for r in page.rows])
     runs = [kfp.v2_run(r, history=histories.get(r["id"], [])) for r in page.rows]
     return _respond(
         kfp.V2ListRunsResponse(runs=runs or None, total_size=page.total_size or None, next_page_token=page.next_page_token)
@@ -141,13 +146,10 @@ async def list_runs_v2(request: web.Request) -> web.Response:
 
 @_kfp_errors
 async def get_run_v2(request: web.Request) -> web.Response:
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            row = await kfp.find_run(conn, request.match_info["run_id"])
-            if row is None:
-                raise web.HTTPNotFound(reason=f"no run with id {request.match_info['run_id']!r}")
-            steps = await run_repo.list_steps(conn, row["id"])
-            transitions = await run_repo.list_transitions(conn, row["id"])
+    async with snapshot(request) as conn:
+        row = await _find_visible_run(request, conn)
+        steps = await run_repo.list_steps(conn, row["id"])
+        transitions = await run_repo.list_transitions(conn, row["id"])
     history = [(t.to_phase, t.at) for t in transitions if t.step_id is None]
     return _respond(kfp.v2_run(row, history=history, steps=steps, transitions=transitions))
 
@@ -163,14 +165,30 @@ async def list_runs_v1(request: web.Request) -> web.Response:
         filter_text=params.get("filter") or None,
         page_token=params.get("page_token") or None,
     )
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            page = await kfp.list_runs(conn, query, after=after, page_size=page_size)
-            metrics = await kfp.run_metrics(conn, [r["id"] for r in page.rows])
+    visible = await _visibility(request, query)
+    async with snapshot(request) as conn:
+        page = await kfp.list_runs(conn, query, after=after, page_size=page_size, namespaces=visible)
+        metrics = await kfp.run_metrics(conn, [r["id"] for r in page.rows])
     runs = [kfp.v1_run(r, metrics=metrics.get(r["id"], [])) for r in page.rows]
     return _respond(
         kfp.ApiListRunsResponse(runs=runs or None, total_size=page.total_size or None, next_page_token=page.next_page_token)
     )
+
+
+async def _visibility(request: web.Request, query: kfp.ListQuery) -> frozenset[str] | None:
+    """What the caller may see of `query`: a 403 for a named namespace it may not read (as KFP does)."""
+    if query.namespace is not None:
+        await auth.require_namespace(request, query.namespace)
+        return None
+    return await auth.visible_namespaces(request)
+
+
+async def _find_visible_run(request: web.Request, conn: asyncpg.Connection) -> asyncpg.Record:
+    run_id = request.match_info["run_id"]
+    row = await kfp.find_run(conn, run_id)
+    if row is None or not await auth.namespace_visible(request, row["namespace"]):
+        raise web.HTTPNotFound(reason=f"no run with id {run_id!r}")
+    return row
 
 
 def _v1_namespace(params: dict[str, str]) -> str | None:
@@ -190,13 +208,10 @@ def _v1_namespace(params: dict[str, str]) -> str | None:
 
 @_kfp_errors
 async def get_run_v1(request: web.Request) -> web.Response:
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            row = await kfp.find_run(conn, request.match_info["run_id"])
-            if row is None:
-                raise web.HTTPNotFound(reason=f"no run with id {request.match_info['run_id']!r}")
-            steps = await run_repo.list_steps(conn, row["id"])
-            metrics = await run_repo.list_metrics(conn, row["id"])
+    async with snapshot(request) as conn:
+        row = await _find_visible_run(request, conn)
+        steps = await run_repo.list_steps(conn, row["id"])
+        metrics = await run_repo.list_metrics(conn, row["id"])
     manifest = orjson.dumps(kfp.workflow_manifest(row, steps)).decode()
     return _respond(
         kfp.ApiRunDetail(

@@ -5,16 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from runledger.metadata import lineage as repo
-from runledger.metadata.api import keys
+from runledger.metadata.api import auth
+from runledger.metadata.api.reading import snapshot
 from runledger.metadata.api.responses import model_response
 
 
 async def get_lineage(request: web.Request) -> web.Response:
     query = repo.parse_lineage_query(request.rel_url.query)
-    async with request.app[keys.POOL].acquire() as conn:
-        # One snapshot: the walks, the summaries and the edges see the same data.
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            graph = await repo.get_lineage(conn, query)
+    visible = await auth.visible_namespaces(request)
+    # One snapshot: the walks, the summaries and the edges see the same data.
+    async with snapshot(request) as conn:
+        graph = await repo.get_lineage(conn, query, namespaces=visible)
     if graph is None:
         raise web.HTTPNotFound(reason=f"no {query.ref.kind} matches this node")
     return model_response(graph)

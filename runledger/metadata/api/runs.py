@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.metadata import run_listing as listing
 from runledger.metadata import runs as repo
-from runledger.metadata.api import keys
+from runledger.metadata.api import auth, keys
+from runledger.metadata.api.reading import snapshot
 from runledger.metadata.api.responses import model_response
 from runledger.metadata.errors import BadRequest
 from runledger.metadata.schemas import MetricList, RunDetail, RunPage, StepList, Timeline
@@ -20,29 +21,32 @@ MAX_COMPARED = 50
 
 async def list_runs(request: web.Request) -> web.Response:
     query = listing.parse_run_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
-    async with request.app[keys.POOL].acquire() as conn:
+    if query.namespace is not None:
+        await auth.require_namespace(request, query.namespace)
+    elif (visible := await auth.visible_namespaces(request)) is not None:
+        query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
+    async with snapshot(request) as conn:
         rows, token, total = await listing.list_runs(conn, query)
     return model_response(RunPage(runs=[repo.run_from_row(r) for r in rows], next_page_token=token, total=total))
 
 
 async def get_run(request: web.Request) -> web.Response:
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            run = await repo.get_run(conn, request.match_info["run_id"])
-            if run is None:
-                raise web.HTTPNotFound(reason="no run with this id")
-            metrics = await repo.list_metrics(conn, run.id)
+    async with snapshot(request) as conn:
+        run = await repo.get_run(conn, request.match_info["run_id"])
+        if run is None or not await auth.namespace_visible(request, run.namespace):
+            raise web.HTTPNotFound(reason="no run with this id")
+        metrics = await repo.list_metrics(conn, run.id)
     return model_response(RunDetail(**run.model_dump(), metrics=metrics))
 
 
 async def _of_existing_run(request: web.Request, read):  # noqa: ANN001, ANN202
-    """What `read(conn, run_id)` returns, in one snapshot; 404 when the run is unknown."""
+    """What `read(conn, run_id)` returns, in one snapshot; 404 when the run is unknown or not readable."""
     run_id = request.match_info["run_id"]
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            if not await repo.run_exists(conn, run_id):
-                raise web.HTTPNotFound(reason="no run with this id")
-            return await read(conn, run_id)
+    async with snapshot(request) as conn:
+        namespace = await repo.run_namespace(conn, run_id)
+        if namespace is None or not await auth.namespace_visible(request, namespace):
+            raise web.HTTPNotFound(reason="no run with this id")
+        return await read(conn, run_id)
 
 
 async def list_metrics(request: web.Request) -> web.Response:
@@ -67,9 +71,9 @@ async def compare(request: web.Request) -> web.Response:
     ids = list(dict.fromkeys(i.strip() for i in query.ids.split(",") if i.strip()))
     if not 1 <= len(ids) <= MAX_COMPARED:
         raise BadRequest(f"ids: give 1 to {MAX_COMPARED} distinct run ids")
-    async with request.app[keys.POOL].acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            comparison = await repo.compare_runs(conn, ids)
+    visible = await auth.visible_namespaces(request)
+    async with snapshot(request) as conn:
+        comparison = await repo.compare_runs(conn, ids, namespaces=visible)
     return model_response(comparison)
 
 
@@ -83,10 +87,11 @@ class SeriesQuery(BaseModel):
 
 async def pipeline_metric(request: web.Request) -> web.Response:
     query = SeriesQuery.model_validate(dict(request.rel_url.query))
-    async with request.app[keys.POOL].acquire() as conn:
+    visible = await auth.visible_namespaces(request)
+    async with snapshot(request) as conn:
         series = await repo.metric_series(
             conn, pipeline=request.match_info["pipeline"], metric=query.name,
-            since=query.created_after, until=query.created_before, limit=query.limit,
+            since=query.created_after, until=query.created_before, limit=query.limit, namespaces=visible,
         )  # fmt: skip
     return model_response(series)
 

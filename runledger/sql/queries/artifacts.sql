@@ -17,7 +17,7 @@ SELECT r.run_id, r.step_id, r.direction, r.name, r.path, s.name AS step_name, s.
 FROM artifact_refs r
 JOIN runs ON runs.id = r.run_id
 LEFT JOIN steps s ON s.run_id = r.run_id AND s.id = r.step_id
-WHERE r.artifact_id = $1
+WHERE r.artifact_id = $1 AND ($3::text[] IS NULL OR runs.namespace = ANY($3::text[]))
 ORDER BY r.direction, s.finished_at NULLS LAST, r.run_id, r.step_id
 LIMIT $2;
 

@@ -37,8 +37,22 @@ WHERE r.run_id = $1 ORDER BY r.step_id, r.direction, r.name;
 SELECT id, step_id, from_phase, to_phase, at, observed_at FROM transitions
 WHERE run_id = $1 ORDER BY at, id;
 
--- name: run_exists
-SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1);
+-- name: run_namespace
+SELECT namespace FROM runs WHERE id = $1;
+
+-- name: run_namespaces
+SELECT id, namespace FROM runs WHERE id = ANY($1::text[]);
+
+-- name: known_namespaces
+-- The distinct namespaces by skipping along runs_by_namespace (a loose index scan): one probe per
+-- namespace, however many runs each holds.
+WITH RECURSIVE ns (namespace) AS (
+    (SELECT namespace FROM runs ORDER BY namespace LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.namespace FROM runs r WHERE r.namespace > ns.namespace ORDER BY r.namespace LIMIT 1)
+    FROM ns WHERE ns.namespace IS NOT NULL
+)
+SELECT namespace FROM ns WHERE namespace IS NOT NULL;
 
 -- name: list_run_metrics
 SELECT m.step_id, m.name, m.value, m.format, m.artifact_id, (rm.step_id = m.step_id) AS is_run_value
@@ -75,5 +89,10 @@ SELECT r.id, r.name, r.namespace, r.phase, r.sort_at, r.finished_at, m.value
 FROM runs r JOIN run_metrics m ON m.run_id = r.id AND m.name = $2
 WHERE r.pipeline_name = $1 AND r.deleted_at IS NULL
   AND ($3::timestamptz IS NULL OR r.sort_at >= $3) AND ($4::timestamptz IS NULL OR r.sort_at < $4)
+  AND ($6::text[] IS NULL OR r.namespace = ANY($6::text[]))
 ORDER BY r.sort_at, r.id
 LIMIT $5;
+
+-- name: limit_statement_time
+-- SET LOCAL with a bound value: it ends with the request's transaction.
+SELECT set_config('statement_timeout', $1, true);
