@@ -55,6 +55,18 @@ async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
         return error_response(500, "internal", "internal error")
 
 
+MAX_BODY_BYTES = 64 * 1024
+
+
+@web.middleware
+async def bounded_bodies(request: web.Request, handler) -> web.StreamResponse:
+    # The API only reads; handlers never read a body, so aiohttp's client_max_size would never apply.
+    # A body of unknown length (chunked) or over the cap is refused before anything runs.
+    if request.body_exists and (request.content_length is None or request.content_length > MAX_BODY_BYTES):
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length or 0)
+    return await handler(request)
+
+
 def _code(status: int) -> str:
     return {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
 
@@ -70,7 +82,7 @@ def _describe(exc: pydantic.ValidationError) -> str:
 def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str | None = None) -> web.Application:
     if (pool is None) == (dsn is None):
         raise ValueError("give either a pool or a dsn")
-    app = web.Application(middlewares=[errors_as_json], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[errors_as_json, bounded_bodies], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[READINESS_CHECKS] = {}
     app[LIVENESS_CHECKS] = {}
