@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from runledger.metadata import db
+from runledger.metadata import kfp_queries
 from runledger.metadata import kfp_runs as kfp
 from runledger.metadata import runs as run_repo
 from runledger.metadata.api import auth
@@ -127,7 +128,7 @@ async def list_runs_v2(request: web.Request) -> web.Response:
     if params.get("experiment_id"):
         raise BadRequest("unsupported parameter 'experiment_id': runledger does not know KFP experiments")
     page_size = _page_size(params.get("page_size"))
-    query, after = kfp.resolve_query(
+    query, after = kfp_queries.resolve_query(
         api="v2",
         namespace=params.get("namespace") or None,
         sort_by=params.get("sort_by") or None,
@@ -158,7 +159,7 @@ async def get_run_v2(request: web.Request) -> web.Response:
 async def list_runs_v1(request: web.Request) -> web.Response:
     params = _params(request, _V1_LIST_PARAMS)
     page_size = _page_size(params.get("page_size"))
-    query, after = kfp.resolve_query(
+    query, after = kfp_queries.resolve_query(
         api="v1",
         namespace=_v1_namespace(params),
         sort_by=params.get("sort_by") or None,
@@ -175,7 +176,7 @@ async def list_runs_v1(request: web.Request) -> web.Response:
     )
 
 
-async def _visibility(request: web.Request, query: kfp.ListQuery) -> frozenset[str] | None:
+async def _visibility(request: web.Request, query: kfp_queries.ListQuery) -> frozenset[str] | None:
     """What the caller may see of `query`: a 403 for a named namespace it may not read (as KFP does)."""
     if query.namespace is not None:
         await auth.require_namespace(request, query.namespace)
