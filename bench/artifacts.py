@@ -15,19 +15,27 @@ database gets the N artifacts the way the writer adds them, in bulk, with its ow
 
 Measured in the same run, against the same objects:
 
-* ceiling:   C concurrent raw aiobotocore head_object calls, no database: what S3 + client allow;
-* runledger: the real ArtifactIndexer (artifacts_workers = C) until the queue is drained;
-* naive:     one HEAD at a time, one UPDATE + DELETE + commit per object, over a sample.
+* aiobotocore: C concurrent raw aiobotocore head_object calls, no database: what S3 allows through
+               botocore (the indexer's HEAD path before the lean one; still its path for GETs and
+               fallbacks);
+* store:       C concurrent ObjectStore.head calls, no database: the lean HEAD path alone (SigV4
+               signed by ``signing``, one shared aiohttp session, keep-alive): the indexer's ceiling;
+* runledger:   the real ArtifactIndexer (artifacts_workers = C) until the queue is drained;
+* naive:       one HEAD at a time (the same ObjectStore, so the same lean path), one UPDATE +
+               DELETE + commit per object, over a sample.
 
 Moto is a Python server (werkzeug, a thread per connection, one GIL) that closes every connection,
-so each HEAD also pays a TCP handshake; it costs more CPU per HEAD than our client does. So the
-ceiling and the indexer are measured a second time against a trivial keep-alive HEAD responder
-(aiohttp, its own process, no storage behind it): what the client and the indexer do when the
-server costs next to nothing. Skip it with --no-trivial-s3.
+so each HEAD also pays a TCP handshake on both sides; it costs far more CPU per HEAD than our
+client does (~4 ms against ~1-2 ms of ours with the handshake, ~0.4 ms without), so one moto
+process tops out near 1 / its CPU per HEAD, whatever the client; --s3-servers K spreads the
+objects over K moto processes. The same contenders are measured a second time against a trivial
+keep-alive HEAD responder (aiohttp, its own process, no storage behind it): what the client and the
+indexer do when the server costs next to nothing. Skip it with --no-trivial-s3.
 
 Reported: wall time, HEADs/s, outcomes, and where the time goes. ``s3_seconds / (workers x wall)``
 is the share of worker time spent inside the S3 call; in one event loop that includes waiting for
-the loop itself, because botocore's signing and parsing run inside that await. So CPU seconds per
+the loop itself, because signing, aiohttp's request and response handling run inside that await
+(and, on the aiobotocore path, botocore's request building and parsing). So CPU seconds per
 HEAD are given per process (ours via time.process_time, the S3 server's and the embedded Postgres's
 via psutil, the whole machine's via psutil.cpu_times), with the event loop's lag, and DB time as
 the time the indexer's claimer and recorder held a connection (commit and loop lag included). The
@@ -67,7 +75,7 @@ from aiobotocore.session import get_session
 from bench.ingest import fresh_database
 from runledger.metadata import db, embedded
 from runledger.metadata.artifacts.indexer import ArtifactIndexer
-from runledger.metadata.artifacts.s3 import Location, ObjectStore
+from runledger.metadata.artifacts.s3 import Location, ObjectStore, ObjectUnavailable
 from runledger.metadata.queries import q
 from runledger.settings import Settings
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY, free_port
@@ -397,9 +405,35 @@ async def run_ceiling(server: str, urls: dict[str, str], objs: list[Obj], concur
         async with LoopLag() as lag:
             with window(*meters) as w:
                 await run_workers(objs, concurrency, head)
-    return Result("raw client (ceiling)", server, len(objs), w, s3_seconds=latency, workers=concurrency,
+    return Result("raw aiobotocore", server, len(objs), w, s3_seconds=latency, workers=concurrency,
                   outcomes=Counter(indexed=len(objs)), loop_lag=lag.summary(),
                   connection_header=headers.get("connection"))  # fmt: skip
+
+
+async def run_store(server: str, settings: Settings, objs: list[Obj], concurrency: int, meters: tuple) -> Result:
+    """ObjectStore.head, C at a time, no database: the indexer's own HEAD path alone."""
+    store = ObjectStore(settings=settings)
+    latency = 0.0
+    outcomes: Counter[str] = Counter()
+
+    async def head(o: Obj) -> None:
+        nonlocal latency
+        started = time.perf_counter()
+        try:
+            await store.head(Location(bucket=BUCKET, key=o.key, endpoint=o.endpoint, insecure=True))
+            outcomes["indexed"] += 1
+        except ObjectUnavailable as exc:
+            outcomes[exc.state] += 1
+        latency += time.perf_counter() - started
+
+    try:
+        async with LoopLag() as lag:
+            with window(*meters) as w:
+                await run_workers(objs, concurrency, head)
+    finally:
+        await store.close()
+    return Result("store, no DB", server, len(objs), w, s3_seconds=latency, workers=concurrency, outcomes=outcomes,
+                  loop_lag=lag.summary())  # fmt: skip
 
 
 async def run_indexer(
@@ -488,7 +522,7 @@ def time_split(indexers: list[Result], *, cpus: int) -> None:
     row("worker time awaiting S3, s3_seconds/(workers x wall)", lambda r: f"{r.in_s3:.1%}")
     row("mean time inside one HEAD call, ms", lambda r: f"{1000 * r.s3_seconds / r.objects:.1f}")
     row("event-loop lag mean / p99, ms", lambda r: r.loop_lag)
-    row("our process CPU (our code, asyncpg, botocore), % core", lambda r: f"{r.window.ours / r.window.wall:.1%}")
+    row("our process CPU (our code, asyncpg, aiohttp), % core", lambda r: f"{r.window.ours / r.window.wall:.1%}")
     row("S3 server CPU, % of one core", lambda r: f"{r.window.server / r.window.wall:.1%}")
     row("Postgres CPU, % of one core",
         lambda r: f"{r.window.postgres / r.window.wall:.1%}" if r.window.postgres is not None else "n/a")
@@ -516,21 +550,31 @@ def verdict(r: Result, *, cpus: int, servers: int) -> str:
     return f"{r.server} / {r.name}: {why}"
 
 
-def report(results: list[Result], *, cpus: int, servers: int, ceiling: Result, ours: Result, naive: Result,
-           trivial: tuple[Result, Result] | None) -> None:  # fmt: skip
+def report(results: list[Result], *, cpus: int, servers: int, ceiling: Result, store: Result, ours: Result,
+           naive: Result, trivial: tuple[Result, Result, Result] | None) -> None:  # fmt: skip
     table(results)
-    time_split([ours] + ([trivial[1]] if trivial else []), cpus=cpus)
+    time_split([ours] + ([trivial[2]] if trivial else []), cpus=cpus)
 
     print()
     print(f"runledger / naive (moto): x{ours.per_second / naive.per_second:.1f} HEADs/s")
-    print(f"runledger / raw client ceiling (moto): {ours.per_second / ceiling.per_second:.0%}")
+    print(f"runledger / raw aiobotocore (moto): {ours.per_second / ceiling.per_second:.0%}")
+    print(f"runledger / its store alone, no DB (moto): {ours.per_second / store.per_second:.0%}")
     if trivial:
-        print(f"runledger / raw client ceiling (trivial S3): {trivial[1].per_second / trivial[0].per_second:.0%}")
-    for r in [ceiling, ours, *(trivial or ())]:
+        print(f"runledger / raw aiobotocore (trivial S3): {trivial[2].per_second / trivial[0].per_second:.0%}")
+        print(f"runledger / its store alone, no DB (trivial S3): {trivial[2].per_second / trivial[1].per_second:.0%}")
+    for r in [ceiling, store, ours, *(trivial or ())]:
         print(verdict(r, cpus=cpus, servers=servers if r.server.startswith("moto") else 1))
     if ceiling.connection_header:
         print(f"moto answers 'Connection: {ceiling.connection_header}': every HEAD against it opens a new TCP "
               "connection (and a new server thread); real S3 and MinIO keep connections alive")  # fmt: skip
+    # What the CPU costs per HEAD allow at best, whatever the concurrency: each moto process is one
+    # GIL (at most one core), and all processes share the machine's CPUs.
+    w = ours.window
+    server_cpu, all_cpu = w.server / ours.objects, (w.ours + w.server + (w.postgres or 0.0)) / ours.objects
+    if server_cpu and all_cpu:
+        print(f"at {1000 * server_cpu:.2f} ms of moto CPU per HEAD, {servers} moto process(es) serve at most "
+              f"{servers / server_cpu:.0f} HEADs/s; at {1000 * all_cpu:.2f} ms of CPU per HEAD in all (moto, ours, "
+              f"Postgres), {cpus} CPUs allow at most {cpus / all_cpu:.0f} HEADs/s")  # fmt: skip
     others = max(r.window.others / r.window.wall for r in results)
     if others > 0.25:
         print(f"WARNING: processes outside this benchmark used up to {others:.0%} of a core during a phase: "
@@ -541,7 +585,7 @@ def report(results: list[Result], *, cpus: int, servers: int, ceiling: Result, o
           f"({ours.per_second:.0f} HEADs/s)")  # fmt: skip
     if trivial:
         met = "met" if trivial[1].per_second >= TARGET_HEADS_PER_S else "NOT met"
-        print(f"the same against the trivial keep-alive S3: {met} ({trivial[1].per_second:.0f} HEADs/s)")
+        print(f"the same against the trivial keep-alive S3: {met} ({trivial[2].per_second:.0f} HEADs/s)")
 
 
 def print_profile(profile: cProfile.Profile, top: int = 25) -> None:
@@ -617,6 +661,7 @@ async def main_async(args: argparse.Namespace) -> None:
                   f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
 
         ceiling = await run_ceiling(moto, urls, objs[: args.ceiling_objects], args.concurrency, meters)
+        store = await run_store(moto, settings_for(urls), objs[: args.ceiling_objects], args.concurrency, meters)
         dsn = await fresh_database(server_dsn, "bench_artifacts")
         await load_queue(dsn, objs)
         ours = await run_indexer(moto, dsn, settings_for(urls), len(objs), meters, profile=profile)
@@ -636,16 +681,19 @@ async def main_async(args: argparse.Namespace) -> None:
             meters = (CpuMeter([server.pid]), postgres)
             urls = {f"s3-{k}.bench:9000": server.url for k in range(args.s3_servers)}
             trivial_ceiling = await run_ceiling("trivial", urls, objs[: args.ceiling_objects], args.concurrency, meters)
+            trivial_store = await run_store("trivial", settings_for(urls), objs[: args.ceiling_objects],
+                                            args.concurrency, meters)  # fmt: skip
             dsn = await fresh_database(server_dsn, "bench_artifacts_trivial")
             await load_queue(dsn, objs)
-            trivial = (trivial_ceiling, await run_indexer("trivial", dsn, settings_for(urls), len(objs), meters))
+            trivial = (trivial_ceiling, trivial_store,
+                       await run_indexer("trivial", dsn, settings_for(urls), len(objs), meters))
         finally:
             server.stop()
 
     print(f"\n## {args.objects} objects, concurrency {args.concurrency}; S3: {args.s3_servers} moto server(s)"
           + (", then a trivial keep-alive HEAD responder" if trivial else ""))  # fmt: skip
-    report([ceiling, ours, naive, *(trivial or ())], cpus=cpus, servers=args.s3_servers, ceiling=ceiling, ours=ours,
-           naive=naive, trivial=trivial)  # fmt: skip
+    report([ceiling, store, ours, naive, *(trivial or ())], cpus=cpus, servers=args.s3_servers, ceiling=ceiling,
+           store=store, ours=ours, naive=naive, trivial=trivial)  # fmt: skip
     if profile:
         print_profile(profile)
 
@@ -654,10 +702,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=20_000, help="objects put and indexed")
     parser.add_argument("--concurrency", type=int, default=32,
-                        help="indexer workers (artifacts_workers) and concurrent calls of the raw-client ceiling")
+                        help="indexer workers (artifacts_workers) and concurrent calls of the raw aiobotocore and "
+                        "store-alone runs")
     parser.add_argument("--s3-servers", type=int, default=1, help="moto processes; objects are spread over them")
     parser.add_argument("--baseline-objects", type=int, default=2_000, help="objects the naive loop indexes")
-    parser.add_argument("--ceiling-objects", type=int, default=3_000, help="objects the raw-client ceiling HEADs")
+    parser.add_argument("--ceiling-objects", type=int, default=3_000,
+                        help="objects the raw aiobotocore client and the store alone HEAD")
     parser.add_argument("--put-over-http", action="store_true",
                         help="put the objects with 64 concurrent put_object calls instead of storing them in moto's "
                         "backend before it serves (slow: moto does ~150 PUTs/s on 2 cores); also the way out if "

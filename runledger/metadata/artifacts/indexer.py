@@ -2,8 +2,12 @@
 
 One claimer task takes leased batches from ``artifact_queue`` (``FOR UPDATE SKIP LOCKED``) into a
 small in-memory buffer; ``workers`` tasks HEAD objects concurrently (the only thing that waits on
-S3); one recorder task writes outcomes in group-committed transactions. So a HEAD costs the
-database a share of one statement, not a transaction of its own.
+S3); one recorder task writes outcomes in batches. A batch of HEAD outcomes is one statement
+(``record_outcomes``: artifact rows, retries and finished queue entries together), atomic without
+a transaction block, so it costs the database one round trip; the recorder lets outcomes gather
+for a few milliseconds first, since a statement's fixed cost is paid per batch and a claim's lease
+is minutes long. Only outcomes that carry metrics or file content add statements, and then the
+batch is one transaction.
 
 Outcomes: a successful HEAD records size, ETag, content type and last-modified — or nothing, when
 the ETag is the one already stored (the object did not change). 404 and 403 are the object's state
@@ -48,6 +52,7 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE_SECONDS = 300.0
 IDLE_POLL_SECONDS = 1.0
 RECORD_BATCH = 256
+RECORD_LINGER_SECONDS = 0.01
 
 
 @dataclass
@@ -141,7 +146,7 @@ class ArtifactIndexer:
             unstarted.append(self._work.get_nowait().id)
         try:
             async with asyncio.timeout(grace):
-                while self._in_flight or not self._outcomes.empty():
+                while self._in_flight or self._recording or not self._outcomes.empty():
                     await asyncio.sleep(0.02)
         except TimeoutError:
             log.warning("artifact indexer: %d object(s) still in flight at shutdown; their claims expire", self._in_flight)
@@ -287,10 +292,12 @@ class ArtifactIndexer:
     async def _record_loop(self) -> None:
         while True:
             batch = [await self._outcomes.get()]
-            while len(batch) < RECORD_BATCH and not self._outcomes.empty():
-                batch.append(self._outcomes.get_nowait())
             self._recording = True
             try:
+                if self._outcomes.qsize() < RECORD_BATCH and not self._stopping.is_set():
+                    await asyncio.sleep(RECORD_LINGER_SECONDS)
+                while len(batch) < RECORD_BATCH and not self._outcomes.empty():
+                    batch.append(self._outcomes.get_nowait())
                 await self._record_with_retry(batch)
             finally:
                 self._recording = False
@@ -299,8 +306,12 @@ class ArtifactIndexer:
         delay = 0.2
         while True:
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    await self._record(conn, batch)
+                async with self._pool.acquire() as conn:
+                    if any(_has_content(o) for o in batch):
+                        async with conn.transaction():
+                            await self._record(conn, batch)
+                    else:
+                        await self._record(conn, batch)
                 break
             except Exception as exc:
                 if not is_transient(exc):
@@ -343,16 +354,7 @@ class ArtifactIndexer:
                 await conn.execute(q("refresh_run_metrics"), c.id)
             if o.metrics is not None or o.content is not None or o.errors:
                 await conn.execute(q("record_content"), c.id, o.content, o.errors)
-        if heads[0]:
-            await conn.execute(q("record_heads"), *heads)
-        if unavailable[0]:
-            await conn.execute(q("record_unavailable"), *unavailable)
-        if retry[0]:
-            await conn.execute(q("retry_artifacts"), *retry)
-        if finished[0]:
-            await conn.execute(q("finish_artifacts"), *finished)
-            # Entries re-enqueued while we worked keep their row: make them claimable again now.
-            await conn.execute(q("unclaim_requeued"), finished[0])
+        await conn.execute(q("record_outcomes"), *heads, *unavailable, *retry, *finished)
 
     def _backoff(self, attempts: int) -> float:
         ceiling = min(self._settings.artifacts_retry_max_seconds, 2.0 ** attempts)
@@ -392,6 +394,12 @@ def _claim_of(row: asyncpg.Record) -> _Claim:
         is_ui_metadata=row["is_ui_metadata"],
         metrics_unread=row["metrics_unread"],
     )
+
+
+def _has_content(o: _Outcome) -> bool:
+    """Whether recording `o` takes statements of its own (see _record)."""
+    return o.transient is None and o.unavailable is None and (
+        o.metrics is not None or o.rematerialize or o.content is not None or bool(o.errors))
 
 
 def _add(columns: list[list[Any]], *row: Any) -> None:

@@ -24,34 +24,37 @@ RETURNING a.id, a.uri, a.bucket, a.key, a.endpoint, a.region, a.insecure, a.stat
 UPDATE artifact_queue SET claimed_until = NULL, attempts = greatest(attempts - 1, 0)
 WHERE artifact_id = ANY($1::bigint[]);
 
--- name: finish_artifacts
--- Only entries nobody re-enqueued meanwhile: a newer producer of the same key needs a new check.
-DELETE FROM artifact_queue q USING unnest($1::bigint[], $2::integer[]) AS d(artifact_id, generation)
-WHERE q.artifact_id = d.artifact_id AND q.generation = d.generation;
-
--- name: unclaim_requeued
-UPDATE artifact_queue SET claimed_until = NULL WHERE artifact_id = ANY($1::bigint[]);
-
--- name: record_heads
-UPDATE artifacts a SET state = 'indexed', size = u.size, etag = u.etag, content_type = u.content_type,
-                       last_modified = u.last_modified, error = NULL, checked_at = now()
-FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[])
-     AS u(id, size, etag, content_type, last_modified)
-WHERE a.id = u.id;
-
--- name: record_unavailable
-UPDATE artifacts a SET state = u.state, error = u.error, checked_at = now()
-FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, state, error)
-WHERE a.id = u.id;
+-- name: record_outcomes
+-- One statement for a whole batch, so the common batch (HEADs only) is one round trip and needs no
+-- transaction block. No two parts touch the same row: an artifact is claimed by one worker at a
+-- time, so it appears once in a batch, and a queue entry is either retried or finished.
+WITH heads AS (
+    UPDATE artifacts a SET state = 'indexed', size = u.size, etag = u.etag, content_type = u.content_type,
+                           last_modified = u.last_modified, error = NULL, checked_at = now()
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[])
+         AS u(id, size, etag, content_type, last_modified)
+    WHERE a.id = u.id
+), unavailable AS (
+    UPDATE artifacts a SET state = u.state, error = u.error, checked_at = now()
+    FROM unnest($6::bigint[], $7::text[], $8::text[]) AS u(id, state, error)
+    WHERE a.id = u.id
+), retried AS (
+    UPDATE artifact_queue q SET claimed_until = NULL, last_error = u.error,
+                                due_at = now() + make_interval(secs => u.delay)
+    FROM unnest($9::bigint[], $10::text[], $11::double precision[]) AS u(artifact_id, error, delay)
+    WHERE q.artifact_id = u.artifact_id
+)
+-- A finished entry goes, unless someone re-enqueued it meanwhile (a newer producer of the same key
+-- needs a new check): then it stays and becomes claimable again now. MERGE re-evaluates its WHEN
+-- clauses on a row a concurrent writer has just re-enqueued, which a DELETE and an UPDATE sharing
+-- one snapshot would not.
+MERGE INTO artifact_queue q
+USING unnest($12::bigint[], $13::integer[]) AS d(artifact_id, generation) ON q.artifact_id = d.artifact_id
+WHEN MATCHED AND q.generation = d.generation THEN DELETE
+WHEN MATCHED THEN UPDATE SET claimed_until = NULL;
 
 -- name: record_content
 UPDATE artifacts SET content = $2::jsonb, errors = $3::jsonb WHERE id = $1;
-
--- name: retry_artifacts
-UPDATE artifact_queue q SET claimed_until = NULL, last_error = u.error,
-                            due_at = now() + make_interval(secs => u.delay)
-FROM unnest($1::bigint[], $2::text[], $3::double precision[]) AS u(artifact_id, error, delay)
-WHERE q.artifact_id = u.artifact_id;
 
 -- name: replace_artifact_metrics
 WITH gone AS (
