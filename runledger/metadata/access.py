@@ -177,6 +177,11 @@ class StaticAccess:
         granted = self._namespaces.get(identity.user, set())
         return ALL_NAMESPACES in granted or (namespace != "" and namespace in granted)
 
+    def granted(self, identity: Identity) -> frozenset[str] | None:
+        """The namespaces listed for `identity` (None: all), including ones with no runs yet."""
+        granted = self._namespaces.get(identity.user, set())
+        return None if ALL_NAMESPACES in granted else frozenset(granted)
+
 
 # ------------------------------------------------------------------------------------------ kubernetes
 
@@ -260,7 +265,13 @@ async def _reviewed(kind: str, call: Awaitable[V]) -> V:
 async def readable_namespaces(
     access: Access, identity: Identity, *, known: Callable[[], Awaitable[list[str]]]
 ) -> frozenset[str] | None:
-    """The namespaces `identity` may read among those runledger knows; None when it may read all."""
+    """The namespaces `identity` may read among those runledger knows; None when it may read all.
+
+    A static grant is its own list. A reviewer is asked about the namespaces runledger has runs in,
+    so a namespace appearing later is readable from the next request (a stream: its next connection).
+    """
+    if isinstance(access, StaticAccess):
+        return access.granted(identity)
     if await access.may_read(identity, ""):
         return None
     namespaces = await known()

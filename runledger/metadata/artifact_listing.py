@@ -129,7 +129,8 @@ async def get_artifact(
     or consumed is not found: its URI and metadata belong to tenants the caller cannot read.
     """
     columns = q("artifact_columns")
-    if ref.isdigit():
+    # isdigit() alone admits '²' and other digits int() refuses.
+    if ref.isascii() and ref.isdigit():
         row = await conn.fetchrow(q("get_artifact").format(artifact_columns=columns), int(ref))
     elif ref.startswith("s3://"):
         row = await conn.fetchrow(q("get_artifact_by_uri").format(artifact_columns=columns), ref)

@@ -14,7 +14,7 @@ import pydantic
 from aiohttp import web
 
 from runledger.metadata import db
-from runledger.metadata.api import artifacts, auth, health, kfp, lineage, prometheus, runs
+from runledger.metadata.api import artifacts, auth, events, health, kfp, lineage, openapi, prometheus, runs
 from runledger.metadata.api.keys import LIVENESS_CHECKS, POOL, READINESS_CHECKS, SETTINGS
 from runledger.metadata.api.responses import error_response
 from runledger.metadata.errors import AccessUnavailable, BadRequest, Forbidden, Unauthenticated
@@ -23,47 +23,60 @@ from runledger.settings import Settings
 log = logging.getLogger(__name__)
 
 # Every module of endpoints; each has add_routes(app).
-ROUTES = (health, runs, artifacts, prometheus, lineage, kfp)
+ROUTES = (health, runs, artifacts, prometheus, lineage, kfp, events, openapi)
 
 
 @web.middleware
 async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
+    """Every error as JSON: runledger's {"error": {code, message}}, or KFP's shape under /apis/."""
     try:
         return await handler(request)
-    except BadRequest as exc:
-        return error_response(400, "bad_request", str(exc))
-    except Unauthenticated as exc:
-        response = error_response(401, "unauthenticated", str(exc))
-        response.headers["WWW-Authenticate"] = 'Bearer realm="runledger"'
-        return response
-    except Forbidden as exc:
-        return error_response(403, "forbidden", str(exc))
-    except AccessUnavailable as exc:
-        return error_response(503, "unavailable", str(exc))
-    except pydantic.ValidationError as exc:
-        return error_response(400, "bad_request", _describe(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, _code(exc.status), exc.reason)
-    except asyncpg.QueryCanceledError:
-        return error_response(503, "timeout", "the query took too long; narrow it down")
+        status, code, message = exc.status, _code(exc.status), exc.reason
     except Exception as exc:
-        if db.is_transient(exc):
-            return error_response(503, "unavailable", "the database is unavailable")
-        log.exception("unhandled error on %s %s", request.method, request.path_qs)
-        return error_response(500, "internal", "internal error")
+        status, code, message = _classify(exc, request)
+    if request.path.startswith("/apis/"):
+        response = kfp.error_response(status, message)
+    else:
+        response = error_response(status, code, message)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="runledger"'
+    return response
+
+
+def _classify(exc: Exception, request: web.Request) -> tuple[int, str, str]:
+    if isinstance(exc, BadRequest):
+        return 400, "bad_request", str(exc)
+    if isinstance(exc, pydantic.ValidationError):
+        return 400, "bad_request", _describe(exc)
+    if isinstance(exc, Unauthenticated):
+        return 401, "unauthenticated", str(exc)
+    if isinstance(exc, Forbidden):
+        return 403, "forbidden", str(exc)
+    if isinstance(exc, AccessUnavailable):
+        return 503, "unavailable", str(exc)
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return 503, "timeout", "the query took too long; narrow it down"
+    if db.is_transient(exc):
+        return 503, "unavailable", "the database is unavailable"
+    log.exception("unhandled error on %s %s", request.method, request.path_qs, exc_info=exc)
+    return 500, "internal", "internal error"
 
 
 MAX_BODY_BYTES = 64 * 1024
 
 
 @web.middleware
-async def bounded_bodies(request: web.Request, handler) -> web.StreamResponse:
+async def bounded_requests(request: web.Request, handler) -> web.StreamResponse:
     # The API only reads; handlers never read a body, so aiohttp's client_max_size would never apply.
     # A body of unknown length (chunked) or over the cap is refused before anything runs.
     if request.body_exists and (request.content_length is None or request.content_length > MAX_BODY_BYTES):
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length or 0)
+    # Postgres text cannot hold NUL: refused here once, rather than by each query that would bind it.
+    if "\x00" in request.path or "\x00" in request.rel_url.query_string:
+        raise BadRequest("the request holds a NUL character")
     return await handler(request)
 
 
@@ -82,7 +95,7 @@ def _describe(exc: pydantic.ValidationError) -> str:
 def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str | None = None) -> web.Application:
     if (pool is None) == (dsn is None):
         raise ValueError("give either a pool or a dsn")
-    app = web.Application(middlewares=[errors_as_json, bounded_bodies], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[errors_as_json, bounded_requests], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[READINESS_CHECKS] = {}
     app[LIVENESS_CHECKS] = {}

@@ -10,23 +10,20 @@ runledger/metadata/kfp_runs.py.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from importlib import metadata
 
 import asyncpg
 import orjson
-import pydantic
 from aiohttp import web
 from pydantic import BaseModel
 
-from runledger.metadata import db
 from runledger.metadata import kfp_queries
 from runledger.metadata import kfp_runs as kfp
 from runledger.metadata import runs as run_repo
 from runledger.metadata.api import auth
 from runledger.metadata.api.reading import snapshot
-from runledger.metadata.errors import AccessUnavailable, BadRequest, Forbidden
+from runledger.metadata.errors import BadRequest
 
 _V2_LIST_PARAMS = {"namespace", "experiment_id", "page_token", "page_size", "sort_by", "filter"}
 _V1_LIST_PARAMS = {"page_token", "page_size", "sort_by", "filter", "resource_reference_key.type", "resource_reference_key.id"}
@@ -41,42 +38,14 @@ def _respond(model: BaseModel, *, status: int = 200) -> web.Response:
     return web.Response(body=model.model_dump_json(exclude_none=True), status=status, content_type="application/json")
 
 
-def _error(status: int, message: str) -> web.Response:
+def error_response(status: int, message: str) -> web.Response:
+    """An error in KFP's shape; the app's middleware answers every error under /apis/ with it."""
     code = _GRPC_CODES.get(status, 2)
     return web.Response(
         body=kfp.KfpError(error=message, code=code, message=message, details=[]).model_dump_json(),
         status=status,
         content_type="application/json",
     )
-
-
-def _kfp_errors(handler: Handler) -> Handler:
-    """Errors in KFP's shape; anything unexpected still goes to the app's middleware (logged, 500)."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except BadRequest as exc:
-            return _error(400, str(exc))
-        except Forbidden as exc:
-            return _error(403, str(exc))
-        except AccessUnavailable as exc:
-            return _error(503, str(exc))
-        except pydantic.ValidationError as exc:
-            return _error(400, "; ".join(e["msg"] for e in exc.errors()[:3]))
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return _error(exc.status, exc.reason)
-        except asyncpg.QueryCanceledError:
-            return _error(503, "the query took too long; narrow it down")
-        except Exception as exc:
-            if db.is_transient(exc):
-                return _error(503, "the database is unavailable")
-            raise
-
-    return wrapper
 
 
 def _params(request: web.Request, allowed: set[str]) -> dict[str, str]:
@@ -110,19 +79,16 @@ def _version() -> str:
         return "unknown"
 
 
-@_kfp_errors
 async def healthz_v1(request: web.Request) -> web.Response:
     return _respond(kfp.HealthzV1(commit_sha="unknown", tag_name=f"runledger-{_version()}", multi_user=False))
 
 
-@_kfp_errors
 async def healthz_v2(request: web.Request) -> web.Response:
     return _respond(
         kfp.HealthzV2(commit_sha="unknown", tag_name=f"runledger-{_version()}", multi_user=False, pipeline_store="database")
     )
 
 
-@_kfp_errors
 async def list_runs_v2(request: web.Request) -> web.Response:
     params = _params(request, _V2_LIST_PARAMS)
     if params.get("experiment_id"):
@@ -145,7 +111,6 @@ async def list_runs_v2(request: web.Request) -> web.Response:
     )
 
 
-@_kfp_errors
 async def get_run_v2(request: web.Request) -> web.Response:
     async with snapshot(request) as conn:
         row = await _find_visible_run(request, conn)
@@ -155,7 +120,6 @@ async def get_run_v2(request: web.Request) -> web.Response:
     return _respond(kfp.v2_run(row, history=history, steps=steps, transitions=transitions))
 
 
-@_kfp_errors
 async def list_runs_v1(request: web.Request) -> web.Response:
     params = _params(request, _V1_LIST_PARAMS)
     page_size = _page_size(params.get("page_size"))
@@ -207,7 +171,6 @@ def _v1_namespace(params: dict[str, str]) -> str | None:
     )
 
 
-@_kfp_errors
 async def get_run_v1(request: web.Request) -> web.Response:
     async with snapshot(request) as conn:
         row = await _find_visible_run(request, conn)

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from runledger.metadata.api import keys
 from runledger.metadata.artifacts.indexer import ArtifactIndexer
+from runledger.metadata.events import EventHub
 from runledger.metadata.queries import q
 
 RUN_FIGURES_TTL = 15.0
@@ -119,6 +120,20 @@ def indexer_metrics(indexer: ArtifactIndexer) -> Iterable[Metric]:
     yield CounterMetricFamily("runledger_metrics_stored", "KFP metrics read from metrics files.", value=stats.metrics_stored)
     yield CounterMetricFamily("runledger_artifact_s3_wait_seconds", "Time indexer workers spent awaiting S3.",
                               value=stats.s3_seconds)  # fmt: skip
+
+
+def event_feed_metrics(hub: EventHub) -> Iterable[Metric]:
+    yield GaugeMetricFamily("runledger_event_streams", "Open /api/v1/events streams.", value=hub.subscribers)
+    yield GaugeMetricFamily("runledger_event_stream_queued", "Events waiting in streams' queues.",
+                            value=hub.queued_events)  # fmt: skip
+    yield GaugeMetricFamily("runledger_event_feed_connected", "1 while the feed listens to Postgres.",
+                            value=int(hub.connected))  # fmt: skip
+    yield CounterMetricFamily("runledger_event_feed_published", "Transitions read and fanned out to streams.",
+                              value=hub.stats.published)  # fmt: skip
+    yield CounterMetricFamily("runledger_event_streams_dropped", "Streams closed for falling behind.",
+                              value=hub.stats.dropped_slow)  # fmt: skip
+    yield CounterMetricFamily("runledger_event_feed_connects", "Connections of the feed's listener (reconnects).",
+                              value=hub.stats.connects)  # fmt: skip
 
 
 def add_routes(app: web.Application) -> None:

@@ -16,6 +16,7 @@ import asyncpg
 from aiohttp import web
 
 from runledger.metadata.api import keys
+from runledger.metadata.errors import BadRequest
 from runledger.metadata.queries import q
 
 
@@ -25,4 +26,21 @@ async def snapshot(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
     async with request.app[keys.POOL].acquire() as conn:
         async with conn.transaction(readonly=True, isolation="repeatable_read"):
             await conn.execute(q("limit_statement_time"), str(timeout_ms))
-            yield conn
+            try:
+                yield conn
+            except asyncpg.DataError as exc:
+                if not _unstorable_argument(exc):
+                    raise
+                raise BadRequest(
+                    "a parameter holds a value Postgres cannot take: a NUL character, or a time or number out of range"
+                ) from None
+
+
+def _unstorable_argument(exc: asyncpg.DataError) -> bool:
+    # Reads bind request values only, and these errors are about a bound value itself, never about
+    # stored data (which went through the same checks on the way in): text holding NUL (22021), a
+    # JSON argument holding \u0000 (22P05), and what asyncpg cannot encode (a time beyond Postgres'
+    # range once in UTC, an integer beyond int64). Other data errors stay server errors.
+    return isinstance(exc, (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)) or (
+        type(exc) is asyncpg.DataError and str(exc).startswith("invalid input for query argument")
+    )

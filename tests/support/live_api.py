@@ -1,0 +1,112 @@
+"""A seeded API served from a thread of its own, for blocking clients (requests, schemathesis).
+
+Blocking clients cannot share the test's event loop with the server they call, so the server, its
+pool and the seeding run on a loop in a background thread. The data is every real fixture plus a
+few KFP-style runs whose artifacts live in moto's S3 and are indexed (metrics, a run reading another
+run's model), so every endpoint has something real to answer with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from runledger.metadata import db
+from runledger.metadata.api.app import create_app
+from tests.conftest import create_database, fixture_files, s3_settings
+from tests.support.artifacts import index_everything, kfp_step_workflow
+from tests.support.builders import WorkflowBuilder
+from tests.support.ingesting import ingest
+from tests.support.s3 import MotoServer, S3Objects, argo_tgz
+from tests.support.workflows import load
+
+T = TypeVar("T")
+ACCURACY = {"alpha": 0.91, "beta": 0.72, "gamma": 0.95}
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="live-api", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], *, timeout: float = 100) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout=timeout)
+        except BaseException:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        async def cancel_the_rest() -> None:
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_the_rest(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+def _reader(name: str, key: str) -> dict:
+    wf = WorkflowBuilder(name=name)
+    wf.node(f"{name}-eval", "Succeeded", inputs={"artifacts": [
+        {"name": "model", "path": "/tmp/model", "s3": {"bucket": "mlpipeline", "key": key, "endpoint": "minio-service.kubeflow:9000"}},
+    ]})  # fmt: skip
+    return wf.phase("Succeeded").event()
+
+
+async def _seed(dsn: str, moto: MotoServer, tmp_path: Path) -> None:
+    settings = s3_settings(SimpleNamespace(url=moto.url), tmp_path)
+    events = [{"type": "ADDED", "object": load(p)} for p in fixture_files()]
+    async with S3Objects(moto.url) as objects:
+        for run, accuracy in ACCURACY.items():
+            metrics = {"metrics": [{"name": "accuracy", "numberValue": accuracy, "format": "PERCENTAGE"}]}
+            await objects.put("mlpipeline", f"runs/{run}/metrics.tgz", argo_tgz("m.json", json.dumps(metrics).encode()))
+            await objects.put("mlpipeline", f"runs/{run}/model.bin", run.encode() * 10)
+            outputs = {"mlpipeline-metrics": f"runs/{run}/metrics.tgz", "model": f"runs/{run}/model.bin"}
+            events.append(kfp_step_workflow(run, outputs, params={"lr": "0.1" if run != "beta" else "0.01"}))
+    events.append(_reader("reader", "runs/gamma/model.bin"))
+    pool = await db.create_pool(dsn, settings=settings)
+    try:
+        await ingest(pool, settings, events)
+        await index_everything(pool, settings)
+    finally:
+        await pool.close()
+
+
+@contextlib.contextmanager
+def seeded_api(*, server_uri: str, template: str, moto: MotoServer, tmp_path: Path) -> Iterator[str]:
+    """The base URL of an API over a fresh database holding the seed data."""
+    moto.reset()
+    thread = _LoopThread()
+    try:
+        dsn = thread.run(create_database(server_uri, template=template))
+        thread.run(_seed(dsn, moto, tmp_path))
+
+        async def start() -> web.AppRunner:
+            settings = s3_settings(SimpleNamespace(url=moto.url), tmp_path)
+            runner = web.AppRunner(create_app(settings=settings, dsn=dsn), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            return runner
+
+        runner = thread.run(start())
+        try:
+            host, port = runner.addresses[0][:2]
+            yield f"http://{host}:{port}"
+        finally:
+            thread.run(runner.cleanup())
+    finally:
+        thread.close()
