@@ -339,6 +339,12 @@ class EventHub:
             await _close(conn)
 
     async def _catch_up(self, conn: asyncpg.Connection) -> None:
+        if not self._subscriptions:
+            # Nobody to send rows to: skip them rather than read every transition the writer stores.
+            newest = await conn.fetchval(q("newest_transition_id"), timeout=self._query_timeout)
+            if not self._subscriptions:  # still nobody: no one holds a live_after below `newest`
+                self._last = max(self._last, newest)
+                return
         while True:
             rows = await conn.fetch(q("transitions_after"), self._last, self.batch_rows, timeout=self._query_timeout)
             if not rows:
