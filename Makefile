@@ -33,6 +33,7 @@ bench: install-dev
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.watch
 	$(BIN)/python -m bench.artifacts
+	$(BIN)/python -m bench.queries
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -9,24 +9,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc) if value is not None else None
 
 
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-Timestamp = Annotated[
-    datetime,
-    AfterValidator(_as_utc),
-    PlainSerializer(_rfc3339, return_type=str),
-    # The serializer's return type alone would publish a bare string.
-    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
-]
+# Rows come from timestamptz columns, which asyncpg returns in UTC; pydantic writes UTC as "...Z"
+# (RFC 3339) by itself, so there is no serializer of our own to call per timestamp.
+Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class Out(BaseModel):

@@ -22,6 +22,9 @@ async def test_a_request_cannot_run_longer_than_the_api_statement_timeout(pool, 
     async with snapshot(request) as conn:
         assert await conn.fetchval("SHOW statement_timeout") == "50ms"
         assert await conn.fetchval("SHOW transaction_read_only") == "on"
+        # User values vary in selectivity by orders of magnitude: no generic plans, no parallel start-up.
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+        assert await conn.fetchval("SHOW max_parallel_workers_per_gather") == "0"
     with pytest.raises(asyncpg.QueryCanceledError):
         async with snapshot(request) as conn:
             await conn.execute("SELECT pg_sleep(2)")

@@ -94,5 +94,11 @@ ORDER BY r.sort_at, r.id
 LIMIT $5;
 
 -- name: limit_statement_time
--- SET LOCAL with a bound value: it ends with the request's transaction.
-SELECT set_config('statement_timeout', $1, true);
+-- SET LOCAL with bound values: they end with the request's transaction.
+-- Custom plans: the API binds user values whose selectivity varies by orders of magnitude (a
+-- parameter value a fifth of all runs share, or one a few hold); a cached generic plan fits one
+-- and takes seconds on the other. No parallel workers: a page is LIMITed, and starting workers
+-- costs more than the scan they would share, while taking cores from concurrent requests.
+SELECT set_config('statement_timeout', $1, true),
+       set_config('plan_cache_mode', 'force_custom_plan', true),
+       set_config('max_parallel_workers_per_gather', '0', true);

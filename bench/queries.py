@@ -1,0 +1,505 @@
+"""Query benchmark: the read API over a million runs, through real HTTP, with the plans behind it.
+
+    make bench            # or: .venv/bin/python -m bench.queries [--runs 1000000] [--steps-per-run 20]
+                          #     [--requests 300] [--seconds 60] [--keep DIR] [--workers 2] [--chunk-runs 2000]
+
+Setup: the embedded Postgres (tuned for a 2-core/24 GiB machine, see bench.query_load) unless
+RUNLEDGER_DATABASE_URL names another server; a database migrated by the real migrations and
+bulk-loaded with COPY with N synthetic runs shaped as the writer would persist them
+(bench.query_data: ~20 steps each, parameters, metrics, artifacts, six pipelines, eight namespaces,
+labels, scheduled-workflow owners, a mix of phases, lineage chains across runs). Loading a million
+runs takes a while: ``--keep DIR`` keeps the server's data directory there and reuses the dataset on
+the next invocation with the same --runs and --steps-per-run (a migration added since is applied).
+
+The API is ``runledger api`` in its own process (so the client does not share the server's GIL),
+on 127.0.0.1, reading the same database; the client is one aiohttp session with keep-alive issuing
+one request at a time, so figures are latencies, not throughput. Each query is warmed up past the
+fifth execution of its prepared statements (after which Postgres may serve it with a generic plan,
+as a long-running API does), then timed over --requests requests rotating through varied targets
+(different runs, experiments, deep page tokens, lineage roots), from sending the request to reading
+the whole body; a query slower than --seconds in all gets fewer requests. The API plans every
+request's statements with their values (plan_cache_mode = force_custom_plan, set per request): a
+parameter listing's generic plan is printed with the plans, to show what that avoids.
+
+Reported per query: n, mean, p50, p99 in ms, the target, and ``db ms``: the server-side execution
+time per request from pg_stat_statements (every statement the request ran, BEGIN/COMMIT included),
+so the rest is HTTP, pooling, Python and JSON. Baselines are measured in the same run, on the same
+database, straight through asyncpg (no HTTP on either side):
+
+* deep page: the API's keyset query at 80 % depth against the same query with OFFSET;
+* lineage: the API's recursive walk (lineage_walk) against the same walk done hop by hop from
+  Python, one neighbour query per node (the same neighbour rules), as a client without the CTE would.
+
+Finally the statements behind the slowest queries are run again under EXPLAIN (ANALYZE, BUFFERS),
+captured by calling the API's own repository functions with a connection that explains each
+statement it is given, so the plans are of the SQL the API runs (for parameter listings, also the
+generic plan, through PREPARE and plan_cache_mode = force_generic_plan). The machine's load average is
+printed next to the figures: other benchmarks may be sharing the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from bench import query_load
+from bench.query_data import PIPELINES, Shape, _h
+from runledger.metadata import db, lineage, run_listing, runs
+from runledger.metadata.queries import q
+
+DATABASE = "bench_queries"
+TARGETS_MS = {"list": 20.0, "lineage": 50.0, "detail": 20.0}
+
+
+@dataclass
+class Result:
+    name: str
+    kind: str  # list, lineage, detail: which target applies
+    samples: list[float] = field(default_factory=list)  # ms
+    db_ms: float | None = None
+    load: float = 0.0  # the machine's 1-minute load average when the measurement ended
+    errors: int = 0  # 503s: the API's statement timeout cut the query
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# --- the API process ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_api(dsn: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runledger", "api", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(f"{base}/readyz") as resp:
+                    if resp.status == 200:
+                        return proc, base
+            except aiohttp.ClientError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("runledger api did not become ready")
+            await asyncio.sleep(0.2)
+
+
+def stop_api(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --- targets --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Targets:
+    detail_ids: list[str]
+    deep_tokens: list[str]
+    deep_keys: list[tuple[Any, str]]
+    deep_offset: int
+    experiments: list[str]
+    lineage_roots: list[str]
+
+
+def deploy_node(shape: Shape, i: int) -> str:
+    deploy = len(shape.tasks) - 1
+    return f"{shape.name(i)}-{_h(i, 100 + deploy) & 0xFFFFFFFF}"
+
+
+async def pick_targets(conn: asyncpg.Connection, shape: Shape, rng: random.Random) -> Targets:
+    total = shape.total
+    old = range(len(PIPELINES) * 6, total - shape.running_tail)
+    detail_ids = [shape.run_id(i) for i in rng.sample(old, 64)]
+    # Deep pages: tokens for points at ~80 % of the history, as following next_page_token would give.
+    depth = int(await conn.fetchval("SELECT count(*) FROM runs") * 0.8)
+    keys = []
+    for k in range(16):
+        row = await conn.fetchrow("SELECT sort_at, id FROM runs ORDER BY sort_at DESC, id DESC OFFSET $1 LIMIT 1", depth + k * 100)
+        keys.append((row["sort_at"], row["id"]))
+    query = run_listing.RunListQuery(limit=100)
+    tokens = [run_listing.encode_token(query, key, run_id) for key, run_id in keys]
+    # Lineage roots: deploy steps whose champion chain has five produced models behind it, so ten
+    # hops upstream cross five runs.
+    deploy = len(shape.tasks) - 1
+    roots = []
+    while len(roots) < 32:
+        i = rng.choice(old)
+        chain = [i - k * len(PIPELINES) for k in range(6)]
+        if all(shape.succeeded(j, deploy) for j in chain):
+            roots.append(f"step:{shape.run_id(i)}/{deploy_node(shape, i)}")
+    experiments = [f"exp-{rng.randrange(5000)}" for _ in range(64)]
+    return Targets(detail_ids, tokens, keys, depth, experiments, roots)
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+async def _db_time(conn: asyncpg.Connection | None) -> float | None:
+    if conn is None:
+        return None
+    return await conn.fetchval(
+        "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "   AND query NOT LIKE '%pg_stat_statements%'"
+    )
+
+
+async def measure_http(
+    session: aiohttp.ClientSession, stats: asyncpg.Connection | None, name: str, kind: str,
+    urls: list[str], requests: int, *, seconds: float, warmup: int = 20,
+) -> Result:  # fmt: skip
+    # Warm-up passes the fifth execution of each prepared statement: from then on Postgres may use
+    # its generic plan, which is what a long-running API serves with.
+    deadline = time.monotonic() + seconds / 4
+    for k in range(warmup):
+        async with session.get(urls[k % len(urls)]) as resp:
+            body = await resp.read()
+            if resp.status not in (200, 503):
+                raise RuntimeError(f"{name}: {resp.status} {body[:300]!r}")
+        if k >= 8 and time.monotonic() > deadline:
+            break
+    if stats is not None:
+        await stats.execute("SELECT pg_stat_statements_reset()")
+    result = Result(name, kind)
+    deadline = time.monotonic() + seconds
+    for k in range(requests):
+        if k >= 10 and time.monotonic() > deadline:
+            requests = k  # a pathological query gets fewer samples, not the whole run's time
+            break
+        started = time.perf_counter()
+        async with session.get(urls[k % len(urls)]) as resp:
+            await resp.read()
+            result.errors += resp.status != 200
+        result.samples.append((time.perf_counter() - started) * 1000)
+    total = await _db_time(stats)
+    if total is not None:
+        result.db_ms = total / requests
+    result.load = os.getloadavg()[0]
+    return result
+
+
+async def measure_direct(name: str, kind: str, calls: list[Callable[[], Awaitable[Any]]], requests: int, warmup: int = 3) -> Result:
+    for k in range(warmup):
+        await calls[k % len(calls)]()
+    result = Result(name, kind)
+    for k in range(requests):
+        started = time.perf_counter()
+        await calls[k % len(calls)]()
+        result.samples.append((time.perf_counter() - started) * 1000)
+    result.load = os.getloadavg()[0]
+    return result
+
+
+async def _explain(conn: asyncpg.Connection, sql: str, *args: Any) -> str:
+    return "\n".join(r[0] for r in await conn.fetch(sql, *args))
+
+
+def _execution_ms(plan: str) -> float:
+    return next((float(line.split(":")[1].split()[0]) for line in plan.splitlines() if "Execution Time" in line), 0.0)
+
+
+async def explain_generic(conn: asyncpg.Connection, sql: str, args: tuple) -> str:
+    """The plan a prepared statement settles on after five executions when Postgres prefers its
+    generic plan (made without the parameter values), run with these values."""
+    literals = [repr(a) if isinstance(a, (int, float)) and not isinstance(a, bool)
+                else await conn.fetchval("SELECT quote_literal($1::text)", str(a)) for a in args]  # fmt: skip
+    await conn.execute(f"PREPARE bench_generic AS {sql}")
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        return await _explain(conn, f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_generic ({', '.join(literals)})")
+    finally:
+        await conn.execute("RESET plan_cache_mode")
+        await conn.execute("DEALLOCATE bench_generic")
+
+
+class RecordingConnection:
+    """Stands in for an asyncpg connection: runs each statement under EXPLAIN (ANALYZE, BUFFERS)
+    first (recording the plan), then for real, so a repository function reveals its SQL and plans."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.plans: list[tuple[float, str, str]] = []  # (execution ms, sql, plan)
+        self.statements: list[tuple[str, tuple]] = []  # (sql, arguments)
+
+    async def _explain(self, sql: str, args: tuple) -> None:
+        self.statements.append((sql, args))
+        plan = await _explain(self.conn, f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+        self.plans.append((_execution_ms(plan), sql, plan))
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        await self._explain(sql, args)
+        return await self.conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        await self._explain(sql, args)
+        return await self.conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        await self._explain(sql, args)
+        return await self.conn.fetchval(sql, *args)
+
+
+def _listing(**filters: Any) -> run_listing.RunListQuery:
+    return run_listing.RunListQuery(limit=100, **filters)
+
+
+async def hop_by_hop(conn: asyncpg.Connection, seed: str, depth: int, limit: int) -> dict[str, int]:
+    """The upstream walk as a client without the recursive CTE would do it: one neighbour query per
+    node and hop, with the same neighbour rules (lineage_upstream), the visited set in Python."""
+    neighbours = lineage._with_parameter_rules(q("lineage_upstream"))
+    sql = (
+        "SELECT nb.id FROM (SELECT $1::bigint AS artifact_id, $2::text AS run_id, $3::text AS step_id) p "
+        f"CROSS JOIN LATERAL ({neighbours}) nb"
+    )
+    seen = {seed: 0}
+    frontier = [seed]
+    for hop in range(1, depth + 1):
+        found: set[str] = set()
+        for node in frontier:
+            if node.startswith("artifact:"):
+                args = (int(node[len("artifact:"):]), None, None)
+            else:
+                run_id, _, step_id = node[len("step:"):].partition("/")
+                args = (None, run_id, step_id)
+            found.update(r[0] for r in await conn.fetch(sql, *args))
+        frontier = sorted(found - seen.keys())[: max(limit - len(seen), 0)]
+        for node in frontier:
+            seen[node] = hop
+        if not frontier:
+            break
+    return seen
+
+
+async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float) -> tuple[list[Result], list[str], list[tuple[str, float, str, str]]]:
+    rng = random.Random(7)
+    conn = await db.connect(dsn)
+    stats: asyncpg.Connection | None = await db.connect(dsn)
+    try:
+        await stats.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await stats.execute("SELECT pg_stat_statements_reset()")
+    except asyncpg.PostgresError as exc:
+        print(f"pg_stat_statements unavailable ({exc}); no db ms column")
+        await stats.close()
+        stats = None
+    targets = await pick_targets(conn, shape, rng)
+    notes: list[str] = []
+    results: list[Result] = []
+    proc, base = await start_api(dsn)
+    try:
+        connector = aiohttp.TCPConnector(limit=1, keepalive_timeout=60)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            api = f"{base}/api/v1"
+            plan: list[tuple[str, str, list[str], int]] = [
+                ("runs: first page", "list", [f"{api}/runs?limit=100"], requests),
+                ("runs: first page, namespace=team-c", "list", [f"{api}/runs?limit=100&namespace=team-c"], requests),
+                ("runs: page at 80% depth (keyset token)", "list",
+                 [f"{api}/runs?limit=100&page_token={t}" for t in targets.deep_tokens], requests),
+                ("runs: param.lr=0.1 & metric.accuracy>=0.9", "list",
+                 [f"{api}/runs?param.lr=0.1&metric.accuracy%3E=0.9&limit=100"], requests),
+                ("runs: param.lr=0.1", "list", [f"{api}/runs?param.lr=0.1&limit=100"], requests),
+                ("runs: param.experiment=<one of 5000>", "list",
+                 [f"{api}/runs?param.experiment={e}&limit=100" for e in targets.experiments], requests),
+                ("lineage: step, upstream, depth 10", "lineage",
+                 [f"{api}/lineage?node={r}&direction=upstream&depth=10" for r in targets.lineage_roots], requests),
+                ("run detail", "detail", [f"{api}/runs/{i}" for i in targets.detail_ids], requests),
+                ("run steps", "detail", [f"{api}/runs/{i}/steps" for i in targets.detail_ids], requests),
+            ]  # fmt: skip
+            for name, kind, urls, n in plan:
+                results.append(await measure_http(session, stats, name, kind, urls, n, seconds=seconds))
+                print(f"  {name}: p50 {results[-1].pct(50):.2f} ms, p99 {results[-1].pct(99):.2f} ms", flush=True)
+            async with session.get(f"{api}/lineage?node={targets.lineage_roots[0]}&direction=upstream&depth=10") as resp:
+                graph = await resp.json()
+            depths = [n["depth"] for n in graph["nodes"]]
+            run_count = len({n["run_id"] for n in graph["nodes"] if n["kind"] == "step"})
+            notes.append(f"lineage sample: {len(graph['nodes'])} nodes, {len(graph['edges'])} edges, deepest node "
+                         f"{max(depths)} hops, steps of {run_count} runs, truncated={graph['truncated']}")  # fmt: skip
+
+        # Baselines, straight through asyncpg on both sides.
+        keyset = _listing(page_token=targets.deep_tokens[0])
+        recorder = RecordingConnection(conn)
+        await run_listing.list_runs(recorder, keyset)  # type: ignore[arg-type]
+        keyset_sql = recorder.plans[-1][1]
+        offset_sql = keyset_sql.split(" WHERE ")[0] + " ORDER BY r.sort_at DESC, r.id DESC LIMIT 101 OFFSET $1"
+
+        def keyset_call(k: int) -> Callable[[], Awaitable[Any]]:
+            key, run_id = targets.deep_keys[k]
+            return lambda: conn.fetch(keyset_sql, key, run_id, 101)
+
+        def offset_call(k: int) -> Callable[[], Awaitable[Any]]:
+            return lambda: conn.fetch(offset_sql, targets.deep_offset + k * 100 + 1)
+
+        calls = max(10, requests // 10)
+        results.append(await measure_direct("sql: keyset page at 80% depth", "list", [keyset_call(k) for k in range(16)], requests))
+        results.append(await measure_direct("sql: OFFSET page at 80% depth (baseline)", "list",
+                                            [offset_call(k) for k in range(16)], calls))  # fmt: skip
+        walk = lineage.walk_sql("upstream")
+        results.append(await measure_direct(
+            "sql: lineage walk, recursive CTE", "lineage",
+            [(lambda r=r: conn.fetch(walk, [r], 10, 500, None)) for r in targets.lineage_roots], requests,
+        ))  # fmt: skip
+        results.append(await measure_direct(
+            "sql: lineage walk, hop by hop (baseline)", "lineage",
+            [(lambda r=r: hop_by_hop(conn, r, 10, 500)) for r in targets.lineage_roots], calls,
+        ))  # fmt: skip
+        cte = {n for row in await conn.fetch(walk, [targets.lineage_roots[0]], 10, 500, None) for n in row["ids"]}
+        hops = set(await hop_by_hop(conn, targets.lineage_roots[0], 10, 500))
+        notes.append(f"hop-by-hop walk found the same nodes as the CTE: {cte == hops} ({len(cte)} nodes)")
+
+        # Plans of the statements behind every API query, from the repository functions themselves.
+        explained: list[tuple[str, float, str, str]] = []
+        captures: list[tuple[str, Callable[[RecordingConnection], Awaitable[Any]]]] = [
+            ("runs: first page", lambda c: run_listing.list_runs(c, _listing())),
+            ("runs: first page, namespace=team-c", lambda c: run_listing.list_runs(c, _listing(namespace="team-c"))),
+            ("runs: page at 80% depth", lambda c: run_listing.list_runs(c, keyset)),
+            ("runs: param.lr=0.1 & metric.accuracy>=0.9", lambda c: run_listing.list_runs(c, _listing(
+                params=(run_listing.ParamFilter(name="lr", value="0.1"),),
+                metrics=(run_listing.MetricFilter(name="accuracy", op=">=", value=0.9),)))),
+            ("runs: param.lr=0.1", lambda c: run_listing.list_runs(c, _listing(
+                params=(run_listing.ParamFilter(name="lr", value="0.1"),)))),
+            ("runs: param.experiment", lambda c: run_listing.list_runs(c, _listing(
+                params=(run_listing.ParamFilter(name="experiment", value=targets.experiments[0]),)))),
+            ("lineage: upstream, depth 10", lambda c: lineage.get_lineage(c, lineage.LineageQuery(
+                node=targets.lineage_roots[0], direction="upstream", depth=10))),
+            ("run detail", lambda c: _detail(c, targets.detail_ids[0])),
+            ("run steps", lambda c: runs.list_steps(c, targets.detail_ids[0])),
+        ]  # fmt: skip
+        for name, call in captures:
+            recorder = RecordingConnection(conn)
+            await call(recorder)
+            for ms, sql, text in recorder.plans:
+                explained.append((name, ms, sql, text))
+            if "param." in name:
+                sql, args = recorder.statements[-1]
+                plan = await explain_generic(conn, sql, args)
+                explained.append((f"{name} [generic plan]", _execution_ms(plan), sql, plan))
+    finally:
+        stop_api(proc)
+        await conn.close()
+        if stats is not None:
+            await stats.close()
+    return results, notes, explained
+
+
+async def _detail(conn: Any, run_id: str) -> None:
+    run = await runs.get_run(conn, run_id)
+    assert run is not None
+    await runs.list_metrics(conn, run_id)
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def print_report(results: list[Result], notes: list[str], explained: list[tuple[str, float, str, str]], *, plans: int) -> None:
+    by_name = {r.name: r for r in results}
+    print(f"\n## latency, ms (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    print(f"{'query':<62}{'n':>5}{'mean':>8}{'p50':>8}{'p99':>8}{'db ms':>8}{'target':>8}{'p99/target':>11}{'load':>6}{'503s':>6}")
+    for r in results:
+        target = TARGETS_MS[r.kind]
+        db_ms = f"{r.db_ms:8.2f}" if r.db_ms is not None else f"{'':>8}"
+        ratio = f"{r.pct(99) / target:11.2f}" if not r.name.startswith("sql:") else f"{'':>11}"
+        print(f"{r.name:<62}{len(r.samples):>5}{statistics.fmean(r.samples):8.2f}{r.pct(50):8.2f}{r.pct(99):8.2f}"
+              f"{db_ms}{target if not r.name.startswith('sql:') else '':>8}{ratio}{r.load:6.1f}{r.errors:6}")  # fmt: skip
+    print("\n## against the baselines (same database, same run; asyncpg, no HTTP)")
+    for ours, base in (
+        ("sql: keyset page at 80% depth", "sql: OFFSET page at 80% depth (baseline)"),
+        ("sql: lineage walk, recursive CTE", "sql: lineage walk, hop by hop (baseline)"),
+    ):
+        a, b = by_name[ours], by_name[base]
+        print(f"{base[5:]:<44} p50 {b.pct(50):9.2f} ms  vs  {ours[5:]:<32} p50 {a.pct(50):7.2f} ms:"
+              f"  x{b.pct(50) / a.pct(50):.1f}")  # fmt: skip
+    for note in notes:
+        print(note)
+    print(f"\n## EXPLAIN (ANALYZE, BUFFERS) of the {plans} slowest statements the API ran")
+    for name, ms, sql, text in sorted(explained, key=lambda e: -e[1])[:plans]:
+        print(f"\n### {name}: {ms:.2f} ms\n{' '.join(sql.split())[:600]}\n{text}")
+    print("\n## every statement, execution ms")
+    for name, ms, sql, _ in explained:
+        print(f"{ms:9.3f}  {name:<44} {' '.join(sql.split())[:90]}")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    shape = Shape(total=args.runs, steps_per_run=args.steps_per_run)
+    admin_dsn = os.environ.get("RUNLEDGER_DATABASE_URL")
+    embedded_server = admin_dsn is None
+    if embedded_server:
+        root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="runledger-bench-queries-"))
+        admin_dsn = await asyncio.to_thread(query_load.start_embedded, root / "pgdata", keep=bool(args.keep))
+        print(f"embedded Postgres in {root / 'pgdata'}" + ("" if args.keep else " (deleted at exit: no --keep)"))
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    if embedded_server:
+        await query_load.set_durability(admin_dsn, query_load.LOAD_ONLY)
+    try:
+        dsn, load = await query_load.ensure_dataset(
+            admin_dsn, DATABASE, shape, workers=args.workers, chunk_runs=args.chunk_runs
+        )
+    finally:
+        if embedded_server:
+            await query_load.set_durability(admin_dsn, query_load.DURABLE)
+    verb = "reused (loaded earlier in" if load.reused else "loaded in"
+    print(f"dataset: {shape.total:,} runs x {shape.steps_per_run} steps, {load.rows:,} rows; {verb} "
+          f"{load.seconds:.0f} s: COPY {load.copy_seconds:.0f} s ({load.rows / load.copy_seconds:,.0f} rows/s), "
+          f"keys+indexes {load.index_seconds:.0f} s, vacuum+analyze {load.vacuum_seconds:.0f} s"
+          + (")" if load.reused else ""), flush=True)  # fmt: skip
+    conn = await asyncpg.connect(dsn)
+    try:
+        sizes = await conn.fetch(
+            "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) AS size FROM pg_class"
+            " WHERE relname = ANY($1::text[]) ORDER BY pg_total_relation_size(oid) DESC", list(query_load.TABLES))
+        print("sizes: " + ", ".join(f"{r['relname']} {r['size']}" for r in sizes))
+        print("server: " + ", ".join([f"{k}={await conn.fetchval(f'SHOW {k}')}" for k in
+                                      ("server_version", "shared_buffers", "work_mem", "jit", "fsync")]))  # fmt: skip
+    finally:
+        await conn.close()
+    results, notes, explained = await run_benchmark(dsn, shape, args.requests, args.seconds)
+    print_report(results, notes, explained, plans=args.plans)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--steps-per-run", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per query")
+    parser.add_argument("--seconds", type=float, default=60, help="time budget per query: fewer requests past it")
+    parser.add_argument("--keep", metavar="DIR", help="keep the Postgres data directory in DIR and reuse its dataset")
+    parser.add_argument("--workers", type=int, default=query_load.default_workers(), help="row-generating processes")
+    parser.add_argument("--chunk-runs", type=int, default=2000, help="runs per COPY transaction")
+    parser.add_argument("--plans", type=int, default=4, help="EXPLAIN plans printed, slowest first")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
