@@ -9,7 +9,7 @@ needs to know what a Workflow object looks like. All models are frozen: a state 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,31 @@ KNOWN_NODE_TYPES = frozenset(
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+M = TypeVar("M", bound=_Frozen)
+_set_attribute = object.__setattr__
+_ALL_FIELDS: dict[type, set[str]] = {}
+
+
+def trusted(cls: type[M], fields: dict[str, Any]) -> M:
+    """A model from values that already have their fields' types, without validating them again.
+
+    For the agent's translation only: it coerces every value it takes from a Kubernetes object to
+    the field's type itself (that is where bad input is caught and counted), and pydantic's second
+    pass over the same values, for every node of every event, cost as much as the translation.
+    `fields` holds every field of `cls`, in declaration order, and all of them count as set, as
+    when each is passed to the constructor. Instances are frozen, so they share one set of names.
+    """
+    obj = cls.__new__(cls)
+    _set_attribute(obj, "__dict__", fields)
+    names = _ALL_FIELDS.get(cls)
+    if names is None:
+        names = _ALL_FIELDS[cls] = set(cls.model_fields)
+    _set_attribute(obj, "__pydantic_fields_set__", names)
+    _set_attribute(obj, "__pydantic_extra__", None)
+    _set_attribute(obj, "__pydantic_private__", None)
+    return obj
 
 
 class WatchEvent(_Frozen):

@@ -30,6 +30,7 @@ from runledger.models import (
     Run,
     RunState,
     Step,
+    trusted,
 )
 from runledger.repositories import RepositoryRegistry, S3Repository, repository_from_argo
 
@@ -44,6 +45,7 @@ LABEL_ARGO_TEMPLATE = "workflows.argoproj.io/workflow-template"
 LABEL_ARGO_CLUSTER_TEMPLATE = "workflows.argoproj.io/cluster-workflow-template"
 ANNOTATION_KFP_PIPELINE_SPEC = "pipelines.kubeflow.org/pipeline_spec"
 ANNOTATION_POD_NAME_FORMAT = "workflows.argoproj.io/pod-name-format"
+_EMPTY: dict[str, Any] = {}  # read-only stand-in for an absent or malformed mapping
 _STORAGE_KINDS = ("s3", "gcs", "http", "artifactory", "hdfs", "oss", "git", "raw", "azure", "plugin")
 _ARGO_MAX_POD_NAME_PREFIX = 253 - 10 - 1  # k8s name limit - hash length - separator
 
@@ -128,58 +130,67 @@ def translate_workflow(
     artifacts: list[ArtifactRef] = []
     repository = _Repository(namespace, _dict(status.get("artifactRepositoryRef")), repositories)
 
+    # The per-node loop is the agent's hottest code: lookups are bound once and the common case
+    # (a field that is a string, or absent) is tested inline before the general helpers run.
+    add_step, add_edge = steps.append, edges.append
     for key, node in nodes.items():
         if not isinstance(node, dict):
             warnings.append(f"malformed_node: node {key!r} is not an object; skipped")
             continue
-        node_id = _str(node.get("id")) or str(key)
-        node_type = _str(node.get("type"))
-        phase = _str(node.get("phase"))
-        if not node_type:
-            warnings.append(f"untyped_node: node {node_id} has no type")
-        elif node_type not in KNOWN_NODE_TYPES:
-            warnings.append(f"unknown_node_type: node {node_id} has type {node_type!r}")
+        get = node.get
+        node_id = _str(get("id")) or str(key)
+        node_type = _str(get("type"))
+        phase = _str(get("phase"))
+        if node_type not in KNOWN_NODE_TYPES:
+            if not node_type:
+                warnings.append(f"untyped_node: node {node_id} has no type")
+            else:
+                warnings.append(f"unknown_node_type: node {node_id} has type {node_type!r}")
         if phase not in KNOWN_PHASES:
             warnings.append(f"unknown_phase: node {node_id} has phase {phase!r}")
-        template = _template_name(node)
-        node_name = _str(node.get("name")) or node_id
-        outputs = _dict(node.get("outputs"))
-        inputs = _dict(node.get("inputs"))
-        steps.append(
-            Step(
-                id=node_id,
-                name=node_name,
-                display_name=_str(node.get("displayName")) or None,
-                type=node_type,
-                template=template,
-                phase=phase,
-                boundary_id=_str(node.get("boundaryID")) or None,
-                pod_name=_pod_name(name, node_name, node_type, template, node_id, pod_name_format)
-                if node_type == "Pod"
-                else None,
-                started_at=_time(node.get("startedAt")),
-                finished_at=_time(node.get("finishedAt")),
-                exit_code=_int(outputs.get("exitCode")),
-                message=clip.text(node.get("message")),
-                host_node=_str(node.get("hostNodeName")) or None,
+        template = get("templateName")
+        if template.__class__ is not str or not template:
+            template = _template_name(node)
+        node_name = _str(get("name")) or node_id
+        outputs = get("outputs")
+        outputs = outputs if isinstance(outputs, dict) else _EMPTY
+        inputs = get("inputs")
+        inputs = inputs if isinstance(inputs, dict) else _EMPTY
+        message = get("message")
+        add_step(
+            trusted(
+                Step,
+                {
+                    "id": node_id,
+                    "name": node_name,
+                    "display_name": _str(get("displayName")) or None,
+                    "type": node_type,
+                    "template": template,
+                    "phase": phase,
+                    "boundary_id": _str(get("boundaryID")) or None,
+                    "pod_name": _pod_name(name, node_name, node_type, template, node_id, pod_name_format)
+                    if node_type == "Pod"
+                    else None,
+                    "started_at": _time(get("startedAt")),
+                    "finished_at": _time(get("finishedAt")),
+                    "exit_code": _int(outputs.get("exitCode")),
+                    "message": None if message is None else clip.text(message),
+                    "host_node": _str(get("hostNodeName")) or None,
+                },
             )
         )
-        for child in _list(node.get("children")):
-            if isinstance(child, str) and child:
-                edges.append((node_id, child))
+        children = get("children")
+        if isinstance(children, list):
+            for child in children:
+                if isinstance(child, str) and child:
+                    add_edge((node_id, child))
+        if not inputs and not outputs:
+            continue
         for direction, io in (("input", inputs), ("output", outputs)):
             for param in _list(io.get("parameters")):
                 if isinstance(param, dict) and param.get("name"):
                     value, truncated = clip.value(param.get("value", param.get("default")))
-                    parameters.append(
-                        Parameter(
-                            step_id=node_id,
-                            direction=direction,
-                            name=_str(param["name"]),
-                            value=value,
-                            truncated=truncated,
-                        )
-                    )
+                    parameters.append(_parameter(node_id, direction, _str(param["name"]), value, truncated))
             for art in _list(io.get("artifacts")):
                 if isinstance(art, dict) and art.get("name"):
                     artifacts.append(_artifact(node_id, direction, art, repository))
@@ -189,46 +200,50 @@ def translate_workflow(
         if isinstance(param, dict) and param.get("name"):
             value, truncated = clip.value(param.get("value", param.get("default")))
             run_parameters[_str(param["name"])] = value
-            parameters.append(
-                Parameter(step_id="", direction="argument", name=_str(param["name"]), value=value, truncated=truncated)
-            )
+            parameters.append(_parameter("", "argument", _str(param["name"]), value, truncated))
 
     step_counts: dict[str, int] = {}
     for step in steps:
         step_counts[step.phase or "Unknown"] = step_counts.get(step.phase or "Unknown", 0) + 1
 
-    run = Run(
-        id=run_id,
-        namespace=namespace,
-        name=name,
-        uid=_str(meta.get("uid")) or None,
-        kfp_run_id=labels.get(LABEL_KFP_RUN_ID) or None,
-        pipeline_name=_pipeline_name(meta, labels, annotations, spec),
-        scheduled_workflow=_scheduled_owner(meta, labels),
-        phase=_str(status.get("phase")),
-        message=clip.text(status.get("message")),
-        created_at=_time(meta.get("creationTimestamp")),
-        started_at=_time(status.get("startedAt")),
-        finished_at=_time(status.get("finishedAt")),
-        labels=labels,
-        parameters=run_parameters,
-        step_counts=step_counts,
-        nodes_offloaded=offloaded,
-        resource_version=_str(meta.get("resourceVersion")) or None,
+    run = trusted(
+        Run,
+        {
+            "id": run_id,
+            "namespace": namespace,
+            "name": name,
+            "uid": _str(meta.get("uid")) or None,
+            "kfp_run_id": labels.get(LABEL_KFP_RUN_ID) or None,
+            "pipeline_name": _pipeline_name(meta, labels, annotations, spec),
+            "scheduled_workflow": _scheduled_owner(meta, labels),
+            "phase": _str(status.get("phase")),
+            "message": clip.text(status.get("message")),
+            "created_at": _time(meta.get("creationTimestamp")),
+            "started_at": _time(status.get("startedAt")),
+            "finished_at": _time(status.get("finishedAt")),
+            "labels": labels,
+            "parameters": run_parameters,
+            "step_counts": step_counts,
+            "nodes_offloaded": offloaded,
+            "resource_version": _str(meta.get("resourceVersion")) or None,
+        },
     )
     if run.phase not in KNOWN_PHASES:
         warnings.append(f"unknown_phase: workflow phase {run.phase!r}")
     if clip.truncated:
         warnings.append(f"truncated: {clip.truncated} value(s) longer than {max_value_bytes} bytes")
-    return RunState(
-        run=run,
-        steps=tuple(steps),
-        edges=tuple(dict.fromkeys(edges)),
-        parameters=tuple(_unique(parameters, lambda p: (p.step_id, p.direction, p.name))),
-        artifacts=tuple(_unique(artifacts, lambda a: (a.step_id, a.direction, a.name))),
-        deleted=deleted,
-        deletion_timestamp=_time(meta.get("deletionTimestamp")),
-        warnings=tuple(warnings),
+    return trusted(
+        RunState,
+        {
+            "run": run,
+            "steps": tuple(steps),
+            "edges": tuple(dict.fromkeys(edges)),
+            "parameters": tuple(_unique(parameters, lambda p: (p.step_id, p.direction, p.name))),
+            "artifacts": tuple(_unique(artifacts, lambda a: (a.step_id, a.direction, a.name))),
+            "deleted": bool(deleted),
+            "deletion_timestamp": _time(meta.get("deletionTimestamp")),
+            "warnings": tuple(warnings),
+        },
     )
 
 
@@ -304,20 +319,31 @@ def _artifact(node_id: str, direction: str, art: dict[str, Any], repository: _Re
             insecure = repo.insecure if insecure is None else insecure
         elif not bucket:
             source = "unresolved"
-    return ArtifactRef(
-        step_id=node_id,
-        direction=direction,  # type: ignore[arg-type]
-        name=_str(art["name"]),
-        path=_str(art.get("path")) or None,
-        storage=storage,
-        s3_bucket=bucket,
-        s3_key=_str(s3.get("key")) or None,
-        s3_endpoint=endpoint,
-        s3_region=region,
-        s3_insecure=insecure,
-        location_source=source,  # type: ignore[arg-type]
-        archive=next(iter(archive), None) if archive else None,
-        optional=bool(art.get("optional")),
+    archive_kind = next(iter(archive), None)
+    return trusted(
+        ArtifactRef,
+        {
+            "step_id": node_id,
+            "direction": direction,
+            "name": _str(art["name"]),
+            "path": _str(art.get("path")) or None,
+            "storage": storage,
+            "s3_bucket": bucket,
+            "s3_key": _str(s3.get("key")) or None,
+            "s3_endpoint": endpoint,
+            "s3_region": region,
+            "s3_insecure": insecure,
+            "location_source": source,
+            # YAML may make a key of another type; anything else here is a string already.
+            "archive": None if archive_kind is None else _str(archive_kind),
+            "optional": bool(art.get("optional")),
+        },
+    )
+
+
+def _parameter(step_id: str, direction: str, name: str, value: str | None, truncated: bool) -> Parameter:
+    return trusted(
+        Parameter, {"step_id": step_id, "direction": direction, "name": name, "value": value, "truncated": truncated}
     )
 
 
@@ -426,6 +452,8 @@ def _list(value: Any) -> list[Any]:
 
 
 def _str(value: Any) -> str:
+    if value.__class__ is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -434,6 +462,8 @@ def _str(value: Any) -> str:
 
 
 def _int(value: Any) -> int | None:
+    if value is None:
+        return None
     try:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
@@ -442,6 +472,8 @@ def _int(value: Any) -> int | None:
 
 def _time(value: Any) -> datetime | None:
     """RFC 3339 timestamps as Kubernetes writes them; anything unparsable is treated as absent."""
+    if value is None:
+        return None
     if isinstance(value, datetime):  # YAML loaders turn unquoted timestamps into datetimes
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if not isinstance(value, str) or not value:

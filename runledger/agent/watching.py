@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from runledger.models import WatchEvent
+from runledger.models import WatchEvent, trusted
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class WatchStream:
                     state.counts["bad_objects"] += 1
                     continue
                 summaries.append(_summary(item))
-                await self._handler.on_event(WatchEvent(type="ADDED", object=_with_kind(item, body)))
+                await self._handler.on_event(trusted(WatchEvent, {"type": "ADDED", "object": _with_kind(item, body)}))
             state.last_contact = time.monotonic()
             token = meta.get("continue") or None
             if not token:
@@ -272,7 +272,8 @@ class WatchStream:
             state.counts["bookmarks"] += 1
         elif event_type in ("ADDED", "MODIFIED", "DELETED"):
             state.counts["events"] += 1
-            await self._handler.on_event(WatchEvent(type=event_type, object=obj))
+            # Type and object were checked above; a second validation would copy the object.
+            await self._handler.on_event(trusted(WatchEvent, {"type": event_type, "object": obj}))
         else:
             state.counts["bad_lines"] += 1
             log.warning("%s: unknown watch event type %r", self.name, event_type)

@@ -35,20 +35,29 @@ ParamKey = tuple[str, str, str]  # (step_id, direction, name)
 
 
 def fingerprint(*values: Any) -> int:
-    digest = hashlib.blake2b(orjson.dumps(values, option=orjson.OPT_NON_STR_KEYS), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return _fingerprint(values)
 
 
-@dataclass
+def _fingerprint(values: tuple, _dumps=orjson.dumps, _option=orjson.OPT_NON_STR_KEYS, _hash=hashlib.blake2b) -> int:
+    return int.from_bytes(_hash(_dumps(values, option=_option), digest_size=8).digest(), "big", signed=True)
+
+
+@dataclass(slots=True)
 class Persisted:
-    """What is in the database for one run, as fingerprints."""
+    """What is in the database for one run, as fingerprints.
+
+    One per cached run, so kept small: slots; the edges as the tuple the state already holds (a
+    set of the same pairs takes several times the memory); step fingerprints and phases in two dicts
+    of plain values, which the cyclic collector never has to scan, rather than a tuple per step.
+    """
 
     fp: int
     phase: str
     resource_version: str | None
     deleted: bool
-    steps: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (fp, phase)
-    edges: set[tuple[str, str]] = field(default_factory=set)
+    steps: dict[str, int] = field(default_factory=dict)  # id -> fp
+    step_phases: dict[str, str] = field(default_factory=dict)  # id -> phase
+    edges: tuple[tuple[str, str], ...] = ()  # (parent, child), unique
     parameters: dict[ParamKey, int] = field(default_factory=dict)
     artifacts: dict[ParamKey, int] = field(default_factory=dict)
 
@@ -200,9 +209,14 @@ class RunWriter:
         found = list(loaded)
         if found:
             for r in await conn.fetch(q("load_step_fingerprints"), found):
-                loaded[r["run_id"]].steps[r["id"]] = (r["fp"], r["phase"])
+                persisted = loaded[r["run_id"]]
+                persisted.steps[r["id"]] = r["fp"]
+                persisted.step_phases[r["id"]] = r["phase"]
+            edges: dict[str, list[tuple[str, str]]] = {}
             for r in await conn.fetch(q("load_edges"), found):
-                loaded[r["run_id"]].edges.add((r["parent_id"], r["child_id"]))
+                edges.setdefault(r["run_id"], []).append((r["parent_id"], r["child_id"]))
+            for run_id, pairs in edges.items():
+                loaded[run_id].edges = tuple(pairs)
             for r in await conn.fetch(q("load_parameter_fingerprints"), found):
                 loaded[r["run_id"]].parameters[(r["step_id"], r["direction"], r["name"])] = r["fp"]
             for r in await conn.fetch(q("load_artifact_fingerprints"), found):
@@ -227,11 +241,12 @@ class RunWriter:
         changed = before is None or before.fp != run_fp
         old = before or Persisted(0, "", None, False)
 
+        fps, phases, old_fps = after.steps, after.step_phases, old.steps
         for step in state.steps:
             step_fp = _step_fingerprint(step)
-            after.steps[step.id] = (step_fp, step.phase)
-            previous = old.steps.get(step.id)
-            if previous is not None and previous[0] == step_fp:
+            fps[step.id] = step_fp
+            phases[step.id] = step.phase
+            if old_fps.get(step.id) == step_fp:
                 continue
             changed = True
             batch.steps.add(
@@ -239,20 +254,25 @@ class RunWriter:
                 step.pod_name, step.started_at, step.finished_at, step.exit_code, step.message, step.host_node,
                 step_fp,
             )  # fmt: skip
-            previous_phase = previous[1] if previous is not None else None
+            previous_phase = old.step_phases.get(step.id)
             if step.phase and step.phase != previous_phase:
                 batch.transitions.add(rid, step.id, previous_phase, step.phase, _step_phase_at(step) or now)
         for step_id in old.steps.keys() - after.steps.keys():
             changed = True
             batch.step_deletes.add(rid, step_id)
 
-        after.edges = set(state.edges)
-        for parent, child in after.edges - old.edges:
-            changed = True
-            batch.edge_inserts.add(rid, parent, child)
-        for parent, child in old.edges - after.edges:
-            changed = True
-            batch.edge_deletes.add(rid, parent, child)
+        after.edges = state.edges
+        # Usually the very same pairs in the same order; only a difference needs the sets.
+        if state.edges != old.edges:
+            new_edges, old_edges = set(state.edges), set(old.edges)
+            for parent, child in state.edges:
+                if (parent, child) not in old_edges:
+                    changed = True
+                    batch.edge_inserts.add(rid, parent, child)
+            for parent, child in old.edges:
+                if (parent, child) not in new_edges:
+                    changed = True
+                    batch.edge_deletes.add(rid, parent, child)
 
         for p in state.parameters:
             key = (p.step_id, p.direction, p.name)
@@ -290,10 +310,10 @@ class RunWriter:
 
 
 def _step_fingerprint(step: Step) -> int:
-    return fingerprint(
+    return _fingerprint((
         step.name, step.display_name, step.type, step.template, step.phase, step.boundary_id, step.pod_name,
         step.started_at, step.finished_at, step.exit_code, step.message, step.host_node,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def _step_phase_at(step: Step) -> datetime | None:
