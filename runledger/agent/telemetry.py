@@ -8,6 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from runledger.agent.ingest import Ingestor
 from runledger.agent.watching import WatchStream
+from runledger.metadata.api.prometheus import counted_by
 
 
 def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
@@ -32,16 +33,9 @@ def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
     yield CounterMetricFamily("runledger_rows_written", "Rows written, transitions included.", value=stats.rows_written)
     yield CounterMetricFamily("runledger_transitions", "Phase transitions recorded.", value=stats.transitions)
     yield CounterMetricFamily("runledger_db_retries", "Write batches retried after a database outage.", value=stats.db_retries)
-    errors = CounterMetricFamily("runledger_errors", "Errors, by kind (bad objects, failed writes, ...).", labels=["kind"])
-    for kind, n in sorted(stats.errors.items()):
-        errors.add_metric([kind], n)
-    yield errors
-    warnings = CounterMetricFamily(
-        "runledger_translation_warnings", "Oddities met while translating objects, by kind.", labels=["kind"]
-    )
-    for kind, n in sorted(stats.warnings.items()):
-        warnings.add_metric([kind], n)
-    yield warnings
+    yield counted_by("runledger_errors", "Errors, by kind (bad objects, failed writes, ...).", "kind", stats.errors)
+    yield counted_by("runledger_translation_warnings", "Oddities met while translating objects, by kind.", "kind",
+                     stats.warnings)  # fmt: skip
     latency = HistogramMetricFamily("runledger_db_write_seconds", "Time to commit one batch of run states.")
     latency.add_metric([], stats.write_seconds.cumulative(), stats.write_seconds.sum)
     yield latency

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -105,18 +105,19 @@ async def _run_figures(conn: asyncpg.Connection) -> list[Metric]:
     return [runs, durations, queue, states]
 
 
+def counted_by(name: str, documentation: str, label: str, counts: Mapping[str, int]) -> CounterMetricFamily:
+    """A counter with one label, from a dict of counts the service keeps (kind -> n)."""
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, n in sorted(counts.items()):
+        family.add_metric([value], n)
+    return family
+
+
 def indexer_metrics(indexer: ArtifactIndexer) -> Iterable[Metric]:
     stats = indexer.stats
-    checked = CounterMetricFamily("runledger_artifact_checks", "Objects checked in S3, by outcome.", labels=["outcome"])
-    for outcome, n in sorted(stats.outcomes.items()):
-        checked.add_metric([outcome], n)
-    yield checked
-    rejected = CounterMetricFamily(
-        "runledger_artifact_content_errors", "Artifact contents rejected (metrics entries, archives, ...).", labels=["kind"]
-    )
-    for kind, n in sorted(stats.content_errors.items()):
-        rejected.add_metric([kind], n)
-    yield rejected
+    yield counted_by("runledger_artifact_checks", "Objects checked in S3, by outcome.", "outcome", stats.outcomes)
+    yield counted_by("runledger_artifact_content_errors", "Artifact contents rejected (metrics entries, archives, ...).",
+                     "kind", stats.content_errors)  # fmt: skip
     yield CounterMetricFamily("runledger_metrics_stored", "KFP metrics read from metrics files.", value=stats.metrics_stored)
     yield CounterMetricFamily("runledger_artifact_s3_wait_seconds", "Time indexer workers spent awaiting S3.",
                               value=stats.s3_seconds)  # fmt: skip
