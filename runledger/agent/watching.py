@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -35,6 +34,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
+from runledger.backoff import Backoff
 from runledger.models import WatchEvent, trusted
 
 log = logging.getLogger(__name__)
@@ -86,21 +86,6 @@ class WatchSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     checkpoint_seconds: float = 5.0
-
-
-class Backoff:
-    """Jittered exponential delays, capped; reset after a success."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.initial, self.maximum, self.attempt = initial, maximum, 0
-
-    def next(self) -> float:
-        delay = min(self.maximum, self.initial * 2**self.attempt)
-        self.attempt += 1
-        return delay * random.uniform(0.5, 1.0)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass

@@ -24,13 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from runledger.backoff import Backoff
 from runledger.metadata import db
 from runledger.metadata.queries import q
 from runledger.metadata.schemas import Timestamp
@@ -202,14 +202,13 @@ class EventHub:
         self.max_subscribers = max_subscribers
         self.heartbeat_seconds = heartbeat_seconds
         self._poll_seconds = poll_seconds
-        self._reconnect_max_seconds = reconnect_max_seconds
         self._query_timeout = query_timeout_seconds
         self._subscriptions: set[Subscription] = set()
         self._last: int | None = None  # the newest id published; None until first connected
         self._ready = asyncio.Event()
         self._closing = False
         self._connected = False
-        self._failures = 0
+        self._backoff = Backoff(0.1, reconnect_max_seconds)
         self._task: asyncio.Task | None = None
         self.stats = FeedStats()
 
@@ -302,13 +301,11 @@ class EventHub:
             try:
                 await self._listen()
             except Exception as exc:  # CancelledError is not an Exception: shutdown goes through
-                self._failures += 1
                 if db.is_transient(exc):
                     log.warning("event feed: database connection lost (%s); reconnecting", exc)
                 else:
                     log.exception("event feed: listener failed; reconnecting")
-            delay = min(self._reconnect_max_seconds, 0.1 * 2 ** min(self._failures, 10))
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await asyncio.sleep(self._backoff.next())
 
     async def _listen(self) -> None:
         conn = await self._connect()
@@ -322,7 +319,7 @@ class EventHub:
             else:
                 log.info("event feed: reconnected; catching up after transition %d", self._last)
             self._connected = True
-            self._failures = 0
+            self._backoff.reset()
             self.stats.connects += 1
             self._ready.set()
             while True:
