@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from importlib import metadata
+from typing import Any
 
 import asyncpg
 import orjson
@@ -29,8 +30,6 @@ _V2_LIST_PARAMS = {"namespace", "experiment_id", "page_token", "page_size", "sor
 _V1_LIST_PARAMS = {"page_token", "page_size", "sort_by", "filter", "resource_reference_key.type", "resource_reference_key.id"}
 # google.rpc.Code for each HTTP status this module answers with.
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 3, 500: 13, 503: 14}
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _respond(model: BaseModel, *, status: int = 200) -> web.Response:
@@ -93,18 +92,9 @@ async def list_runs_v2(request: web.Request) -> web.Response:
     params = _params(request, _V2_LIST_PARAMS)
     if params.get("experiment_id"):
         raise BadRequest("unsupported parameter 'experiment_id': runledger does not know KFP experiments")
-    page_size = _page_size(params.get("page_size"))
-    query, after = kfp_queries.resolve_query(
-        api="v2",
-        namespace=params.get("namespace") or None,
-        sort_by=params.get("sort_by") or None,
-        filter_text=params.get("filter") or None,
-        page_token=params.get("page_token") or None,
+    page, histories = await _list_page(
+        request, params, api="v2", namespace=params.get("namespace") or None, details=kfp.run_histories
     )
-    visible = await _visibility(request, query)
-    async with snapshot(request) as conn:
-        page = await kfp.list_runs(conn, query, after=after, page_size=page_size, namespaces=visible)
-        histories = await kfp.run_histories(conn, [r["id"] for r in page.rows])
     runs = [kfp.v2_run(r, history=histories.get(r["id"], [])) for r in page.rows]
     return _respond(
         kfp.V2ListRunsResponse(runs=runs or None, total_size=page.total_size or None, next_page_token=page.next_page_token)
@@ -122,10 +112,26 @@ async def get_run_v2(request: web.Request) -> web.Response:
 
 async def list_runs_v1(request: web.Request) -> web.Response:
     params = _params(request, _V1_LIST_PARAMS)
+    page, metrics = await _list_page(request, params, api="v1", namespace=_v1_namespace(params), details=kfp.run_metrics)
+    runs = [kfp.v1_run(r, metrics=metrics.get(r["id"], [])) for r in page.rows]
+    return _respond(
+        kfp.ApiListRunsResponse(runs=runs or None, total_size=page.total_size or None, next_page_token=page.next_page_token)
+    )
+
+
+async def _list_page(
+    request: web.Request,
+    params: dict[str, str],
+    *,
+    api: kfp_queries.Api,
+    namespace: str | None,
+    details: Callable[[asyncpg.Connection, list[str]], Awaitable[dict[str, Any]]],
+) -> tuple[kfp.RunPage, dict[str, Any]]:
+    """One page of a ListRuns request and, in the same snapshot, `details` of its runs by id."""
     page_size = _page_size(params.get("page_size"))
     query, after = kfp_queries.resolve_query(
-        api="v1",
-        namespace=_v1_namespace(params),
+        api=api,
+        namespace=namespace,
         sort_by=params.get("sort_by") or None,
         filter_text=params.get("filter") or None,
         page_token=params.get("page_token") or None,
@@ -133,11 +139,7 @@ async def list_runs_v1(request: web.Request) -> web.Response:
     visible = await _visibility(request, query)
     async with snapshot(request) as conn:
         page = await kfp.list_runs(conn, query, after=after, page_size=page_size, namespaces=visible)
-        metrics = await kfp.run_metrics(conn, [r["id"] for r in page.rows])
-    runs = [kfp.v1_run(r, metrics=metrics.get(r["id"], [])) for r in page.rows]
-    return _respond(
-        kfp.ApiListRunsResponse(runs=runs or None, total_size=page.total_size or None, next_page_token=page.next_page_token)
-    )
+        return page, await details(conn, [r["id"] for r in page.rows])
 
 
 async def _visibility(request: web.Request, query: kfp_queries.ListQuery) -> frozenset[str] | None:
