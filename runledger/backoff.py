@@ -1,4 +1,5 @@
-"""Jittered exponential delays between reconnects, shared by the watch streams and the event feed.
+"""Jittered exponential delays between retries, shared by the watch streams, the
+ingest writers and the event feed.
 
 Jitter (each delay drawn from [half, all] of its step) keeps replicas and streams that failed
 together from retrying together; the cap keeps a long outage from growing delays without bound.

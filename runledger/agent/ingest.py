@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import asyncpg
 from runledger.agent.pods import translate_pod
 from runledger.agent.queueing import CoalescingQueue
 from runledger.agent.translate import TranslationError, object_ref, translate_workflow
+from runledger.backoff import Backoff
 from runledger.metadata import reconcile
 from runledger.metadata.db import is_transient
 from runledger.metadata.pods import write_pods
@@ -203,7 +203,7 @@ class Ingestor:
         self._tasks.clear()
 
     async def _write_loop(self) -> None:
-        delay = 0.0
+        backoff = Backoff(0.1, self._settings.ingest_retry_max_seconds)
         while True:
             batch = await self._queue.get_batch(self._settings.ingest_batch_runs)
             keys = [key for key, _ in batch]
@@ -216,13 +216,12 @@ class Ingestor:
                     del self._writing[key]
                 await self._queue.done(keys)
             if ok:
-                delay = 0.0
+                backoff.reset()
                 self.database_ok = True
                 continue
             self.database_ok = False
             self.stats.db_retries += 1
-            delay = min(max(delay * 2, 0.1), self._settings.ingest_retry_max_seconds)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await asyncio.sleep(backoff.next())
 
     async def _write(self, batch: list[tuple[QueueKey, Work]]) -> bool:
         """Persist a batch; False if the database is unavailable (the batch was requeued)."""
