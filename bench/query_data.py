@@ -8,7 +8,9 @@ ids and pod names in Argo's scheme, run arguments both as the ``parameters`` doc
 ``step_id = ''`` rows, artifact references linked to their ``artifacts`` row by ``artifact_id``,
 ``metrics`` per (run, step) from the metrics file a step produced and ``run_metrics`` holding the
 value of the step that finished last, a transition per phase change. Generated columns (sort_at,
-finished_sort, duration_sort, duration_seconds) are left to Postgres.
+finished_sort, duration_sort, duration_seconds) are left to Postgres; a run argument's copy of its
+run's sort_at (``run_sort_at``, which a trigger fills for any other writer) is written here, and the
+loader checks every copy against its run.
 
 Everything about run ``i`` is a pure function of ``i`` (and the total), so chunks are generated in
 any order by worker processes, and a run can refer to what another run produced without either
@@ -184,7 +186,7 @@ class Chunk:
         "steps": ("run_id", "id", "name", "display_name", "type", "template", "phase", "boundary_id", "pod_name",
                   "started_at", "finished_at", "exit_code", "message", "host_node", "fp"),
         "step_edges": ("run_id", "parent_id", "child_id"),
-        "parameters": ("run_id", "step_id", "direction", "name", "value", "truncated", "fp"),
+        "parameters": ("run_id", "step_id", "direction", "name", "value", "truncated", "fp", "run_sort_at"),
         "artifacts": ("id", "uri", "bucket", "key", "endpoint", "region", "insecure", "state", "size", "etag",
                       "content_type", "last_modified", "errors", "error", "checked_at", "first_seen_at"),
         "artifact_queue": ("artifact_id", "due_at"),
@@ -208,13 +210,13 @@ class Chunk:
     def _add(self, table: str, *values: object) -> None:
         self.rows[table].append("\t".join([N if v is None else str(v) for v in values]))
 
-    def _param(self, run_id: str, step_id: str, direction: str, name: str, value: str) -> None:
+    def _param(self, run_id: str, step_id: str, direction: str, name: str, value: str, run_sort_at: str | None = None) -> None:
         fp = self._param_fps.get(value)
         if fp is None:
             fp = fingerprint(value, False)
             if len(self._param_fps) < 10_000:
                 self._param_fps[value] = fp
-        self._add("parameters", run_id, step_id, direction, name, value, "f", fp)
+        self._add("parameters", run_id, step_id, direction, name, value, "f", fp, run_sort_at)
 
     def _artifact_row(self, artifact_id: int, key: str, *, state: str, at: float | None, size: int) -> None:
         uri = f"s3://{BUCKET}/{key}"
@@ -372,7 +374,7 @@ class Chunk:
             self._add("step_edges", rid, parent, child)
 
         for name, value in args.items():
-            self._param(rid, "", "argument", name, value)
+            self._param(rid, "", "argument", name, value, c_ts)  # the run's sort_at: it has a created_at
 
         # Inputs and outputs of the tasks that ran (only succeeded tasks have outputs).
         task_times = {s[0]: (s[8], s[9]) for s in steps}

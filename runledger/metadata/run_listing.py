@@ -255,6 +255,8 @@ class _Sql:
         self.args: list[Any] = []
         self.where: list[str] = []
         self.joins: list[str] = []
+        # The (sort key, id) columns the page is ordered and keyed by, when not the runs table's own.
+        self.listing_key: tuple[str, str] | None = None
 
     def bind(self, value: Any) -> str:
         self.args.append(value)
@@ -275,13 +277,21 @@ def _filters(query: RunListQuery, sql: _Sql) -> None:
             sql.where.append(f"r.labels @> {sql.bind({label.key: label.value})}::jsonb")
         else:
             sql.where.append(f"{'NOT ' if label.negated else ''}r.labels ? {sql.bind(label.key)}")
-    for param in query.params:
+    for i, param in enumerate(query.params):
         name, value = sql.bind(param.name), sql.bind(param.value)
         # md5(value) matches the expression index parameters_by_value; the value check makes it exact.
-        sql.where.append(
-            f"EXISTS (SELECT 1 FROM parameters p WHERE p.run_id = r.id AND p.step_id = '' AND p.name = {name}"
-            f" AND md5(p.value) = md5({value}) AND p.value = {value})"
-        )
+        match = f"{{p}}.name = {name} AND md5({{p}}.value) = md5({value}) AND {{p}}.value = {value}"
+        if i == 0 and query.sort.lstrip("-") == "created_at":
+            # Ordered by the argument's copy of the listing key, so the page walks the argument's
+            # index (parameters_by_value) newest first and stops when full: only the runs that hold
+            # it are visited (see migration 0010). Step '' holds one row per argument name (a
+            # constraint), so the join repeats no run.
+            sql.joins.append(f"JOIN parameters arg ON arg.run_id = r.id AND arg.step_id = '' AND {match.format(p='arg')}")
+            sql.listing_key = ("arg.run_sort_at", "arg.run_id")
+        else:
+            sql.where.append(
+                f"EXISTS (SELECT 1 FROM parameters p WHERE p.run_id = r.id AND p.step_id = '' AND {match.format(p='p')})"
+            )
     for metric in query.metrics:
         name, value = sql.bind(metric.name), sql.bind(metric.value)
         sql.where.append(
@@ -297,21 +307,21 @@ async def list_runs(conn: asyncpg.Connection, query: RunListQuery) -> tuple[list
     total = None
     if query.count:
         where = f" WHERE {' AND '.join(sql.where)}" if sql.where else ""
-        total = await conn.fetchval(f"SELECT count(*) FROM runs r{where}", *sql.args)
+        total = await conn.fetchval(f"SELECT count(*) FROM runs r {' '.join(sql.joins)}{where}", *sql.args)
     if query.sort_metric is not None:
         sql.joins.append(f"JOIN run_metrics sm ON sm.run_id = r.id AND sm.name = {sql.bind(query.sort_metric)}")
-        expression = "sm.value"
+        expression, id_column = "sm.value", "r.id"
     else:
-        expression = _SORT_SQL[query.sort.lstrip("-")][0]
+        expression, id_column = sql.listing_key or (_SORT_SQL[query.sort.lstrip("-")][0], "r.id")
     direction, compare = ("DESC", "<") if query.descending else ("ASC", ">")
     if query.page_token:
         key, run_id = decode_token(query, query.page_token)
-        sql.where.append(f"({expression}, r.id) {compare} ({sql.bind(key)}, {sql.bind(run_id)})")
+        sql.where.append(f"({expression}, {id_column}) {compare} ({sql.bind(key)}, {sql.bind(run_id)})")
     limit = sql.bind(query.limit + 1)
     text = (
         f"SELECT {q('run_columns_r')}, {expression} AS sort_key FROM runs r {' '.join(sql.joins)}"
         + (f" WHERE {' AND '.join(sql.where)}" if sql.where else "")
-        + f" ORDER BY {expression} {direction}, r.id {direction} LIMIT {limit}"
+        + f" ORDER BY {expression} {direction}, {id_column} {direction} LIMIT {limit}"
     )
     rows = await conn.fetch(text, *sql.args)
     token = None

@@ -30,6 +30,7 @@ def spec(i: int) -> dict:
         "duration": None if running else duration,
         "team": ["nlp", "vision", None][i % 3],
         "lr": "0.1" if i % 2 else "0.01",
+        "batch": "32" if i % 3 else "64",
         "owner": "nightly" if i % 4 == 0 else None,
     }
 
@@ -48,7 +49,7 @@ async def api(pool, settings):
             meta["labels"]["team"] = r["team"]
         if r["owner"]:
             meta["labels"]["scheduledworkflows.kubeflow.org/scheduledWorkflowName"] = r["owner"]
-        wf.obj["spec"]["arguments"]["parameters"] = [{"name": "lr", "value": r["lr"]}]
+        wf.obj["spec"]["arguments"]["parameters"] = [{"name": "lr", "value": r["lr"]}, {"name": "batch", "value": r["batch"]}]
         wf.obj["status"]["startedAt"] = iso(r["created"])
         wf.obj["status"]["phase"] = "Running" if r["finished"] is None else "Succeeded"
         if r["finished"] is not None:
@@ -84,19 +85,55 @@ def order(key, *, descending: bool) -> list[str]:
 NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize(
-    ("sort", "key"),
-    [
-        ("created_at", lambda r: r["created"]),
-        ("finished_at", lambda r: r["finished"] or NEVER),  # unfinished runs sort as the oldest
-        ("duration", lambda r: r["duration"] if r["duration"] is not None else float("-inf")),
-        ("name", lambda r: r["name"]),
-    ],
-)
+SORTS = [
+    ("created_at", lambda r: r["created"]),
+    ("finished_at", lambda r: r["finished"] or NEVER),  # unfinished runs sort as the oldest
+    ("duration", lambda r: r["duration"] if r["duration"] is not None else float("-inf")),
+    ("name", lambda r: r["name"]),
+]
+
+
+@pytest.mark.parametrize(("sort", "key"), SORTS)
 @pytest.mark.parametrize("descending", [False, True])
 async def test_every_sort_pages_through_all_runs_in_order(api, sort, key, descending):
     got = await walk(api, f"sort={'-' if descending else ''}{sort}")
     assert got == order(key, descending=descending)
+
+
+@pytest.mark.parametrize(("sort", "key"), SORTS)
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize(
+    ("params", "predicate"),
+    [
+        ("param.lr=0.1", lambda r: r["lr"] == "0.1"),
+        ("param.lr=0.01&param.batch=32", lambda r: r["lr"] == "0.01" and r["batch"] == "32"),
+        ("param.batch=64&label=team=nlp", lambda r: r["batch"] == "64" and r["team"] == "nlp"),
+    ],
+)
+async def test_argument_filtered_listings_page_in_order_for_every_sort(api, sort, key, descending, params, predicate):
+    got = await walk(api, f"{params}&sort={'-' if descending else ''}{sort}", limit=2)
+    assert got == [name for name in order(key, descending=descending) if predicate(next(r for r in RUNS if r["name"] == name))]
+
+
+async def test_an_argument_filtered_listing_follows_a_change_of_a_runs_creation_time(api, pool):
+    # Creation timestamps are immutable in Kubernetes, but the listing key is stored twice (the
+    # run's and its arguments') and must never disagree, whoever writes the run.
+    oldest = min((r for r in RUNS if r["lr"] == "0.1"), key=lambda r: r["created"])
+    await pool.execute("UPDATE runs SET created_at = $1 WHERE name = $2", T0 + timedelta(days=1), oldest["name"])
+    got = await walk(api, "param.lr=0.1&sort=-created_at")
+    assert got[0] == oldest["name"]
+    assert sorted(got) == sorted(r["name"] for r in RUNS if r["lr"] == "0.1")
+
+
+async def test_an_argument_written_outside_the_agent_is_found_by_the_filter(api, pool):
+    run = RUNS[4]
+    await pool.execute(
+        "INSERT INTO parameters (run_id, step_id, direction, name, value, fp)"
+        " SELECT id, '', 'argument', 'seed', '7', 0 FROM runs WHERE name = $1",
+        run["name"],
+    )
+    assert await walk(api, "param.seed=7") == [run["name"]]
+    assert await walk(api, "param.seed=7&sort=created_at") == [run["name"]]
 
 
 @pytest.mark.parametrize(
