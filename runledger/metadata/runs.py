@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from runledger.metadata.queries import q
+from runledger.models import trusted
 from runledger.metadata.schemas import (
     ArtifactRefOut,
     MetricOut,
@@ -26,29 +27,28 @@ from runledger.metadata.schemas import (
 
 
 def run_from_row(row: asyncpg.Record) -> RunOut:
-    # Unvalidated: the columns already have the model's types (timestamptz arrives in UTC), and a
-    # page of runs would otherwise spend more time validating than Postgres spent finding it.
-    return RunOut.model_construct(
-        id=row["id"],
-        namespace=row["namespace"],
-        name=row["name"],
-        uid=row["uid"],
-        phase=row["phase"],
-        message=row["message"],
-        kfp_run_id=row["kfp_run_id"],
-        pipeline_name=row["pipeline_name"],
-        scheduled_workflow=row["scheduled_workflow"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        deleted=row["deleted_at"] is not None,
-        deleted_at=row["deleted_at"],
-        labels=row["labels"],
-        parameters=row["parameters"],
-        step_counts=row["step_counts"],
-        nodes_offloaded=row["nodes_offloaded"],
-        updated_at=row["updated_at"],
-    )
+    # Unvalidated: the columns already have the model's types (timestamptz arrives in UTC).
+    return trusted(RunOut, {
+        "id": row["id"],
+        "namespace": row["namespace"],
+        "name": row["name"],
+        "uid": row["uid"],
+        "phase": row["phase"],
+        "message": row["message"],
+        "kfp_run_id": row["kfp_run_id"],
+        "pipeline_name": row["pipeline_name"],
+        "scheduled_workflow": row["scheduled_workflow"],
+        "created_at": row["created_at"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "deleted": row["deleted_at"] is not None,
+        "deleted_at": row["deleted_at"],
+        "labels": row["labels"],
+        "parameters": row["parameters"],
+        "step_counts": row["step_counts"],
+        "nodes_offloaded": row["nodes_offloaded"],
+        "updated_at": row["updated_at"],
+    })  # fmt: skip
 
 
 async def get_run(conn: asyncpg.Connection, run_id: str) -> RunOut | None:

@@ -1,0 +1,28 @@
+"""The API builds run models from rows without validating them again; what it builds must be exactly
+what validation would build, for every real fixture once stored (a column whose type drifted from
+its field's, or a pydantic upgrade that laid instances out differently, fails here)."""
+
+from __future__ import annotations
+
+from runledger.metadata.queries import q
+from runledger.metadata.runs import run_from_row
+from runledger.metadata.schemas import RunOut, RunPage
+from tests.conftest import fixture_files
+from tests.support.ingesting import ingest
+from tests.support.workflows import load
+
+
+async def test_every_stored_fixture_reads_as_its_validated_model(pool, settings, conn):
+    await ingest(pool, settings, [{"type": "ADDED", "object": load(p)} for p in fixture_files()])
+    rows = await conn.fetch(f"SELECT {q('run_columns_r')} FROM runs r ORDER BY r.id")
+    assert len(rows) == len(fixture_files())
+    for row in rows:
+        run = run_from_row(row)
+        validated = RunOut.model_validate(run.model_dump())
+        assert validated == run
+        assert validated.model_dump_json() == run.model_dump_json()
+        assert run.model_fields_set == validated.model_fields_set
+    runs = [run_from_row(r) for r in rows]
+    assert RunPage(runs=runs, next_page_token=None).model_dump_json() == RunPage.model_validate(
+        {"runs": [r.model_dump() for r in runs], "next_page_token": None}
+    ).model_dump_json()
