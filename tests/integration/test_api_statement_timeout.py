@@ -30,6 +30,15 @@ async def test_a_request_cannot_run_longer_than_the_api_statement_timeout(pool, 
             await conn.execute("SELECT pg_sleep(2)")
 
 
+async def test_a_request_that_binds_only_ids_may_reuse_cached_plans_under_the_same_limits(pool, settings):
+    request = request_for(pool, settings.model_copy(update={"api_statement_timeout_ms": 50}))
+    async with snapshot(request, filters=False) as conn:
+        assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+        assert await conn.fetchval("SHOW statement_timeout") == "50ms"
+        assert await conn.fetchval("SHOW transaction_read_only") == "on"
+        assert await conn.fetchval("SHOW max_parallel_workers_per_gather") == "0"
+
+
 async def test_the_timeout_ends_with_the_request(dsn, settings):
     one = await db.create_pool(dsn, settings=settings.model_copy(update={"database_pool_min": 1, "database_pool_max": 1}))
     try:

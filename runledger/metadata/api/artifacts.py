@@ -21,7 +21,7 @@ async def list_artifacts(request: web.Request) -> web.Response:
 
 async def get_artifact(request: web.Request) -> web.Response:
     visible = await auth.visible_namespaces(request)
-    async with snapshot(request) as conn:
+    async with snapshot(request, filters=False) as conn:
         artifact = await repo.get_artifact(conn, request.match_info["ref"], namespaces=visible)
     if artifact is None:
         raise web.HTTPNotFound(reason="no artifact with this id or URI")

@@ -102,7 +102,7 @@ async def list_runs_v2(request: web.Request) -> web.Response:
 
 
 async def get_run_v2(request: web.Request) -> web.Response:
-    async with snapshot(request) as conn:
+    async with snapshot(request, filters=False) as conn:
         row = await _find_visible_run(request, conn)
         steps = await run_repo.list_steps(conn, row["id"])
         transitions = await run_repo.list_transitions(conn, row["id"])
@@ -174,7 +174,7 @@ def _v1_namespace(params: dict[str, str]) -> str | None:
 
 
 async def get_run_v1(request: web.Request) -> web.Response:
-    async with snapshot(request) as conn:
+    async with snapshot(request, filters=False) as conn:
         row = await _find_visible_run(request, conn)
         steps = await run_repo.list_steps(conn, row["id"])
         metrics = await run_repo.list_metrics(conn, row["id"])

@@ -13,8 +13,9 @@ from runledger.metadata.api.responses import model_response
 async def get_lineage(request: web.Request) -> web.Response:
     query = repo.parse_lineage_query(request.rel_url.query)
     visible = await auth.visible_namespaces(request)
-    # One snapshot: the walks, the summaries and the edges see the same data.
-    async with snapshot(request) as conn:
+    # One snapshot: the walks, the summaries and the edges see the same data. The walks bind node
+    # ids, not filters, and planning them anew cost more than running them (~3.5 ms a request).
+    async with snapshot(request, filters=False) as conn:
         graph = await repo.get_lineage(conn, query, namespaces=visible)
     if graph is None:
         raise web.HTTPNotFound(reason=f"no {query.ref.kind} matches this node")

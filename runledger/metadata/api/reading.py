@@ -21,11 +21,14 @@ from runledger.metadata.queries import q
 
 
 @asynccontextmanager
-async def snapshot(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
+async def snapshot(request: web.Request, *, filters: bool = True) -> AsyncIterator[asyncpg.Connection]:
+    """The request's read-only snapshot. `filters`: whether its statements bind user filters (see
+    limit_statement_time); a request that binds ids only may reuse cached plans, which Postgres
+    does when they cost no more than planning each statement anew."""
     timeout_ms = request.app[keys.SETTINGS].api_statement_timeout_ms
     async with request.app[keys.POOL].acquire() as conn:
         async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            await conn.execute(q("limit_statement_time"), str(timeout_ms))
+            await conn.execute(q("limit_statement_time"), str(timeout_ms), "force_custom_plan" if filters else "auto")
             try:
                 yield conn
             except asyncpg.DataError as exc:

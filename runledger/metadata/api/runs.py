@@ -31,7 +31,7 @@ async def list_runs(request: web.Request) -> web.Response:
 
 
 async def get_run(request: web.Request) -> web.Response:
-    async with snapshot(request) as conn:
+    async with snapshot(request, filters=False) as conn:
         run = await repo.get_run(conn, request.match_info["run_id"])
         if run is None or not await auth.namespace_visible(request, run.namespace):
             raise web.HTTPNotFound(reason="no run with this id")
@@ -42,7 +42,7 @@ async def get_run(request: web.Request) -> web.Response:
 async def _of_existing_run(request: web.Request, read):  # noqa: ANN001, ANN202
     """What `read(conn, run_id)` returns, in one snapshot; 404 when the run is unknown or not readable."""
     run_id = request.match_info["run_id"]
-    async with snapshot(request) as conn:
+    async with snapshot(request, filters=False) as conn:
         namespace = await repo.run_namespace(conn, run_id)
         if namespace is None or not await auth.namespace_visible(request, namespace):
             raise web.HTTPNotFound(reason="no run with this id")
@@ -72,7 +72,7 @@ async def compare(request: web.Request) -> web.Response:
     if not 1 <= len(ids) <= MAX_COMPARED:
         raise BadRequest(f"ids: give 1 to {MAX_COMPARED} distinct run ids")
     visible = await auth.visible_namespaces(request)
-    async with snapshot(request) as conn:
+    async with snapshot(request, filters=False) as conn:
         comparison = await repo.compare_runs(conn, ids, namespaces=visible)
     return model_response(comparison)
 

@@ -95,10 +95,11 @@ LIMIT $5;
 
 -- name: limit_statement_time
 -- SET LOCAL with bound values: they end with the request's transaction.
--- Custom plans: the API binds user values whose selectivity varies by orders of magnitude (a
--- parameter value a fifth of all runs share, or one a few hold); a cached generic plan fits one
--- and takes seconds on the other. No parallel workers: a page is LIMITed, and starting workers
--- costs more than the scan they would share, while taking cores from concurrent requests.
+-- $2 is the plan cache mode: force_custom_plan where the API binds user values whose selectivity
+-- varies by orders of magnitude (a parameter value a fifth of all runs share, or one a few hold:
+-- a cached generic plan fits one and takes seconds on the other), auto where it binds ids only.
+-- No parallel workers: a page is LIMITed, and starting workers costs more than the scan they
+-- would share, while taking cores from concurrent requests.
 SELECT set_config('statement_timeout', $1, true),
-       set_config('plan_cache_mode', 'force_custom_plan', true),
+       set_config('plan_cache_mode', $2, true),
        set_config('max_parallel_workers_per_gather', '0', true);
