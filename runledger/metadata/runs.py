@@ -10,7 +10,6 @@ from datetime import datetime
 import asyncpg
 
 from runledger.metadata.queries import q
-from runledger.models import trusted
 from runledger.metadata.schemas import (
     ArtifactRefOut,
     MetricOut,
@@ -24,6 +23,7 @@ from runledger.metadata.schemas import (
     StepOut,
     TransitionOut,
 )
+from runledger.models import trusted
 
 
 def run_from_row(row: asyncpg.Record) -> RunOut:
