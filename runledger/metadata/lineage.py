@@ -37,9 +37,10 @@ last hop is the one that reaches the node cap, rather than finding everything an
 Then one query fetches the summaries and one the edges among the found nodes (all of them,
 including edges no walk took, e.g. between two nodes at the same depth).
 
-Tenancy: given ``namespaces``, a step of a run in any other namespace is returned redacted (its id,
-kind and place in the graph, no summary) and not expanded; edges between two redacted nodes are
-dropped, and edges touching one keep no names. An artifact is shown when a step of a readable
+Tenancy: given ``namespaces``, a step of a run in any other namespace is returned redacted (its kind
+and place in the graph, no summary) and not expanded; edges between two redacted nodes are dropped,
+and edges touching one keep no names. Its id is ``redacted:N``, numbered within the response: a
+step's id holds its run's uid and its node id, which begins with the workflow's name. An artifact is shown when a step of a readable
 namespace produced or consumed it, which every artifact reached from a shown step is; a root that
 is not readable is not found.
 """
@@ -174,7 +175,7 @@ class ArtifactNode(Out):
 class RedactedNode(Out):
     """A node of a namespace the caller cannot read: there is something, and no more."""
 
-    id: str
+    id: str = Field(description="redacted:N, numbered within this response; it names nothing.")
     kind: Literal["step", "artifact"]
     root: bool
     depth: int
@@ -322,6 +323,8 @@ async def _graph(
         for r in step_rows
         if namespaces is not None and r["namespace"] not in namespaces
     }
+    # Aliases for the hidden ids, numbered in the order the response lists nodes.
+    alias = {node: f"redacted:{i}" for i, node in enumerate(sorted(redacted, key=lambda n: (depths[n], n)), 1)}
     names: dict[tuple[str, str, str], set[str]] = {}
     for e in edge_rows:
         key = (e["source"], e["target"], e["kind"])
@@ -340,7 +343,7 @@ async def _graph(
         node_id = f"step:{r['run_id']}/{r['node_id']}"
         common = {"id": node_id, "root": depths[node_id] == 0, "depth": depths[node_id]}
         if node_id in redacted:
-            nodes.append(RedactedNode(kind="step", **common))
+            nodes.append(RedactedNode(kind="step", **{**common, "id": alias[node_id]}))
             continue
         nodes.append(
             StepNode(
@@ -376,9 +379,9 @@ async def _graph(
     nodes.sort(key=lambda n: (n.depth, n.id))
     shown = {n.id for n in nodes}
     edges = [
-        LineageEdge(source=s, target=t, kind=k, names=sorted(seen_as))  # type: ignore[arg-type]
+        LineageEdge(source=alias.get(s, s), target=alias.get(t, t), kind=k, names=sorted(seen_as))  # type: ignore[arg-type]
         for (s, t, k), seen_as in sorted(names.items())
-        if s in shown and t in shown
+        if alias.get(s, s) in shown and alias.get(t, t) in shown
     ]
     return LineageGraph(
         root=root, direction=query.direction, depth=query.depth, nodes=nodes, edges=edges, truncated=truncated

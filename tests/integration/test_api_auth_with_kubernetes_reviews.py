@@ -12,6 +12,8 @@ alice reads team-a (through a group), bob reads every namespace, carol reads not
 
 from __future__ import annotations
 
+import json
+
 import logging
 
 import pytest
@@ -132,6 +134,8 @@ async def test_lineage_crossing_into_a_forbidden_namespace_shows_a_redacted_node
     assert kinds == [("artifact", False), ("step", True)]
     hidden = next(n for n in graph["nodes"] if n["redacted"])
     assert "namespace" not in hidden and "run_name" not in hidden
+    assert hidden["id"] == "redacted:1" and "evaluate" not in json.dumps(graph)  # no workflow name, no uid
+    assert [(e["target"], e["kind"]) for e in graph["edges"]] == [("redacted:1", "consumed")]
     full = await call(api, "/api/v1/lineage?node=artifact:s3://mlpipeline/models/m1&direction=downstream", BOB)
     assert {n.get("uri") for n in full["nodes"]} >= {"s3://mlpipeline/reports/r1"}
     await call(api, "/api/v1/lineage?node=run:uid-evaluate", ALICE, status=404)
