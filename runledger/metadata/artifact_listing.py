@@ -23,7 +23,7 @@ from runledger.metadata.schemas import (
     ArtifactPage,
 )
 
-MAX_EVENTS = 200
+MAX_EVENTS = 200  # producers, and consumers, shown in an artifact's detail
 
 
 class ArtifactQuery(BaseModel):
@@ -139,17 +139,17 @@ async def get_artifact(
     if row is None:
         return None
     readable = sorted(namespaces) if namespaces is not None else None
-    events = await conn.fetch(q("artifact_events"), row["id"], MAX_EVENTS + 1, readable)
-    if namespaces is not None and not events:
+    producers = await conn.fetch(q("artifact_events"), row["id"], MAX_EVENTS + 1, readable, "output")
+    consumers = await conn.fetch(q("artifact_events"), row["id"], MAX_EVENTS + 1, readable, "input")
+    if namespaces is not None and not producers and not consumers:
         return None
     metrics = await conn.fetch(q("artifact_metrics"), row["id"])
-    shown = events[:MAX_EVENTS]
     as_event = lambda e: ArtifactEventOut(**{k: e[k] for k in ArtifactEventOut.model_fields})  # noqa: E731
     return ArtifactDetail(
         **_artifact(row),
-        produced_by=[as_event(e) for e in shown if e["direction"] == "output"],
-        consumed_by=[as_event(e) for e in shown if e["direction"] == "input"],
+        produced_by=[as_event(e) for e in producers[:MAX_EVENTS]],
+        consumed_by=[as_event(e) for e in consumers[:MAX_EVENTS]],
         metrics=[ArtifactMetricOut(name=m["name"], value=m["value"], format=m["format"]) for m in metrics],
         content=row["content"],
-        events_truncated=len(events) > MAX_EVENTS,
+        events_truncated=len(producers) > MAX_EVENTS or len(consumers) > MAX_EVENTS,
     )

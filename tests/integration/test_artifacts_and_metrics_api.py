@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from runledger.metadata import artifact_listing
 from tests.conftest import s3_settings
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder
@@ -150,6 +151,18 @@ async def test_an_artifact_by_id_or_uri_shows_who_produced_and_consumed_it(api):
     assert [(e["run_id"], e["step_id"], e["name"]) for e in by_uri["produced_by"]] == [("uid-r3", "r3-train", "model")]
     assert [(e["run_id"], e["step_id"], e["namespace"]) for e in by_uri["consumed_by"]] == [("uid-eval", "eval-eval", "ml")]
     assert by_uri["etag"] and by_uri["size"] == 200 and by_uri["events_truncated"] is False
+
+
+async def test_consumers_beyond_the_cap_do_not_crowd_out_the_producer(pool, s3, s3_objects, tmp_path, monkeypatch):
+    monkeypatch.setattr(artifact_listing, "MAX_EVENTS", 2)
+    settings = s3_settings(s3, tmp_path)
+    await s3_objects.put("mlpipeline", "runs/p/model.bin", b"model")
+    readers = [consumer(f"reader-{i}", "runs/p/model.bin") for i in range(3)]
+    await ingest(pool, settings, [kfp_step_workflow("p", {"model": "runs/p/model.bin"}), *readers])
+    async with serve(settings=settings, pool=pool) as api:
+        body = await get_json(api, "/api/v1/artifacts/s3://mlpipeline/runs/p/model.bin")
+    assert [e["run_id"] for e in body["produced_by"]] == ["uid-p"]
+    assert len(body["consumed_by"]) == 2 and body["events_truncated"] is True
 
 
 async def test_a_metrics_artifact_shows_its_metrics_and_the_entries_it_rejected(api):
