@@ -321,3 +321,14 @@ async def test_ui_metadata_is_stored_as_the_document_a_dashboard_renders(pool, c
     await index_everything(pool, indexed_settings)
     row = await artifact(conn, "s3://mlpipeline/ui.tgz")
     assert row["content"] == document and row["errors"] == []
+
+
+async def test_ui_metadata_is_read_when_a_later_run_names_an_already_indexed_object_so(pool, conn, indexed_settings, s3_objects):
+    document = {"outputs": [{"type": "markdown", "storage": "inline", "source": "# Shared"}]}
+    await s3_objects.put("mlpipeline", "shared-ui.tgz", argo_tgz("ui.json", json.dumps(document).encode()))
+    await ingest(pool, indexed_settings, [kfp_step_workflow("plain", {"report": "shared-ui.tgz"})])
+    await index_everything(pool, indexed_settings)
+    assert (await artifact(conn, "s3://mlpipeline/shared-ui.tgz"))["content"] is None  # a plain output: only its HEAD
+    await ingest(pool, indexed_settings, [kfp_step_workflow("ui", {"mlpipeline-ui-metadata": "shared-ui.tgz"})])
+    await index_everything(pool, indexed_settings)
+    assert (await artifact(conn, "s3://mlpipeline/shared-ui.tgz"))["content"] == document

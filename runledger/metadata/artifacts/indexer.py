@@ -80,6 +80,7 @@ class _Claim:
     is_metrics: bool
     is_ui_metadata: bool
     metrics_unread: bool
+    content_unread: bool
 
 
 @dataclass
@@ -227,7 +228,7 @@ class ArtifactIndexer:
             elif claim.is_metrics:
                 # Same object, already read: only its new producers need its metrics.
                 outcome.rematerialize = True
-            elif claim.is_ui_metadata and outcome.changed:
+            elif claim.is_ui_metadata and (outcome.changed or claim.content_unread):
                 await self._read_ui_metadata(outcome)
         except ObjectUnavailable as exc:
             outcome.unavailable = exc
@@ -393,6 +394,7 @@ def _claim_of(row: asyncpg.Record) -> _Claim:
         is_metrics=row["is_metrics"],
         is_ui_metadata=row["is_ui_metadata"],
         metrics_unread=row["metrics_unread"],
+        content_unread=row["content_unread"],
     )
 
 

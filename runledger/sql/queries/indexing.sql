@@ -18,7 +18,8 @@ RETURNING a.id, a.uri, a.bucket, a.key, a.endpoint, a.region, a.insecure, a.stat
                   WHERE r.artifact_id = a.id AND r.direction = 'output' AND r.name = 'mlpipeline-metrics') AS is_metrics,
           EXISTS (SELECT 1 FROM artifact_refs r
                   WHERE r.artifact_id = a.id AND r.direction = 'output' AND r.name = 'mlpipeline-ui-metadata') AS is_ui_metadata,
-          NOT EXISTS (SELECT 1 FROM artifact_metrics m WHERE m.artifact_id = a.id) AS metrics_unread;
+          NOT EXISTS (SELECT 1 FROM artifact_metrics m WHERE m.artifact_id = a.id) AS metrics_unread,
+          a.content IS NULL AS content_unread;
 
 -- name: release_artifacts
 UPDATE artifact_queue SET claimed_until = NULL, attempts = greatest(attempts - 1, 0)
