@@ -200,7 +200,10 @@ class Settings(BaseSettings):
     artifacts_max_object_bytes: int = Field(
         default=1 << 20, ge=1024, description="Largest metrics / UI-metadata file read, bytes (KFP's limit: 1 MiB)."
     )
-    artifacts_max_metrics: int = Field(default=50, ge=1, description="Most metrics kept per metrics file (KFP: 50).")
+    artifacts_max_metrics: int = Field(
+        default=50, ge=1,
+        description="Most metrics kept per run, across its steps' metrics files (KFP: 50); the rest are recorded as errors.",
+    )  # fmt: skip
 
     # --- log ------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")

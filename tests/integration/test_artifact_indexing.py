@@ -332,3 +332,29 @@ async def test_ui_metadata_is_read_when_a_later_run_names_an_already_indexed_obj
     await ingest(pool, indexed_settings, [kfp_step_workflow("ui", {"mlpipeline-ui-metadata": "shared-ui.tgz"})])
     await index_everything(pool, indexed_settings)
     assert (await artifact(conn, "s3://mlpipeline/shared-ui.tgz"))["content"] == document
+
+
+async def test_a_run_keeps_at_most_the_metric_limit_across_its_steps_files_and_the_rest_are_errors(
+    pool, conn, s3, s3_objects, tmp_path
+):
+    settings = s3_settings(s3, tmp_path, artifacts_retry_max_seconds=0.05, artifacts_max_metrics=4)
+    wf = WorkflowBuilder(name="two")
+    for step in ("a", "b"):
+        document = {"metrics": [{"name": f"{step}{i}", "numberValue": i} for i in range(3)]}
+        await s3_objects.put("mlpipeline", f"two/{step}.tgz", argo_tgz("m.json", json.dumps(document).encode()))
+        wf.node(f"two-{step}", "Succeeded", outputs={"artifacts": [{"name": "mlpipeline-metrics", "s3": {
+            "bucket": "mlpipeline", "key": f"two/{step}.tgz", "endpoint": "minio-service.kubeflow:9000", "insecure": True}}]})  # fmt: skip
+    await ingest(pool, settings, [wf.phase("Succeeded").event()])
+    indexer = await index_everything(pool, settings)
+
+    stored = {(r["step_id"], r["name"]) for r in await conn.fetch("SELECT step_id, name FROM metrics")}
+    assert len(stored) == 4 and await conn.fetchval("SELECT count(*) FROM run_metrics") == 4
+    files = {step: await artifact(conn, f"s3://mlpipeline/two/{step}.tgz") for step in ("a", "b")}
+    full, cut = sorted(files, key=lambda step: len(files[step]["errors"]))
+    assert {name for step, name in stored if step == f"two-{full}"} == {f"{full}{i}" for i in range(3)}
+    assert {name for step, name in stored if step == f"two-{cut}"} == {f"{cut}0"}  # the first by name
+    assert files[full]["errors"] == []
+    assert [e["reason"] for e in files[cut]["errors"]] == [
+        "run uid-two already holds the most metrics a run keeps (4): 2 of this file's metrics not stored for it"
+    ]
+    assert indexer.stats.content_errors["metrics_over_run_limit"] == 2

@@ -59,7 +59,8 @@ RECORD_LINGER_SECONDS = 0.01
 class IndexerStats:
     outcomes: Counter = field(default_factory=Counter)  # indexed, unchanged, missing, forbidden, failed, retried
     metrics_stored: int = 0
-    content_errors: Counter = field(default_factory=Counter)  # metrics_entry, metrics_file, ui_metadata, archive
+    # metrics_entry, metrics_file, metrics_over_run_limit, ui_metadata, archive, too_large
+    content_errors: Counter = field(default_factory=Counter)
     s3_seconds: float = 0.0  # time workers spent awaiting S3
     db_errors: int = 0
 
@@ -94,6 +95,8 @@ class _Outcome:
     rematerialize: bool = False
     content: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # Per producing run, how many of the file's metrics the run's cap left out (set when recorded).
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 class ArtifactIndexer:
@@ -350,11 +353,22 @@ class ArtifactIndexer:
             if o.metrics is not None:
                 names, values, formats = (list(x) for x in zip(*o.metrics)) if o.metrics else ([], [], [])
                 await conn.execute(q("replace_artifact_metrics"), c.id, names, values, formats)
+            errors = o.errors
             if o.metrics is not None or o.rematerialize:
-                await conn.execute(q("materialize_metrics"), c.id)
+                cap = self._settings.artifacts_max_metrics
+                rows = await conn.fetch(q("materialize_metrics"), c.id, cap)
                 await conn.execute(q("refresh_run_metrics"), c.id)
-            if o.metrics is not None or o.content is not None or o.errors:
-                await conn.execute(q("record_content"), c.id, o.content, o.errors)
+                o.left_out = {r["run_id"]: r["left_out"] for r in rows}
+                # A file read anew has its errors rewritten whole; one only given to a new producer
+                # keeps those it has, and the left-out count goes to the log and the counters.
+                if o.metrics is not None:
+                    errors = errors + [
+                        {"run_id": run, "reason": f"run {run} already holds the most metrics a run keeps ({cap}): "
+                                                  f"{n} of this file's metrics not stored for it"}
+                        for run, n in o.left_out.items()
+                    ]  # fmt: skip
+            if o.metrics is not None or o.content is not None or errors:
+                await conn.execute(q("record_content"), c.id, o.content, errors)
         await conn.execute(q("record_outcomes"), *heads, *unavailable, *retry, *finished)
 
     def _backoff(self, attempts: int) -> float:
@@ -377,6 +391,11 @@ class ArtifactIndexer:
                     self.stats.metrics_stored += len(o.metrics)
                 for error in o.errors:
                     log.info("artifact %s: %s", o.claim.uri, error["reason"])
+                for run, n in o.left_out.items():
+                    self.stats.content_errors["metrics_over_run_limit"] += n
+                    log.warning("artifact %s: run %s already holds %d metrics, the most a run keeps: %d of this "
+                                "file's metrics not stored for it", o.claim.uri, run,
+                                self._settings.artifacts_max_metrics, n)  # fmt: skip
 
 
 def _claim_of(row: asyncpg.Record) -> _Claim:

@@ -1,7 +1,8 @@
 """Parse a KFP v1 `mlpipeline-metrics` file with the rules KFP itself applies.
 
 KFP's persistence agent decodes the file with protobuf's JSON mapping into `ReportRunMetricsRequest`
-(`metrics_reporter.go`), keeps at most 50 metrics (`maxMetricsCountLimit`), and its API server checks
+(`metrics_reporter.go`), keeps at most 50 metrics per run (`maxMetricsCountLimit`; one file can hold
+no more, and the indexer applies the cap across a run's files), and its API server checks
 each name against `metricNamePattern` and ignores a second report of the same (run, node, name). The
 file is untrusted user output, so the rules are split by the damage done: a file that cannot be read
 as a metrics document raises `MetricsFileError`; a bad entry becomes a `MetricError` and the good

@@ -67,20 +67,34 @@ ON CONFLICT (artifact_id, name) DO UPDATE SET value = excluded.value, format = e
 
 -- name: materialize_metrics
 -- Every step that produced this metrics file gets its metrics; names the file no longer holds go.
+-- A run keeps at most $2 metrics across its steps' files, as KFP's persistence agent reports at most
+-- 50 per run: the file's metrics beyond what the run's other files left room for are not stored
+-- (in name order, for a stable choice), and the statement returns, per run, how many were not.
 WITH producers AS (
     SELECT DISTINCT r.run_id, r.step_id FROM artifact_refs r
     WHERE r.artifact_id = $1 AND r.direction = 'output' AND r.name = 'mlpipeline-metrics'
+), held AS (
+    SELECT p.run_id, count(x.run_id) AS elsewhere
+    FROM (SELECT DISTINCT run_id FROM producers) p
+    LEFT JOIN metrics x ON x.run_id = p.run_id AND x.artifact_id <> $1
+    GROUP BY p.run_id
+), candidates AS (
+    SELECT p.run_id, p.step_id, m.name, m.value, m.format, m.artifact_id,
+           h.elsewhere + row_number() OVER (PARTITION BY p.run_id ORDER BY p.step_id, m.name) AS nth
+    FROM producers p JOIN held h USING (run_id) CROSS JOIN artifact_metrics m
+    WHERE m.artifact_id = $1
 ), gone AS (
     DELETE FROM metrics x USING producers p
     WHERE x.run_id = p.run_id AND x.step_id = p.step_id AND x.artifact_id = $1
-      AND NOT EXISTS (SELECT 1 FROM artifact_metrics m WHERE m.artifact_id = $1 AND m.name = x.name)
+      AND NOT EXISTS (SELECT 1 FROM candidates c
+                      WHERE c.run_id = x.run_id AND c.step_id = x.step_id AND c.name = x.name AND c.nth <= $2)
+), stored AS (
+    INSERT INTO metrics (run_id, step_id, name, value, format, artifact_id)
+    SELECT run_id, step_id, name, value, format, artifact_id FROM candidates WHERE nth <= $2
+    ON CONFLICT (run_id, step_id, name) DO UPDATE
+    SET value = excluded.value, format = excluded.format, artifact_id = excluded.artifact_id
 )
-INSERT INTO metrics (run_id, step_id, name, value, format, artifact_id)
-SELECT p.run_id, p.step_id, m.name, m.value, m.format, m.artifact_id
-FROM producers p CROSS JOIN artifact_metrics m
-WHERE m.artifact_id = $1
-ON CONFLICT (run_id, step_id, name) DO UPDATE
-SET value = excluded.value, format = excluded.format, artifact_id = excluded.artifact_id;
+SELECT run_id, count(*) AS left_out FROM candidates WHERE nth > $2 GROUP BY run_id ORDER BY run_id;
 
 -- name: refresh_run_metrics
 -- A separate statement from materialize_metrics so it sees the rows that one wrote.
