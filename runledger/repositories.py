@@ -71,6 +71,7 @@ class RepositoryRegistry:
     def __init__(self, *, default: S3Repository | None = None, named: dict[str, S3Repository] | None = None) -> None:
         self._default = default
         self._named: dict[str, S3Repository] = dict(named or {})
+        self._configured = frozenset(self._named)  # from settings: the cluster's never replace them
         # Per namespace: the key its artifact-repositories ConfigMap marks as default.
         self._namespace_defaults: dict[str, str] = {}
 
@@ -84,12 +85,20 @@ class RepositoryRegistry:
         self._default = repo
 
     def add_configmap(self, *, namespace: str, name: str, data: dict[str, str], default_key: str | None) -> int:
-        """Register every repository of one ConfigMap; returns how many were usable."""
+        """Register every repository of one ConfigMap, replacing what it gave before; returns how many
+        were usable."""
         repos = repositories_from_configmap(data)
+        prefix = f"{namespace}/{name}/"
+        for stale in [n for n in self._named if n.startswith(prefix) and n not in self._configured]:
+            del self._named[stale]
         for key, repo in repos.items():
-            self._named[f"{namespace}/{name}/{key}"] = repo
-        if default_key and name == DEFAULT_REPOSITORY_CONFIGMAP:
-            self._namespace_defaults[namespace] = default_key
+            if prefix + key not in self._configured:
+                self._named[prefix + key] = repo
+        if name == DEFAULT_REPOSITORY_CONFIGMAP:
+            if default_key:
+                self._namespace_defaults[namespace] = default_key
+            else:
+                self._namespace_defaults.pop(namespace, None)
         return len(repos)
 
     def named(self) -> dict[str, S3Repository]:

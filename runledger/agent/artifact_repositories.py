@@ -5,9 +5,15 @@ Two ConfigMaps matter (Argo's own lookup order, see runledger.repositories): the
 workflow namespace, ``artifact-repositories`` (one repository per key; the annotation
 ``workflows.argoproj.io/default-artifact-repository`` names the namespace default).
 
-Only ``get`` on those two names is needed, so RBAC can be restricted by resourceNames. Namespaces
-are read once each, the first time a workflow from them arrives, and re-read after ``refresh``
-seconds. A repository configured in settings always wins over the cluster's.
+A workflow's ``status.artifactRepositoryRef`` may name another ConfigMap (and namespace): that one
+is read too. Only ``get`` on the names in use is needed, so RBAC can be restricted by resourceNames
+(deploy/ grants the two default names; a 403 on any other is logged and it resolves from settings).
+
+Each ConfigMap is read the first time a workflow that may resolve through it arrives, before that
+workflow is translated, so even a new namespace's first workflow finds its repositories; then again
+in the background when a workflow arrives ``refresh`` seconds or more after the last read. A
+re-read replaces what the ConfigMap gave before (a removed key is gone). A repository configured in
+settings always wins over the cluster's.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 
 import yaml
 from kubernetes_asyncio import client
@@ -31,6 +38,9 @@ from runledger.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A ConfigMap read holds up the first workflow that needs it; a hung API server must not hold it long.
+READ_TIMEOUT_SECONDS = 10
+
 
 class ClusterRepositories:
     def __init__(
@@ -40,7 +50,7 @@ class ClusterRepositories:
         self._registry = registry
         self._settings = settings
         self._refresh = refresh
-        self._read_at: dict[str, float] = {}
+        self._read_at: dict[tuple[str, str], float] = {}  # (namespace, name) -> monotonic time
         self._tasks: set[asyncio.Task] = set()
 
     async def load_controller_default(self) -> None:
@@ -61,27 +71,44 @@ class ClusterRepositories:
 
     def seen_namespace(self, namespace: str) -> None:
         """Note a workflow namespace; its artifact-repositories ConfigMap is read in the background."""
-        read_at = self._read_at.get(namespace)
-        if read_at is not None and time.monotonic() - read_at < self._refresh:
-            return
-        self._read_at[namespace] = time.monotonic()
-        task = asyncio.create_task(self.load_namespace(namespace), name=f"artifact-repositories:{namespace}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._due((namespace, DEFAULT_REPOSITORY_CONFIGMAP)):
+            self._in_background(namespace, DEFAULT_REPOSITORY_CONFIGMAP)
+
+    async def before_translating(self, configmaps: Iterable[tuple[str, str]]) -> None:
+        """Make the ConfigMaps ((namespace, name) pairs) a workflow may resolve through known: one never
+        read is read now (bounded by the read timeout); a stale one is re-read in the background."""
+        for namespace, name in configmaps:
+            if not self._due((namespace, name)):
+                continue
+            if (namespace, name) in self._read_at:
+                self._in_background(namespace, name)
+            else:
+                self._read_at[(namespace, name)] = time.monotonic()
+                await self.load_configmap(namespace, name)
 
     async def load_namespace(self, namespace: str) -> int:
-        data_and_meta = await self._read(namespace, DEFAULT_REPOSITORY_CONFIGMAP, with_meta=True)
+        return await self.load_configmap(namespace, DEFAULT_REPOSITORY_CONFIGMAP)
+
+    async def load_configmap(self, namespace: str, name: str) -> int:
+        data_and_meta = await self._read(namespace, name, with_meta=True)
         if data_and_meta is None:
             return 0
         data, annotations = data_and_meta
         found = self._registry.add_configmap(
-            namespace=namespace,
-            name=DEFAULT_REPOSITORY_CONFIGMAP,
-            data=data,
-            default_key=annotations.get(DEFAULT_REPOSITORY_ANNOTATION),
+            namespace=namespace, name=name, data=data, default_key=annotations.get(DEFAULT_REPOSITORY_ANNOTATION)
         )
-        log.info("%d artifact repositories in %s/%s", found, namespace, DEFAULT_REPOSITORY_CONFIGMAP)
+        log.info("%d artifact repositories in %s/%s", found, namespace, name)
         return found
+
+    def _due(self, configmap: tuple[str, str]) -> bool:
+        read_at = self._read_at.get(configmap)
+        return read_at is None or time.monotonic() - read_at >= self._refresh
+
+    def _in_background(self, namespace: str, name: str) -> None:
+        self._read_at[(namespace, name)] = time.monotonic()
+        task = asyncio.create_task(self.load_configmap(namespace, name), name=f"artifact-repositories:{namespace}/{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -90,7 +117,7 @@ class ClusterRepositories:
 
     async def _read(self, namespace: str, name: str, *, with_meta: bool = False):  # noqa: ANN202
         try:
-            cm = await self._core.read_namespaced_config_map(name, namespace)
+            cm = await self._core.read_namespaced_config_map(name, namespace, _request_timeout=READ_TIMEOUT_SECONDS)
         except ApiException as exc:
             # Absent or not ours to read: repositories then come from settings and workflow status.
             level = logging.DEBUG if exc.status == 404 else logging.WARNING

@@ -23,6 +23,7 @@ from runledger.agent.translate import run_id_for
 from runledger.agent.watching import CheckpointStore, WatchSettings, WatchStream
 from runledger.metadata.reconcile import selector_as_labels
 from runledger.models import WatchEvent
+from runledger.repositories import DEFAULT_REPOSITORY_CONFIGMAP
 from runledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,7 @@ class WorkflowHandler:
 
     async def on_event(self, event: WatchEvent) -> None:
         if self._repositories is not None:
-            namespace = (event.object.get("metadata") or {}).get("namespace")
-            if isinstance(namespace, str) and namespace:
-                self._repositories.seen_namespace(namespace)
+            await self._repositories.before_translating(_repository_configmaps(event.object))
         await self._ingestor.submit(event)
 
     async def on_list_started(self) -> None:
@@ -89,6 +88,23 @@ class WorkflowHandler:
             namespaces=[self._namespace] if self._namespace else None,
             labels=self._labels or None,
         )
+
+
+def _repository_configmaps(workflow: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ConfigMaps a workflow's key-only artifacts may resolve through: its namespace's
+    artifact-repositories and the one its status.artifactRepositoryRef names."""
+    namespace = (workflow.get("metadata") or {}).get("namespace")
+    if not isinstance(namespace, str) or not namespace:
+        return []
+    found = [(namespace, DEFAULT_REPOSITORY_CONFIGMAP)]
+    ref = (workflow.get("status") or {}).get("artifactRepositoryRef")
+    if isinstance(ref, dict) and not isinstance(ref.get("artifactRepository"), dict):
+        name, ref_namespace = ref.get("configMap"), ref.get("namespace")
+        if isinstance(name, str) and name:
+            pair = (ref_namespace if isinstance(ref_namespace, str) and ref_namespace else namespace, name)
+            if pair not in found:
+                found.append(pair)
+    return found
 
 
 class PodHandler:

@@ -121,3 +121,45 @@ async def test_a_workflow_from_a_new_namespace_triggers_one_read_of_its_configma
     assert list(registry.named()) == ["team-c/artifact-repositories/default-v1"]
     reads = double.requests_for("configmaps", "get")
     assert len(reads) == 1
+
+
+async def test_the_first_workflow_of_a_new_namespace_resolves_through_its_configmap(double, pool, conn, settings):
+    double.create("configmaps", configmap("team-d", "artifact-repositories", {"v1": "s3:\n  bucket: d-bucket\n  endpoint: d:9000\n"},
+                                          annotations={"workflows.argoproj.io/default-artifact-repository": "v1"}))  # fmt: skip
+    double.create("workflows", key_only_workflow("first", "team-d", {}).obj)
+    async with running_agent(pool, double, agent_settings(settings), cluster_repositories=True) as running:
+        await settled(running)
+    row = await conn.fetchrow("SELECT uri, s3_endpoint FROM artifact_refs")
+    assert tuple(row) == ("s3://d-bucket/first/out.tgz", "d:9000")
+
+
+async def test_a_configmap_the_workflow_names_in_another_namespace_is_read_too(double, pool, conn, settings):
+    double.create("configmaps", configmap("argo", "team-repos", {"big": "s3:\n  bucket: big-bucket\n  endpoint: big:9000\n"}))
+    ref = {"namespace": "argo", "configMap": "team-repos", "key": "big"}
+    double.create("workflows", key_only_workflow("named", "team-e", ref).obj)
+    async with running_agent(pool, double, agent_settings(settings), cluster_repositories=True) as running:
+        await settled(running)
+    row = await conn.fetchrow("SELECT uri, s3_endpoint FROM artifact_refs")
+    assert tuple(row) == ("s3://big-bucket/named/out.tgz", "big:9000")
+    reads = {tuple(r.path.split("/")[-3::2]) for r in double.requests_for("configmaps", "get")}
+    assert reads == {("team-e", "artifact-repositories"), ("argo", "team-repos")}
+
+
+async def test_a_re_read_configmap_replaces_what_it_gave_but_never_a_configured_repository(double, settings):
+    double.create("configmaps", configmap("team-f", "artifact-repositories", {
+        "old": "s3:\n  bucket: old-bucket\n", "mine": "s3:\n  bucket: cluster-bucket\n",
+    }, annotations={"workflows.argoproj.io/default-artifact-repository": "old"}))  # fmt: skip
+    mine = S3Repository(bucket="configured-bucket")
+    registry = RepositoryRegistry(named={"team-f/artifact-repositories/mine": mine})
+    api = client.ApiClient(double.client_configuration())
+    try:
+        loader = ClusterRepositories(api=api, registry=registry, settings=settings)
+        await loader.load_namespace("team-f")
+        assert registry.resolve(namespace="team-f", ref={}).bucket == "old-bucket"
+        double.update("configmaps", configmap("team-f", "artifact-repositories", {"new": "s3:\n  bucket: new-bucket\n"}))
+        await loader.load_namespace("team-f")
+    finally:
+        await api.close()
+    assert registry.named() == {"team-f/artifact-repositories/new": S3Repository(bucket="new-bucket"),
+                                "team-f/artifact-repositories/mine": mine}  # fmt: skip
+    assert registry.resolve(namespace="team-f", ref={}) is None  # the default key went with its annotation

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 from kubernetes_asyncio import client
 
+from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.cluster import ClusterAgent, build_streams
 from runledger.agent.ingest import Ingestor
 from runledger.metadata.checkpoints import PgCheckpointStore
@@ -38,11 +39,20 @@ class RunningAgent:
 
 
 @contextlib.asynccontextmanager
-async def running_agent(pool: asyncpg.Pool, double: KubeDouble, settings: Settings) -> AsyncIterator[RunningAgent]:
+async def running_agent(
+    pool: asyncpg.Pool, double: KubeDouble, settings: Settings, *, cluster_repositories: bool = False
+) -> AsyncIterator[RunningAgent]:
+    """The agent against the double; with `cluster_repositories`, reading artifact repositories from
+    the double's ConfigMaps as `runledger run` does."""
     api = client.ApiClient(double.client_configuration())
     ingestor = Ingestor(pool=pool, settings=settings)
     ingestor.start()
-    agent = ClusterAgent(build_streams(api=api, ingestor=ingestor, settings=settings, checkpoints=PgCheckpointStore(pool)))
+    repositories = (
+        ClusterRepositories(api=api, registry=ingestor.repositories, settings=settings) if cluster_repositories else None
+    )
+    agent = ClusterAgent(build_streams(
+        api=api, ingestor=ingestor, settings=settings, checkpoints=PgCheckpointStore(pool), repositories=repositories,
+    ))  # fmt: skip
     task = asyncio.create_task(agent.run(), name="test-agent")
     try:
         yield RunningAgent(agent, ingestor, task)
@@ -52,6 +62,8 @@ async def running_agent(pool: asyncpg.Pool, double: KubeDouble, settings: Settin
         await ingestor.drain()
         await agent.save_final_checkpoints()
         await ingestor.stop()
+        if repositories is not None:
+            await repositories.close()
         await api.close()
 
 
