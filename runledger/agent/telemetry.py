@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from runledger.agent.ingest import Ingestor
-from runledger.agent.watching import WatchStream
+from runledger.agent.watching import RESTART_REASONS, WatchStream
 from runledger.metadata.api.prometheus import counted_by
 
 
@@ -20,10 +20,14 @@ def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
         resource, _, kind = key.rpartition(":")
         received.add_metric([resource or "workflow", kind], n)
     yield received
-    runs = CounterMetricFamily("runledger_run_states", "Run states taken from the queue, by outcome.", labels=["outcome"])
-    runs.add_metric(["applied"], stats.runs_written)
-    runs.add_metric(["unchanged"], stats.runs_unchanged)
-    runs.add_metric(["stale"], stats.runs_stale)
+    runs = CounterMetricFamily(
+        "runledger_run_states", "Run states taken from the queue and written, by resource and outcome.",
+        labels=["resource", "outcome"],
+    )  # fmt: skip
+    # Only Workflows carry run states; pod observations are not counted per outcome.
+    runs.add_metric(["workflow", "applied"], stats.runs_written)
+    runs.add_metric(["workflow", "unchanged"], stats.runs_unchanged)
+    runs.add_metric(["workflow", "stale"], stats.runs_stale)
     yield runs
     yield CounterMetricFamily(
         "runledger_events_coalesced", "States replaced in the queue by a newer state of the same run.",
@@ -44,15 +48,27 @@ def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
 
 def watch_metrics(streams: list[WatchStream]) -> Iterable[Metric]:
     counts = CounterMetricFamily(
-        "runledger_watch", "Watch stream happenings (events, bookmarks, lists, gone, throttled, errors, restarts, ...).",
+        "runledger_watch",
+        "Watch stream happenings: events, bookmarks, lists, gone (410s), throttled (429/5xx), errors (other"
+        " failures), backoffs (waits before a retry), bad_lines, bad_objects.",
         labels=["stream", "what"],
-    )  # fmt: skip
+    )
+    restarts = CounterMetricFamily(
+        "runledger_watch_restarts",
+        "New list or watch requests after the last one ended, by reason: timeout (the server ended the watch,"
+        " as at its timeoutSeconds), gone (410: relist), throttled (429/5xx), dropped (connection failed,"
+        " broke or fell silent), error (an ERROR event or an unusable answer).",
+        labels=["stream", "reason"],
+    )
     connected = GaugeMetricFamily("runledger_watch_connected", "1 while a stream's watch is open.", labels=["stream"])
     synced = GaugeMetricFamily("runledger_watch_synced", "1 once a stream's initial list is ingested.", labels=["stream"])
     for stream in streams:
         state = stream.state
         for what, n in sorted(state.counts.items()):
             counts.add_metric([state.name, what], n)
+        # Zeros too: rate() and increase() miss a series' first increase if it appears only then.
+        for reason in RESTART_REASONS:
+            restarts.add_metric([state.name, reason], state.restarts[reason])
         connected.add_metric([state.name], int(state.connected))
         synced.add_metric([state.name], int(state.synced.is_set()))
-    yield from (counts, connected, synced)
+    yield from (counts, restarts, connected, synced)

@@ -12,7 +12,11 @@ The loop (kubernetes-asyncio's ``Watch`` does not do this part for you):
    token — means the resume point was compacted away: list again (never resume from a stale point,
    never treat it as fatal). Any other ERROR event restarts the stream after a backoff.
 4. Failures back off on a finite, jittered exponential schedule; 429 honours ``Retry-After``; a
-   socket silent for longer than the inactivity timeout is abandoned. Never a tight loop.
+   socket silent for longer than the inactivity timeout is abandoned. Never a tight loop. The
+   schedule starts over only once a watch delivers (an event, a bookmark, a clean end): a server
+   that accepts a watch and fails it at once is still failing. Likewise for 410s: the first relists
+   at once, but another before the new watch delivered anything means compaction outruns the
+   relist, so the next relist waits.
 
 A checkpoint (the resourceVersion up to which everything received has been persisted) is saved now and
 then, so a restarted agent resumes with a watch rather than a full relist if the server still has it.
@@ -38,6 +42,12 @@ from runledger.backoff import Backoff
 from runledger.models import WatchEvent, trusted
 
 log = logging.getLogger(__name__)
+
+# Why a stream started over (a new list or watch after the last one ended), as counted in
+# StreamState.restarts: the watch ended cleanly (the server's timeoutSeconds), 410 Gone (relist),
+# 429/5xx (retry later), the connection failed, broke or fell silent, or the server answered
+# something unusable (an ERROR event, an unexpected status or body).
+RESTART_REASONS = ("timeout", "gone", "throttled", "dropped", "error")
 
 # A kubernetes-asyncio list function bound to its API object and scope, e.g.
 # functools.partial(custom.list_cluster_custom_object, "argoproj.io", "v1alpha1", "workflows").
@@ -97,7 +107,8 @@ class StreamState:
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     connected: bool = False
     last_contact: float = field(default_factory=time.monotonic)
-    counts: Counter = field(default_factory=Counter)  # events, bookmarks, relists, gone, errors, ...
+    counts: Counter = field(default_factory=Counter)  # events, bookmarks, lists, gone, errors, backoffs, ...
+    restarts: Counter = field(default_factory=Counter)  # by reason, one of RESTART_REASONS
 
 
 class WatchStream:
@@ -120,6 +131,7 @@ class WatchStream:
         self._progress = progress
         self._label_selector = label_selector
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self._gone_in_a_row = 0  # 410s since a watch last delivered anything
         self._candidate: tuple[int, str] | None = None
 
     @property
@@ -140,29 +152,44 @@ class WatchStream:
                         rv = await self._list()
                         state.synced.set()
                     rv = await self._watch(rv)
-                    self._backoff.reset()
+                    state.restarts["timeout"] += 1
                 except Gone as exc:
                     state.counts["gone"] += 1
+                    state.restarts["gone"] += 1
+                    self._gone_in_a_row += 1
                     log.info("%s: %s; relisting", self.name, exc)
                     rv = None
-                    # A relist right after a 410 is the protocol; only repeated ones slow down.
-                    if state.counts["gone"] > 1:
-                        await asyncio.sleep(self._backoff.next())
+                    # A relist right after a 410 is the protocol; only a 410 again before the new
+                    # watch delivered anything slows down (a relist outrun by compaction).
+                    if self._gone_in_a_row > 1:
+                        await self._wait(self._backoff.next())
                 except RetryLater as exc:
                     state.counts["throttled"] += 1
+                    state.restarts["throttled"] += 1
                     delay = exc.retry_after if exc.retry_after is not None else self._backoff.next()
                     log.warning("%s: %s; retrying in %.1fs", self.name, exc, delay)
-                    await asyncio.sleep(delay)
+                    await self._wait(delay)
                 except (aiohttp.ClientError, TimeoutError, OSError, StreamError) as exc:
                     state.counts["errors"] += 1
+                    unusable = isinstance(exc, StreamError) and not isinstance(exc, SilentSocket)
+                    state.restarts["error" if unusable else "dropped"] += 1
                     state.connected = False
                     delay = self._backoff.next()
                     log.warning("%s: %s: %s; reconnecting in %.1fs", self.name, type(exc).__name__, exc, delay)
-                    await asyncio.sleep(delay)
+                    await self._wait(delay)
         finally:
             state.connected = False
             checkpointer.cancel()
             await asyncio.gather(checkpointer, return_exceptions=True)
+
+    async def _wait(self, delay: float) -> None:
+        self.state.counts["backoffs"] += 1
+        await asyncio.sleep(delay)
+
+    def _delivered(self) -> None:
+        """The watch works: whatever failed before is over."""
+        self._backoff.reset()
+        self._gone_in_a_row = 0
 
     # --- list ------------------------------------------------------------------------------
 
@@ -221,15 +248,15 @@ class WatchStream:
             state.connected = True
             state.synced.set()  # resuming from a checkpoint: as good as a list once the server accepts it
             state.last_contact = time.monotonic()
-            self._backoff.reset()
             while True:
                 try:
                     async with asyncio.timeout(self._settings.inactivity_seconds):
                         line = await response.content.readline()
                 except TimeoutError:
-                    raise StreamError(f"no data for {self._settings.inactivity_seconds:.0f}s") from None
+                    raise SilentSocket(f"no data for {self._settings.inactivity_seconds:.0f}s") from None
                 if not line:
                     state.connected = False
+                    self._delivered()
                     return rv  # the server ended the stream (timeoutSeconds): reopen from rv
                 state.last_contact = time.monotonic()
                 rv = await self._on_line(line, rv)
@@ -255,8 +282,10 @@ class WatchStream:
         new_rv = (obj.get("metadata") or {}).get("resourceVersion")
         if event_type == "BOOKMARK":
             state.counts["bookmarks"] += 1
+            self._delivered()
         elif event_type in ("ADDED", "MODIFIED", "DELETED"):
             state.counts["events"] += 1
+            self._delivered()
             # Type and object were checked above; a second validation would copy the object.
             await self._handler.on_event(trusted(WatchEvent, {"type": event_type, "object": obj}))
         else:
@@ -319,6 +348,10 @@ class WatchStream:
 
 class StreamError(Exception):
     """The stream broke in a way a reconnect may fix."""
+
+
+class SilentSocket(StreamError):
+    """The watch socket sent nothing for longer than the inactivity timeout: a dead connection."""
 
 
 async def _raise_for_status(response: aiohttp.ClientResponse) -> None:

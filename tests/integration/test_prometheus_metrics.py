@@ -52,7 +52,7 @@ async def test_run_figures_match_the_database_and_agent_figures_match_the_ingest
 
     assert value(families["runledger_events_received"], "runledger_events_received_total", resource="workflow", type="ADDED") == len(events)
     assert value(families["runledger_db_write_seconds"], "runledger_db_write_seconds_count") == ingestor.stats.batches > 0
-    assert value(families["runledger_run_states"], "runledger_run_states_total", outcome="applied") == len(events)
+    assert value(families["runledger_run_states"], "runledger_run_states_total", resource="workflow", outcome="applied") == len(events)
     assert value(families["runledger_ingest_queue_depth"], "runledger_ingest_queue_depth") == 0
     artifacts = await conn.fetchval("SELECT count(*) FROM artifacts")
     assert value(families["runledger_artifact_index_backlog"], "runledger_artifact_index_backlog", due="now") == artifacts > 0
@@ -83,4 +83,6 @@ async def test_watch_streams_report_lists_and_open_watches(pool, settings):
     assert value(families["runledger_watch"], "runledger_watch_total", stream=stream, what="lists") == 1
     assert value(families["runledger_watch_connected"], "runledger_watch_connected", stream=stream) == 1
     assert value(families["runledger_watch_synced"], "runledger_watch_synced", stream=stream) == 1
+    for reason in ("timeout", "gone", "throttled", "dropped", "error"):  # exported before the first restart
+        assert value(families["runledger_watch_restarts"], "runledger_watch_restarts_total", stream=stream, reason=reason) == 0
     assert value(families["runledger_leader"], "runledger_leader") == 1
