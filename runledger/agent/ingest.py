@@ -48,6 +48,8 @@ class IngestStats:
     runs_written: int = 0
     runs_unchanged: int = 0
     runs_stale: int = 0
+    pods_written: int = 0  # pod observations that changed their step's row
+    pods_skipped: int = 0  # pod observations that did not (nothing new, or older than the row)
     rows_written: int = 0
     transitions: int = 0
     offloaded_runs: int = 0
@@ -88,7 +90,9 @@ class Ingestor:
         self._pool = pool
         self._settings = settings
         self._writer = writer or RunWriter(cache_runs=settings.ingest_fingerprint_cache_runs)
-        self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(max_keys=settings.ingest_max_pending_runs)
+        self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(
+            max_keys=settings.ingest_max_pending_runs, kind=resource_of
+        )
         self._tasks: list[asyncio.Task] = []
         self._seq = 0
         self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
@@ -263,11 +267,18 @@ class Ingestor:
         self.stats.batches += 1
         self.stats.write_seconds.observe(time.perf_counter() - started)
         self.stats.rows_written += pod_rows
+        self.stats.pods_written += pod_rows
+        self.stats.pods_skipped += len(pods) - pod_rows
         self.stats.runs_written += result.runs_written
         self.stats.runs_unchanged += result.runs_unchanged
         self.stats.runs_stale += result.runs_stale
         self.stats.rows_written += result.rows
         self.stats.transitions += result.transitions
+
+
+def resource_of(key: QueueKey) -> str:
+    """The resource a queued state came from: "workflow" or "pod" (a metric label)."""
+    return "pod" if isinstance(key, tuple) else "workflow"
 
 
 def _describe(item: RunState | PodObservation) -> str:

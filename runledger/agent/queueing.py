@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from typing import Generic, Hashable, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -19,15 +20,18 @@ V = TypeVar("V")
 
 
 class CoalescingQueue(Generic[K, V]):
-    def __init__(self, *, max_keys: int) -> None:
+    def __init__(self, *, max_keys: int, kind: Callable[[K], str] = lambda key: "") -> None:
+        """`kind` names the sort of a key (a small fixed set) for `coalesced_by`."""
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self._max_keys = max_keys
+        self._kind = kind
         self._pending: dict[K, V] = {}
         self._ready: deque[K] = deque()  # pending keys not in progress, in arrival order
         self._in_progress: set[K] = set()
         self._changed = asyncio.Condition()
         self.coalesced = 0  # items replaced by a newer one before being processed
+        self.coalesced_by: Counter[str] = Counter()  # the same, by kind of key
 
     def __len__(self) -> int:
         """Pending keys (in progress ones not counted unless they have a newer item waiting)."""
@@ -63,6 +67,7 @@ class CoalescingQueue(Generic[K, V]):
     def _store(self, key: K, item: V) -> None:
         if key in self._pending:
             self.coalesced += 1
+            self.coalesced_by[self._kind(key)] += 1
         elif key not in self._in_progress:
             self._ready.append(key)
         self._pending[key] = item

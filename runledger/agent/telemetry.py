@@ -21,18 +21,24 @@ def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
         received.add_metric([resource or "workflow", kind], n)
     yield received
     runs = CounterMetricFamily(
-        "runledger_run_states", "Run states taken from the queue and written, by resource and outcome.",
+        "runledger_run_states", "States taken from the queue and written, by resource and outcome.",
         labels=["resource", "outcome"],
     )  # fmt: skip
-    # Only Workflows carry run states; pod observations are not counted per outcome.
     runs.add_metric(["workflow", "applied"], stats.runs_written)
     runs.add_metric(["workflow", "unchanged"], stats.runs_unchanged)
     runs.add_metric(["workflow", "stale"], stats.runs_stale)
+    # The pod upsert does not tell an unchanged observation from an older one: both are skipped.
+    runs.add_metric(["pod", "applied"], stats.pods_written)
+    runs.add_metric(["pod", "skipped"], stats.pods_skipped)
     yield runs
-    yield CounterMetricFamily(
-        "runledger_events_coalesced", "States replaced in the queue by a newer state of the same run.",
-        value=ingestor.queue.coalesced,
-    )  # fmt: skip
+    coalesced = CounterMetricFamily(
+        "runledger_events_coalesced",
+        "States replaced in the queue by a newer state of the same run (workflow) or step (pod), by resource.",
+        labels=["resource"],
+    )
+    for resource in ("workflow", "pod"):
+        coalesced.add_metric([resource], ingestor.queue.coalesced_by[resource])
+    yield coalesced
     yield GaugeMetricFamily("runledger_ingest_queue_depth", "Runs waiting to be written.", value=len(ingestor.queue))
     yield CounterMetricFamily("runledger_rows_written", "Rows written, transitions included.", value=stats.rows_written)
     yield CounterMetricFamily("runledger_transitions", "Phase transitions recorded.", value=stats.transitions)

@@ -1,0 +1,52 @@
+"""What the ingestor applied and coalesced is reported per resource (workflow, pod) on /metrics."""
+
+from __future__ import annotations
+
+from runledger.agent.ingest import Ingestor
+from runledger.agent.telemetry import ingest_metrics
+from runledger.models import WatchEvent
+from tests.support.builders import WorkflowBuilder
+
+
+def pod_of(wf: WorkflowBuilder, node_id: str, *, resource_version: str, restarts: int) -> dict:
+    meta = wf.obj["metadata"]
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": f"{meta['name']}-{node_id}", "namespace": meta["namespace"], "uid": f"pod-{node_id}",
+            "resourceVersion": resource_version, "labels": {"workflows.argoproj.io/workflow": meta["name"]},
+            "annotations": {"workflows.argoproj.io/node-id": node_id},
+            "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": meta["name"],
+                                 "uid": meta["uid"], "controller": True}],
+        },
+        "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "python:3.12"}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "main", "restartCount": restarts, "state": {"running": {}}}]},
+    }  # fmt: skip
+
+
+def samples(ingestor: Ingestor, name: str) -> dict[tuple[str, ...], float]:
+    return {tuple(s.labels.values()): s.value for f in ingest_metrics(ingestor) for s in f.samples if s.name == name}
+
+
+async def test_applied_and_coalesced_states_are_counted_by_resource(pool, settings):
+    a, b = WorkflowBuilder(name="a", uid="uid-a"), WorkflowBuilder(name="b", uid="uid-b")
+    ingestor = Ingestor(pool=pool, settings=settings)
+    # Queued before any writer runs, so a second state of one run or step replaces the first.
+    await ingestor.submit(WatchEvent.model_validate(a.phase("Running").event("ADDED")))
+    await ingestor.submit(WatchEvent.model_validate(a.phase("Succeeded").event()))
+    await ingestor.submit(WatchEvent.model_validate(b.phase("Running").event("ADDED")))
+    for rv, restarts in (("7", 0), ("8", 1)):
+        await ingestor.submit_pod(WatchEvent(type="MODIFIED", object=pod_of(a, "n1", resource_version=rv, restarts=restarts)))
+    ingestor.start()
+    try:
+        await ingestor.drain()
+        await ingestor.submit_pod(WatchEvent(type="MODIFIED", object=pod_of(a, "n1", resource_version="8", restarts=1)))
+        await ingestor.drain()
+    finally:
+        await ingestor.stop()
+
+    assert samples(ingestor, "runledger_events_coalesced_total") == {("workflow",): 1, ("pod",): 1}
+    assert samples(ingestor, "runledger_run_states_total") == {
+        ("workflow", "applied"): 2, ("workflow", "unchanged"): 0, ("workflow", "stale"): 0,
+        ("pod", "applied"): 1, ("pod", "skipped"): 1,
+    }  # fmt: skip
