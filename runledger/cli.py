@@ -14,6 +14,7 @@ from pathlib import Path
 import pydantic
 
 from runledger import service
+from runledger.metadata.artifacts.s3 import load_credentials
 from runledger.settings import Settings, describe_settings
 
 
@@ -53,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     except pydantic.ValidationError as exc:
         print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
         return 2
+    if args.command in ("run", "replay"):
+        # A secret-holding setting parsed apart, so its message can name the fault without the value;
+        # checked here rather than when the indexer starts (a standby only starts it on taking over).
+        try:
+            load_credentials(settings)
+        except ValueError as exc:
+            print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
+            return 2
     overrides = {}
     if getattr(args, "host", None):
         overrides["api_host"] = args.host

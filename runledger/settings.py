@@ -182,6 +182,18 @@ class Settings(BaseSettings):
         default=None, description="S3 access key id (unset: the AWS default credential chain)."
     )
     artifacts_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
+    artifacts_credentials: SecretStr | None = Field(
+        default=None,
+        description='Per-repository S3 credentials as JSON, keyed by an endpoint as workflows record it '
+        '("minio.team-a:9000"; "s3.amazonaws.com" for AWS) or by "endpoint/bucket": {"minio.team-a:9000": '
+        '{"access_key_id": "...", "secret_access_key": "...", "session_token": "..." (optional)}}. The most '
+        "specific entry wins; objects no entry matches use RUNLEDGER_ARTIFACTS_ACCESS_KEY_ID / _SECRET_ACCESS_KEY "
+        "(or the default chain).",
+    )
+    artifacts_credentials_file: Path | None = Field(
+        default=None,
+        description="A file holding the per-repository credentials' JSON (a mounted Secret), instead of the variable.",
+    )
     artifacts_controller_configmap: str = Field(
         default="workflow-controller-configmap", description="Argo's controller ConfigMap (default repository)."
     )

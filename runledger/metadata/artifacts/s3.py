@@ -14,6 +14,13 @@ commercial one, endpoints behind an HTTP proxy from the environment), and anonym
 credentials in the settings nor in botocore's default chain). Chain credentials (environment,
 web identity, instance profile) are taken from the same botocore session, refreshed by it.
 
+Credentials are chosen per object. Argo gives each S3 repository its own Secret, so one key pair
+rarely reads every bucket: ``artifacts_credentials`` maps an endpoint as workflows record it (before
+the endpoint map), or "endpoint/bucket", to a key pair. The most specific entry wins; an object no
+entry matches is signed as before, with the global pair or the default chain. Both paths follow
+the choice: one ``Signer`` per distinct key pair, one aiobotocore client per (endpoint, region,
+key pair).
+
 Every call is bounded twice: connect/read timeouts, and an overall deadline around the call.
 Botocore's own retries are off, because the indexer retries on its own schedule (durable, in the
 queue table) rather than holding a worker for seconds inside one call.
@@ -29,16 +36,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import json
+import logging
 import ssl
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import aiohttp
 import botocore.exceptions
 import botocore.httpsession
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 from yarl import URL
 
 from runledger.metadata.artifacts.signing import Credentials, Signer, Target, aws_target, path_style, quote_key
@@ -60,6 +71,10 @@ _DELEGATED_STATUSES = {301, 302, 307, 308, 400}
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), start=1)}  # fmt: skip
 USER_AGENT = "runledger-indexer"
+# How a credentials entry names AWS S3, which workflows record as no endpoint at all.
+AWS_ENDPOINT = "s3.amazonaws.com"
+# botocore logs each request's headers and its canonical request at DEBUG, a session token included.
+_CREDENTIAL_LOGGERS = ("botocore.endpoint", "botocore.auth")
 
 
 @dataclass(frozen=True)
@@ -92,14 +107,73 @@ class TransientS3Error(Exception):
     """Worth retrying later: 5xx, throttling, timeouts, connection failures."""
 
 
+class KeyPair(BaseModel):
+    """One entry of ``artifacts_credentials``: what an Argo repository's two (or three) Secret keys hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    access_key_id: str = Field(min_length=1)
+    secret_access_key: SecretStr = Field(min_length=1)
+    session_token: SecretStr | None = None
+
+
+_KEY_PAIRS = TypeAdapter(dict[str, KeyPair])
+
+
+def load_credentials(settings: Settings) -> dict[str, Credentials]:
+    """Per-location credentials by selector, from the setting or its file; a clear error (never a
+    secret) when malformed. Empty when neither is set."""
+    if settings.artifacts_credentials_file is not None:
+        where = f"RUNLEDGER_ARTIFACTS_CREDENTIALS_FILE ({settings.artifacts_credentials_file})"
+        try:
+            text = Path(settings.artifacts_credentials_file).read_text()
+        except OSError as exc:
+            raise ValueError(f"{where}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    elif settings.artifacts_credentials is not None:
+        where, text = "RUNLEDGER_ARTIFACTS_CREDENTIALS", settings.artifacts_credentials.get_secret_value()
+    else:
+        return {}
+    try:
+        pairs = _KEY_PAIRS.validate_python(json.loads(text))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        # The message names positions and rules only: pydantic would echo input values, i.e. secrets.
+        if isinstance(exc, ValidationError):
+            why = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the value'}: {e['msg']}"
+                            for e in exc.errors(include_input=False))  # fmt: skip
+        else:
+            why = f"not JSON (line {exc.lineno}, column {exc.colno})"
+        raise ValueError(f"{where}: {why}") from None
+    for selector in pairs:
+        # Matched as written against what workflows record, so a stray space or slash would never match.
+        if not selector or selector != selector.strip() or selector.startswith("/") or selector.endswith("/"):
+            raise ValueError(f'{where}: {selector!r} is neither "endpoint" nor "endpoint/bucket"')
+    return {
+        selector: Credentials(
+            pair.access_key_id, pair.secret_access_key.get_secret_value(),
+            pair.session_token.get_secret_value() if pair.session_token else None,
+        )
+        for selector, pair in pairs.items()
+    }  # fmt: skip
+
+
 class ObjectStore:
-    """HEADs on the lean path where it applies; aiobotocore clients per (endpoint, region) otherwise."""
+    """HEADs on the lean path where it applies; aiobotocore clients per (endpoint, region, credentials)
+    otherwise."""
 
     def __init__(self, *, settings: Settings) -> None:
         self._settings = settings
+        for name in _CREDENTIAL_LOGGERS:
+            # Whatever the log level: a temporary key pair's token must not reach a log line.
+            logger = logging.getLogger(name)
+            if logger.level < logging.INFO:
+                logger.setLevel(logging.INFO)
+        # Read now, so malformed credentials stop start-up with their message rather than fail objects.
+        selected = load_credentials(settings)
+        signers = {credentials: Signer(credentials) for credentials in set(selected.values())}
+        # Selector -> the signer of its key pair: one per distinct pair, so its derived keys are shared.
+        self._selected: dict[str, Signer] = {selector: signers[c] for selector, c in selected.items()}
         self._session = get_session()
         self._stack = contextlib.AsyncExitStack()
-        self._clients: dict[tuple[str | None, str], object] = {}
+        self._clients: dict[tuple[str | None, str, Credentials | None], object] = {}
         self._opening = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
         self._credentials_resolved = False
@@ -124,10 +198,19 @@ class ObjectStore:
             return location.endpoint
         return f"{'http' if location.insecure else 'https'}://{location.endpoint}"
 
+    def _selected_signer(self, location: Location) -> Signer | None:
+        """The signer of the credentials configured for this object's endpoint or bucket, if any."""
+        if not self._selected:
+            return None
+        endpoint = location.endpoint or AWS_ENDPOINT
+        return self._selected.get(f"{endpoint}/{location.bucket}") or self._selected.get(endpoint)
+
     async def _client(self, location: Location):  # noqa: ANN202 - aiobotocore clients are generated types
         url = self.endpoint_url(location)
         region = location.region or "us-east-1"
-        key = (url, region)
+        selected = self._selected_signer(location)
+        chosen = selected.credentials if selected is not None else None  # None: the global pair or the chain
+        key = (url, region, chosen)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -142,15 +225,21 @@ class ObjectStore:
                     # MinIO and most S3-compatible servers only do path-style; AWS picks for itself.
                     s3={"addressing_style": "path" if url else "auto"},
                 )
-                secret = s.artifacts_secret_access_key
-                access = s.artifacts_access_key_id
+                if chosen is not None:
+                    access, secret, token = chosen.access_key, chosen.secret_key, chosen.token
+                else:
+                    access = s.artifacts_access_key_id.get_secret_value() if s.artifacts_access_key_id else None
+                    secret = (s.artifacts_secret_access_key.get_secret_value()
+                              if s.artifacts_secret_access_key else None)  # fmt: skip
+                    token = None
                 self._clients[key] = await self._stack.enter_async_context(
                     self._session.create_client(
                         "s3",
                         endpoint_url=url,
                         region_name=region,
-                        aws_access_key_id=access.get_secret_value() if access else None,
-                        aws_secret_access_key=secret.get_secret_value() if secret else None,
+                        aws_access_key_id=access,
+                        aws_secret_access_key=secret,
+                        aws_session_token=token,
                         config=config,
                     )
                 )
@@ -161,7 +250,9 @@ class ObjectStore:
     async def head(self, location: Location) -> ObjectHead:
         region = location.region or "us-east-1"
         target = self._target(location, region)
-        signer = await self._current_signer() if target is not None else None
+        signer = None
+        if target is not None:
+            signer = self._selected_signer(location) or await self._current_signer()
         if target is None or signer is None:
             return await self._head_botocore(location)
         encoded = quote_key(location.key)
