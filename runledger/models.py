@@ -20,6 +20,8 @@ ArtifactDirection = Literal["input", "output"]
 # Argo's node and workflow phases. Others are stored as they come (and counted), never rejected.
 KNOWN_PHASES = frozenset({"", "Pending", "Running", "Succeeded", "Skipped", "Failed", "Error", "Omitted"})
 TERMINAL_PHASES = frozenset({"Succeeded", "Skipped", "Failed", "Error", "Omitted"})
+# Argo's spec.shutdown strategies. Others are stored as they come (and counted), never rejected.
+SHUTDOWN_STRATEGIES = frozenset({"Terminate", "Stop"})
 KNOWN_NODE_TYPES = frozenset(
     {"Pod", "Container", "Steps", "StepGroup", "DAG", "TaskGroup", "Retry", "Skipped", "Suspend", "HTTP", "Plugin"}
 )
@@ -122,6 +124,11 @@ class Run(_Frozen):
     scheduled_workflow: str | None = None
     phase: str = ""
     message: str | None = None
+    shutdown: str | None = Field(
+        default=None,
+        description="The stop asked for: spec.shutdown, or Terminate when spec.activeDeadlineSeconds is 0 "
+        "(how KFP terminates a run); None when none was.",
+    )
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

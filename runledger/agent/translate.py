@@ -1,8 +1,9 @@
 """Workflow object (a dict, as the Kubernetes API returns it) -> ``RunState``.
 
 Translation is pure and total over valid Workflows: every field Argo may leave out is optional
-here, unknown node types and phases are kept verbatim (and reported as warnings so they can be
-counted), and only an object that cannot be a Workflow at all raises ``TranslationError``.
+here, unknown node types, phases and shutdown strategies are kept verbatim (and reported as
+warnings so they can be counted), and only an object that cannot be a Workflow at all raises
+``TranslationError``.
 
 Argo keeps node state in one of three places: ``status.nodes``; ``status.compressedNodes``
 (gzip + base64 of the same JSON, used when the object would exceed etcd's size limit); or, with
@@ -25,6 +26,7 @@ import orjson
 from runledger.models import (
     KNOWN_NODE_TYPES,
     KNOWN_PHASES,
+    SHUTDOWN_STRATEGIES,
     ArtifactRef,
     Parameter,
     Run,
@@ -218,6 +220,7 @@ def translate_workflow(
             "scheduled_workflow": _scheduled_owner(meta, labels),
             "phase": _str(status.get("phase")),
             "message": clip.text(status.get("message")),
+            "shutdown": clip.text(spec.get("shutdown")) or _deadline_termination(spec),
             "created_at": _time(meta.get("creationTimestamp")),
             "started_at": _time(status.get("startedAt")),
             "finished_at": _time(status.get("finishedAt")),
@@ -230,6 +233,8 @@ def translate_workflow(
     )
     if run.phase not in KNOWN_PHASES:
         warnings.append(f"unknown_phase: workflow phase {run.phase!r}")
+    if run.shutdown is not None and run.shutdown not in SHUTDOWN_STRATEGIES:
+        warnings.append(f"unknown_shutdown: spec.shutdown {run.shutdown!r}")
     if clip.truncated:
         warnings.append(f"truncated: {clip.truncated} value(s) longer than {max_value_bytes} bytes")
     return trusted(
@@ -401,6 +406,13 @@ def _kfp_v2_pipeline_name(spec: dict[str, Any]) -> str | None:
             if arg == "--pipeline_name" and isinstance(args[i + 1], str) and "{{" not in args[i + 1]:
                 return args[i + 1]
     return None
+
+
+def _deadline_termination(spec: dict[str, Any]) -> str | None:
+    """Terminate when spec.activeDeadlineSeconds is 0: how KFP terminates a run (and older Argo's
+    `argo terminate`), which the controller then stops as it would for spec.shutdown Terminate."""
+    deadline = spec.get("activeDeadlineSeconds")
+    return "Terminate" if deadline == 0 and not isinstance(deadline, bool) else None
 
 
 def _scheduled_owner(meta: dict[str, Any], labels: dict[str, str]) -> str | None:

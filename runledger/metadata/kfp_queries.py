@@ -58,7 +58,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "display_name": ("r.name", "text"),
     "name": ("r.name", "text"),
     "namespace": ("r.namespace", "text"),
-    "status": ("coalesce(nullif(r.phase, ''), 'Pending')", "text"),
+    "status": (_expression("kfp_v1_status"), "text"),
     "state": (_expression("kfp_run_state"), "text"),
     "storage_state": ("'AVAILABLE'::text", "text"),
     "created_at": ("r.sort_at", "time"),

@@ -11,11 +11,14 @@ Mapping decisions (each one is the closest thing KFP itself would report):
 - **Ids.** A run's id is KFP's run id (label ``pipeline/runid``) when the workflow has one, else
   runledger's id (the workflow uid). Lookups accept either.
 - **States.** Argo phase -> v2 RuntimeState: ''/Pending -> PENDING (KFP creates runs PENDING before the
-  controller picks them up), Running -> RUNNING, Succeeded -> SUCCEEDED, Failed/Error -> FAILED, except
-  a run stopped or terminated through ``spec.shutdown`` (message "Stopped with strategy 'Stop'|'Terminate'")
-  -> CANCELED. Anything else -> RUNTIME_STATE_UNSPECIFIED. v1 ``status`` is the Argo phase itself
-  (Pending when still empty), as KFP 1.x served it. CANCELING and PAUSED are never reported: runledger
-  does not record ``spec.shutdown`` or suspension.
+  controller picks them up), Running -> RUNNING, Succeeded -> SUCCEEDED, Failed/Error -> FAILED. A run
+  asked to stop (``spec.shutdown`` set: ``argo terminate``/``argo stop``) is CANCELING while its phase is
+  still ''/Pending/Running, and CANCELED once it ends Failed/Error, when its shutdown is Terminate or Stop
+  or its message says it was stopped ("Stopped with strategy 'Stop'|'Terminate'"). Anything else ->
+  RUNTIME_STATE_UNSPECIFIED. v1 ``status`` is the Argo phase itself (Pending when still empty), as KFP
+  1.x served it, except that CANCELING is "Terminating", KFP's v1 name for it. CANCELING is not in
+  ``state_history`` (runledger does not know when the stop was asked, and KFP does not record it
+  there either); PAUSED is never reported: runledger does not record suspension.
 - **storage_state** is always AVAILABLE. Archiving is a KFP database flag runledger cannot see, and a
   workflow deleted from the cluster is not archived: KFP's persistence agent itself deletes every
   workflow a day after it finishes (``ttlSecondsAfterWorkflowFinish``), while the run stays available.
@@ -45,6 +48,7 @@ from runledger.metadata.errors import BadRequest
 from runledger.metadata.kfp_queries import FIELDS, Cursor, ListQuery, encode_token
 from runledger.metadata.queries import q
 from runledger.metadata.schemas import MetricOut, RunOut, StepIO, StepOut, Timestamp, TransitionOut
+from runledger.models import SHUTDOWN_STRATEGIES, TERMINAL_PHASES
 
 DEFAULT_PAGE_SIZE = 20  # KFP's list defaults (backend/src/apiserver/list/list.go)
 MAX_PAGE_SIZE = 200
@@ -60,10 +64,15 @@ _PHASE_STATES = {"": "PENDING", "Pending": "PENDING", "Running": "RUNNING", "Suc
 LABEL_SCHEDULED_EPOCH = "scheduledworkflows.kubeflow.org/workflowEpoch"
 
 
-def runtime_state(phase: str, message: str | None) -> str:
-    """The v2beta1 RuntimeState of an Argo phase (of a run or a node); agrees with SQL kfp_run_state."""
+def runtime_state(phase: str, message: str | None, *, shutdown: str | None = None) -> str:
+    """The v2beta1 RuntimeState of an Argo phase (of a run or a node); agrees with SQL kfp_run_state.
+
+    `shutdown` is the run's spec.shutdown (nodes have none).
+    """
     state = _PHASE_STATES.get(phase, "RUNTIME_STATE_UNSPECIFIED")
-    if state == "FAILED" and message and _STOPPED.match(message):
+    if state in ("PENDING", "RUNNING") and shutdown:
+        return "CANCELING"
+    if state == "FAILED" and (shutdown in SHUTDOWN_STRATEGIES or (message and _STOPPED.match(message))):
         return "CANCELED"
     return state
 
@@ -334,17 +343,25 @@ def scheduled_at(run: RunOut, created: datetime) -> datetime:
     return created
 
 
-def v1_status(phase: str) -> str:
+def v1_status(phase: str, *, shutdown: str | None = None) -> str:
+    """KFP v1's status: the Argo phase (Pending while empty), or Terminating; agrees with SQL kfp_v1_status."""
+    if runtime_state(phase, None, shutdown=shutdown) == "CANCELING":
+        return "Terminating"
     return phase or "Pending"
 
 
-def _history(entries: list[tuple[str, datetime]], *, message: str | None) -> list[RuntimeStatus] | None:
+def _history(
+    entries: list[tuple[str, datetime]], *, message: str | None, shutdown: str | None = None
+) -> list[RuntimeStatus] | None:
     """Phase transitions as KFP state history: one entry per change of state (Failed then Error is one)."""
     out: list[RuntimeStatus] = []
     for i, (phase, at) in enumerate(entries):
-        # Only the last entry is the current phase, the one the current message belongs to.
+        # Only the last entry is the current phase, the one the current message and shutdown belong to.
+        # An unfinished phase keeps its state: when the stop was asked is unknown, so CANCELING is
+        # not dated with the time the run entered Running.
         last = i == len(entries) - 1
-        state = runtime_state(phase, message if last else None)
+        stopped = shutdown if last and phase in TERMINAL_PHASES else None
+        state = runtime_state(phase, message if last else None, shutdown=stopped)
         if out and out[-1].state == state:
             continue
         error = RpcStatus(code=GRPC_UNKNOWN, message=message) if last and message and state in ("FAILED", "CANCELED") else None
@@ -371,9 +388,9 @@ def v2_run(
         created_at=created,
         scheduled_at=scheduled_at(run, created),
         finished_at=run.finished_at,
-        state=runtime_state(run.phase, run.message),
+        state=runtime_state(run.phase, run.message, shutdown=run.shutdown),
         run_details=details,
-        state_history=_history(history, message=run.message),
+        state_history=_history(history, message=run.message, shutdown=run.shutdown),
     )
 
 
@@ -421,7 +438,7 @@ def v1_run(row: asyncpg.Record, *, metrics: list[ApiRunMetric]) -> ApiRun:
         created_at=created,
         scheduled_at=scheduled_at(run, created),
         finished_at=run.finished_at,
-        status=v1_status(run.phase),
+        status=v1_status(run.phase, shutdown=run.shutdown),
         metrics=metrics or None,
     )
 
@@ -434,9 +451,9 @@ def workflow_manifest(row: asyncpg.Record, steps: list[StepOut]) -> dict[str, An
     """A minimal Argo Workflow rebuilt from what runledger stores, for v1's pipeline_runtime.
 
     It holds what KFP's UI and SDK read from a run's graph: metadata (name, namespace, uid, labels,
-    creation time), the run's arguments, and status (phase, message, times, and every node with its
-    type, phase, template, boundary, children, times, message, host, and input/output parameters and
-    artifacts with their S3 locations). Left out because runledger does not record them: the spec's
+    creation time), the run's arguments and shutdown, and status (phase, message, times, and every node
+    with its type, phase, template, boundary, children, times, message, host, and input/output parameters
+    and artifacts with their S3 locations). Left out because runledger does not record them: the spec's
     templates, annotations, pod specs, resource durations, progress, outbound nodes and non-S3
     artifact locations; values longer than the ingest cap are truncated; an offloaded run has no nodes.
     """
@@ -451,11 +468,14 @@ def workflow_manifest(row: asyncpg.Record, steps: list[StepOut]) -> dict[str, An
     if steps:
         status["nodes"] = {s.id: _node(s) for s in steps}
     arguments = [_drop_none({"name": k, "value": v}) for k, v in run.parameters.items()]
+    spec: dict[str, Any] = {"arguments": {"parameters": arguments}} if arguments else {}
+    if run.shutdown:
+        spec["shutdown"] = run.shutdown
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
         "metadata": metadata,
-        "spec": {"arguments": {"parameters": arguments}} if arguments else {},
+        "spec": spec,
         "status": status,
     }
 

@@ -35,6 +35,7 @@ def run_from_row(row: asyncpg.Record) -> RunOut:
         "uid": row["uid"],
         "phase": row["phase"],
         "message": row["message"],
+        "shutdown": row["shutdown"],
         "kfp_run_id": row["kfp_run_id"],
         "pipeline_name": row["pipeline_name"],
         "scheduled_workflow": row["scheduled_workflow"],

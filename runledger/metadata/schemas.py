@@ -32,6 +32,11 @@ class RunOut(Out):
     uid: str | None
     phase: str = Field(description="Argo workflow phase; '' before the controller picked the run up.")
     message: str | None
+    shutdown: str | None = Field(
+        description="spec.shutdown: 'Terminate' or 'Stop' once the run was asked to stop (else as written), or"
+        " 'Terminate' when spec.activeDeadlineSeconds is 0 (how KFP terminates a run); the phase stays Running until"
+        " Argo has stopped it."
+    )
     kfp_run_id: str | None
     pipeline_name: str | None
     scheduled_workflow: str | None

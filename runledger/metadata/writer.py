@@ -87,7 +87,7 @@ class _Columns:
 
 class _Batch:
     def __init__(self) -> None:
-        self.runs = _Columns(19)
+        self.runs = _Columns(20)
         self.steps = _Columns(15)
         self.step_deletes = _Columns(2)
         self.edge_inserts = _Columns(3)
@@ -237,6 +237,10 @@ class RunWriter:
         )  # fmt: skip
         # resourceVersion is left out on purpose: a new version with the same content is no change.
         run_fp = fingerprint(*run_row, state.deleted)
+        if run.shutdown is not None:
+            # Only when set: runs stored before shutdown was recorded keep matching their fingerprints,
+            # so an upgrade does not rewrite every run.
+            run_fp = fingerprint(run_fp, run.shutdown)
         after = Persisted(run_fp, run.phase, run.resource_version, state.deleted)
         changed = before is None or before.fp != run_fp
         old = before or Persisted(0, "", None, False)
@@ -303,7 +307,7 @@ class RunWriter:
         if not changed:
             return None
         deleted_at = (state.deletion_timestamp or now) if state.deleted else None
-        batch.runs.add(*run_row, deleted_at, run.resource_version, run_fp)
+        batch.runs.add(*run_row, deleted_at, run.resource_version, run_fp, run.shutdown)
         if run.phase and run.phase != (before.phase if before else None):
             batch.transitions.add(rid, "", before.phase if before else None, run.phase, _run_phase_at(state) or now)
         return after

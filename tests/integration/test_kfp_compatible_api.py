@@ -392,6 +392,59 @@ async def test_every_argo_phase_maps_to_a_kfp_state_in_responses_and_filters(api
         assert v2["state_history"][-1]["error"]["message"] == message
 
 
+@pytest.mark.parametrize(
+    ("phase", "shutdown", "message", "state", "status"),
+    [
+        ("", "Terminate", None, "CANCELING", "Terminating"),
+        ("Pending", "Stop", None, "CANCELING", "Terminating"),
+        ("Running", "Terminate", None, "CANCELING", "Terminating"),
+        ("Running", "Pause", None, "CANCELING", "Terminating"),  # Argo stops a workflow at any non-empty value
+        ("Failed", "Terminate", "Stopped with strategy 'Terminate'", "CANCELED", "Failed"),
+        ("Failed", "Stop", "child 'exit-handler' failed", "CANCELED", "Failed"),  # stopped, whatever the message says
+        ("Error", "Terminate", None, "CANCELED", "Error"),
+        ("Failed", "Pause", "child 'train' failed", "FAILED", "Failed"),
+        ("Succeeded", "Stop", None, "SUCCEEDED", "Succeeded"),  # asked after it had finished
+    ],
+)
+async def test_a_run_asked_to_stop_maps_to_a_kfp_state_in_responses_and_filters(
+    api, pool, settings, phase, shutdown, message, state, status
+):
+    wf = WorkflowBuilder(name="wf")
+    wf.obj["status"]["phase"] = phase
+    wf.obj["spec"]["shutdown"] = shutdown
+    if message:
+        wf.obj["status"]["message"] = message
+    other = WorkflowBuilder(name="other").phase("Running")
+    await ingest(pool, settings, [wf.event("ADDED"), other.event("ADDED")])
+    v2 = await get_json(api, "/apis/v2beta1/runs/kfp-wf")
+    v1 = await get_json(api, "/apis/v1beta1/runs/kfp-wf")
+    assert v2["state"] == state and v1["run"]["status"] == status
+    by_state = await get_json(api, f"/apis/v2beta1/runs?filter={v2_filter({'key': 'state', 'operation': 'EQUALS', 'string_value': state})}")
+    by_status = await get_json(api, f"/apis/v1beta1/runs?filter={quote(json.dumps({'predicates': [{'key': 'status', 'op': 'EQUALS', 'string_value': status}]}))}")
+    assert names(by_state) == ["wf"] and names(by_status) == ["wf"]
+    assert json.loads(v1["pipeline_runtime"]["workflow_manifest"])["spec"]["shutdown"] == shutdown
+
+
+async def test_a_terminated_run_lists_as_canceling_until_argo_has_stopped_it_then_as_canceled(api, pool, settings):
+    wf = WorkflowBuilder(name="wf").phase("Running", at="2026-01-01T00:00:05Z")
+    await ingest(pool, settings, [wf.event("ADDED")])
+    wf.obj["spec"]["shutdown"] = "Terminate"  # argo terminate: the phase stays Running until the pods are gone
+    await ingest(pool, settings, [wf.event()])
+    (listed,) = (await get_json(api, "/apis/v2beta1/runs"))["runs"]
+    run = await get_json(api, "/apis/v2beta1/runs/kfp-wf")
+    assert listed["state"] == run["state"] == "CANCELING"
+    # When the stop was asked is not known: the history says what the phases say, as KFP's does.
+    assert [h["state"] for h in run["state_history"]] == ["RUNNING"]
+
+    wf.obj["status"]["message"] = "Stopped with strategy 'Terminate'"
+    await ingest(pool, settings, [wf.phase("Failed", at="2026-01-01T00:01:00Z").event()])
+    (listed,) = (await get_json(api, "/apis/v2beta1/runs"))["runs"]
+    run = await get_json(api, "/apis/v2beta1/runs/kfp-wf")
+    assert listed["state"] == run["state"] == "CANCELED" and run["finished_at"] == "2026-01-01T00:01:00Z"
+    assert [h["state"] for h in run["state_history"]] == ["RUNNING", "CANCELED"]
+    assert run["state_history"][-1]["update_time"] == "2026-01-01T00:01:00Z"
+
+
 async def test_state_history_follows_the_runs_transitions(api, pool, settings):
     wf = WorkflowBuilder(name="wf")
     await ingest(pool, settings, [wf.event("ADDED")])

@@ -97,6 +97,17 @@ async def test_run_detail_has_parameters_and_step_counts(api, pool, settings):
     assert detail["step_counts"] == {"Succeeded": 2}
 
 
+async def test_a_run_says_which_stop_was_asked_of_it_once_asked(api, pool, settings):
+    wf = WorkflowBuilder(name="wf").phase("Running")
+    await ingest(pool, settings, [wf.event("ADDED")])
+    assert (await get_json(api, "/api/v1/runs/uid-wf"))["shutdown"] is None
+    wf.obj["spec"]["shutdown"] = "Stop"  # the only change: still a change to record
+    await ingest(pool, settings, [wf.event()])
+    detail = await get_json(api, "/api/v1/runs/uid-wf")
+    (listed,) = (await get_json(api, "/api/v1/runs"))["runs"]
+    assert detail["shutdown"] == listed["shutdown"] == "Stop" and detail["phase"] == "Running"
+
+
 async def test_steps_carry_parents_children_parameters_and_artifacts(api, pool, settings):
     await seed(pool, settings, n=1)
     (run,) = (await get_json(api, "/api/v1/runs"))["runs"]

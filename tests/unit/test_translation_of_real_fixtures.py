@@ -5,6 +5,8 @@ Expectations are read from the raw object in each test, never hard-coded per fix
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from runledger.agent.translate import run_id_for, translate_workflow
@@ -83,6 +85,44 @@ def test_artifact_references_keep_their_recorded_s3_location(workflow):
                 expected[(node.get("id", key), direction[:-1], art["name"])] = (art.get("s3") or {}).get("key")
     got = {(a.step_id, a.direction, a.name): a.s3_key for a in translate_workflow(workflow).artifacts}
     assert got == expected
+
+
+def test_shutdown_is_the_spec_shutdown_and_none_when_absent(workflow):
+    spec = workflow.get("spec") or {}
+    by_deadline = "Terminate" if spec.get("activeDeadlineSeconds") == 0 else None
+    assert translate_workflow(workflow).run.shutdown == (spec.get("shutdown") or by_deadline)
+
+
+@pytest.mark.parametrize(("deadline", "recorded"), [(0, "Terminate"), (30, None), (False, None), (None, None)])
+def test_a_zero_active_deadline_is_kfps_terminate(workflow, deadline, recorded):
+    obj = copy.deepcopy(workflow)
+    spec = obj.setdefault("spec", {})
+    spec.pop("shutdown", None)
+    spec.pop("activeDeadlineSeconds", None)
+    if deadline is not None:
+        spec["activeDeadlineSeconds"] = deadline
+    assert translate_workflow(obj).run.shutdown == recorded
+
+
+@pytest.mark.parametrize(
+    ("asked", "recorded", "reported"),
+    [
+        ("Terminate", "Terminate", False),
+        ("Stop", "Stop", False),
+        ("Pause", "Pause", True),  # not an Argo strategy: kept as written, and counted
+        ("", None, False),
+        (None, None, False),
+    ],
+)
+def test_a_stop_asked_of_any_workflow_is_recorded_as_written(workflow, asked, recorded, reported):
+    obj = copy.deepcopy(workflow)
+    spec = obj.setdefault("spec", {})
+    spec.pop("shutdown", None)
+    if asked is not None:
+        spec["shutdown"] = asked
+    state = translate_workflow(obj)
+    assert state.run.shutdown == recorded
+    assert any(w.startswith("unknown_shutdown:") for w in state.warnings) is reported
 
 
 def test_step_counts_add_up_to_the_number_of_nodes(workflow):

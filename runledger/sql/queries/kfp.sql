@@ -4,19 +4,30 @@
 -- into larger statements, so nothing may trail them.
 
 -- name: kfp_run_state
--- The v2beta1 RuntimeState of a run, from its Argo phase. Must agree with kfp_runs.runtime_state():
--- Argo has no cancelled phase; a run stopped or terminated (spec.shutdown) fails with the message
--- "Stopped with strategy 'Stop'|'Terminate'" (older controllers: "workflow shutdown with strategy: X").
+-- The v2beta1 RuntimeState of a run, from its Argo phase and spec.shutdown. Must agree with
+-- kfp_runs.runtime_state(): Argo has no cancelled phase; a run asked to stop (spec.shutdown) stays
+-- Running until the controller has stopped it, then fails, with the message "Stopped with strategy
+-- 'Stop'|'Terminate'" (older controllers: "workflow shutdown with strategy: X").
 CASE
+    WHEN r.phase IN ('', 'Pending', 'Running') AND r.shutdown <> '' THEN 'CANCELING'
     WHEN r.phase IN ('', 'Pending') THEN 'PENDING'
     WHEN r.phase = 'Running' THEN 'RUNNING'
     WHEN r.phase = 'Succeeded' THEN 'SUCCEEDED'
     WHEN r.phase IN ('Skipped', 'Omitted') THEN 'SKIPPED'
     WHEN r.phase IN ('Failed', 'Error')
-         AND r.message ~ '^(Stopped with strategy ''(Stop|Terminate)''|workflow shutdown with strategy: +(Stop|Terminate))'
+         AND (r.shutdown IN ('Terminate', 'Stop')
+              OR r.message ~ '^(Stopped with strategy ''(Stop|Terminate)''|workflow shutdown with strategy: +(Stop|Terminate))')
         THEN 'CANCELED'
     WHEN r.phase IN ('Failed', 'Error') THEN 'FAILED'
     ELSE 'RUNTIME_STATE_UNSPECIFIED'
+END
+
+-- name: kfp_v1_status
+-- The v1beta1 status of a run: its Argo phase, Pending while it has none, and "Terminating" (KFP's
+-- v1 name of CANCELING) while it is being stopped. Must agree with kfp_runs.v1_status().
+CASE
+    WHEN r.phase IN ('', 'Pending', 'Running') AND r.shutdown <> '' THEN 'Terminating'
+    ELSE coalesce(nullif(r.phase, ''), 'Pending')
 END
 
 -- name: kfp_scheduled_at
