@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from runledger.agent.telemetry import ingest_metrics, watch_metrics
@@ -16,13 +17,15 @@ from tests.support.workflows import load
 
 
 async def scrape(app) -> dict[str, list]:
-    from aiohttp.test_utils import TestClient, TestServer
-
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        response = await client.get("/metrics")
-        assert response.status == 200
-        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        text = await response.text()
+        return await scrape_with(client)
+
+
+async def scrape_with(client: TestClient) -> dict[str, list]:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await response.text()
     return {family.name: family.samples for family in text_string_to_metric_families(text)}
 
 
@@ -33,17 +36,19 @@ def value(samples: list, name: str, **labels) -> float:
 
 
 async def test_run_figures_match_the_database_and_agent_figures_match_the_ingestor(pool, conn, settings):
-    events = [{"type": "ADDED", "object": load(p)} for p in fixture_files()]
-    ingestor = await ingest(pool, settings, events)
     app = create_app(settings=settings, pool=pool)
-    app[prometheus.TELEMETRY].sources["ingest"] = lambda: ingest_metrics(ingestor)
-    families = await scrape(app)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        events = [{"type": "ADDED", "object": load(p)} for p in fixture_files()]
+        ingestor = await ingest(pool, settings, events)
+        app[prometheus.TELEMETRY].sources["ingest"] = lambda: ingest_metrics(ingestor)
+        families = await scrape_with(client)
 
     for row in await conn.fetch("SELECT namespace, phase, count(*) AS n FROM runs GROUP BY 1, 2"):
         assert value(families["runledger_runs"], "runledger_runs", namespace=row["namespace"], phase=row["phase"] or "Unknown") == row["n"]
     finished = await conn.fetch(
         "SELECT coalesce(template, '') AS t, count(*) AS n FROM steps"
-        " WHERE type = 'Pod' AND finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1"
+        " WHERE type = 'Pod' AND finished_at IS NOT NULL AND started_at IS NOT NULL"
+        " AND phase IN ('Succeeded', 'Failed', 'Error') GROUP BY 1"
     )
     assert finished, "the fixtures hold finished Pod steps"
     for row in finished:
@@ -59,15 +64,38 @@ async def test_run_figures_match_the_database_and_agent_figures_match_the_ingest
 
 
 async def test_step_durations_fall_into_the_right_buckets(pool, settings):
-    wf = WorkflowBuilder(name="timed")
-    wf.node("quick", "Succeeded", at="2026-01-01T00:00:10Z", startedAt="2026-01-01T00:00:07Z")
-    wf.node("slow", "Succeeded", at="2026-01-01T00:10:00Z", startedAt="2026-01-01T00:00:00Z")
-    await ingest(pool, settings, [wf.phase("Succeeded").event()])
-    families = await scrape(create_app(settings=settings, pool=pool))
-    samples = families["runledger_step_duration_seconds"]
+    app = create_app(settings=settings, pool=pool)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        wf = WorkflowBuilder(name="timed")
+        wf.node("quick", "Succeeded", at="2026-01-01T00:00:10Z", startedAt="2026-01-01T00:00:07Z")
+        wf.node("slow", "Succeeded", at="2026-01-01T00:10:00Z", startedAt="2026-01-01T00:00:00Z")
+        await ingest(pool, settings, [wf.phase("Succeeded").event()])
+        samples = (await scrape_with(client))["runledger_step_duration_seconds"]
     bucket = lambda le: value(samples, "runledger_step_duration_seconds_bucket", template="t", le=le)  # noqa: E731
     assert (bucket("1.0"), bucket("5.0"), bucket("300.0"), bucket("600.0"), bucket("+Inf")) == (0, 1, 1, 2, 2)
     assert value(samples, "runledger_step_duration_seconds_sum", template="t") == 603
+
+
+async def test_step_durations_count_what_finished_since_start_and_each_finish_once(pool, settings, monkeypatch):
+    monkeypatch.setattr(prometheus, "TRANSITIONS_PER_READ", 3)  # several reads per scrape, and a summary-only one
+    before = WorkflowBuilder(name="before")
+    before.node("early", "Succeeded", at="2026-01-01T00:00:10Z", startedAt="2026-01-01T00:00:00Z")
+    await ingest(pool, settings, [before.phase("Succeeded").event()])  # finished before the process started
+    app = create_app(settings=settings, pool=pool)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        assert "runledger_step_duration_seconds_count" not in str(await scrape_with(client))
+        wf = WorkflowBuilder(name="later")
+        for i in range(4):
+            wf.node(f"n{i}", "Running", startedAt="2026-01-01T00:00:00Z")
+        await ingest(pool, settings, [wf.phase("Running").event()])
+        for i in range(4):
+            wf.node(f"n{i}", "Succeeded", at=f"2026-01-01T00:00:0{i + 1}Z", startedAt="2026-01-01T00:00:00Z")
+        await ingest(pool, settings, [wf.phase("Succeeded").event()])
+        first = (await scrape_with(client))["runledger_step_duration_seconds"]
+        again = (await scrape_with(client))["runledger_step_duration_seconds"]
+    assert value(first, "runledger_step_duration_seconds_count", template="t") == 4
+    assert value(first, "runledger_step_duration_seconds_sum", template="t") == 1 + 2 + 3 + 4
+    assert first == again  # a finish is counted once
 
 
 async def test_watch_streams_report_lists_and_open_watches(pool, settings):

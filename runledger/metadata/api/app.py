@@ -112,6 +112,11 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
                 await app[POOL].close()
 
         app.cleanup_ctx.append(pool_ctx)
+
+    async def start_counting(app: web.Application) -> None:
+        await app[prometheus.TELEMETRY].start_counting(app[POOL])
+
+    app.on_startup.append(start_counting)
     auth.install(app, settings)
     for routes in ROUTES:
         routes.add_routes(app)

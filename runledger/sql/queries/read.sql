@@ -62,14 +62,27 @@ WHERE m.run_id = $1 ORDER BY m.name, m.step_id;
 -- name: runs_by_phase
 SELECT namespace, phase, count(*) AS runs FROM runs WHERE deleted_at IS NULL GROUP BY namespace, phase;
 
--- name: step_durations
--- Finished Pod steps per template and bucket ($1: the bucket bounds). Bucket i holds durations in
--- (bounds[i-1], bounds[i]]: Prometheus' `le` is inclusive, so a bound counts the bounds below it.
-SELECT d.template, (SELECT count(*) FROM unnest($1::float8[]) b WHERE b < d.seconds) AS bucket,
-       count(*) AS steps, sum(d.seconds) AS seconds
-FROM (SELECT coalesce(template, '') AS template, extract(epoch FROM finished_at - started_at)::float8 AS seconds
-      FROM steps WHERE type = 'Pod' AND finished_at IS NOT NULL AND started_at IS NOT NULL) d
-GROUP BY 1, 2;
+-- name: last_transition_id
+SELECT coalesce(max(id), 0) FROM transitions;
+
+-- name: step_finishes_after
+-- Pod steps that finished in the next $2 transitions after id $1, by template and bucket ($3: the
+-- bucket bounds; bucket i holds durations in (bounds[i-1], bounds[i]], as Prometheus' inclusive `le`
+-- counts them), plus one summary row (template NULL) with the last id read and how many were read.
+-- Transition ids become visible in commit order (migration 0007), so nothing after $1 is skipped.
+WITH batch AS MATERIALIZED (
+    SELECT id, run_id, step_id, to_phase FROM transitions WHERE id > $1 ORDER BY id LIMIT $2
+), finished AS (
+    SELECT coalesce(s.template, '') AS template, extract(epoch FROM s.finished_at - s.started_at)::float8 AS seconds
+    FROM batch b JOIN steps s ON s.run_id = b.run_id AND s.id = b.step_id
+    WHERE b.step_id <> '' AND b.to_phase = ANY($4::text[]) AND s.type = 'Pod'
+      AND s.finished_at IS NOT NULL AND s.started_at IS NOT NULL
+)
+SELECT f.template, (SELECT count(*) FROM unnest($3::float8[]) x WHERE x < f.seconds)::int AS bucket,
+       count(*) AS steps, sum(f.seconds) AS seconds, NULL::bigint AS last_id, NULL::bigint AS scanned
+FROM finished f GROUP BY 1, 2
+UNION ALL
+SELECT NULL, NULL, 0, 0, (SELECT max(id) FROM batch), (SELECT count(*) FROM batch);
 
 -- name: artifacts_by_state
 SELECT state, count(*) AS artifacts FROM artifacts GROUP BY state;
