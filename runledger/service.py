@@ -39,8 +39,10 @@ from runledger.metadata.api.app import create_app
 from runledger.metadata.api import prometheus
 from runledger.metadata.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
 from runledger.metadata.api.prometheus import indexer_metrics
+from runledger.metadata.api.responses import model_response
 from runledger.metadata.artifacts.indexer import ArtifactIndexer
 from runledger.metadata.checkpoints import PgCheckpointStore
+from runledger.metadata.schemas import Health
 from runledger.repositories import RepositoryRegistry
 from runledger.settings import Settings
 
@@ -130,10 +132,34 @@ async def serve_api(app: web.Application, *, host: str, port: int) -> web.AppRun
     return runner
 
 
+@contextlib.asynccontextmanager
+async def answering_health_checks(host: str, port: int) -> AsyncIterator[None]:
+    """While migrations run, the API port answers the probes alone: /healthz 200 (alive: a startup
+    probe must not kill a pod in the middle of a long migration, which would roll it back and start
+    it over), /readyz 503 (no traffic yet)."""
+    applying = {"migrations": "applying"}
+
+    async def healthz(_: web.Request) -> web.Response:
+        return model_response(Health(status="ok", checks=applying))
+
+    async def readyz(_: web.Request) -> web.Response:
+        return model_response(Health(status="unavailable", checks=applying), status=503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = await serve_api(app, host=host, port=port)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
 async def run_main(settings: Settings, *, announce=print) -> int:
     """`runledger run`: ingest (a live cluster, else a replay source) and serve the API."""
     database = await resolve_database(settings)
-    await migrate_database(database.dsn)
+    async with answering_health_checks(settings.api_host, settings.api_port):
+        await migrate_database(database.dsn)
     stop = StopSignal()
     stop.install()
     async with open_pool(settings, database.dsn) as pool:
@@ -363,7 +389,8 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
 async def run_api(settings: Settings, *, host: str, port: int, announce=print) -> int:
     """`runledger api`: the read API alone (a read replica)."""
     database = await resolve_database(settings)
-    await migrate_database(database.dsn)
+    async with answering_health_checks(host, port):
+        await migrate_database(database.dsn)
     stop = StopSignal()
     stop.install()
     async with open_pool(settings, database.dsn) as pool:
