@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 from openapi_spec_validator import validate
 
-from runledger.metadata.api.openapi import build_spec
+from runledger.metadata.api.openapi import COMMITTED, REGENERATE, build_spec
 
 
 def test_the_document_validates_as_openapi_3_1():
@@ -47,3 +49,15 @@ def test_every_reference_resolves_to_a_component():
     assert refs
     names = set(spec["components"]["schemas"])
     assert {r.removeprefix("#/components/schemas/") for r in refs} <= names
+
+
+def test_the_copy_in_docs_is_the_document_the_server_serves():
+    def without_version(spec: dict) -> dict:  # the installed package's version; everything else must match
+        spec = json.loads(json.dumps(spec))
+        spec["info"].pop("version", None)
+        return spec
+
+    committed = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    assert without_version(committed) == without_version(build_spec()), (
+        f"docs/openapi.json is out of date; regenerate it with `{REGENERATE}`"
+    )

@@ -21,10 +21,13 @@ can be demanded.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import re
+import sys
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import orjson
@@ -478,3 +481,28 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/openapi.json", get_openapi)
+
+
+# The copy in the repository, for reading the API without running it; a test keeps it current.
+COMMITTED = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+REGENERATE = "python -m runledger.metadata.api.openapi --write docs/openapi.json"
+
+
+def readable_document() -> bytes:
+    return orjson.dumps(build_spec(), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runledger.metadata.api.openapi",
+                                     description="Print the OpenAPI document GET /openapi.json serves, or write it.")  # fmt: skip
+    parser.add_argument("--write", type=Path, metavar="FILE", help="write it to FILE")
+    args = parser.parse_args(argv)
+    if args.write is None:
+        sys.stdout.buffer.write(readable_document())
+    else:
+        args.write.write_bytes(readable_document())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
