@@ -81,13 +81,14 @@ async def test_v_runs_has_one_row_per_run_with_its_steps_counted(pool, conn, set
                r.deleted_at IS NOT NULL AS deleted, r.labels, r.parameters,
                (SELECT count(*) FROM steps s WHERE s.run_id = r.id)::int AS step_count,
                (SELECT count(*) FROM steps s WHERE s.run_id = r.id AND s.phase IN ('Failed', 'Error'))::int AS failed_steps,
-               r.message
+               r.message, r.shutdown
         FROM runs r ORDER BY r.id""")  # fmt: skip
     rows = await conn.fetch("SELECT * FROM v_runs ORDER BY id")
     assert len(rows) == len(fixture_files()) + 1
     assert [dict(r) for r in rows] == [dict(r) for r in expected]
     assert any(r["failed_steps"] for r in rows if r["id"] != "uid-gone"), "the fixtures hold failed steps"
     assert any(r["duration_seconds"] for r in rows)
+    assert any(r["shutdown"] == "Terminate" for r in rows), "a fixture was terminated (spec.shutdown)"
     [deleted] = [r for r in rows if r["deleted"]]
     assert (deleted["id"], deleted["step_count"], deleted["failed_steps"], deleted["duration_seconds"]) == ("uid-gone", 1, 1, None)
 
