@@ -104,8 +104,8 @@ class Telemetry:
         try:
             async with pool.acquire() as conn:
                 await self.step_durations.start(conn)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("step durations will count from the first scrape: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - a figure's starting point must never keep the API from starting
+            log.warning("step durations will count from the first scrape: %s: %s", type(exc).__name__, exc)
 
     async def run_figures(self, pool: asyncpg.Pool) -> list[Metric]:
         async with self._lock:
