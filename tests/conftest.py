@@ -163,3 +163,14 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
     for task in leaked:
         task.cancel()
     assert not leaked, f"tasks leaked past the test: {[t.get_name() for t in leaked]}"
+
+
+@pytest.fixture
+def lean_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if an S3 HEAD falls back to botocore instead of the indexer's lean path."""
+    from runledger.metadata.artifacts.s3 import ObjectStore
+
+    async def no_fallback(self, location):  # noqa: ANN001, ANN202
+        raise AssertionError(f"HEAD of {location.bucket}/{location.key} fell back to botocore")
+
+    monkeypatch.setattr(ObjectStore, "_head_botocore", no_fallback)

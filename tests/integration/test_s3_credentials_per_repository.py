@@ -140,16 +140,6 @@ def at(endpoint: str, bucket: str, key: str = KEY) -> Location:
     return Location(bucket=bucket, key=key, endpoint=endpoint, insecure=True)
 
 
-@pytest.fixture
-def lean_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if a HEAD falls back to botocore."""
-
-    async def no_fallback(self, location):  # noqa: ANN001, ANN202
-        raise AssertionError(f"HEAD of {location.bucket}/{location.key} fell back to botocore")
-
-    monkeypatch.setattr(ObjectStore, "_head_botocore", no_fallback)
-
-
 @pytest.mark.parametrize(("endpoint", "bucket"), READABLE)
 async def test_the_lean_head_is_signed_with_the_repositorys_own_credentials(
     repositories, tmp_path, lean_only, endpoint, bucket

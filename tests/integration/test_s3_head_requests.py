@@ -92,16 +92,6 @@ def location(key: str, *, endpoint: str = ENDPOINT) -> Location:
 
 
 @pytest.fixture
-def lean_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if a HEAD falls back to botocore."""
-
-    async def no_fallback(self, location):  # noqa: ANN001, ANN202
-        raise AssertionError(f"HEAD of {location.key!r} fell back to botocore")
-
-    monkeypatch.setattr(ObjectStore, "_head_botocore", no_fallback)
-
-
-@pytest.fixture
 def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """botocore's default chain finds nothing: no environment keys, files or instance metadata."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
