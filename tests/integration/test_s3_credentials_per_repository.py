@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import botocore.session
 import pytest
 from pydantic import SecretStr
 
@@ -63,10 +61,7 @@ def repositories() -> Iterator[Repositories]:
     server = MotoServer()
     server.start()
     try:
-        session = botocore.session.get_session()
-        anyone = {"endpoint_url": server.url, "region_name": "us-east-1", "aws_access_key_id": "setup",
-                  "aws_secret_access_key": "setup"}  # fmt: skip
-        iam, sts, s3 = (session.create_client(service, **anyone) for service in ("iam", "sts", "s3"))
+        iam, sts, s3 = (server.admin_client(service) for service in ("iam", "sts", "s3"))
         identities = {}
         for name, bucket in BUCKETS.items():
             s3.create_bucket(Bucket=bucket)
@@ -87,10 +82,7 @@ def repositories() -> Iterator[Repositories]:
             iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=_policy(bucket))
             key = iam.create_access_key(UserName=name)["AccessKey"]
             identities[name] = Identity(key["AccessKeyId"], key["SecretAccessKey"])
-        # From here on, moto authenticates every request.
-        request = urllib.request.Request(f"{server.url}/moto-api/reset-auth", data=b"0", method="POST",
-                                         headers={"Content-Type": "text/plain"})  # fmt: skip
-        urllib.request.urlopen(request, timeout=5).close()
+        server.require_signatures()
         yield Repositories(server.url, identities)
     finally:
         server.stop()

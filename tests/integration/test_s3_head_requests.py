@@ -8,12 +8,10 @@ signature; a wrong secret is answered 403.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import botocore.session
 import pytest
 from pydantic import SecretStr
 
@@ -54,25 +52,19 @@ def authenticating_s3() -> Iterator[AuthenticatingS3]:
     server = MotoServer()
     server.start()
     try:
-        session = botocore.session.get_session()
-        anyone = {"endpoint_url": server.url, "region_name": "us-east-1", "aws_access_key_id": "setup",
-                  "aws_secret_access_key": "setup"}  # fmt: skip
-        iam = session.create_client("iam", **anyone)
+        iam = server.admin_client("iam")
         iam.create_user(UserName="indexer")
         iam.put_user_policy(UserName="indexer", PolicyName="read", PolicyDocument=(
             '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'))
         key = iam.create_access_key(UserName="indexer")["AccessKey"]
-        s3 = session.create_client("s3", **anyone)
+        s3 = server.admin_client("s3")
         s3.create_bucket(Bucket=BUCKET)
         etags, sizes = {}, {}
         for i, k in enumerate(KEYS):
             body = f"object {k}".encode() * (i + 1)
             etags[k] = s3.put_object(Bucket=BUCKET, Key=k, Body=body, ContentType="application/x-tar")["ETag"].strip('"')
             sizes[k] = len(body)
-        # From here on, moto authenticates every request.
-        request = urllib.request.Request(f"{server.url}/moto-api/reset-auth", data=b"0", method="POST",
-                                         headers={"Content-Type": "text/plain"})
-        urllib.request.urlopen(request, timeout=5).close()
+        server.require_signatures()
         yield AuthenticatingS3(server.url, key["AccessKeyId"], key["SecretAccessKey"], etags, sizes)
     finally:
         server.stop()

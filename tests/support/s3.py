@@ -58,6 +58,21 @@ class MotoServer:
     def reset(self) -> None:
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=5).close()
 
+    def admin_client(self, service: str):  # noqa: ANN201 - botocore clients are generated types
+        """A botocore client for setting the server up (IAM users, buckets) before it checks signatures."""
+        import botocore.session
+
+        return botocore.session.get_session().create_client(
+            service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )  # fmt: skip
+
+    def require_signatures(self) -> None:
+        """From now on every request must be signed by an IAM identity the server knows."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset-auth", data=b"0", method="POST",
+                                         headers={"Content-Type": "text/plain"})  # fmt: skip
+        urllib.request.urlopen(request, timeout=5).close()
+
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
