@@ -30,8 +30,11 @@ class CoalescingQueue(Generic[K, V]):
         self._ready: deque[K] = deque()  # pending keys not in progress, in arrival order
         self._in_progress: set[K] = set()
         self._changed = asyncio.Condition()
-        self.coalesced = 0  # items replaced by a newer one before being processed
-        self.coalesced_by: Counter[str] = Counter()  # the same, by kind of key
+        self.coalesced_by: Counter[str] = Counter()  # items replaced by a newer one before being processed
+
+    @property
+    def coalesced(self) -> int:
+        return sum(self.coalesced_by.values())
 
     def __len__(self) -> int:
         """Pending keys (in progress ones not counted unless they have a newer item waiting)."""
@@ -66,7 +69,6 @@ class CoalescingQueue(Generic[K, V]):
 
     def _store(self, key: K, item: V) -> None:
         if key in self._pending:
-            self.coalesced += 1
             self.coalesced_by[self._kind(key)] += 1
         elif key not in self._in_progress:
             self._ready.append(key)
