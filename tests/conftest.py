@@ -22,7 +22,7 @@ from runledger.metadata import db, embedded, migrations
 from runledger.settings import Settings
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY, FaultyS3, MotoServer, S3Objects
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEMPLATE = "runledger_template"
 _counter = itertools.count()
 

@@ -1,4 +1,4 @@
-"""Every real Workflow in ../shared/fixtures translates, and nothing in it is lost or invented.
+"""Every real Workflow in tests/fixtures translates, and nothing in it is lost or invented.
 
 Expectations are read from the raw object in each test, never hard-coded per fixture.
 """
