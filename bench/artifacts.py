@@ -92,11 +92,12 @@ from bench.s3_servers import (
     seaweedfs_binary,
     seaweedfs_server,
 )
-from runledger.metadata import db, embedded
-from runledger.metadata.artifacts.indexer import ArtifactIndexer
-from runledger.metadata.artifacts.s3 import Location, ObjectStore, ObjectUnavailable
-from runledger.metadata.queries import q
-from runledger.settings import Settings
+from runledger.core.settings import Settings
+from runledger.indexer.s3 import Location, ObjectStore, ObjectUnavailable
+from runledger.indexer.worker import ArtifactIndexer
+from runledger.store import connection as db
+from runledger.store import embedded
+from runledger.store.sql_blocks import q
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 
 BUCKET = "mlpipeline"

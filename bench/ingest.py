@@ -28,11 +28,12 @@ import asyncpg
 
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import translate_workflow
+from runledger.core.models import WatchEvent
+from runledger.core.settings import Settings
 from runledger.demo.generator import count_node_changes, fanout_events, generate_events
-from runledger.metadata import db, embedded, migrations
-from runledger.metadata.writer import RunWriter
-from runledger.models import WatchEvent
-from runledger.settings import Settings
+from runledger.store import connection as db
+from runledger.store import embedded, migrations
+from runledger.store.writer import RunWriter
 
 
 class NaiveWriter(RunWriter):

@@ -60,8 +60,11 @@ import asyncpg
 
 from bench import query_load
 from bench.query_data import PIPELINES, Shape, _h
-from runledger.metadata import db, lineage, run_listing, runs
-from runledger.metadata.queries import q
+from runledger.store import connection as db
+from runledger.store import lineage_graph as lineage
+from runledger.store import run_history as runs
+from runledger.store import run_listing
+from runledger.store.sql_blocks import q
 
 DATABASE = "bench_queries"
 TARGETS_MS = {"list": 20.0, "lineage": 50.0, "detail": 20.0}

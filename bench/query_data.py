@@ -2,7 +2,7 @@
 
 Why not the demo generator and the writer: they produce the right rows at a few thousand runs a
 second, and the query benchmark needs a million runs (some 130 million rows). So this module writes
-the rows themselves, shaped as the writer would persist them (runledger/metadata/writer.py and
+the rows themselves, shaped as the writer would persist them (runledger/store/writer.py and
 sql/queries/write.sql): the same fingerprints (``writer.fingerprint`` over the same columns), node
 ids and pod names in Argo's scheme, run arguments both as the ``parameters`` document and as
 ``step_id = ''`` rows, artifact references linked to their ``artifacts`` row by ``artifact_id``,
@@ -36,12 +36,12 @@ backslash, so nothing needs escaping.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 
 import orjson
 
-from runledger.metadata.writer import fingerprint
+from runledger.store.writer import fingerprint
 
 END = datetime(2025, 6, 1, tzinfo=timezone.utc)
 INTERVAL_SECONDS = 30

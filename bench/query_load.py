@@ -35,7 +35,8 @@ from pathlib import Path
 import asyncpg
 
 from bench.query_data import Chunk, Shape, generate
-from runledger.metadata import db, embedded, migrations
+from runledger.store import connection as db
+from runledger.store import embedded, migrations
 
 DATA_VERSION = 2  # bump when query_data's rows change, so a kept dataset is reloaded
 # Triggers the load does without: it writes what they would (and checks it), and one that reads

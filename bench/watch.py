@@ -47,7 +47,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.ingest import fresh_database
-from runledger.metadata import embedded
+from runledger.store import embedded
 from tests.support.kube_double import KubeDouble
 from tests.support.kubeconfig import write_kubeconfig
 

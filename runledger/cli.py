@@ -14,8 +14,8 @@ from pathlib import Path
 import pydantic
 
 from runledger import service
-from runledger.metadata.artifacts.s3 import load_credentials
-from runledger.settings import Settings, describe_settings
+from runledger.core.settings import Settings, describe_settings
+from runledger.indexer.s3 import load_credentials
 
 
 def _parser() -> argparse.ArgumentParser:

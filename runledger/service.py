@@ -9,8 +9,8 @@ Every task is named and awaited; a task that dies unexpectedly stops the service
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -24,27 +24,32 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-
 from pydantic import SecretStr
 
 from runledger.agent import cluster
 from runledger.agent.artifact_repositories import ClusterRepositories
+from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.agent.ingest import Ingestor
-from runledger.agent.telemetry import ingest_metrics, watch_metrics
 from runledger.agent.leader import LeaderElector, LeaseSettings
 from runledger.agent.replay import ReplayError, read_events
-from runledger.demo.objects import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_objects, embedded_s3
-from runledger.metadata import db, embedded, migrations
-from runledger.metadata.api.app import create_app
-from runledger.metadata.api import prometheus
-from runledger.metadata.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
-from runledger.metadata.api.prometheus import indexer_metrics
-from runledger.metadata.api.responses import model_response
-from runledger.metadata.artifacts.indexer import ArtifactIndexer
-from runledger.metadata.checkpoints import PgCheckpointStore
-from runledger.metadata.schemas import Health
-from runledger.repositories import RepositoryRegistry
-from runledger.settings import Settings
+from runledger.api import prometheus
+from runledger.api.app import create_app
+from runledger.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
+from runledger.api.prometheus import indexer_metrics
+from runledger.api.responses import model_response
+from runledger.core.repositories import RepositoryRegistry
+from runledger.core.settings import Settings
+from runledger.demo.objects import (
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    demo_objects,
+    embedded_s3,
+)
+from runledger.indexer.worker import ArtifactIndexer
+from runledger.store import connection as db
+from runledger.store import embedded, migrations
+from runledger.store.checkpoints import PgCheckpointStore
+from runledger.store.records import Health
 
 log = logging.getLogger(__name__)
 

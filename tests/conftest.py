@@ -18,8 +18,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from runledger.metadata import db, embedded, migrations
-from runledger.settings import Settings
+from runledger.core.settings import Settings
+from runledger.store import connection as db
+from runledger.store import embedded, migrations
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY, FaultyS3, MotoServer, S3Objects
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -168,7 +169,7 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
 @pytest.fixture
 def lean_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if an S3 HEAD falls back to botocore instead of the indexer's lean path."""
-    from runledger.metadata.artifacts.s3 import ObjectStore
+    from runledger.indexer.s3 import ObjectStore
 
     async def no_fallback(self, location):  # noqa: ANN001, ANN202
         raise AssertionError(f"HEAD of {location.bucket}/{location.key} fell back to botocore")

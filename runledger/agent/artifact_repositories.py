@@ -1,6 +1,6 @@
 """Reading Argo's artifact repository configuration from the cluster.
 
-Two ConfigMaps matter (Argo's own lookup order, see runledger.repositories): the controller's
+Two ConfigMaps matter (Argo's own lookup order, see runledger.core.repositories): the controller's
 ``workflow-controller-configmap`` (key ``artifactRepository``: the default repository) and, in each
 workflow namespace, ``artifact-repositories`` (one repository per key; the annotation
 ``workflows.argoproj.io/default-artifact-repository`` names the namespace default).
@@ -27,14 +27,14 @@ import yaml
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from runledger.repositories import (
+from runledger.core.repositories import (
     CONTROLLER_REPOSITORY_KEY,
     DEFAULT_REPOSITORY_ANNOTATION,
     DEFAULT_REPOSITORY_CONFIGMAP,
     RepositoryRegistry,
     repository_from_argo,
 )
-from runledger.settings import Settings
+from runledger.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

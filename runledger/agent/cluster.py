@@ -1,6 +1,6 @@
 """The live-cluster agent: Workflow and Pod streams feeding the ingestor.
 
-Configuration: see runledger.kube_client (in-cluster service account, else a kubeconfig).
+Configuration: see runledger.core.kube_client (in-cluster service account, else a kubeconfig).
 
 Scope: cluster-wide by default, or one stream per configured namespace. Workflows may be narrowed by
 a label selector; pods are always narrowed to Argo's (label ``workflows.argoproj.io/workflow``).
@@ -16,15 +16,15 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from runledger import kube_client
 from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import run_id_for
 from runledger.agent.watching import CheckpointStore, WatchSettings, WatchStream
-from runledger.metadata.reconcile import selector_as_labels
-from runledger.models import WatchEvent
-from runledger.repositories import DEFAULT_REPOSITORY_CONFIGMAP
-from runledger.settings import Settings
+from runledger.core import kube_client
+from runledger.core.models import WatchEvent
+from runledger.core.repositories import DEFAULT_REPOSITORY_CONFIGMAP
+from runledger.core.settings import Settings
+from runledger.store.reconcile import selector_as_labels
 
 log = logging.getLogger(__name__)
 

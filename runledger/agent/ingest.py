@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from runledger.agent.pods import translate_pod
+from runledger.agent.pod_facts import translate_pod
 from runledger.agent.queueing import CoalescingQueue
 from runledger.agent.translate import TranslationError, object_ref, translate_workflow
-from runledger.backoff import Backoff
-from runledger.metadata import reconcile
-from runledger.metadata.db import is_transient
-from runledger.metadata.pods import write_pods
-from runledger.metadata.writer import RunWriter
-from runledger.models import PodObservation, RunState, WatchEvent
-from runledger.repositories import RepositoryRegistry
-from runledger.settings import Settings
-from runledger.telemetry import LatencyHistogram
+from runledger.core.backoff import Backoff
+from runledger.core.counters import LatencyHistogram
+from runledger.core.models import PodObservation, RunState, WatchEvent
+from runledger.core.repositories import RepositoryRegistry
+from runledger.core.settings import Settings
+from runledger.store import reconcile
+from runledger.store.connection import is_transient
+from runledger.store.pod_writer import write_pods
+from runledger.store.writer import RunWriter
 
 QueueKey = str | tuple[str, str, str]  # a run id, or ("pod", run id, node id)
 Work = tuple[int, RunState | PodObservation]  # (submission sequence number, state)

@@ -26,7 +26,7 @@ import orjson
 import pydantic
 import yaml
 
-from runledger.models import WatchEvent
+from runledger.core.models import WatchEvent
 
 log = logging.getLogger(__name__)
 

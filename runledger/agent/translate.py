@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from runledger.models import (
+from runledger.core.models import (
     KNOWN_NODE_TYPES,
     KNOWN_PHASES,
     SHUTDOWN_STRATEGIES,
@@ -34,7 +34,11 @@ from runledger.models import (
     Step,
     trusted,
 )
-from runledger.repositories import RepositoryRegistry, S3Repository, repository_from_argo
+from runledger.core.repositories import (
+    RepositoryRegistry,
+    S3Repository,
+    repository_from_argo,
+)
 
 # Stable namespace for ids of hand-made objects that carry no metadata.uid.
 _RUN_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8a5b-4e4f-9a61-2b7f0c5d9e13")
@@ -99,7 +103,7 @@ def translate_workflow(
     """Translate one Workflow object into a RunState.
 
     `repositories` locates key-only S3 artifacts whose workflow does not carry its resolved
-    repository inline (see runledger.repositories for the order).
+    repository inline (see runledger.core.repositories for the order).
     """
     ref = check_kind(obj, kind="Workflow", api_group="argoproj.io")
     meta = obj.get("metadata")

@@ -38,8 +38,8 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from runledger.backoff import Backoff
-from runledger.models import WatchEvent, trusted
+from runledger.core.backoff import Backoff
+from runledger.core.models import WatchEvent, trusted
 
 log = logging.getLogger(__name__)
 

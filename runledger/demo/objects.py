@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import orjson
 
 from runledger.agent.translate import TranslationError, translate_workflow
-from runledger.models import RunState, WatchEvent
-from runledger.repositories import RepositoryRegistry
+from runledger.core.models import RunState, WatchEvent
+from runledger.core.repositories import RepositoryRegistry
 
 DEMO_ACCESS_KEY = "runledger-demo"
 DEMO_SECRET_KEY = "runledger-demo-secret"

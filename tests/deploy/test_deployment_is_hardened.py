@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy.manifests import RUNLEDGER_VARIANTS, one, rendered, runledger_container
+from tests.deploy.manifests import (
+    RUNLEDGER_VARIANTS,
+    one,
+    rendered,
+    runledger_container,
+)
 
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
 

@@ -22,10 +22,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from runledger.agent.telemetry import ingest_metrics, watch_metrics
-from runledger.metadata.api import prometheus
-from runledger.metadata.api.app import create_app
-from runledger.metadata.artifacts.indexer import ArtifactIndexer
+from runledger.agent.exposition import ingest_metrics, watch_metrics
+from runledger.api import prometheus
+from runledger.api.app import create_app
+from runledger.indexer.worker import ArtifactIndexer
 from tests.deploy.manifests import DEPLOY, ROOT
 from tests.support.agent import agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder

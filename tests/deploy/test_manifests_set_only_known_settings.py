@@ -5,8 +5,13 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from runledger.settings import Settings
-from tests.deploy.manifests import RUNLEDGER_VARIANTS, one, rendered, runledger_container
+from runledger.core.settings import Settings
+from tests.deploy.manifests import (
+    RUNLEDGER_VARIANTS,
+    one,
+    rendered,
+    runledger_container,
+)
 
 PREFIX = Settings.model_config["env_prefix"]
 

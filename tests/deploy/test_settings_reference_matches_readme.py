@@ -10,8 +10,8 @@ import pytest
 from pydantic import Field, SecretStr
 from pydantic.fields import FieldInfo
 
-from runledger import settings_reference
-from runledger.settings import Settings
+from runledger.core import settings_reference
+from runledger.core.settings import Settings
 from tests.deploy.manifests import DEPLOY
 
 README = DEPLOY / "README.md"

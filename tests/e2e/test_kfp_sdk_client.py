@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from runledger.metadata.api.app import create_app
+from runledger.api.app import create_app
 from tests.conftest import fixture_files
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest

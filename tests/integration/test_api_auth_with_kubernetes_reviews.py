@@ -13,7 +13,6 @@ alice reads team-a (through a group), bob reads every namespace, carol reads not
 from __future__ import annotations
 
 import json
-
 import logging
 
 import pytest
@@ -179,7 +178,7 @@ async def test_a_failing_reviewer_is_a_503_never_an_allow_or_a_401(api, double, 
     assert await run_names(api, ALICE) == ["train"]
 
     double.reviews.fail_next(403)  # runledger's own RBAC lacks tokenreviews
-    with caplog.at_level(logging.ERROR, logger="runledger.metadata.access"):
+    with caplog.at_level(logging.ERROR, logger="runledger.api.access"):
         await call(api, "/api/v1/runs", CAROL, status=503)
     assert "check its RBAC" in caplog.text
 

@@ -6,9 +6,9 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from runledger.metadata import db
-from runledger.metadata.api import keys
-from runledger.metadata.api.reading import snapshot
+from runledger.api import keys
+from runledger.api.snapshot import snapshot
+from runledger.store import connection as db
 
 
 def request_for(pool, settings) -> web.Request:

@@ -9,12 +9,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from runledger.metadata import db
-from runledger.metadata.artifacts.indexer import ArtifactIndexer
-from runledger.settings import Settings
+from runledger.core.settings import Settings
+from runledger.indexer.worker import ArtifactIndexer
+from runledger.store import connection as db
 from tests.conftest import fixture_files, s3_settings
+from tests.support.artifacts import (
+    index_everything,
+    indexing,
+    kfp_step_workflow,
+    producing_workflow,
+)
 from tests.support.builders import WorkflowBuilder
-from tests.support.artifacts import index_everything, indexing, kfp_step_workflow, producing_workflow
 from tests.support.ingesting import ingest
 from tests.support.s3 import SECRET_KEY, FaultyS3, S3Objects, argo_tgz
 from tests.support.tcp_proxy import postgres_proxy

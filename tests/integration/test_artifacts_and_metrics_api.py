@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runledger.metadata import artifact_listing
+from runledger.store import artifact_listing
 from tests.conftest import s3_settings
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder

@@ -11,8 +11,8 @@ import json
 import asyncpg
 
 from runledger.agent.ingest import Ingestor
-from runledger.models import WatchEvent
-from runledger.settings import Settings
+from runledger.core.models import WatchEvent
+from runledger.core.settings import Settings
 from tests.conftest import fixture_files, s3_settings
 from tests.support.artifacts import index_everything
 from tests.support.builders import WorkflowBuilder

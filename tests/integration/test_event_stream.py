@@ -9,8 +9,13 @@ import pytest
 
 from runledger.agent.translate import translate_workflow
 from tests.conftest import FIXTURES
-from tests.support.event_streams import as_stored, open_stream, serve_feed, stored_transitions
 from tests.support.builders import WorkflowBuilder
+from tests.support.event_streams import (
+    as_stored,
+    open_stream,
+    serve_feed,
+    stored_transitions,
+)
 from tests.support.ingesting import ingest
 from tests.support.workflows import load
 

@@ -3,8 +3,13 @@ driven by Postgres notifications, not by anything in the writing process."""
 
 from __future__ import annotations
 
-from tests.support.event_streams import as_stored, open_stream, serve_feed, stored_transitions
 from tests.support.builders import WorkflowBuilder
+from tests.support.event_streams import (
+    as_stored,
+    open_stream,
+    serve_feed,
+    stored_transitions,
+)
 from tests.support.ingesting import ingest
 
 

@@ -3,8 +3,13 @@ open, keep their heartbeats, and receive every transition stored meanwhile, once
 
 from __future__ import annotations
 
-from tests.support.event_streams import as_stored, open_stream, serve_feed, stored_transitions
 from tests.support.builders import WorkflowBuilder
+from tests.support.event_streams import (
+    as_stored,
+    open_stream,
+    serve_feed,
+    stored_transitions,
+)
 from tests.support.ingesting import ingest
 from tests.support.tcp_proxy import postgres_proxy
 from tests.support.waiting import eventually

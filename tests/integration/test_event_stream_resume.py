@@ -7,8 +7,13 @@ import asyncio
 
 import pytest
 
-from tests.support.event_streams import as_stored, open_stream, serve_feed, stored_transitions
 from tests.support.builders import WorkflowBuilder
+from tests.support.event_streams import (
+    as_stored,
+    open_stream,
+    serve_feed,
+    stored_transitions,
+)
 from tests.support.ingesting import ingest
 
 

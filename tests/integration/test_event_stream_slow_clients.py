@@ -8,7 +8,12 @@ import socket
 
 from aiohttp import web
 
-from tests.support.event_streams import feed_app, insert_transitions, open_stream, serve_feed
+from tests.support.event_streams import (
+    feed_app,
+    insert_transitions,
+    open_stream,
+    serve_feed,
+)
 from tests.support.waiting import eventually
 
 QUEUE = 64

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from runledger.agent.exposition import ingest_metrics
 from runledger.agent.ingest import Ingestor
-from runledger.agent.telemetry import ingest_metrics
-from runledger.models import WatchEvent
+from runledger.core.models import WatchEvent
 from tests.support.builders import WorkflowBuilder
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runledger.agent.translate import translate_workflow
-from runledger.metadata.writer import RunWriter
+from runledger.store.writer import RunWriter
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import dump, ingest
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from runledger.metadata import db
-from runledger.metadata.api.app import create_app
+from runledger.api.app import create_app
 from runledger.service import StopSignal, run_cluster_agent
+from runledger.store import connection as db
 from tests.support.agent import agent_settings
 from tests.support.builders import WorkflowBuilder
 from tests.support.kube_double import KubeDouble

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from runledger.agent.translate import translate_workflow
-from runledger.metadata import lineage
+from runledger.store import lineage_graph as lineage
 from tests.conftest import fixture_files
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve

@@ -4,7 +4,7 @@ import asyncio
 
 import asyncpg
 
-from runledger.metadata import migrations
+from runledger.store import migrations
 
 
 async def test_all_migrations_apply_to_an_empty_database_and_create_the_schema(empty_dsn):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from runledger.agent.telemetry import ingest_metrics, watch_metrics
-from runledger.metadata.api import prometheus
-from runledger.metadata.api.app import create_app
+from runledger.agent.exposition import ingest_metrics, watch_metrics
+from runledger.api import prometheus
+from runledger.api.app import create_app
 from tests.conftest import fixture_files
 from tests.support.agent import agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from runledger.metadata.api.openapi import EVENT_STREAM, build_spec
+from runledger.api.openapi import EVENT_STREAM, build_spec
 from tests.support.live_api import seeded_api
 from tests.support.openapi_checks import assert_matches_spec
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from runledger.metadata.artifacts.s3 import Location, ObjectStore, ObjectUnavailable
-from runledger.settings import Settings
+from runledger.core.settings import Settings
+from runledger.indexer.s3 import Location, ObjectStore, ObjectUnavailable
 from tests.support.artifacts import index_everything
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest

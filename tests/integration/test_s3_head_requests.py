@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from runledger.metadata.artifacts.s3 import (
+from runledger.core.settings import Settings
+from runledger.indexer.s3 import (
     Location,
     ObjectStore,
     ObjectUnavailable,
     TransientS3Error,
 )
-from runledger.settings import Settings
 from tests.conftest import s3_settings
 from tests.support.s3 import FaultyS3, MotoServer, S3Objects, free_port
 

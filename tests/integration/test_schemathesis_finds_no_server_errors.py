@@ -14,7 +14,7 @@ import pytest
 import requests
 import schemathesis
 
-from runledger.metadata.api.openapi import EVENT_STREAM, build_spec
+from runledger.api.openapi import EVENT_STREAM, build_spec
 from tests.support.live_api import seeded_api
 
 CONFIG = schemathesis.Config.from_dict(

@@ -4,9 +4,9 @@ its field's, or a pydantic upgrade that laid instances out differently, fails he
 
 from __future__ import annotations
 
-from runledger.metadata.queries import q
-from runledger.metadata.runs import run_from_row
-from runledger.metadata.schemas import RunOut, RunPage
+from runledger.store.records import RunOut, RunPage
+from runledger.store.run_history import run_from_row
+from runledger.store.sql_blocks import q
 from tests.conftest import fixture_files
 from tests.support.ingesting import ingest
 from tests.support.workflows import load

@@ -7,7 +7,7 @@ import asyncio
 
 import asyncpg
 
-from runledger.metadata.events import CHANNEL
+from runledger.store.transition_feed import CHANNEL
 from tests.support.waiting import eventually
 
 INSERT = "INSERT INTO transitions (run_id, step_id, to_phase, at) VALUES ($1, '', 'Running', now()) RETURNING id"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from runledger.agent.telemetry import watch_metrics
+from runledger.agent.exposition import watch_metrics
 from runledger.agent.watching import RESTART_REASONS, WatchStream
-from runledger.metadata.api import prometheus
-from runledger.metadata.api.app import create_app
+from runledger.api import prometheus
+from runledger.api.app import create_app
 from tests.support.agent import RunningAgent, agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder
 from tests.support.kube_double import KubeDouble

@@ -13,8 +13,8 @@ from kubernetes_asyncio import client
 from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.cluster import ClusterAgent, build_streams
 from runledger.agent.ingest import Ingestor
-from runledger.metadata.checkpoints import PgCheckpointStore
-from runledger.settings import Settings
+from runledger.core.settings import Settings
+from runledger.store.checkpoints import PgCheckpointStore
 from tests.support.kube_double import KubeDouble
 
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from runledger.metadata.artifacts.indexer import ArtifactIndexer
-from runledger.settings import Settings
+from runledger.core.settings import Settings
+from runledger.indexer.worker import ArtifactIndexer
 from tests.support.builders import WorkflowBuilder
 
 

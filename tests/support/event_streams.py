@@ -15,8 +15,8 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runledger.metadata.api import events
-from runledger.metadata.api.app import create_app
+from runledger.api import feed as events
+from runledger.api.app import create_app
 
 # Fast enough for tests, and small enough that a heartbeat test does not wait.
 TEST_HUB_OPTIONS = {"heartbeat_seconds": 0.2, "reconnect_max_seconds": 0.2, "poll_seconds": 1.0}

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from runledger.metadata.api.app import create_app
+from runledger.api.app import create_app
 
 
 @contextlib.asynccontextmanager

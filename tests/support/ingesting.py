@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from runledger.agent.ingest import Ingestor
-from runledger.models import WatchEvent
-from runledger.settings import Settings
+from runledger.core.models import WatchEvent
+from runledger.core.settings import Settings
 
 
 async def ingest(pool: asyncpg.Pool, settings: Settings, events: list[dict]) -> Ingestor:

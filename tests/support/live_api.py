@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from runledger.metadata import db
-from runledger.metadata.api.app import create_app
+from runledger.api.app import create_app
+from runledger.store import connection as db
 from tests.conftest import create_database, fixture_files, s3_settings
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder

@@ -8,8 +8,8 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from runledger.metadata.artifacts.s3 import AWS_ENDPOINT, Location, ObjectStore, load_credentials
-from runledger.settings import Settings, describe_settings
+from runledger.core.settings import Settings, describe_settings
+from runledger.indexer.s3 import AWS_ENDPOINT, Location, ObjectStore, load_credentials
 
 SECRET = "team-a-secret-never-shown-0123"
 TOKEN = "team-a-session-token-never-shown"

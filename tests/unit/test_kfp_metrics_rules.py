@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runledger.metadata.artifacts.kfp_metrics import (
+from runledger.indexer.kfp_metrics import (
     NAME_PATTERN,
     Metric,
     MetricError,

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from multidict import MultiDict, MultiDictProxy
 
-from runledger.metadata.errors import BadRequest
-from runledger.metadata.lineage import LineageQuery, NodeRef, parse_lineage_query, parse_ref
+from runledger.store.errors import BadRequest
+from runledger.store.lineage_graph import (
+    LineageQuery,
+    NodeRef,
+    parse_lineage_query,
+    parse_ref,
+)
 
 
 @pytest.mark.parametrize(

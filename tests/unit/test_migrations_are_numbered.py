@@ -1,5 +1,5 @@
-from runledger.metadata.migrations import available_migrations
-from runledger.metadata.queries import all_queries, parse_blocks
+from runledger.store.migrations import available_migrations
+from runledger.store.sql_blocks import all_queries, parse_blocks
 
 
 def test_migration_files_are_numbered_from_one_without_gaps():

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from runledger.metadata.api import kfp
-from runledger.metadata.api.app import create_app
-from runledger.metadata.api.openapi import build_spec
-from runledger.settings import Settings
+from runledger.api import kfp_routes as kfp
+from runledger.api.app import create_app
+from runledger.api.openapi import build_spec
+from runledger.core.settings import Settings
 
 
 def _routes(tmp_path: Path) -> set[tuple[str, str]]:
@@ -25,7 +25,7 @@ def _operations() -> set[tuple[str, str]]:
 def test_every_route_of_the_app_is_described_and_nothing_else(tmp_path):
     routes = _routes(tmp_path)
     described = _operations()
-    assert routes - described == set(), "routes without an entry in runledger/metadata/api/openapi.py OPERATIONS"
+    assert routes - described == set(), "routes without an entry in runledger/api/openapi.py OPERATIONS"
     assert described - routes == set(), "OPERATIONS entries the app does not serve"
 
 
@@ -39,7 +39,7 @@ def test_the_kfp_list_parameters_are_the_ones_the_handlers_accept(path, accepted
 
 
 def test_tokens_are_declared_exactly_where_auth_can_demand_them():
-    auth = pytest.importorskip("runledger.metadata.api.auth")
+    auth = pytest.importorskip("runledger.api.auth")
     for path, item in build_spec()["paths"].items():
         operation = item["get"]
         demanded = path not in auth.OPEN_PATHS and path.startswith(("/api/", "/apis/"))

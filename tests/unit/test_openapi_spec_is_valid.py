@@ -7,7 +7,7 @@ import json
 import jsonschema
 from openapi_spec_validator import validate
 
-from runledger.metadata.api.openapi import COMMITTED, REGENERATE, build_spec
+from runledger.api.openapi import COMMITTED, REGENERATE, build_spec
 
 
 def test_the_document_validates_as_openapi_3_1():

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from runledger.agent.pods import node_id_for, translate_pod
+from runledger.agent.pod_facts import node_id_for, translate_pod
 from runledger.agent.translate import TranslationError, run_id_for
-from runledger.models import PodObservation
+from runledger.core.models import PodObservation
 from tests.conftest import fixture_files
 from tests.support.workflows import load, raw_nodes
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from runledger.metadata.access import TtlCache
+from runledger.api.access import TtlCache
 
 
 class Clock:

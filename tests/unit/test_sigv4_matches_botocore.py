@@ -13,8 +13,15 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from runledger.metadata.artifacts.s3 import parse_http_date
-from runledger.metadata.artifacts.signing import EMPTY_SHA256, Credentials, Signer, aws_target, path_style, quote_key
+from runledger.indexer.s3 import parse_http_date
+from runledger.indexer.signing import (
+    EMPTY_SHA256,
+    Credentials,
+    Signer,
+    aws_target,
+    path_style,
+    quote_key,
+)
 
 _SESSION = botocore.session.get_session()
 KEYS = [

@@ -7,8 +7,8 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from runledger.metadata.access import load_static_grants
-from runledger.settings import Settings
+from runledger.api.access import load_static_grants
+from runledger.core.settings import Settings
 
 SECRET = "very-secret-token-value-123"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from runledger.agent.translate import translate_workflow
-from runledger.models import RunState
+from runledger.core.models import RunState
 from tests.conftest import fixture_files
 from tests.support.workflows import load
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runledger.metadata.artifacts.ui_metadata import UiMetadata, UiMetadataError, parse_ui_metadata
+from runledger.indexer.ui_metadata import UiMetadata, UiMetadataError, parse_ui_metadata
 
 # The shapes from KFP's "Visualize Results in the Pipelines UI" and the SDK samples.
 MARKDOWN = {"type": "markdown", "storage": "inline", "source": "# Inline Markdown\n[A link](https://www.kubeflow.org/)"}

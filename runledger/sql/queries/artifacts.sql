@@ -1,4 +1,4 @@
--- Read side of the artifact index. Listings are composed in runledger/metadata/artifact_listing.py
+-- Read side of the artifact index. Listings are composed in runledger/store/artifact_listing.py
 -- (only the WHERE clause varies).
 
 -- name: artifact_columns

@@ -1,4 +1,4 @@
--- KFP-compatible reads (runledger/metadata/kfp_runs.py). Listings are composed there from the
+-- KFP-compatible reads (runledger/kfp/runs.py). Listings are composed there from the
 -- expressions below (only the WHERE clause, the sort expression and the direction vary); every value
 -- is a bound parameter. A block's comments come after its name line: the expressions are spliced
 -- into larger statements, so nothing may trail them.

@@ -1,4 +1,4 @@
--- Lineage: the graph of steps and artifacts (see runledger/metadata/lineage.py for the model).
+-- Lineage: the graph of steps and artifacts (see runledger/store/lineage_graph.py for the model).
 --
 -- Node ids are the API's own: 'step:<run id>/<node id>' and 'artifact:<artifacts.id>'. Run ids
 -- never hold a '/', so a step id splits at its first one. lineage_walk is composed in Python from

@@ -1,4 +1,4 @@
--- Read side. Run listings are composed in runledger/metadata/runs.py from the fragments at the
+-- Read side. Run listings are composed in runledger/store/run_listing.py from the fragments at the
 -- end of this file (only the WHERE clause varies); everything else is a fixed statement.
 
 -- name: run_columns

@@ -1,0 +1,130 @@
+"""The aiohttp application: resources under typed AppKeys, JSON errors, routes.
+
+The pool is either handed in (``runledger run`` shares one pool between ingest and the API) or
+opened from a DSN by a cleanup context, so it is closed however the app stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from runledger.api import artifacts, auth, health, lineage, openapi, prometheus, runs
+from runledger.api import feed as events
+from runledger.api import kfp_routes as kfp
+from runledger.api.keys import LIVENESS_CHECKS, POOL, READINESS_CHECKS, SETTINGS
+from runledger.api.responses import error_response
+from runledger.core.settings import Settings
+from runledger.store import connection as db
+from runledger.store.errors import (
+    AccessUnavailable,
+    BadRequest,
+    Forbidden,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+
+# Every module of endpoints; each has add_routes(app).
+ROUTES = (health, runs, artifacts, prometheus, lineage, kfp, events, openapi)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
+    """Every error as JSON: runledger's {"error": {code, message}}, or KFP's shape under /apis/."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        status, code, message = exc.status, _code(exc.status), exc.reason
+    except Exception as exc:
+        status, code, message = _classify(exc, request)
+    if request.path.startswith("/apis/"):
+        response = kfp.error_response(status, message)
+    else:
+        response = error_response(status, code, message)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="runledger"'
+    return response
+
+
+def _classify(exc: Exception, request: web.Request) -> tuple[int, str, str]:
+    if isinstance(exc, BadRequest):
+        return 400, "bad_request", str(exc)
+    if isinstance(exc, pydantic.ValidationError):
+        return 400, "bad_request", _describe(exc)
+    if isinstance(exc, Unauthenticated):
+        return 401, "unauthenticated", str(exc)
+    if isinstance(exc, Forbidden):
+        return 403, "forbidden", str(exc)
+    if isinstance(exc, AccessUnavailable):
+        return 503, "unavailable", str(exc)
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return 503, "timeout", "the query took too long; narrow it down"
+    if db.is_transient(exc):
+        return 503, "unavailable", "the database is unavailable"
+    log.exception("unhandled error on %s %s", request.method, request.path_qs, exc_info=exc)
+    return 500, "internal", "internal error"
+
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@web.middleware
+async def bounded_requests(request: web.Request, handler) -> web.StreamResponse:
+    # The API only reads; handlers never read a body, so aiohttp's client_max_size would never apply.
+    # A body of unknown length (chunked) or over the cap is refused before anything runs.
+    if request.body_exists and (request.content_length is None or request.content_length > MAX_BODY_BYTES):
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length or 0)
+    # Postgres text cannot hold NUL: refused here once, rather than by each query that would bind it.
+    if "\x00" in request.path or "\x00" in request.rel_url.query_string:
+        raise BadRequest("the request holds a NUL character")
+    return await handler(request)
+
+
+def _code(status: int) -> str:
+    return {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "request"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str | None = None) -> web.Application:
+    if (pool is None) == (dsn is None):
+        raise ValueError("give either a pool or a dsn")
+    app = web.Application(middlewares=[errors_as_json, bounded_requests], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[READINESS_CHECKS] = {}
+    app[LIVENESS_CHECKS] = {}
+    app[prometheus.TELEMETRY] = prometheus.Telemetry()
+    if pool is not None:
+        app[POOL] = pool
+    else:
+
+        async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
+            app[POOL] = await db.create_pool(dsn, settings=settings)
+            try:
+                yield
+            finally:
+                await app[POOL].close()
+
+        app.cleanup_ctx.append(pool_ctx)
+
+    async def start_counting(app: web.Application) -> None:
+        await app[prometheus.TELEMETRY].start_counting(app[POOL])
+
+    app.on_startup.append(start_counting)
+    auth.install(app, settings)
+    for routes in ROUTES:
+        routes.add_routes(app)
+    return app

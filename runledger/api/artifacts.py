@@ -1,0 +1,34 @@
+"""Artifact endpoints: /api/v1/artifacts and /api/v1/artifacts/{ref} (a numeric id or an s3:// URI)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from runledger.api import auth, keys
+from runledger.api.responses import model_response
+from runledger.api.snapshot import snapshot
+from runledger.store import artifact_listing as repo
+
+
+async def list_artifacts(request: web.Request) -> web.Response:
+    query = repo.parse_artifact_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
+    if (visible := await auth.visible_namespaces(request)) is not None:
+        query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
+    async with snapshot(request) as conn:
+        page = await repo.list_artifacts(conn, query)
+    return model_response(page)
+
+
+async def get_artifact(request: web.Request) -> web.Response:
+    visible = await auth.visible_namespaces(request)
+    async with snapshot(request, filters=False) as conn:
+        artifact = await repo.get_artifact(conn, request.match_info["ref"], namespaces=visible)
+    if artifact is None:
+        raise web.HTTPNotFound(reason="no artifact with this id or URI")
+    return model_response(artifact)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/artifacts", list_artifacts)
+    # {ref:.+}: an s3:// URI holds slashes.
+    app.router.add_get("/api/v1/artifacts/{ref:.+}", get_artifact)

@@ -1,0 +1,105 @@
+"""Run history endpoints: /api/v1/runs, /api/v1/runs/{id}, its steps and its timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from runledger.api import auth, keys
+from runledger.api.responses import model_response
+from runledger.api.snapshot import snapshot
+from runledger.store import run_history as repo
+from runledger.store import run_listing as listing
+from runledger.store.errors import BadRequest
+from runledger.store.records import MetricList, RunDetail, RunPage, StepList, Timeline
+
+MAX_COMPARED = 50
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    query = listing.parse_run_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
+    if query.namespace is not None:
+        await auth.require_namespace(request, query.namespace)
+    elif (visible := await auth.visible_namespaces(request)) is not None:
+        query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
+    async with snapshot(request) as conn:
+        rows, token, total = await listing.list_runs(conn, query)
+    return model_response(RunPage(runs=[repo.run_from_row(r) for r in rows], next_page_token=token, total=total))
+
+
+async def get_run(request: web.Request) -> web.Response:
+    async with snapshot(request, filters=False) as conn:
+        run = await repo.get_run(conn, request.match_info["run_id"])
+        if run is None or not await auth.namespace_visible(request, run.namespace):
+            raise web.HTTPNotFound(reason="no run with this id")
+        metrics = await repo.list_metrics(conn, run.id)
+    return model_response(RunDetail(**run.model_dump(), metrics=metrics))
+
+
+async def _of_existing_run(request: web.Request, read):  # noqa: ANN001, ANN202
+    """What `read(conn, run_id)` returns, in one snapshot; 404 when the run is unknown or not readable."""
+    run_id = request.match_info["run_id"]
+    async with snapshot(request, filters=False) as conn:
+        namespace = await repo.run_namespace(conn, run_id)
+        if namespace is None or not await auth.namespace_visible(request, namespace):
+            raise web.HTTPNotFound(reason="no run with this id")
+        return await read(conn, run_id)
+
+
+async def list_metrics(request: web.Request) -> web.Response:
+    return model_response(MetricList(metrics=await _of_existing_run(request, repo.list_metrics)))
+
+
+async def list_steps(request: web.Request) -> web.Response:
+    return model_response(StepList(steps=await _of_existing_run(request, repo.list_steps)))
+
+
+async def timeline(request: web.Request) -> web.Response:
+    return model_response(Timeline(transitions=await _of_existing_run(request, repo.list_transitions)))
+
+
+class CompareQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ids: str = Field(min_length=1, max_length=8192, description="Comma-separated run ids, 1 to 50 of them.")
+
+
+async def compare(request: web.Request) -> web.Response:
+    query = CompareQuery.model_validate(dict(request.rel_url.query))
+    ids = list(dict.fromkeys(i.strip() for i in query.ids.split(",") if i.strip()))
+    if not 1 <= len(ids) <= MAX_COMPARED:
+        raise BadRequest(f"ids: give 1 to {MAX_COMPARED} distinct run ids")
+    visible = await auth.visible_namespaces(request)
+    async with snapshot(request, filters=False) as conn:
+        comparison = await repo.compare_runs(conn, ids, namespaces=visible)
+    return model_response(comparison)
+
+
+class SeriesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=253, description="The metric.")
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
+
+async def pipeline_metric(request: web.Request) -> web.Response:
+    query = SeriesQuery.model_validate(dict(request.rel_url.query))
+    visible = await auth.visible_namespaces(request)
+    async with snapshot(request) as conn:
+        series = await repo.metric_series(
+            conn, pipeline=request.match_info["pipeline"], metric=query.name,
+            since=query.created_after, until=query.created_before, limit=query.limit, namespaces=visible,
+        )  # fmt: skip
+    return model_response(series)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/runs/compare", compare)
+    app.router.add_get("/api/v1/pipelines/{pipeline}/metrics", pipeline_metric)
+    app.router.add_get("/api/v1/runs", list_runs)
+    app.router.add_get("/api/v1/runs/{run_id}", get_run)
+    app.router.add_get("/api/v1/runs/{run_id}/steps", list_steps)
+    app.router.add_get("/api/v1/runs/{run_id}/timeline", timeline)
+    app.router.add_get("/api/v1/runs/{run_id}/metrics", list_metrics)

@@ -1,0 +1,259 @@
+"""One settings object for the whole service, read once at start-up and passed down.
+
+Every field is an environment variable with the ``RUNLEDGER_`` prefix (``database_url`` is
+``RUNLEDGER_DATABASE_URL``). Fields are grouped by their name's first word (database, ingest,
+api, argo); ``runledger <command> --help`` prints them all, so the list can never drift from
+the code. Nothing below the CLI reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runledger.core.repositories import S3Repository
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "runledger"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNLEDGER_", extra="ignore", frozen=True)
+
+    # --- database -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="Postgres DSN (postgresql://user:pass@host:5432/db). Unset: an embedded "
+        "Postgres is started with its data under RUNLEDGER_DATA_DIR/postgres.",
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory for local state: the embedded Postgres cluster lives in <data_dir>/postgres.",
+    )
+    database_pool_min: int = Field(default=1, ge=0, description="Minimum pooled connections.")
+    database_pool_max: int = Field(default=10, ge=1, description="Maximum pooled connections.")
+    database_statement_timeout_ms: int = Field(
+        default=10_000, ge=0, description="Per-statement timeout in milliseconds (0 = none)."
+    )
+
+    # --- ingest ---------------------------------------------------------------------------
+    ingest_workers: int = Field(
+        default=4, ge=1, description="Writers applying coalesced run states in parallel (one DB transaction each)."
+    )
+    ingest_batch_runs: int = Field(
+        default=256, ge=1, description="Most runs one writer commits in a single transaction (group commit)."
+    )
+    ingest_max_pending_runs: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most runs waiting to be written; intake blocks beyond it (backpressure). One pending state per run.",
+    )
+    ingest_fingerprint_cache_runs: int = Field(
+        default=100_000,
+        ge=1,
+        description="Runs whose persisted fingerprints are kept in memory; misses reload them from Postgres.",
+    )
+    ingest_max_value_bytes: int = Field(
+        default=256 * 1024,
+        ge=64,
+        description="Longest parameter value or message stored, in bytes; longer ones are truncated and flagged.",
+    )
+    ingest_retry_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait between database retries while Postgres is unreachable, seconds."
+    )
+
+    # --- api ------------------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="Port the HTTP API listens on.")
+    api_max_page_size: int = Field(default=500, ge=1, description="Largest page a list endpoint returns.")
+    api_statement_timeout_ms: int = Field(
+        default=5_000, ge=0, description="Longest one API request's query may run, milliseconds (0 = none)."
+    )
+
+    # --- events ---------------------------------------------------------------------------
+    events_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="A comment line is sent on a quiet event stream this often, s (keeps proxies open)."
+    )
+    events_queue_size: int = Field(
+        default=2000, ge=1, description="Events buffered per event-stream client; a client further behind is dropped."
+    )
+    events_max_subscribers: int = Field(default=1000, ge=1, description="Most event streams open at once per replica.")
+    events_stream_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Longest an event stream stays open, s; the client reconnects with Last-Event-ID, losing "
+        "nothing, and is authorized again (new namespaces, revoked rights, expired tokens).",
+    )
+    events_batch_rows: int = Field(
+        default=500, ge=1, description="Transitions read per query by the feed (at most events_queue_size)."
+    )
+
+    # --- auth -----------------------------------------------------------------------------
+    auth_mode: Literal["none", "static", "kubernetes"] = Field(
+        default="none",
+        description="How API callers are identified: none (everyone reads everything), static (bearer tokens "
+        "from RUNLEDGER_AUTH_STATIC_TOKENS), kubernetes (bearer tokens checked with TokenReview, namespaces "
+        "with SubjectAccessReview: get on workflows.argoproj.io). Health, /metrics and /openapi.json stay open.",
+    )
+    auth_static_tokens: SecretStr | None = Field(
+        default=None,
+        description='Static tokens as JSON: [{"token": "...", "user": "alice", "namespaces": ["team-a"]}]; '
+        '"*" grants every namespace.',
+    )
+    auth_static_tokens_file: Path | None = Field(
+        default=None, description="A file holding the static tokens' JSON (a mounted Secret), instead of the variable."
+    )
+    auth_token_audiences: str = Field(
+        default="", description="Comma-separated audiences a token must be valid for (TokenReview); empty: the API server's."
+    )
+    auth_cache_seconds: float = Field(
+        default=30.0, ge=0, description="How long a token review or an access review is reused, s."
+    )
+    auth_cache_entries: int = Field(default=10_000, ge=1, description="Most reviews kept in each cache.")
+
+    # --- argo -----------------------------------------------------------------------------
+    argo_pod_name_format: Literal["v1", "v2"] = Field(
+        default="v2",
+        description="Pod name format assumed for workflows without the workflows.argoproj.io/pod-name-format "
+        "annotation (Argo's POD_NAMES default is v2).",
+    )
+
+    # --- source / kube / watch ---------------------------------------------------------------
+    source: Literal["auto", "cluster", "replay"] = Field(
+        default="auto",
+        description="What `runledger run` ingests: a live cluster, replay files, or auto (the cluster when "
+        "running in a pod or a kubeconfig exists, else replay).",
+    )
+    kube_config: Path | None = Field(
+        default=None, description="Kubeconfig file; unset: in-cluster service account, else KUBECONFIG / ~/.kube/config."
+    )
+    kube_context: str | None = Field(default=None, description="Kubeconfig context to use (unset: current).")
+    kube_namespaces: str = Field(
+        default="", description="Comma-separated namespaces to watch (one stream each); empty: cluster-wide."
+    )
+    kube_workflow_selector: str | None = Field(default=None, description="Label selector for Workflows to record.")
+    kube_watch_pods: bool = Field(default=True, description="Also watch Argo's pods to enrich steps.")
+    watch_page_size: int = Field(default=500, ge=1, description="Objects per page of the initial list.")
+    watch_timeout_seconds: int = Field(default=300, ge=1, description="Server-side timeout of one watch request, s.")
+    watch_inactivity_seconds: float = Field(
+        default=360.0, gt=0, description="A watch socket silent for this long is reconnected, s."
+    )
+    watch_backoff_max_seconds: float = Field(default=30.0, gt=0, description="Longest reconnect backoff, s.")
+    watch_checkpoint_seconds: float = Field(
+        default=5.0, gt=0, description="How often the resume point of each stream is saved, s."
+    )
+
+    # --- leader election ---------------------------------------------------------------------
+    leader_election: bool = Field(default=False, description="Elect one writer among replicas with a Lease.")
+    leader_lease_name: str = Field(default="runledger-agent", description="Name of the coordination.k8s.io Lease.")
+    leader_lease_namespace: str = Field(default="default", description="Namespace of the Lease.")
+    leader_identity: str | None = Field(default=None, description="This replica's identity (unset: hostname + pid).")
+    leader_lease_seconds: float = Field(default=15.0, gt=0, description="Lease duration, s.")
+    leader_renew_deadline_seconds: float = Field(
+        default=10.0, gt=0, description="A leader that cannot renew within this stops writing, s."
+    )
+    leader_retry_seconds: float = Field(default=2.0, gt=0, description="Interval between acquire/renew attempts, s.")
+
+    # --- artifacts ----------------------------------------------------------------------------
+    artifacts_index: bool = Field(
+        default=True, description="Index artifacts in S3 (HEAD each object; read KFP metrics and UI metadata)."
+    )
+    artifacts_repository: S3Repository | None = Field(
+        default=None,
+        description='Default artifact repository as JSON, e.g. {"bucket": "mlpipeline", "endpoint": '
+        '"minio-service.kubeflow:9000", "insecure": true}. Unset: the workflow-controller-configmap\'s, '
+        "when watching a cluster.",
+    )
+    artifacts_repositories: dict[str, S3Repository] = Field(
+        default_factory=dict,
+        description='Named repositories as JSON, keyed "configmap/key" or "namespace/configmap/key" as '
+        "status.artifactRepositoryRef names them. Cluster ConfigMaps are read too.",
+    )
+    artifacts_endpoint_map: dict[str, str] = Field(
+        default_factory=dict,
+        description='Endpoint overrides as JSON, {"minio-service.kubeflow:9000": "http://127.0.0.1:9000"}: '
+        "where to reach an endpoint recorded in workflows (port-forwards, out-of-cluster agents).",
+    )
+    artifacts_access_key_id: SecretStr | None = Field(
+        default=None, description="S3 access key id (unset: the AWS default credential chain)."
+    )
+    artifacts_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
+    artifacts_credentials: SecretStr | None = Field(
+        default=None,
+        description='Per-repository S3 credentials as JSON, keyed by an endpoint as workflows record it '
+        '("minio.team-a:9000"; "s3.amazonaws.com" for AWS) or by "endpoint/bucket": {"minio.team-a:9000": '
+        '{"access_key_id": "...", "secret_access_key": "...", "session_token": "..." (optional)}}. The most '
+        "specific entry wins; objects no entry matches use RUNLEDGER_ARTIFACTS_ACCESS_KEY_ID / _SECRET_ACCESS_KEY "
+        "(or the default chain).",
+    )
+    artifacts_credentials_file: Path | None = Field(
+        default=None,
+        description="A file holding the per-repository credentials' JSON (a mounted Secret), instead of the variable.",
+    )
+    artifacts_controller_configmap: str = Field(
+        default="workflow-controller-configmap", description="Argo's controller ConfigMap (default repository)."
+    )
+    artifacts_controller_namespace: str = Field(
+        default="argo", description="Namespace of Argo's controller ConfigMap (kubeflow in a KFP install)."
+    )
+    artifacts_workers: int = Field(default=32, ge=1, description="Concurrent S3 requests of the indexer.")
+    artifacts_claim_batch: int = Field(default=64, ge=1, description="Queue entries one claim takes.")
+    artifacts_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one S3 request, s.")
+    artifacts_retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait before retrying an object after a 5xx or timeout, s."
+    )
+    artifacts_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts before an object that keeps failing transiently is marked failed."
+    )
+    artifacts_max_object_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Largest metrics / UI-metadata file read, bytes (KFP's limit: 1 MiB)."
+    )
+    artifacts_max_metrics: int = Field(
+        default=50, ge=1,
+        description="Most metrics kept per run, across its steps' metrics files (KFP: 50); the rest are recorded as errors.",
+    )  # fmt: skip
+
+    # --- log ------------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+
+    # --- replay ---------------------------------------------------------------------------
+    replay_files: str = Field(
+        default="",
+        description="Comma-separated files `runledger run` ingests when no cluster is configured. "
+        "Empty: the bundled demo recording.",
+    )
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [n.strip() for n in self.kube_namespaces.split(",") if n.strip()]
+
+    @property
+    def token_audiences(self) -> list[str]:
+        return [a.strip() for a in self.auth_token_audiences.split(",") if a.strip()]
+
+    @property
+    def replay_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.replay_files.split(",") if p.strip()]
+
+
+def describe_settings() -> str:
+    """The settings as `--help` prints them: variable, default and meaning, grouped."""
+    lines = ["settings (environment variables):"]
+    group = None
+    for name, field in Settings.model_fields.items():
+        head = name.split("_", 1)[0]
+        if head != group:
+            group = head
+            lines.append("")
+        default = field.default if field.default_factory is None else "(computed)"
+        lines.append(f"  RUNLEDGER_{name.upper()}  [default: {default}]")
+        lines.append(f"      {field.description}")
+    return "\n".join(lines)

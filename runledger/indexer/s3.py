@@ -1,0 +1,460 @@
+"""S3 access for the indexer: a lean HEAD path, aiobotocore for the rest, and errors sorted by what to do.
+
+HEADs are the indexer's bulk work, and through botocore each one costs about 3 ms of CPU in request
+building, its event system, signing and response parsing — more than the round trip itself on a
+local network, in the one event loop every worker shares. So a HEAD is signed here (``signing``:
+SigV4 over a canonical request of fixed shape, the derived key kept for the day) and sent through
+one shared aiohttp session that keeps connections alive, up to ``artifacts_workers`` of them. The
+response is four headers, read directly, with a fast path for the one date format S3 sends.
+
+aiobotocore stays for everything that needs botocore's knowledge: GETs of metrics and UI-metadata
+files (few, and size-capped), answers the lean path does not interpret (3xx and 400: wrong-region
+redirects, which botocore follows), targets it does not model (AWS partitions other than the
+commercial one, endpoints behind an HTTP proxy from the environment), and anonymous access (no
+credentials in the settings nor in botocore's default chain). Chain credentials (environment,
+web identity, instance profile) are taken from the same botocore session, refreshed by it.
+
+Credentials are chosen per object. Argo gives each S3 repository its own Secret, so one key pair
+rarely reads every bucket: ``artifacts_credentials`` maps an endpoint as workflows record it (before
+the endpoint map), or "endpoint/bucket", to a key pair. The most specific entry wins; an object no
+entry matches is signed as before, with the global pair or the default chain. Both paths follow
+the choice: one ``Signer`` per distinct key pair, one aiobotocore client per (endpoint, region,
+key pair).
+
+Every call is bounded twice: connect/read timeouts, and an overall deadline around the call.
+Botocore's own retries are off, because the indexer retries on its own schedule (durable, in the
+queue table) rather than holding a worker for seconds inside one call.
+
+What failed is reported as one of three exception kinds: ``ObjectUnavailable`` (a permanent
+answer about the object: 404 missing, 403 forbidden, other 4xx), ``TransientS3Error`` (5xx, 429,
+timeouts, refused connections: try again later) — and nothing else escapes. Messages carry the
+status and S3 error code only; credentials never reach a message, a log line or the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import logging
+import ssl
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiohttp
+import botocore.exceptions
+import botocore.httpsession
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+)
+from yarl import URL
+
+from runledger.core.settings import Settings
+from runledger.indexer.signing import (
+    Credentials,
+    Signer,
+    Target,
+    aws_target,
+    path_style,
+    quote_key,
+)
+
+_TRANSIENT_BOTOCORE = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.HTTPClientError,
+    botocore.exceptions.ResponseStreamingError,
+)
+_MISSING_CODES = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
+_FORBIDDEN_CODES = {"403", "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+# Answers whose meaning botocore knows better (a bucket in another region answers 301/307/400 with
+# x-amz-bucket-region, and botocore retries there): the lean path hands these HEADs to it.
+_DELEGATED_STATUSES = {301, 302, 307, 308, 400}
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                       "Dec"), start=1)}  # fmt: skip
+USER_AGENT = "runledger-indexer"
+# How a credentials entry names AWS S3, which workflows record as no endpoint at all.
+AWS_ENDPOINT = "s3.amazonaws.com"
+# botocore logs each request's headers and its canonical request at DEBUG, a session token included.
+_CREDENTIAL_LOGGERS = ("botocore.endpoint", "botocore.auth")
+
+
+@dataclass(frozen=True)
+class Location:
+    bucket: str
+    key: str
+    endpoint: str | None = None
+    region: str | None = None
+    insecure: bool | None = None
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    size: int
+    etag: str | None
+    content_type: str | None
+    last_modified: datetime | None
+
+
+class ObjectUnavailable(Exception):
+    """S3 answered for good: the object is missing, forbidden, or the request can never succeed."""
+
+    def __init__(self, state: str, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state  # "missing" | "forbidden" | "failed"
+        self.reason = reason
+
+
+class TransientS3Error(Exception):
+    """Worth retrying later: 5xx, throttling, timeouts, connection failures."""
+
+
+class KeyPair(BaseModel):
+    """One entry of ``artifacts_credentials``: what an Argo repository's two (or three) Secret keys hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    access_key_id: str = Field(min_length=1)
+    secret_access_key: SecretStr = Field(min_length=1)
+    session_token: SecretStr | None = None
+
+
+_KEY_PAIRS = TypeAdapter(dict[str, KeyPair])
+
+
+def load_credentials(settings: Settings) -> dict[str, Credentials]:
+    """Per-location credentials by selector, from the setting or its file; a clear error (never a
+    secret) when malformed. Empty when neither is set."""
+    if settings.artifacts_credentials_file is not None:
+        where = f"RUNLEDGER_ARTIFACTS_CREDENTIALS_FILE ({settings.artifacts_credentials_file})"
+        try:
+            text = Path(settings.artifacts_credentials_file).read_text()
+        except OSError as exc:
+            raise ValueError(f"{where}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    elif settings.artifacts_credentials is not None:
+        where, text = "RUNLEDGER_ARTIFACTS_CREDENTIALS", settings.artifacts_credentials.get_secret_value()
+    else:
+        return {}
+    try:
+        pairs = _KEY_PAIRS.validate_python(json.loads(text))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        # The message names positions and rules only: pydantic would echo input values, i.e. secrets.
+        if isinstance(exc, ValidationError):
+            why = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the value'}: {e['msg']}"
+                            for e in exc.errors(include_input=False))  # fmt: skip
+        else:
+            why = f"not JSON (line {exc.lineno}, column {exc.colno})"
+        raise ValueError(f"{where}: {why}") from None
+    for selector in pairs:
+        # Matched as written against what workflows record, so a stray space or slash would never match.
+        if not selector or selector != selector.strip() or selector.startswith("/") or selector.endswith("/"):
+            raise ValueError(f'{where}: {selector!r} is neither "endpoint" nor "endpoint/bucket"')
+    return {
+        selector: Credentials(
+            pair.access_key_id, pair.secret_access_key.get_secret_value(),
+            pair.session_token.get_secret_value() if pair.session_token else None,
+        )
+        for selector, pair in pairs.items()
+    }  # fmt: skip
+
+
+class ObjectStore:
+    """HEADs on the lean path where it applies; aiobotocore clients per (endpoint, region, credentials)
+    otherwise."""
+
+    def __init__(self, *, settings: Settings) -> None:
+        self._settings = settings
+        for name in _CREDENTIAL_LOGGERS:
+            # Whatever the log level: a temporary key pair's token must not reach a log line.
+            logger = logging.getLogger(name)
+            if logger.level < logging.INFO:
+                logger.setLevel(logging.INFO)
+        # Read now, so malformed credentials stop start-up with their message rather than fail objects.
+        selected = load_credentials(settings)
+        signers = {credentials: Signer(credentials) for credentials in set(selected.values())}
+        # Selector -> the signer of its key pair: one per distinct pair, so its derived keys are shared.
+        self._selected: dict[str, Signer] = {selector: signers[c] for selector, c in selected.items()}
+        self._session = get_session()
+        self._stack = contextlib.AsyncExitStack()
+        self._clients: dict[tuple[str | None, str, Credentials | None], object] = {}
+        self._opening = asyncio.Lock()
+        self._http: aiohttp.ClientSession | None = None
+        self._credentials_resolved = False
+        self._static: Credentials | None = None
+        self._chain: object | None = None  # botocore (refreshable) credentials from the default chain
+        self._signer: Signer | None = None
+        self._targets: dict[tuple[str | None, str, str], Target | None] = {}
+        self._timeout = aiohttp.ClientTimeout(
+            total=settings.artifacts_timeout_seconds * 2,
+            sock_connect=settings.artifacts_timeout_seconds,
+            sock_read=settings.artifacts_timeout_seconds,
+        )
+
+    def endpoint_url(self, location: Location) -> str | None:
+        """Where to send requests for an object, after the configured endpoint map."""
+        if not location.endpoint:
+            return None
+        mapped = self._settings.artifacts_endpoint_map.get(location.endpoint)
+        if mapped:
+            return mapped
+        if "://" in location.endpoint:
+            return location.endpoint
+        return f"{'http' if location.insecure else 'https'}://{location.endpoint}"
+
+    def _selected_signer(self, location: Location) -> Signer | None:
+        """The signer of the credentials configured for this object's endpoint or bucket, if any."""
+        if not self._selected:
+            return None
+        endpoint = location.endpoint or AWS_ENDPOINT
+        return self._selected.get(f"{endpoint}/{location.bucket}") or self._selected.get(endpoint)
+
+    async def _client(self, location: Location):  # noqa: ANN202 - aiobotocore clients are generated types
+        url = self.endpoint_url(location)
+        region = location.region or "us-east-1"
+        selected = self._selected_signer(location)
+        chosen = selected.credentials if selected is not None else None  # None: the global pair or the chain
+        key = (url, region, chosen)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        async with self._opening:
+            if key not in self._clients:
+                s = self._settings
+                config = AioConfig(
+                    connect_timeout=s.artifacts_timeout_seconds,
+                    read_timeout=s.artifacts_timeout_seconds,
+                    retries={"total_max_attempts": 1},
+                    max_pool_connections=s.artifacts_workers,
+                    # MinIO and most S3-compatible servers only do path-style; AWS picks for itself.
+                    s3={"addressing_style": "path" if url else "auto"},
+                )
+                if chosen is not None:
+                    access, secret, token = chosen.access_key, chosen.secret_key, chosen.token
+                else:
+                    access = s.artifacts_access_key_id.get_secret_value() if s.artifacts_access_key_id else None
+                    secret = (s.artifacts_secret_access_key.get_secret_value()
+                              if s.artifacts_secret_access_key else None)  # fmt: skip
+                    token = None
+                self._clients[key] = await self._stack.enter_async_context(
+                    self._session.create_client(
+                        "s3",
+                        endpoint_url=url,
+                        region_name=region,
+                        aws_access_key_id=access,
+                        aws_secret_access_key=secret,
+                        aws_session_token=token,
+                        config=config,
+                    )
+                )
+            return self._clients[key]
+
+    # --- HEAD -----------------------------------------------------------------------------------
+
+    async def head(self, location: Location) -> ObjectHead:
+        region = location.region or "us-east-1"
+        target = self._target(location, region)
+        signer = None
+        if target is not None:
+            signer = self._selected_signer(location) or await self._current_signer()
+        if target is None or signer is None:
+            return await self._head_botocore(location)
+        encoded = quote_key(location.key)
+        headers = signer.headers("HEAD", target, encoded, region)
+        headers["User-Agent"] = USER_AGENT
+        try:
+            async with self._http_session().head(
+                URL(f"{target.base}/{encoded}", encoded=True), headers=headers, allow_redirects=False
+            ) as response:
+                status, h = response.status, response.headers
+        except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
+            raise TransientS3Error("timed out") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransientS3Error(type(exc).__name__) from exc
+        if 200 <= status < 300:
+            return _head_of(h)
+        if status in _DELEGATED_STATUSES:
+            return await self._head_botocore(location)
+        raise _classify_status(status, str(status))
+
+    async def _head_botocore(self, location: Location) -> ObjectHead:
+        client = await self._client(location)
+        response = await self._call(client.head_object(Bucket=location.bucket, Key=location.key))
+        etag = response.get("ETag")
+        return ObjectHead(
+            size=int(response.get("ContentLength") or 0),
+            etag=etag.strip('"') if isinstance(etag, str) else None,
+            content_type=response.get("ContentType"),
+            last_modified=response.get("LastModified"),
+        )
+
+    def _target(self, location: Location, region: str) -> Target | None:
+        url = self.endpoint_url(location)
+        key = (url, location.bucket, region)
+        try:
+            return self._targets[key]
+        except KeyError:
+            pass
+        target = path_style(url, location.bucket) if url else aws_target(location.bucket, region)
+        if target is not None and _proxied(target.base):
+            target = None  # botocore honours the environment's proxy settings; this session does not
+        self._targets[key] = target
+        return target
+
+    async def _current_signer(self) -> Signer | None:
+        if not self._credentials_resolved:
+            await self._resolve_credentials()
+        if self._static is not None:
+            return self._signer
+        if self._chain is None:
+            return None
+        # Chain credentials may be temporary; botocore refreshes them ahead of expiry.
+        frozen = await self._chain.get_frozen_credentials()  # type: ignore[attr-defined]
+        if not frozen.access_key or not frozen.secret_key:
+            return None
+        current = Credentials(frozen.access_key, frozen.secret_key, frozen.token or None)
+        if self._signer is None or self._signer.credentials != current:
+            self._signer = Signer(current)
+        return self._signer
+
+    async def _resolve_credentials(self) -> None:
+        async with self._opening:
+            if self._credentials_resolved:
+                return
+            access, secret = self._settings.artifacts_access_key_id, self._settings.artifacts_secret_access_key
+            if access and secret:
+                self._static = Credentials(access.get_secret_value(), secret.get_secret_value())
+                self._signer = Signer(self._static)
+            else:
+                try:
+                    self._chain = await self._session.get_credentials()
+                except botocore.exceptions.BotoCoreError:
+                    self._chain = None  # botocore, on its path, reports what is wrong with them
+            self._credentials_resolved = True
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._settings.artifacts_workers, ssl=self._ssl_context()),
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding",),
+            )
+        return self._http
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        # The CA bundle botocore would use: AWS_CA_BUNDLE / ca_bundle in the AWS config, else its default.
+        bundle = self._session.get_config_variable("ca_bundle") or botocore.httpsession.where()
+        return ssl.create_default_context(cafile=bundle)
+
+    # --- GET --------------------------------------------------------------------------------------
+
+    async def read(self, location: Location, *, max_bytes: int) -> bytes:
+        """The object's bytes; more than `max_bytes` is an ObjectTooLarge, never read into memory."""
+        client = await self._client(location)
+        # The Range caps what the server sends even if the object grew since its HEAD.
+        response = await self._call(
+            client.get_object(Bucket=location.bucket, Key=location.key, Range=f"bytes=0-{max_bytes}")
+        )
+        async with response["Body"] as body:
+            data = await self._call(body.read(max_bytes + 1))
+        if len(data) > max_bytes:
+            raise ObjectTooLarge(f"object is larger than the {max_bytes}-byte cap")
+        return data
+
+    async def _call(self, awaitable):  # noqa: ANN001, ANN202
+        try:
+            async with asyncio.timeout(self._settings.artifacts_timeout_seconds * 2):
+                return await awaitable
+        except TimeoutError as exc:
+            raise TransientS3Error("timed out") from exc
+        except botocore.exceptions.ClientError as exc:
+            raise _classify(exc) from exc
+        except _TRANSIENT_BOTOCORE as exc:
+            raise TransientS3Error(type(exc).__name__) from exc
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            raise TransientS3Error(type(exc).__name__) from exc
+        except botocore.exceptions.NoCredentialsError as exc:
+            raise ObjectUnavailable("forbidden", "no S3 credentials configured") from exc
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        await self._stack.aclose()
+        self._clients.clear()
+
+
+class ObjectTooLarge(ValueError):
+    pass
+
+
+def _classify(exc: botocore.exceptions.ClientError) -> Exception:
+    error = exc.response.get("Error", {})
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return _classify_status(status, str(error.get("Code", "")))
+
+
+def _classify_status(status: int, code: str) -> Exception:
+    what = f"HTTP {status}" + (f" {code}" if code and code != str(status) else "")
+    if status == 404 or code in _MISSING_CODES:
+        return ObjectUnavailable("missing", f"{what}: no such object")
+    if status == 403 or code in _FORBIDDEN_CODES:
+        return ObjectUnavailable("forbidden", f"{what}: access denied")
+    if status >= 500 or status in (408, 429) or code in ("SlowDown", "RequestTimeout", "InternalError"):
+        return TransientS3Error(what)
+    return ObjectUnavailable("failed", f"{what}: request rejected")
+
+
+def _head_of(headers) -> ObjectHead:  # noqa: ANN001 - a multidict of the response's headers
+    etag = headers.get("ETag")
+    try:
+        size = int(headers.get("Content-Length") or 0)
+    except ValueError:
+        raise TransientS3Error("malformed Content-Length") from None
+    return ObjectHead(
+        size=size,
+        etag=etag.strip('"') if etag is not None else None,
+        content_type=headers.get("Content-Type"),
+        last_modified=parse_http_date(headers.get("Last-Modified")),
+    )
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date (RFC 7231 section 7.1.1.1) as an aware UTC datetime; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    # IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT": what S3 and nearly every server send, by position.
+    if len(value) == 29 and value[3] == "," and value.endswith(" GMT"):
+        try:
+            return datetime(int(value[12:16]), _MONTHS[value[8:11]], int(value[5:7]), int(value[17:19]),
+                            int(value[20:22]), int(value[23:25]), tzinfo=timezone.utc)  # fmt: skip
+        except (KeyError, ValueError):
+            pass
+    # The obsolete RFC 850 and asctime forms recipients must still accept; asctime carries no zone
+    # and means GMT.
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _proxied(url: str) -> bool:
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    return scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host.rsplit(":", 1)[0])

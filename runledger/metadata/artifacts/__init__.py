@@ -1,1 +1,0 @@
-"""Artifact contents for the indexer: fetched from S3, then unpacked and parsed by pure functions."""

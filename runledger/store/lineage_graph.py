@@ -1,0 +1,388 @@
+"""Lineage: where a step's inputs came from and what became of its outputs, across runs.
+
+The graph has two kinds of nodes, steps (``step:<run id>/<node id>``) and artifacts
+(``artifact:<id>``, one per canonical ``s3://bucket/key``), and three kinds of edges:
+
+- ``produced``: step -> artifact, the artifact is among the step's outputs;
+- ``consumed``: artifact -> step, the artifact is among the step's inputs;
+- ``parameter``: step -> step in one run, an output parameter of the first fed an input of the second.
+
+Runs are joined through artifacts only: a run that reads what another run wrote shares its
+artifact id (the same URI). Argo's ``from:`` artifact passing inside a run needs nothing special,
+since the input artifact carries the producer's key. Artifact references without an artifact id
+(raw, http, git, gcs artifacts, or S3 ones whose bucket could not be resolved) have no identity to
+join on and are left out of the graph.
+
+Parameter edges are inferred, because Argo's status holds resolved values only, not where they came
+from: A -> B when an input parameter of B equals an output parameter of A (same run, A != B, the
+value non-empty and not truncated), A finished no later than B started, A is an ancestor of B along
+the node children Argo records (a dependency in a DAG, an earlier step group), and the value is
+distinctive: held by at most 8 output parameters in the run. A pod, its retry node and the DAGs
+forwarding its outputs all hold the same value, so one real value has a few holders; a value such
+as "true" that every step outputs would otherwise link each step to all that follow (quadratic
+edges, and work). Limits: a value B got elsewhere that happens to equal an ancestor's output (a
+run argument, say) still makes an edge; a value transformed on the way ("{{=...}}" expressions)
+makes none; exit handlers are no node's children, so nothing feeds them; and when a DAG task
+forwards a value to its children, the task and its children are all fed by A.
+
+A ``run:<id>`` node stands for its members: the run's steps with recorded inputs or outputs
+(structural nodes such as step groups carry no lineage and are left out). They are all roots, at
+depth 0, so upstream of a run is upstream of all its members, and likewise downstream.
+
+Each direction is one recursive query (lineage_walk in sql/queries/lineage.sql): a breadth-first
+search that expands every node once, however many paths lead to it, so cycles (a step reading
+and writing one key, runs reading each other's outputs, in odd data) end by themselves, and whose
+last hop is the one that reaches the node cap, rather than finding everything and cutting after.
+``both`` is the union of an upstream and a downstream walk, not the undirected neighbourhood.
+Then one query fetches the summaries and one the edges among the found nodes (all of them,
+including edges no walk took, e.g. between two nodes at the same depth).
+
+Tenancy: given ``namespaces``, a step of a run in any other namespace is returned redacted (its kind
+and place in the graph, no summary) and not expanded; edges between two redacted nodes are dropped,
+and edges touching one keep no names. Its id is ``redacted:N``, numbered within the response: a
+step's id holds its run's uid and its node id, which begins with the workflow's name. An artifact is shown when a step of a readable
+namespace produced or consumed it, which every artifact reached from a shown step is; a root that
+is not readable is not found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+import asyncpg
+from multidict import MultiDictProxy
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from runledger.store.errors import BadRequest
+from runledger.store.records import Out, Timestamp
+from runledger.store.sql_blocks import q
+
+MAX_DEPTH = 20
+MAX_LIMIT = 2000
+_BIGINT_MAX = 2**63 - 1
+# Run ids are Kubernetes uids or UUIDv5s: never a '/', so a step ref splits at its first one.
+_RUN_ID = re.compile(r"[^/\s]{1,253}")
+_NODE_ID = re.compile(r"\S{1,512}")
+
+Direction = Literal["upstream", "downstream", "both"]
+
+
+# --- the request ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """A parsed ``node=`` value."""
+
+    kind: Literal["step", "artifact", "run"]
+    run_id: str | None = None
+    step_id: str | None = None
+    artifact_id: int | None = None
+    uri: str | None = None
+
+
+def parse_ref(text: str) -> NodeRef:
+    kind, sep, rest = text.partition(":")
+    if not sep:
+        raise BadRequest("node must be artifact:<id or s3://bucket/key>, step:<run id>/<node id> or run:<run id>")
+    if kind == "artifact":
+        if rest.isascii() and rest.isdigit() and 0 < int(rest) <= _BIGINT_MAX:
+            return NodeRef(kind="artifact", artifact_id=int(rest))
+        bucket, _, key = rest.removeprefix("s3://").partition("/")
+        if rest.startswith("s3://") and bucket and key:
+            return NodeRef(kind="artifact", uri=rest)
+        raise BadRequest("an artifact node is artifact:<numeric id> or artifact:s3://bucket/key")
+    if kind == "step":
+        run_id, sep, step_id = rest.partition("/")
+        if not sep or not _RUN_ID.fullmatch(run_id) or not _NODE_ID.fullmatch(step_id):
+            raise BadRequest("a step node is step:<run id>/<node id>")
+        return NodeRef(kind="step", run_id=run_id, step_id=step_id)
+    if kind == "run":
+        if not _RUN_ID.fullmatch(rest):
+            raise BadRequest("a run node is run:<run id>")
+        return NodeRef(kind="run", run_id=rest)
+    raise BadRequest(f"unknown node kind {kind[:40]!r}: one of artifact, step, run")
+
+
+class LineageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node: str = Field(min_length=1, max_length=2048, description="artifact:<id|s3://uri>, step:<run>/<node>, run:<run>")
+    direction: Direction = "both"
+    depth: int = Field(default=5, ge=1, le=MAX_DEPTH, description="Hops from the root; every edge is one hop.")
+    limit: int = Field(default=500, ge=1, le=MAX_LIMIT, description="At most this many nodes; more sets truncated.")
+
+    @property
+    def ref(self) -> NodeRef:
+        return parse_ref(self.node)
+
+
+def parse_lineage_query(params: MultiDictProxy[str]) -> LineageQuery:
+    duplicated = sorted({k for k in params if len(params.getall(k)) > 1})
+    if duplicated:
+        raise BadRequest(f"parameter(s) given more than once: {', '.join(duplicated)}")
+    try:
+        query = LineageQuery.model_validate(dict(params))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "query"
+        if error["type"] == "extra_forbidden":
+            raise BadRequest(f"unknown parameter {where!r}: use node, direction, depth, limit") from None
+        raise BadRequest(f"{where}: {error['msg']}") from None
+    parse_ref(query.node)  # a malformed node is a 400 before any query runs
+    return query
+
+
+# --- the response ---------------------------------------------------------------------------------
+
+
+class StepNode(Out):
+    id: str
+    kind: Literal["step"] = "step"
+    root: bool = Field(description="A start node: the step asked for, or a member of the run asked for.")
+    depth: int = Field(description="Fewest hops from a root.")
+    redacted: Literal[False] = False
+    run_id: str
+    node_id: str
+    name: str
+    display_name: str | None
+    type: str | None
+    template: str | None
+    phase: str
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    namespace: str
+    run_name: str
+    pipeline_name: str | None
+
+
+class ArtifactNode(Out):
+    id: str
+    kind: Literal["artifact"] = "artifact"
+    root: bool
+    depth: int
+    redacted: Literal[False] = False
+    artifact_id: int
+    uri: str
+    state: str
+    size: int | None
+    names: list[str] = Field(description="What the steps in this graph call it in their inputs and outputs.")
+
+
+class RedactedNode(Out):
+    """A node of a namespace the caller cannot read: there is something, and no more."""
+
+    id: str = Field(description="redacted:N, numbered within this response; it names nothing.")
+    kind: Literal["step", "artifact"]
+    root: bool
+    depth: int
+    redacted: Literal[True] = True
+
+
+class LineageEdge(Out):
+    source: str
+    target: str
+    kind: Literal["produced", "consumed", "parameter"]
+    names: list[str] = Field(
+        description="produced/consumed: the artifact's name in the step's outputs/inputs; "
+        "parameter: the target step's input parameters it fed."
+    )
+
+
+class LineageGraph(Out):
+    root: str = Field(description="The node asked for, by id (artifact URIs resolved to their id), or run:<id>.")
+    direction: Direction
+    depth: int
+    nodes: list[StepNode | ArtifactNode | RedactedNode]
+    edges: list[LineageEdge]
+    truncated: bool = Field(description="The node cap cut the graph: more nodes lie within the depth.")
+
+
+# --- the queries ----------------------------------------------------------------------------------
+
+
+def _with_parameter_rules(sql: str) -> str:
+    return sql.replace("{producers}", q("lineage_producers")).replace("{ancestor}", q("lineage_ancestor"))
+
+
+@cache
+def walk_sql(direction: Literal["upstream", "downstream"]) -> str:
+    return q("lineage_walk").replace("{neighbours}", _with_parameter_rules(q(f"lineage_{direction}")))
+
+
+@cache
+def edges_sql() -> str:
+    return _with_parameter_rules(q("lineage_edges"))
+
+
+def _split_step(node_id: str) -> tuple[str, str]:
+    run_id, _, step_id = node_id[len("step:") :].partition("/")
+    return run_id, step_id
+
+
+async def _roots(
+    conn: asyncpg.Connection, ref: NodeRef, namespaces: list[str] | None
+) -> tuple[str, list[str]] | None:
+    """(the root's id, the seed node ids), or None when there is no such node for this caller."""
+    if ref.kind == "step":
+        namespace = await conn.fetchval(q("lineage_step_exists"), ref.run_id, ref.step_id)
+        if namespace is None or (namespaces is not None and namespace not in namespaces):
+            return None
+        root = f"step:{ref.run_id}/{ref.step_id}"
+        return root, [root]
+    if ref.kind == "run":
+        namespace = await conn.fetchval(q("lineage_run_exists"), ref.run_id)
+        if namespace is None or (namespaces is not None and namespace not in namespaces):
+            return None
+        members = [r["id"] for r in await conn.fetch(q("lineage_run_members"), ref.run_id)]
+        return f"run:{ref.run_id}", members
+    if ref.artifact_id is not None:
+        artifact_id = await conn.fetchval(q("lineage_artifact_by_id"), ref.artifact_id)
+    else:
+        artifact_id = await conn.fetchval(q("lineage_artifact_by_uri"), ref.uri)
+    if artifact_id is None:
+        return None
+    if namespaces is not None and not await conn.fetchval(q("lineage_artifact_readable"), artifact_id, namespaces):
+        return None
+    root = f"artifact:{artifact_id}"
+    return root, [root]
+
+
+async def walk(
+    conn: asyncpg.Connection,
+    seeds: list[str],
+    *,
+    direction: Literal["upstream", "downstream"],
+    depth: int,
+    limit: int,
+    namespaces: list[str] | None,
+) -> tuple[dict[str, int], bool]:
+    """Node id -> fewest hops from a seed, and whether the node cap cut the walk."""
+    rows = await conn.fetch(walk_sql(direction), seeds, depth, limit, namespaces)
+    found: dict[str, int] = {}
+    for row in rows:
+        for node_id in row["ids"]:
+            found.setdefault(node_id, row["depth"])
+    return found, any(r["truncated"] for r in rows)
+
+
+async def get_lineage(
+    conn: asyncpg.Connection, query: LineageQuery, *, namespaces: set[str] | None = None
+) -> LineageGraph | None:
+    """The lineage graph around query.node; None when the node does not exist (or is not readable).
+
+    Run it in one read-only repeatable-read transaction so the walks and the summaries agree.
+    """
+    readable = sorted(namespaces) if namespaces is not None else None
+    found_roots = await _roots(conn, query.ref, readable)
+    if found_roots is None:
+        return None
+    root, seeds = found_roots
+    truncated = len(seeds) > query.limit
+    seeds = seeds[: query.limit]
+    depths: dict[str, int] = {}
+    directions: tuple[Literal["upstream", "downstream"], ...] = (
+        ("upstream", "downstream") if query.direction == "both" else (query.direction,)
+    )
+    for direction in directions:
+        found, cut = await walk(
+            conn, seeds, direction=direction, depth=query.depth, limit=query.limit, namespaces=readable
+        )
+        truncated |= cut
+        for node_id, hops in found.items():
+            depths[node_id] = min(hops, depths.get(node_id, hops))
+    if len(depths) > query.limit:
+        # Two walks, each within the cap, can pass it together: keep the nearest nodes.
+        kept = sorted(depths, key=lambda n: (depths[n], n))[: query.limit]
+        depths = {n: depths[n] for n in kept}
+        truncated = True
+    return await _graph(conn, query, root=root, depths=depths, truncated=truncated, namespaces=namespaces)
+
+
+async def _graph(
+    conn: asyncpg.Connection,
+    query: LineageQuery,
+    *,
+    root: str,
+    depths: dict[str, int],
+    truncated: bool,
+    namespaces: set[str] | None,
+) -> LineageGraph:
+    steps = [_split_step(n) for n in depths if n.startswith("step:")]
+    artifact_ids = [int(n[len("artifact:") :]) for n in depths if n.startswith("artifact:")]
+    run_ids, step_ids = [s[0] for s in steps], [s[1] for s in steps]
+    step_rows = await conn.fetch(q("lineage_step_summaries"), run_ids, step_ids)
+    artifact_rows = await conn.fetch(q("lineage_artifact_summaries"), artifact_ids)
+    edge_rows = await conn.fetch(edges_sql(), run_ids, step_ids, artifact_ids)
+
+    redacted = {
+        f"step:{r['run_id']}/{r['node_id']}"
+        for r in step_rows
+        if namespaces is not None and r["namespace"] not in namespaces
+    }
+    # Aliases for the hidden ids, numbered in the order the response lists nodes.
+    alias = {node: f"redacted:{i}" for i, node in enumerate(sorted(redacted, key=lambda n: (depths[n], n)), 1)}
+    names: dict[tuple[str, str, str], set[str]] = {}
+    for e in edge_rows:
+        key = (e["source"], e["target"], e["kind"])
+        if key[0] in redacted and key[1] in redacted:
+            continue
+        seen_as = names.setdefault(key, set())
+        if key[0] not in redacted and key[1] not in redacted:
+            seen_as.update(e["names"])
+    artifact_names: dict[str, set[str]] = {}
+    for (source, target, kind), seen_as in names.items():
+        if kind != "parameter":
+            artifact_names.setdefault(target if kind == "produced" else source, set()).update(seen_as)
+
+    nodes: list[StepNode | ArtifactNode | RedactedNode] = []
+    for r in step_rows:
+        node_id = f"step:{r['run_id']}/{r['node_id']}"
+        common = {"id": node_id, "root": depths[node_id] == 0, "depth": depths[node_id]}
+        if node_id in redacted:
+            nodes.append(RedactedNode(kind="step", **{**common, "id": alias[node_id]}))
+            continue
+        nodes.append(
+            StepNode(
+                **common,
+                run_id=r["run_id"],
+                node_id=r["node_id"],
+                name=r["name"] or r["node_id"],
+                display_name=r["display_name"],
+                type=r["type"],
+                template=r["template"],
+                phase=r["phase"] or "",
+                started_at=r["started_at"],
+                finished_at=r["finished_at"],
+                namespace=r["namespace"],
+                run_name=r["run_name"],
+                pipeline_name=r["pipeline_name"],
+            )
+        )
+    for r in artifact_rows:
+        node_id = f"artifact:{r['id']}"
+        nodes.append(
+            ArtifactNode(
+                id=node_id,
+                root=depths[node_id] == 0,
+                depth=depths[node_id],
+                artifact_id=r["id"],
+                uri=r["uri"],
+                state=r["state"],
+                size=r["size"],
+                names=sorted(artifact_names.get(node_id, ())),
+            )
+        )
+    nodes.sort(key=lambda n: (n.depth, n.id))
+    shown = {n.id for n in nodes}
+    edges = [
+        LineageEdge(source=alias.get(s, s), target=alias.get(t, t), kind=k, names=sorted(seen_as))  # type: ignore[arg-type]
+        for (s, t, k), seen_as in sorted(names.items())
+        if alias.get(s, s) in shown and alias.get(t, t) in shown
+    ]
+    return LineageGraph(
+        root=root, direction=query.direction, depth=query.depth, nodes=nodes, edges=edges, truncated=truncated
+    )

@@ -1,0 +1,171 @@
+"""Repository for one run's history: typed reads over runs, steps, pods and transitions.
+
+Listings of many runs are in run_listing.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from runledger.core.models import trusted
+from runledger.store.records import (
+    ArtifactRefOut,
+    MetricOut,
+    MetricPoint,
+    MetricSeries,
+    ParameterOut,
+    PodOut,
+    RunComparison,
+    RunOut,
+    StepIO,
+    StepOut,
+    TransitionOut,
+)
+from runledger.store.sql_blocks import q
+
+
+def run_from_row(row: asyncpg.Record) -> RunOut:
+    # Unvalidated: the columns already have the model's types (timestamptz arrives in UTC).
+    return trusted(RunOut, {
+        "id": row["id"],
+        "namespace": row["namespace"],
+        "name": row["name"],
+        "uid": row["uid"],
+        "phase": row["phase"],
+        "message": row["message"],
+        "shutdown": row["shutdown"],
+        "kfp_run_id": row["kfp_run_id"],
+        "pipeline_name": row["pipeline_name"],
+        "scheduled_workflow": row["scheduled_workflow"],
+        "created_at": row["created_at"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "deleted": row["deleted_at"] is not None,
+        "deleted_at": row["deleted_at"],
+        "labels": row["labels"],
+        "parameters": row["parameters"],
+        "step_counts": row["step_counts"],
+        "nodes_offloaded": row["nodes_offloaded"],
+        "updated_at": row["updated_at"],
+    })  # fmt: skip
+
+
+async def get_run(conn: asyncpg.Connection, run_id: str) -> RunOut | None:
+    row = await conn.fetchrow(q("get_run").format(run_columns=q("run_columns")), run_id)
+    return run_from_row(row) if row else None
+
+
+async def run_namespace(conn: asyncpg.Connection, run_id: str) -> str | None:
+    """The run's namespace; None when there is no such run."""
+    return await conn.fetchval(q("run_namespace"), run_id)
+
+
+async def list_steps(conn: asyncpg.Connection, run_id: str) -> list[StepOut]:
+    steps = await conn.fetch(q("list_steps"), run_id)
+    edges = await conn.fetch(q("list_edges"), run_id)
+    params = await conn.fetch(q("list_step_parameters"), run_id)
+    artifacts = await conn.fetch(q("list_artifact_refs"), run_id)
+    pods = {p["node_id"]: PodOut(**{k: p[k] for k in PodOut.model_fields}) for p in await conn.fetch(q("list_step_pods"), run_id)}
+    parents: dict[str, list[str]] = {}
+    children: dict[str, list[str]] = {}
+    for e in edges:
+        children.setdefault(e["parent_id"], []).append(e["child_id"])
+        parents.setdefault(e["child_id"], []).append(e["parent_id"])
+    io: dict[tuple[str, str], StepIO] = {}
+
+    def slot(step_id: str, direction: str) -> StepIO:
+        return io.setdefault((step_id, direction), StepIO())
+
+    for p in params:
+        slot(p["step_id"], p["direction"]).parameters.append(
+            ParameterOut(name=p["name"], value=p["value"], truncated=p["truncated"])
+        )
+    for a in artifacts:
+        slot(a["step_id"], a["direction"]).artifacts.append(
+            ArtifactRefOut(**{k: a[k] for k in ArtifactRefOut.model_fields})
+        )
+    return [
+        StepOut(
+            id=s["id"],
+            name=s["name"],
+            display_name=s["display_name"],
+            type=s["type"],
+            template=s["template"],
+            phase=s["phase"],
+            boundary_id=s["boundary_id"],
+            pod_name=s["pod_name"],
+            started_at=s["started_at"],
+            finished_at=s["finished_at"],
+            exit_code=s["exit_code"],
+            message=s["message"],
+            host_node=s["host_node"],
+            parents=sorted(parents.get(s["id"], [])),
+            children=sorted(children.get(s["id"], [])),
+            inputs=io.get((s["id"], "input"), StepIO()),
+            outputs=io.get((s["id"], "output"), StepIO()),
+            pod=pods.get(s["id"]),
+        )
+        for s in steps
+    ]
+
+
+async def list_transitions(conn: asyncpg.Connection, run_id: str) -> list[TransitionOut]:
+    return [
+        TransitionOut(
+            id=t["id"],
+            step_id=t["step_id"] or None,
+            from_phase=t["from_phase"],
+            to_phase=t["to_phase"],
+            at=t["at"],
+            observed_at=t["observed_at"],
+        )
+        for t in await conn.fetch(q("list_transitions"), run_id)
+    ]
+
+
+async def list_metrics(conn: asyncpg.Connection, run_id: str) -> list[MetricOut]:
+    return [MetricOut(**dict(m)) for m in await conn.fetch(q("list_run_metrics"), run_id)]
+
+
+async def compare_runs(
+    conn: asyncpg.Connection, run_ids: list[str], *, namespaces: frozenset[str] | None = None
+) -> RunComparison:
+    """Runs side by side; ids unknown, or of runs outside `namespaces` (None: all), are listed as missing."""
+    rows = await conn.fetch(q("compare_runs").format(run_columns=q("run_columns")), run_ids)
+    found = {r["id"]: run_from_row(r) for r in rows if namespaces is None or r["namespace"] in namespaces}
+    shown = list(found)
+    parameters: dict[str, dict[str, str | None]] = {}
+    for p in await conn.fetch(q("compare_parameters"), shown):
+        parameters.setdefault(p["name"], {})[p["run_id"]] = p["value"]
+    metrics: dict[str, dict[str, float]] = {}
+    for m in await conn.fetch(q("compare_metrics"), shown):
+        metrics.setdefault(m["name"], {})[m["run_id"]] = m["value"]
+    return RunComparison(
+        runs=[found[i] for i in run_ids if i in found],
+        parameters=parameters,
+        metrics=metrics,
+        missing=[i for i in run_ids if i not in found],
+    )
+
+
+async def metric_series(
+    conn: asyncpg.Connection,
+    *,
+    pipeline: str,
+    metric: str,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    namespaces: frozenset[str] | None = None,
+) -> MetricSeries:
+    """The metric over the pipeline's runs, oldest first; only runs in `namespaces` (None: all)."""
+    readable = sorted(namespaces) if namespaces is not None else None
+    rows = await conn.fetch(q("pipeline_metric_series"), pipeline, metric, since, until, limit + 1, readable)
+    points = [
+        MetricPoint(run_id=r["id"], run_name=r["name"], namespace=r["namespace"], phase=r["phase"],
+                    created_at=r["sort_at"], finished_at=r["finished_at"], value=r["value"])
+        for r in rows[:limit]
+    ]  # fmt: skip
+    return MetricSeries(pipeline=pipeline, metric=metric, points=points, truncated=len(rows) > limit)
