@@ -2,7 +2,7 @@
 
     make bench            # or: .venv/bin/python -m bench.ingest [--runs 1000] [--fanout 5000]
 
-Both contenders get the same synthetic event streams (runledger.demo.generator, shaped like real
+Both contenders get the same synthetic event streams (bench.workflow_events, shaped like real
 Argo/KFP objects) and a fresh database on the same Postgres, in the same process:
 
 * runledger: Ingestor (translate -> per-run coalescing queue -> diffing writer, many runs per commit);
@@ -30,7 +30,7 @@ from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import translate_workflow
 from runledger.core.models import WatchEvent
 from runledger.core.settings import Settings
-from runledger.demo.generator import count_node_changes, fanout_events, generate_events
+from bench.workflow_events import count_node_changes, fanout_events, generate_events
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
 from runledger.store.writer import RunWriter

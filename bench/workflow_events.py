@@ -2,7 +2,7 @@
 
 Why synthetic: recordings of a real cluster are large, hold other people's data and cannot be
 regenerated at a chosen size. This module produces the same shapes instead, modelled on real
-objects written by Argo and Kubeflow Pipelines (see ``/work/shared/fixtures``):
+objects written by Argo and Kubeflow Pipelines (see ``tests/fixtures``):
 
 * every event is ``{"type": "ADDED"|"MODIFIED"|"DELETED", "object": <Workflow>}`` carrying the
   FULL object, as a Kubernetes watch does; ``metadata.resourceVersion`` is one counter for the
@@ -140,7 +140,7 @@ def write_recording(path: Path, events: Iterable[dict[str, Any]]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runledger.demo.generator", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.workflow_events", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runledger/demo/recording.jsonl.gz"))
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--nodes-per-run", type=int, default=8)

@@ -9,7 +9,7 @@ from functools import cache
 import orjson
 import pytest
 
-from runledger.demo.generator import (
+from bench.workflow_events import (
     count_node_changes,
     fanout_events,
     generate_events,
