@@ -53,8 +53,6 @@ from runledger.store.records import Health
 
 log = logging.getLogger(__name__)
 
-DRAIN_GRACE_SECONDS = 20.0
-
 
 @dataclass(frozen=True)
 class Database:
@@ -97,7 +95,7 @@ async def replay_files(ingestor: Ingestor, paths: list[Path], errors: list[Repla
             await ingestor.submit(event)
 
 
-async def drain_and_stop(ingestor: Ingestor, *, grace: float = DRAIN_GRACE_SECONDS) -> bool:
+async def drain_and_stop(ingestor: Ingestor, *, grace: float) -> bool:
     """Give queued states `grace` seconds to be written, then stop the writers. True if all were written."""
     drained = True
     try:
@@ -236,7 +234,7 @@ async def run_replay_source(
             for task in (source, stopper, supervisor):
                 task.cancel()
             await asyncio.gather(source, stopper, supervisor, return_exceptions=True)
-            await drain_and_stop(ingestor)
+            await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
             if indexer is not None:
                 await indexer.stop()
     return 0
@@ -366,7 +364,7 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
                 task.cancel()
             await asyncio.gather(watching, indexing, return_exceptions=True)
             if stopper in done:
-                if await drain_and_stop(ingestor):
+                if await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds):
                     await agent.save_final_checkpoints()
                 if indexer is not None:
                     await indexer.stop()
@@ -423,7 +421,7 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
         try:
             await replay_files(ingestor, paths, errors)
         finally:
-            drained = await drain_and_stop(ingestor)
+            drained = await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
     for err in errors:
         log.warning("replay: %s: %s", err.where, err.reason)
     summary = ingestor.stats.summary()

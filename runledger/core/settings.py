@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     ingest_retry_max_seconds: float = Field(
         default=30.0, gt=0, description="Longest wait between database retries while Postgres is unreachable, seconds."
     )
+    ingest_shutdown_grace_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="On SIGTERM/SIGINT, how long queued states get to reach Postgres before the writers stop, s.",
+    )
 
     # --- api ------------------------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
