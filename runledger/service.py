@@ -103,7 +103,7 @@ async def drain_and_stop(ingestor: Ingestor, *, grace: float) -> bool:
             await ingestor.drain()
     except TimeoutError:
         drained = False
-        log.error("shutdown: %d run state(s) not written within %.0fs", len(ingestor.queue), grace)
+        log.error("shutdown: %d run state(s) not written within %gs", ingestor.unwritten(), grace)
     finally:
         await ingestor.stop()
     return drained
@@ -119,6 +119,11 @@ class StopSignal:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self.event.is_set():
@@ -407,27 +412,56 @@ async def run_api(settings: Settings, *, host: str, port: int, announce=print) -
 
 
 async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -> int:
-    """`runledger replay FILE...`: ingest files, print counts. Non-zero only on a fatal error."""
+    """`runledger replay FILE...`: ingest files, print counts. Non-zero only if something read was not stored.
+
+    The replay ends when every state it read is written, however long that takes; only a stop signal
+    cuts it short (reading stops, queued states get the shutdown grace).
+    """
     missing = [p for p in paths if not p.is_file()]
     if missing:
         announce(f"runledger replay: no such file: {', '.join(map(str, missing))}")
         return 2
     database = await resolve_database(settings)
     await migrate_database(database.dsn)
+    stop = StopSignal()
     async with open_pool(settings, database.dsn) as pool:
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
         ingestor.start()
         errors: list[ReplayError] = []
+        stop.install()
         try:
-            await replay_files(ingestor, paths, errors)
+            completed = await _until_stopped(replay_to_the_end(ingestor, paths, errors), stop=stop)
         finally:
+            stop.remove()
             drained = await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
     for err in errors:
         log.warning("replay: %s: %s", err.where, err.reason)
     summary = ingestor.stats.summary()
     summary["errors"] += len(errors)
     announce(" ".join(f"{k}={v}" for k, v in summary.items()))
-    return 0 if drained else 1
+    return 0 if completed and drained else 1
+
+
+async def replay_to_the_end(ingestor: Ingestor, paths: list[Path], errors: list[ReplayError]) -> None:
+    await replay_files(ingestor, paths, errors)
+    await ingestor.drain()
+
+
+async def _until_stopped(work, *, stop: StopSignal) -> bool:
+    """Run `work` unless a stop signal comes first; True if it completed (its exception propagates)."""
+    task = asyncio.create_task(work, name="replay")
+    stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+            return True
+        log.warning("replay: stopped before the end of its input")
+        return False
+    finally:
+        for t in (task, stopper):
+            t.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
 
 
 async def run_migrate(settings: Settings, *, announce=print) -> int:

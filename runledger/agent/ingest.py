@@ -199,6 +199,10 @@ class Ingestor:
         """Wait until every queued state is persisted."""
         await self._queue.wait_idle()
 
+    def unwritten(self) -> int:
+        """States queued or being written (a run may have one of each)."""
+        return len(self._queue) + len(self._writing)
+
     async def stop(self) -> None:
         """Cancel the writers (call drain() first to keep queued work)."""
         for task in self._tasks:
