@@ -31,7 +31,7 @@ from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.agent.ingest import Ingestor
 from runledger.agent.leader import LeaderElector, LeaseSettings
-from runledger.agent.replay import ReplayError, read_events
+from runledger.agent.replay import ReplayErrors, read_events
 from runledger.api import prometheus
 from runledger.api.app import create_app
 from runledger.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
@@ -88,8 +88,8 @@ async def open_pool(settings: Settings, dsn: str) -> AsyncIterator[asyncpg.Pool]
         await pool.close()
 
 
-async def replay_files(ingestor: Ingestor, paths: list[Path], errors: list[ReplayError]) -> None:
-    """Feed every event of `paths` to the ingestor (parse errors go to `errors`)."""
+async def replay_files(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
+    """Feed every event of `paths` to the ingestor (what cannot be read goes to `errors`)."""
     for path in paths:
         for event in read_events(path, errors):
             await ingestor.submit(event)
@@ -213,7 +213,7 @@ async def run_replay_source(
             return source_done.is_set(), "ingested" if source_done.is_set() else "initial ingest in progress"
 
         app[READINESS_CHECKS]["source"] = source_check
-        errors: list[ReplayError] = []
+        errors = ReplayErrors()
         source = asyncio.create_task(replay_files(ingestor, paths, errors), name="replay-source")
         stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
         supervisor = asyncio.create_task(
@@ -225,8 +225,7 @@ async def run_replay_source(
                 source.result()  # a crashed source stops the service loudly
                 await ingestor.drain()
                 source_done.set()
-                for err in errors:
-                    log.warning("replay: %s: %s", err.where, err.reason)
+                errors.log_summary()
                 summary = ingestor.stats.summary()
                 announce(
                     f"runledger: replay done: {summary['events']} events, {summary['runs']} runs, "
@@ -262,7 +261,7 @@ async def demo_artifact_store(settings: Settings, paths: list[Path], *, announce
         announce("runledger: artifacts are not indexed in the demo: moto is not installed (pip install 'runledger[demo]')")
         yield settings.model_copy(update={"artifacts_index": False})
         return
-    errors: list[ReplayError] = []
+    errors = ReplayErrors()
     registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
     events = [event for path in paths for event in read_events(path, errors)]
     objects, endpoints = demo_objects(events, repositories=registry)
@@ -417,7 +416,7 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
     The replay ends when every state it read is written, however long that takes; only a stop signal
     cuts it short (reading stops, queued states get the shutdown grace).
     """
-    missing = [p for p in paths if not p.is_file()]
+    missing = [p for p in paths if not p.exists()]
     if missing:
         announce(f"runledger replay: no such file: {', '.join(map(str, missing))}")
         return 2
@@ -427,22 +426,22 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
     async with open_pool(settings, database.dsn) as pool:
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
         ingestor.start()
-        errors: list[ReplayError] = []
+        errors = ReplayErrors()
         stop.install()
         try:
             completed = await _until_stopped(replay_to_the_end(ingestor, paths, errors), stop=stop)
         finally:
             stop.remove()
             drained = await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
-    for err in errors:
-        log.warning("replay: %s: %s", err.where, err.reason)
-    summary = ingestor.stats.summary()
-    summary["errors"] += len(errors)
+    errors.log_summary()
+    kinds = errors.by_kind + ingestor.stats.errors
+    summary = ingestor.stats.summary() | {"errors": kinds.total()}
+    summary |= {f"errors.{kind}": n for kind, n in sorted(kinds.items())}
     announce(" ".join(f"{k}={v}" for k, v in summary.items()))
     return 0 if completed and drained else 1
 
 
-async def replay_to_the_end(ingestor: Ingestor, paths: list[Path], errors: list[ReplayError]) -> None:
+async def replay_to_the_end(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
     await replay_files(ingestor, paths, errors)
     await ingestor.drain()
 
