@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most runs waiting to be written; intake blocks beyond it (backpressure). One pending state per run.",
     )
+    ingest_max_pending_steps: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most steps held by the run states waiting or being written; intake waits beyond it "
+        "(backpressure by size, as large runs weigh more). A single larger run is still taken.",
+    )
     ingest_fingerprint_cache_runs: int = Field(
         default=100_000,
         ge=1,
