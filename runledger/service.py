@@ -31,7 +31,7 @@ from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.agent.ingest import Ingestor
 from runledger.agent.leader import LeaderElector, LeaseSettings
-from runledger.agent.replay import ReplayError, read_events
+from runledger.agent.replay import ReplayErrors, read_events
 from runledger.api import prometheus
 from runledger.api.app import create_app
 from runledger.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
@@ -52,8 +52,6 @@ from runledger.store.checkpoints import PgCheckpointStore
 from runledger.store.records import Health
 
 log = logging.getLogger(__name__)
-
-DRAIN_GRACE_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -90,14 +88,14 @@ async def open_pool(settings: Settings, dsn: str) -> AsyncIterator[asyncpg.Pool]
         await pool.close()
 
 
-async def replay_files(ingestor: Ingestor, paths: list[Path], errors: list[ReplayError]) -> None:
-    """Feed every event of `paths` to the ingestor (parse errors go to `errors`)."""
+async def replay_files(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
+    """Feed every event of `paths` to the ingestor (what cannot be read goes to `errors`)."""
     for path in paths:
         for event in read_events(path, errors):
             await ingestor.submit(event)
 
 
-async def drain_and_stop(ingestor: Ingestor, *, grace: float = DRAIN_GRACE_SECONDS) -> bool:
+async def drain_and_stop(ingestor: Ingestor, *, grace: float) -> bool:
     """Give queued states `grace` seconds to be written, then stop the writers. True if all were written."""
     drained = True
     try:
@@ -105,7 +103,7 @@ async def drain_and_stop(ingestor: Ingestor, *, grace: float = DRAIN_GRACE_SECON
             await ingestor.drain()
     except TimeoutError:
         drained = False
-        log.error("shutdown: %d run state(s) not written within %.0fs", len(ingestor.queue), grace)
+        log.error("shutdown: %d run state(s) not written within %gs", ingestor.unwritten(), grace)
     finally:
         await ingestor.stop()
     return drained
@@ -121,6 +119,11 @@ class StopSignal:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self.event.is_set():
@@ -210,7 +213,7 @@ async def run_replay_source(
             return source_done.is_set(), "ingested" if source_done.is_set() else "initial ingest in progress"
 
         app[READINESS_CHECKS]["source"] = source_check
-        errors: list[ReplayError] = []
+        errors = ReplayErrors()
         source = asyncio.create_task(replay_files(ingestor, paths, errors), name="replay-source")
         stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
         supervisor = asyncio.create_task(
@@ -222,8 +225,7 @@ async def run_replay_source(
                 source.result()  # a crashed source stops the service loudly
                 await ingestor.drain()
                 source_done.set()
-                for err in errors:
-                    log.warning("replay: %s: %s", err.where, err.reason)
+                errors.log_summary()
                 summary = ingestor.stats.summary()
                 announce(
                     f"runledger: replay done: {summary['events']} events, {summary['runs']} runs, "
@@ -236,7 +238,7 @@ async def run_replay_source(
             for task in (source, stopper, supervisor):
                 task.cancel()
             await asyncio.gather(source, stopper, supervisor, return_exceptions=True)
-            await drain_and_stop(ingestor)
+            await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
             if indexer is not None:
                 await indexer.stop()
     return 0
@@ -259,7 +261,7 @@ async def demo_artifact_store(settings: Settings, paths: list[Path], *, announce
         announce("runledger: artifacts are not indexed in the demo: moto is not installed (pip install 'runledger[demo]')")
         yield settings.model_copy(update={"artifacts_index": False})
         return
-    errors: list[ReplayError] = []
+    errors = ReplayErrors()
     registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
     events = [event for path in paths for event in read_events(path, errors)]
     objects, endpoints = demo_objects(events, repositories=registry)
@@ -366,7 +368,7 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
                 task.cancel()
             await asyncio.gather(watching, indexing, return_exceptions=True)
             if stopper in done:
-                if await drain_and_stop(ingestor):
+                if await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds):
                     await agent.save_final_checkpoints()
                 if indexer is not None:
                     await indexer.stop()
@@ -409,27 +411,56 @@ async def run_api(settings: Settings, *, host: str, port: int, announce=print) -
 
 
 async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -> int:
-    """`runledger replay FILE...`: ingest files, print counts. Non-zero only on a fatal error."""
-    missing = [p for p in paths if not p.is_file()]
+    """`runledger replay FILE...`: ingest files, print counts. Non-zero only if something read was not stored.
+
+    The replay ends when every state it read is written, however long that takes; only a stop signal
+    cuts it short (reading stops, queued states get the shutdown grace).
+    """
+    missing = [p for p in paths if not p.exists()]
     if missing:
         announce(f"runledger replay: no such file: {', '.join(map(str, missing))}")
         return 2
     database = await resolve_database(settings)
     await migrate_database(database.dsn)
+    stop = StopSignal()
     async with open_pool(settings, database.dsn) as pool:
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
         ingestor.start()
-        errors: list[ReplayError] = []
+        errors = ReplayErrors()
+        stop.install()
         try:
-            await replay_files(ingestor, paths, errors)
+            completed = await _until_stopped(replay_to_the_end(ingestor, paths, errors), stop=stop)
         finally:
-            drained = await drain_and_stop(ingestor)
-    for err in errors:
-        log.warning("replay: %s: %s", err.where, err.reason)
-    summary = ingestor.stats.summary()
-    summary["errors"] += len(errors)
+            stop.remove()
+            drained = await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
+    errors.log_summary()
+    kinds = errors.by_kind + ingestor.stats.errors
+    summary = ingestor.stats.summary() | {"errors": kinds.total()}
+    summary |= {f"errors.{kind}": n for kind, n in sorted(kinds.items())}
     announce(" ".join(f"{k}={v}" for k, v in summary.items()))
-    return 0 if drained else 1
+    return 0 if completed and drained else 1
+
+
+async def replay_to_the_end(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
+    await replay_files(ingestor, paths, errors)
+    await ingestor.drain()
+
+
+async def _until_stopped(work, *, stop: StopSignal) -> bool:
+    """Run `work` unless a stop signal comes first; True if it completed (its exception propagates)."""
+    task = asyncio.create_task(work, name="replay")
+    stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+            return True
+        log.warning("replay: stopped before the end of its input")
+        return False
+    finally:
+        for t in (task, stopper):
+            t.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
 
 
 async def run_migrate(settings: Settings, *, announce=print) -> int:

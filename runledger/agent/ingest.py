@@ -7,8 +7,10 @@ runs from the queue and persist each batch in one transaction.
 
 When the database fails transiently the batch goes back to the queue (unless a newer state of a
 run arrived meanwhile) and the writer backs off; because the queue keeps one state per run and
-bounds the number of runs, an outage costs bounded memory and no final state is lost. A batch that
-fails for a data reason is split run by run, so one bad run is reported and dropped alone.
+bounds the number of runs, an outage costs bounded memory and no final state is lost. The steps held
+by queued and in-flight states are bounded too (one run may hold a hundred thousand): a reader faster
+than the database waits. A batch that fails for a data reason is split run by run, so one bad run is
+reported and dropped alone.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ class Ingestor:
         self._tasks: list[asyncio.Task] = []
         self._seq = 0
         self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
+        self._queued_steps: dict[QueueKey, int] = {}  # steps of the queued state of each key
+        self._held_steps = 0  # steps of every state queued or being written
+        self._room = asyncio.Condition()
         self.stats = IngestStats()
         self.database_ok = True
 
@@ -116,8 +121,20 @@ class Ingestor:
         return min(waiting, default=self._seq + 1)
 
     async def _put(self, key: QueueKey, item: RunState | PodObservation) -> None:
+        steps = _steps(item)
+        async with self._room:
+            # Nothing held: a run larger than the bound still goes through, alone.
+            await self._room.wait_for(
+                lambda: self._held_steps == 0 or self._held_steps + steps <= self._settings.ingest_max_pending_steps
+            )
         self._seq += 1
         await self._queue.put(key, (self._seq, item))
+        self._hold(key, steps)
+
+    def _hold(self, key: QueueKey, steps: int) -> None:
+        """Count the steps of the state just queued for `key`, which replaced any older queued one."""
+        self._held_steps += steps - self._queued_steps.get(key, 0)
+        self._queued_steps[key] = steps
 
     # --- intake ----------------------------------------------------------------------------
 
@@ -199,6 +216,10 @@ class Ingestor:
         """Wait until every queued state is persisted."""
         await self._queue.wait_idle()
 
+    def unwritten(self) -> int:
+        """States queued or being written (a run may have one of each)."""
+        return len(self._queue) + len(self._writing)
+
     async def stop(self) -> None:
         """Cancel the writers (call drain() first to keep queued work)."""
         for task in self._tasks:
@@ -211,6 +232,7 @@ class Ingestor:
         while True:
             batch = await self._queue.get_batch(self._settings.ingest_batch_runs)
             keys = [key for key, _ in batch]
+            steps = sum(self._queued_steps.pop(key, 0) for key in keys)  # still held, while written
             for key, (seq, _) in batch:
                 self._writing[key] = seq
             try:
@@ -218,7 +240,10 @@ class Ingestor:
             finally:
                 for key in keys:
                     del self._writing[key]
+                self._held_steps -= steps
                 await self._queue.done(keys)
+                async with self._room:
+                    self._room.notify_all()
             if ok:
                 backoff.reset()
                 self.database_ok = True
@@ -237,7 +262,7 @@ class Ingestor:
             if is_transient(exc):
                 log.warning("database unavailable (%s); %d state(s) requeued", exc, len(items))
                 for key, work in batch:
-                    self._queue.put_nowait_if_absent(key, work)
+                    self._requeue(key, work)
                 return False
             log.warning("batch of %d state(s) failed (%s); retrying one by one", len(items), exc)
         for key, work in batch:
@@ -245,11 +270,15 @@ class Ingestor:
                 await self._commit([work])
             except Exception as exc:
                 if is_transient(exc):
-                    self._queue.put_nowait_if_absent(key, work)
+                    self._requeue(key, work)
                     return False
                 self.stats.errors["write_failed"] += 1
                 log.error("could not store %s: %s", _describe(work[1]), exc)
         return True
+
+    def _requeue(self, key: QueueKey, work: Work) -> None:
+        if self._queue.put_nowait_if_absent(key, work):
+            self._hold(key, _steps(work[1]))
 
     async def _commit(self, work: list[Work]) -> None:
         runs = [item for _, item in work if isinstance(item, RunState)]
@@ -279,6 +308,11 @@ class Ingestor:
 def resource_of(key: QueueKey) -> str:
     """The resource a queued state came from: "workflow" or "pod" (a metric label)."""
     return "pod" if isinstance(key, tuple) else "workflow"
+
+
+def _steps(item: RunState | PodObservation) -> int:
+    """The weight of a state against ingest_max_pending_steps (a run counts as one more)."""
+    return len(item.steps) + 1 if isinstance(item, RunState) else 1
 
 
 def _describe(item: RunState | PodObservation) -> str:

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most runs waiting to be written; intake blocks beyond it (backpressure). One pending state per run.",
     )
+    ingest_max_pending_steps: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most steps held by the run states waiting or being written; intake waits beyond it "
+        "(backpressure by size, as large runs weigh more). A single larger run is still taken.",
+    )
     ingest_fingerprint_cache_runs: int = Field(
         default=100_000,
         ge=1,
@@ -64,6 +70,11 @@ class Settings(BaseSettings):
     )
     ingest_retry_max_seconds: float = Field(
         default=30.0, gt=0, description="Longest wait between database retries while Postgres is unreachable, seconds."
+    )
+    ingest_shutdown_grace_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="On SIGTERM/SIGINT, how long queued states get to reach Postgres before the writers stop, s.",
     )
 
     # --- api ------------------------------------------------------------------------------

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import asyncpg
+from pathlib import Path
 
+import asyncpg
+import orjson
+
+from runledger import service
 from runledger.agent.ingest import Ingestor
 from runledger.core.models import WatchEvent
 from runledger.core.settings import Settings
@@ -28,3 +32,17 @@ async def dump(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
         "runs", "steps", "step_edges", "parameters", "artifact_refs", "transitions", "artifacts", "artifact_queue",
     ]  # fmt: skip
     return {t: [tuple(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY 1, 2, 3")] for t in tables}
+
+
+async def replay_command(settings: Settings, paths: list[Path]) -> tuple[int, dict[str, str]]:
+    """`runledger replay PATHS` in-process: its exit code and the counts it printed."""
+    lines: list[str] = []
+    code = await service.run_replay(settings, paths, announce=lines.append)
+    counts = dict(item.split("=", 1) for line in lines for item in line.split() if "=" in item)
+    return code, counts
+
+
+def write_events(path: Path, events: list[dict]) -> Path:
+    """A JSONL recording: one watch event per line."""
+    path.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in events))
+    return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from runledger.agent.replay import read_events
+from runledger.agent.replay import ReplayErrors, read_events
 
 
 def workflow(name):
@@ -13,9 +13,9 @@ def workflow(name):
 
 
 def read(path):
-    errors = []
+    errors = ReplayErrors()
     events = list(read_events(path, errors))
-    return events, errors
+    return events, errors.kept
 
 
 def test_watch_events_one_per_line_are_read_in_order(tmp_path):

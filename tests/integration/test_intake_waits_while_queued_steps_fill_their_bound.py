@@ -1,0 +1,44 @@
+"""Backpressure by size: intake waits while the states queued or being written hold too many steps."""
+
+from __future__ import annotations
+
+import asyncio
+
+from runledger.agent.ingest import Ingestor
+from runledger.core.models import WatchEvent
+from tests.support.builders import WorkflowBuilder
+
+
+def run_with_steps(name: str, steps: int) -> WatchEvent:
+    builder = WorkflowBuilder(name).phase("Running").node("root", "Running", type="DAG")
+    for i in range(steps - 1):
+        builder.node(f"n{i}", "Succeeded", parent="root")
+    return WatchEvent.model_validate(builder.event("ADDED"))
+
+
+async def test_a_run_beyond_the_step_bound_waits_for_the_writers_and_then_is_stored(pool, settings, conn):
+    ingestor = Ingestor(pool=pool, settings=settings.model_copy(update={"ingest_max_pending_steps": 100}))
+    for i in range(3):
+        await ingestor.submit(run_with_steps(f"wf-{i}", 29))
+    fourth = asyncio.create_task(ingestor.submit(run_with_steps("wf-3", 29)), name="fourth-submit")
+    try:
+        done, _ = await asyncio.wait({fourth}, timeout=0.5)
+        assert not done, "the fourth run was queued past the bound while nothing was written"
+        ingestor.start()
+        await asyncio.wait_for(fourth, 30)
+        await ingestor.drain()
+    finally:
+        fourth.cancel()
+        await ingestor.stop()
+    assert await conn.fetchval("SELECT count(*) FROM runs") == 4
+
+
+async def test_a_single_run_larger_than_the_bound_is_still_taken(pool, settings, conn):
+    ingestor = Ingestor(pool=pool, settings=settings.model_copy(update={"ingest_max_pending_steps": 10}))
+    ingestor.start()
+    try:
+        await asyncio.wait_for(ingestor.submit(run_with_steps("big", 50)), 30)
+        await ingestor.drain()
+    finally:
+        await ingestor.stop()
+    assert await conn.fetchval("SELECT count(*) FROM steps") == 50
