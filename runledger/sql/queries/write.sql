@@ -2,7 +2,7 @@
 -- writes the rows of every run in a group-committed batch, however many there are.
 
 -- name: load_run_fingerprints
-SELECT id, fp, phase, resource_version, deleted_at IS NOT NULL AS deleted
+SELECT id, fp, phase, resource_version, deleted_at IS NOT NULL AS deleted, namespace, name
 FROM runs WHERE id = ANY($1::text[]);
 
 -- name: load_step_fingerprints
