@@ -91,7 +91,9 @@ class Ingestor:
         self._settings = settings
         self._writer = writer or RunWriter(cache_runs=settings.ingest_fingerprint_cache_runs)
         self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(
-            max_keys=settings.ingest_max_pending_runs, kind=resource_of, refuse=lambda new, held: refusal(new[1], held[1])
+            max_keys=settings.ingest_max_pending_runs,
+            kind=resource_of,
+            refuse=lambda new, held: refusal(new[1], held[1]),
         )
         self._tasks: list[asyncio.Task] = []
         self._seq = 0
@@ -120,7 +122,8 @@ class Ingestor:
         if rv and revision(rv) is None and rv.isascii() and rv.isdigit():
             # Digits, yet no etcd revision (those are int64): kept as text, ordering nothing.
             self.stats.warnings["resource_version"] += 1
-            log.info("%s: resourceVersion of %d digits is no etcd revision; arrival order decides", _describe(item), len(rv))
+            log.info("%s: a resourceVersion of %d digits is no etcd revision; arrival order decides",
+                     _describe(item), len(rv))  # fmt: skip
         self._seq += 1
         refused = await self._queue.put(key, (self._seq, item))
         if refused is None:
@@ -272,7 +275,7 @@ class Ingestor:
         try:
             async with self._pool.acquire() as conn:
                 async with conn.transaction():
-                    pod_rows = await write_pods(conn, pods)
+                    pod_rows, pods_refused = await write_pods(conn, pods)
                     result = await self._writer.write(conn, runs)
         except BaseException:
             # The writer's fingerprints describe its (inner) transaction; the outer one decides.
@@ -282,12 +285,12 @@ class Ingestor:
         self.stats.write_seconds.observe(time.perf_counter() - started)
         self.stats.rows_written += pod_rows
         self.stats.pods_written += pod_rows
-        self.stats.pods_skipped += len(pods) - pod_rows
+        self.stats.pods_skipped += len(pods) - pod_rows - pods_refused
         self.stats.runs_written += result.runs_written
         self.stats.runs_unchanged += result.runs_unchanged
         self.stats.runs_stale += result.runs_stale
-        if result.runs_conflicting:
-            self.stats.errors["uid_conflict"] += result.runs_conflicting
+        if result.runs_conflicting + pods_refused:
+            self.stats.errors["uid_conflict"] += result.runs_conflicting + pods_refused
         self.stats.rows_written += result.rows
         self.stats.transitions += result.transitions
 

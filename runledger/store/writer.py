@@ -70,6 +70,10 @@ class Persisted:
     artifacts: dict[ParamKey, int] = field(default_factory=dict)
 
 
+class ConcurrentWrite(Exception):
+    """Another writer stored a run of the batch after this one read it: nothing of the batch is written."""
+
+
 @dataclass
 class WriteResult:
     runs_written: int = 0
@@ -148,6 +152,11 @@ class _Batch:
         return [sorted(outputs), sorted(inputs - outputs)]
 
 
+def affected(status: str) -> int:
+    """Rows a statement inserted, updated or deleted, from its command status ("INSERT 0 3")."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 _MAX_REVISION = 2**63 - 1  # etcd revisions are int64
 
 
@@ -210,7 +219,9 @@ class RunWriter:
                         updates[state.run.id] = after
                         result.runs_written += 1
                 for name, args, rows in batch.statements():
-                    await conn.execute(q(name), *args)
+                    written = affected(await conn.execute(q(name), *args))
+                    if name == "upsert_runs" and written != rows:
+                        raise ConcurrentWrite(f"{rows - written} run(s) stored by another writer meanwhile")
                     result.rows += rows
                 result.transitions = len(batch.transitions)
         except BaseException:
