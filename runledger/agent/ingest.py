@@ -34,7 +34,7 @@ from runledger.core.settings import Settings
 from runledger.store import reconcile
 from runledger.store.connection import is_transient
 from runledger.store.pod_writer import write_pods
-from runledger.store.writer import RunWriter
+from runledger.store.writer import RunWriter, is_stale, revision
 
 QueueKey = str | tuple[str, str, str]  # a run id, or ("pod", run id, node id)
 Work = tuple[int, RunState | PodObservation]  # (submission sequence number, state)
@@ -93,7 +93,9 @@ class Ingestor:
         self._settings = settings
         self._writer = writer or RunWriter(cache_runs=settings.ingest_fingerprint_cache_runs)
         self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(
-            max_keys=settings.ingest_max_pending_runs, kind=resource_of
+            max_keys=settings.ingest_max_pending_runs,
+            kind=resource_of,
+            refuse=lambda new, held: refusal(new[1], held[1]),
         )
         self._tasks: list[asyncio.Task] = []
         self._seq = 0
@@ -127,9 +129,24 @@ class Ingestor:
             await self._room.wait_for(
                 lambda: self._held_steps == 0 or self._held_steps + steps <= self._settings.ingest_max_pending_steps
             )
+        rv = _version(item)
+        if rv and revision(rv) is None and rv.isascii() and rv.isdigit():
+            # Digits, yet no etcd revision (those are int64): kept as text, ordering nothing.
+            self.stats.warnings["resource_version"] += 1
+            log.info("%s: a resourceVersion of %d digits is no etcd revision; arrival order decides",
+                     _describe(item), len(rv))  # fmt: skip
         self._seq += 1
-        await self._queue.put(key, (self._seq, item))
-        self._hold(key, steps)
+        refused = await self._queue.put(key, (self._seq, item))
+        if refused is None:
+            self._hold(key, steps)
+            return
+        kind, _, detail = refused.partition(": ")
+        if kind == "stale":
+            self.stats.runs_stale += isinstance(item, RunState)
+            self.stats.pods_skipped += isinstance(item, PodObservation)
+        else:
+            self.stats.errors[kind] += 1
+            log.warning("refused %s: %s", _describe(item), detail)
 
     def _hold(self, key: QueueKey, steps: int) -> None:
         """Count the steps of the state just queued for `key`, which replaced any older queued one."""
@@ -287,7 +304,7 @@ class Ingestor:
         try:
             async with self._pool.acquire() as conn:
                 async with conn.transaction():
-                    pod_rows = await write_pods(conn, pods)
+                    pod_rows, pods_refused = await write_pods(conn, pods)
                     result = await self._writer.write(conn, runs)
         except BaseException:
             # The writer's fingerprints describe its (inner) transaction; the outer one decides.
@@ -297,12 +314,34 @@ class Ingestor:
         self.stats.write_seconds.observe(time.perf_counter() - started)
         self.stats.rows_written += pod_rows
         self.stats.pods_written += pod_rows
-        self.stats.pods_skipped += len(pods) - pod_rows
+        self.stats.pods_skipped += len(pods) - pod_rows - pods_refused
         self.stats.runs_written += result.runs_written
         self.stats.runs_unchanged += result.runs_unchanged
         self.stats.runs_stale += result.runs_stale
+        if result.runs_conflicting + pods_refused:
+            self.stats.errors["uid_conflict"] += result.runs_conflicting + pods_refused
         self.stats.rows_written += result.rows
         self.stats.transitions += result.transitions
+
+
+def refusal(new: RunState | PodObservation, held: RunState | PodObservation) -> str | None:
+    """Why `new` must not replace `held`, a state queued under the same key ("kind: detail"), or None."""
+    if _owner(new) != _owner(held):
+        uid = new.run.uid if isinstance(new, RunState) else new.run_id
+        return f"uid_conflict: uid {uid} belongs to {_owner(held)}, not {_owner(new)}"
+    if is_stale(_version(new), _version(held)):
+        return f"stale: resourceVersion {_version(new)} is older than {_version(held)}"
+    return None
+
+
+def _owner(item: RunState | PodObservation) -> str:
+    if isinstance(item, RunState):
+        return f"{item.run.namespace}/{item.run.name}"
+    return f"{item.namespace}/{item.workflow_name}"
+
+
+def _version(item: RunState | PodObservation) -> str | None:
+    return item.run.resource_version if isinstance(item, RunState) else item.resource_version
 
 
 def resource_of(key: QueueKey) -> str:

@@ -2,6 +2,8 @@
 
 * One pending item per key: a newer item for a key that is still waiting replaces the older one
   (only the newest state of a workflow matters), so memory is bounded by the number of keys.
+  Newer means later in the object's own order, not in arrival order: ``refuse`` may keep the
+  item a key holds (pending, else in progress) against one that must not take its place.
 * A key is handed to at most one consumer at a time, and comes back only after ``done()``: items of
   one key are processed in order, items of different keys in parallel.
 * ``put()`` of a new key waits while ``max_keys`` keys are pending: a slow consumer (a slow or absent
@@ -19,16 +21,31 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+def _accept(item: object, held: object) -> None:
+    return None
+
+
 class CoalescingQueue(Generic[K, V]):
-    def __init__(self, *, max_keys: int, kind: Callable[[K], str] = lambda key: "") -> None:
-        """`kind` names the sort of a key (a small fixed set) for `coalesced_by`."""
+    def __init__(
+        self,
+        *,
+        max_keys: int,
+        kind: Callable[[K], str] = lambda key: "",
+        refuse: Callable[[V, V], str | None] = _accept,
+    ) -> None:
+        """`kind` names the sort of a key (a small fixed set) for `coalesced_by`.
+
+        `refuse(item, held)` says why `item` must not follow `held`, the item its key holds, or
+        None when it may.
+        """
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self._max_keys = max_keys
         self._kind = kind
+        self._refuse = refuse
         self._pending: dict[K, V] = {}
         self._ready: deque[K] = deque()  # pending keys not in progress, in arrival order
-        self._in_progress: set[K] = set()
+        self._in_progress: dict[K, V] = {}
         self._changed = asyncio.Condition()
         self.coalesced_by: Counter[str] = Counter()  # items replaced by a newer one before being processed
 
@@ -50,17 +67,28 @@ class CoalescingQueue(Generic[K, V]):
     def idle(self) -> bool:
         return not self._pending and not self._in_progress
 
-    async def put(self, key: K, item: V) -> None:
+    async def put(self, key: K, item: V) -> str | None:
+        """Queue `item`; returns why it was refused (the key keeps what it holds), or None."""
         async with self._changed:
             if key not in self._pending:
                 await self._changed.wait_for(lambda: len(self._pending) < self._max_keys or key in self._pending)
-            self._store(key, item)
-            self._changed.notify_all()
+            refused = self._refusal(key, item)
+            if refused is None:
+                self._store(key, item)
+                self._changed.notify_all()
+            return refused
+
+    def _refusal(self, key: K, item: V) -> str | None:
+        for held in (self._pending, self._in_progress):
+            if key in held:
+                return self._refuse(item, held[key])
+        return None
 
     def put_nowait_if_absent(self, key: K, item: V) -> bool:
         """Give an item back (after a failed write) unless a newer one arrived meanwhile.
 
-        Ignores the bound on purpose: the key was already counted when its item was first put.
+        Ignores the bound on purpose: the key was already counted when its item was first put. A
+        pending item was checked against this one by `put` while this one was in progress.
         """
         if key in self._pending:
             return False
@@ -81,8 +109,9 @@ class CoalescingQueue(Generic[K, V]):
             batch: list[tuple[K, V]] = []
             while self._ready and len(batch) < max_items:
                 key = self._ready.popleft()
-                batch.append((key, self._pending.pop(key)))
-                self._in_progress.add(key)
+                item = self._pending.pop(key)
+                batch.append((key, item))
+                self._in_progress[key] = item
             self._changed.notify_all()
             return batch
 
@@ -90,7 +119,7 @@ class CoalescingQueue(Generic[K, V]):
         """Release keys; those that received a newer item while in progress become ready again."""
         async with self._changed:
             for key in keys:
-                self._in_progress.discard(key)
+                self._in_progress.pop(key, None)
                 if key in self._pending:
                     self._ready.append(key)
             self._changed.notify_all()

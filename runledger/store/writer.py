@@ -11,13 +11,19 @@ with one query per table for the whole batch rather than re-reading whole rows.
 
 States older than what is stored are dropped: Kubernetes resourceVersions are etcd revisions,
 integers that only grow (comparable since KEP-5504), so an older one means an older object. Where a
-resourceVersion is absent or not an integer (hand-written files) arrival order decides.
+resourceVersion is absent or no revision (not a decimal int64: hand-written files, a corrupted
+value) it orders nothing and arrival order decides; it is stored as it came, as text.
+
+A run belongs to the namespace/name it was first stored under. A state of another namespace/name
+with the same uid (so the same run id) is refused: one tenant's object never takes over, rewrites
+or deletes another tenant's run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -55,6 +61,8 @@ class Persisted:
     phase: str
     resource_version: str | None
     deleted: bool
+    namespace: str  # with name, whose run this is: another object with its uid is refused
+    name: str
     steps: dict[str, int] = field(default_factory=dict)  # id -> fp
     step_phases: dict[str, str] = field(default_factory=dict)  # id -> phase
     edges: tuple[tuple[str, str], ...] = ()  # (parent, child), unique
@@ -62,11 +70,16 @@ class Persisted:
     artifacts: dict[ParamKey, int] = field(default_factory=dict)
 
 
+class ConcurrentWrite(Exception):
+    """Another writer stored a run of the batch after this one read it: nothing of the batch is written."""
+
+
 @dataclass
 class WriteResult:
     runs_written: int = 0
     runs_unchanged: int = 0
     runs_stale: int = 0
+    runs_conflicting: int = 0  # states refused: their run id is another namespace/name's run
     rows: int = 0  # rows inserted, updated or deleted, transitions included
     transitions: int = 0
 
@@ -139,10 +152,28 @@ class _Batch:
         return [sorted(outputs), sorted(inputs - outputs)]
 
 
+def affected(status: str) -> int:
+    """Rows a statement inserted, updated or deleted, from its command status ("INSERT 0 3")."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+_MAX_REVISION = 2**63 - 1  # etcd revisions are int64
+
+
+def revision(resource_version: str | None) -> int | None:
+    """The etcd revision a resourceVersion holds, or None when it holds none."""
+    rv = resource_version
+    # The length check first: int() of an unbounded string is slow, and refused past 4,300 digits.
+    if not rv or len(rv) > 19 or not rv.isascii() or not rv.isdigit():
+        return None
+    value = int(rv)
+    return value if value <= _MAX_REVISION else None
+
+
 def is_stale(incoming: str | None, stored: str | None) -> bool:
-    if not incoming or not stored or not incoming.isdigit() or not stored.isdigit():
-        return False
-    return int(incoming) < int(stored)
+    """Whether a state at `incoming` is older than one at `stored` (never when either is no revision)."""
+    new, old = revision(incoming), revision(stored)
+    return new is not None and old is not None and new < old
 
 
 class RunWriter:
@@ -175,6 +206,9 @@ class RunWriter:
                 updates: dict[str, Persisted] = {}
                 for state in states:
                     before = self._cache.get(state.run.id)
+                    if before is not None and _conflicts(state, before):
+                        result.runs_conflicting += 1
+                        continue
                     if before is not None and is_stale(state.run.resource_version, before.resource_version):
                         result.runs_stale += 1
                         continue
@@ -185,7 +219,9 @@ class RunWriter:
                         updates[state.run.id] = after
                         result.runs_written += 1
                 for name, args, rows in batch.statements():
-                    await conn.execute(q(name), *args)
+                    written = affected(await conn.execute(q(name), *args))
+                    if name == "upsert_runs" and written != rows:
+                        raise ConcurrentWrite(f"{rows - written} run(s) stored by another writer meanwhile")
                     result.rows += rows
                 result.transitions = len(batch.transitions)
         except BaseException:
@@ -205,7 +241,9 @@ class RunWriter:
             return
         loaded: dict[str, Persisted] = {}
         for r in await conn.fetch(q("load_run_fingerprints"), ids):
-            loaded[r["id"]] = Persisted(r["fp"], r["phase"], r["resource_version"], r["deleted"])
+            loaded[r["id"]] = Persisted(
+                r["fp"], r["phase"], r["resource_version"], r["deleted"], sys.intern(r["namespace"]), r["name"]
+            )
         found = list(loaded)
         if found:
             for r in await conn.fetch(q("load_step_fingerprints"), found):
@@ -241,9 +279,9 @@ class RunWriter:
             # Only when set: runs stored before shutdown was recorded keep matching their fingerprints,
             # so an upgrade does not rewrite every run.
             run_fp = fingerprint(run_fp, run.shutdown)
-        after = Persisted(run_fp, run.phase, run.resource_version, state.deleted)
+        after = Persisted(run_fp, run.phase, run.resource_version, state.deleted, sys.intern(run.namespace), run.name)
         changed = before is None or before.fp != run_fp
-        old = before or Persisted(0, "", None, False)
+        old = before or Persisted(0, "", None, False, "", "")
 
         fps, phases, old_fps = after.steps, after.step_phases, old.steps
         for step in state.steps:
@@ -311,6 +349,16 @@ class RunWriter:
         if run.phase and run.phase != (before.phase if before else None):
             batch.transitions.add(rid, "", before.phase if before else None, run.phase, _run_phase_at(state) or now)
         return after
+
+
+def _conflicts(state: RunState, before: Persisted) -> bool:
+    run = state.run
+    if (run.namespace, run.name) == (before.namespace, before.name):
+        return False
+    log.warning(
+        "refused run %s/%s: uid %s belongs to %s/%s", run.namespace, run.name, run.uid, before.namespace, before.name
+    )
+    return True
 
 
 def _step_fingerprint(step: Step) -> int:

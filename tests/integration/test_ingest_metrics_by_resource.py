@@ -5,23 +5,7 @@ from __future__ import annotations
 from runledger.agent.exposition import ingest_metrics
 from runledger.agent.ingest import Ingestor
 from runledger.core.models import WatchEvent
-from tests.support.builders import WorkflowBuilder
-
-
-def pod_of(wf: WorkflowBuilder, node_id: str, *, resource_version: str, restarts: int) -> dict:
-    meta = wf.obj["metadata"]
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {
-            "name": f"{meta['name']}-{node_id}", "namespace": meta["namespace"], "uid": f"pod-{node_id}",
-            "resourceVersion": resource_version, "labels": {"workflows.argoproj.io/workflow": meta["name"]},
-            "annotations": {"workflows.argoproj.io/node-id": node_id},
-            "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": meta["name"],
-                                 "uid": meta["uid"], "controller": True}],
-        },
-        "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "python:3.12"}]},
-        "status": {"phase": "Running", "containerStatuses": [{"name": "main", "restartCount": restarts, "state": {"running": {}}}]},
-    }  # fmt: skip
+from tests.support.builders import WorkflowBuilder, pod_of
 
 
 def samples(ingestor: Ingestor, name: str) -> dict[tuple[str, ...], float]:

@@ -49,7 +49,25 @@ class WorkflowBuilder:
                 children.append(node_id)
         return self
 
-    def event(self, event_type: str = "MODIFIED") -> dict[str, Any]:
+    def event(self, event_type: str = "MODIFIED", *, resource_version: int | str | None = None) -> dict[str, Any]:
+        """A snapshot under the next resourceVersion, or under `resource_version` when given."""
         self.rv += 1
-        self.obj["metadata"]["resourceVersion"] = str(self.rv)
+        self.obj["metadata"]["resourceVersion"] = str(self.rv if resource_version is None else resource_version)
         return {"type": event_type, "object": copy.deepcopy(self.obj)}
+
+
+def pod_of(wf: WorkflowBuilder, node_id: str, *, resource_version: str, restarts: int = 0) -> dict[str, Any]:
+    """The Pod Argo would create for `node_id` of `wf` (owned by the workflow's uid)."""
+    meta = wf.obj["metadata"]
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": f"{meta['name']}-{node_id}", "namespace": meta["namespace"], "uid": f"pod-{node_id}",
+            "resourceVersion": resource_version, "labels": {"workflows.argoproj.io/workflow": meta["name"]},
+            "annotations": {"workflows.argoproj.io/node-id": node_id},
+            "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": meta["name"],
+                                 "uid": meta["uid"], "controller": True}],
+        },
+        "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "python:3.12"}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "main", "restartCount": restarts, "state": {"running": {}}}]},
+    }  # fmt: skip

@@ -35,13 +35,25 @@ ON CONFLICT (run_id, node_id) DO UPDATE SET
     resource_version = excluded.resource_version, deleted = excluded.deleted, fp = excluded.fp, updated_at = now()
 -- A pod's deletion keeps what was last known about it; older versions never overwrite newer ones.
 WHERE p.fp IS DISTINCT FROM excluded.fp
-  AND NOT (p.resource_version ~ '^[0-9]+$' AND excluded.resource_version ~ '^[0-9]+$'
-           AND p.resource_version::numeric > excluded.resource_version::numeric);
+  AND NOT resource_version_is_older(excluded.resource_version, p.resource_version);
+
+-- name: find_pod_owner_conflicts
+-- Pods (by position in the arrays) whose run id belongs to another namespace/workflow: to its run,
+-- or, while the run is not stored, to the pod first stored for the node. The first owner keeps it.
+SELECT u.i, coalesce(r.namespace || '/' || r.name, p.namespace || '/' || p.workflow_name) AS owner
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(run_id, node_id, namespace, workflow_name, i)
+LEFT JOIN runs r ON r.id = u.run_id
+LEFT JOIN step_pods p ON p.run_id = u.run_id AND p.node_id = u.node_id
+WHERE (r.id IS NOT NULL AND (r.namespace, r.name) <> (u.namespace, u.workflow_name))
+   OR (r.id IS NULL AND p.run_id IS NOT NULL AND (p.namespace, p.workflow_name) <> (u.namespace, u.workflow_name));
 
 -- name: list_step_pods
 SELECT node_id, pod_name, pod_uid, phase, host_node, image, exit_code, termination_reason, restart_count,
        requests, limits, scheduled_at, started_at, finished_at, deleted
-FROM step_pods WHERE run_id = $1;
+FROM step_pods p
+WHERE run_id = $1
+  -- Stored before its run, a pod of another namespace/workflow under the same uid is not this run's.
+  AND EXISTS (SELECT 1 FROM runs r WHERE r.id = p.run_id AND r.namespace = p.namespace AND r.name = p.workflow_name);
 
 -- name: mark_unlisted_runs_deleted
 -- Runs the fresh list no longer holds were deleted while we were not watching. Only runs in the

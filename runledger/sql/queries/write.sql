@@ -2,7 +2,7 @@
 -- writes the rows of every run in a group-committed batch, however many there are.
 
 -- name: load_run_fingerprints
-SELECT id, fp, phase, resource_version, deleted_at IS NOT NULL AS deleted
+SELECT id, fp, phase, resource_version, deleted_at IS NOT NULL AS deleted, namespace, name
 FROM runs WHERE id = ANY($1::text[]);
 
 -- name: load_step_fingerprints
@@ -41,7 +41,11 @@ ON CONFLICT (id) DO UPDATE SET
     nodes_offloaded = excluded.nodes_offloaded,
     -- A run stays deleted at the moment it was first seen deleted.
     deleted_at = CASE WHEN excluded.deleted_at IS NULL THEN NULL ELSE coalesce(r.deleted_at, excluded.deleted_at) END,
-    resource_version = excluded.resource_version, fp = excluded.fp, updated_at = now();
+    resource_version = excluded.resource_version, fp = excluded.fp, updated_at = now()
+-- The writer has already refused these from what it read; this catches a run another writer stored
+-- since then (the writer then sees fewer rows than it sent, and starts over from the database).
+WHERE r.namespace = excluded.namespace AND r.name = excluded.name
+  AND NOT resource_version_is_older(excluded.resource_version, r.resource_version);
 
 -- name: upsert_steps
 INSERT INTO steps (run_id, id, name, display_name, type, template, phase, boundary_id, pod_name,
