@@ -200,6 +200,9 @@ class Ingestor:
             self.stats.errors["translation_bug"] += 1
             log.exception("could not translate pod %s", object_ref(event.object))
             return
+        for warning in pod.warnings:
+            self.stats.warnings[warning.split(":", 1)[0]] += 1
+            log.info("pod %s/%s: %s", pod.namespace, pod.pod_name, warning)
         await self._put(("pod", pod.run_id, pod.node_id), pod)
 
     async def database_now(self):

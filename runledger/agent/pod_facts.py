@@ -21,6 +21,9 @@ How a pod is tied to its step follows Argo's own conventions (``workflow/common/
 Like the workflow translation, this is pure and total: optional fields may be missing (a pending
 pod has no status), fields of the wrong type are treated as missing, and the only exception is
 ``TranslationError``, for objects that are not pods of an Argo workflow step or cannot be mapped.
+Values that cannot be stored are handled, and reported as warnings, as ``translate_workflow``
+handles them (see runledger.agent.translate); a restart count beyond 32 bits is clipped to the
+largest one, since a count, unlike an exit code, is still true as a lower bound.
 """
 
 from __future__ import annotations
@@ -32,14 +35,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from runledger.agent.translate import (
+    _INT32_MAX,
     TranslationError,
     _dict,
-    _int,
+    _int32,
     _list,
+    _shown,
     _time,
+    check_identity,
     check_kind,
     fnv32a,
+    nul_warning,
     run_id_for,
+    without_nul,
 )
 from runledger.core.models import PodObservation
 
@@ -67,6 +75,15 @@ def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         raise TranslationError(f"{ref}: metadata is missing")
+    check_identity(meta, ref=ref)
+    if any("\x00" in _str_or_empty(o.get("uid")) for o in _workflow_owners(meta)):
+        # The owner's uid is the run id: a cleaned one would file the pod under no run, or another's.
+        raise TranslationError(f"{ref}: its Workflow owner reference's uid holds a NUL character")
+    warnings: list[str] = []
+    obj, stripped = without_nul(obj)
+    if stripped:
+        warnings.append(nul_warning(stripped))
+        meta = obj["metadata"]
     pod_name = _text(meta.get("name"))
     if not pod_name:
         raise TranslationError(f"{ref}: metadata.name is missing")
@@ -139,20 +156,21 @@ def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
             phase=_text(status.get("phase")),
             host_node=_text(spec.get("nodeName")),
             image=_text(main.get("image")),
-            exit_code=_number(terminated.get("exitCode")),
+            exit_code=_int32(terminated.get("exitCode"), at="the main container's exitCode", warnings=warnings),
             # A pod-level reason (Evicted, DeadlineExceeded, NodeLost...) is why the step ended even
             # when the container's own record, if any, only says it was killed.
             termination_reason=_text(status.get("reason")) or _text(terminated.get("reason")),
-            restart_count=max(_number(main_status.get("restartCount")) or 0, 0),
+            restart_count=_restart_count(main_status.get("restartCount"), warnings=warnings),
             requests=_quantities(resources.get("requests")),
             limits=_quantities(resources.get("limits")),
-            scheduled_at=_scheduled_at(status),
-            started_at=_time(running.get("startedAt"))
-            or _time(terminated.get("startedAt"))
-            or _time(status.get("startTime")),
-            finished_at=_time(terminated.get("finishedAt")),
+            scheduled_at=_scheduled_at(status, warnings=warnings),
+            started_at=_time(running.get("startedAt"), at="the main container's startedAt", warnings=warnings)
+            or _time(terminated.get("startedAt"), at="the main container's startedAt", warnings=warnings)
+            or _time(status.get("startTime"), at="status.startTime", warnings=warnings),
+            finished_at=_time(terminated.get("finishedAt"), at="the main container's finishedAt", warnings=warnings),
             resource_version=_version(meta.get("resourceVersion")),
             deleted=bool(deleted),
+            warnings=tuple(warnings),
         )
     except ValidationError as exc:  # unreachable with the coercions above; keeps the one-exception contract
         raise TranslationError(f"{ref}: pod does not fit a PodObservation: {exc}") from exc
@@ -201,15 +219,30 @@ def _main_container(spec: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _scheduled_at(status: dict[str, Any]) -> datetime | None:
+def _scheduled_at(status: dict[str, Any], *, warnings: list[str]) -> datetime | None:
     for condition in _list(status.get("conditions")):
         if (
             isinstance(condition, dict)
             and condition.get("type") == "PodScheduled"
             and condition.get("status") == "True"
         ):
-            return _time(condition.get("lastTransitionTime"))
+            return _time(condition.get("lastTransitionTime"), at="PodScheduled's lastTransitionTime", warnings=warnings)
     return None
+
+
+def _restart_count(value: Any, *, warnings: list[str]) -> int:
+    if value is None or isinstance(value, bool):
+        return 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 0
+    except OverflowError:  # an infinite float
+        number = _INT32_MAX + 1 if value > 0 else 0
+    if number > _INT32_MAX:
+        warnings.append(f"out_of_range: restartCount {_shown(value)} clipped to {_INT32_MAX}")
+        return _INT32_MAX
+    return max(number, 0)
 
 
 def _quantities(value: Any) -> dict[str, str]:
@@ -230,6 +263,10 @@ def _strings(value: Any) -> dict[str, str]:
     return {k: v for k, v in _dict(value).items() if isinstance(k, str) and isinstance(v, str)}
 
 
+def _str_or_empty(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -240,8 +277,3 @@ def _version(value: Any) -> str | None:
         return str(value)
     return _text(value)
 
-
-def _number(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    return _int(value)

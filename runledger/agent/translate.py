@@ -9,6 +9,22 @@ Argo keeps node state in one of three places: ``status.nodes``; ``status.compres
 (gzip + base64 of the same JSON, used when the object would exceed etcd's size limit); or, with
 node status offloading, in Argo's own database, leaving only ``status.offloadNodeStatusVersion``.
 The last case is recorded as a run whose steps are offloaded: we never invent steps.
+
+Values Postgres (or asyncpg) cannot store never cost the run; each is recorded as absent, or
+cleaned, and reported as a warning of its kind:
+
+* ``bad_time``: a time outside what can be stored: one that leaves Python's years 1..9999 once in
+  UTC (``0001-01-01T00:00:00+14:00``), or falls on their very ends, which asyncpg writes as
+  ±infinity. Go's zero time, ``0001-01-01T00:00:00Z``, is how Argo writes "unset": absent, no warning.
+* ``out_of_range``: an integer that does not fit its 32-bit column (an exit code of 2**40, YAML's
+  ``.inf``): absent.
+* ``nul``: NUL characters, which no text or jsonb value can hold, removed from every string.
+  Except from ``metadata.namespace`` and ``metadata.uid``: the namespace decides who may read the
+  run and the uid is its id, so a cleaned one could file the run under another's; such an object
+  is refused, as the API server itself would refuse it.
+
+Identifying fields of another type than a string (a YAML list as ``metadata.name``) are refused
+with ``TranslationError`` naming the field; other fields of a wrong type are treated as missing.
 """
 
 from __future__ import annotations
@@ -54,6 +70,11 @@ ANNOTATION_POD_NAME_FORMAT = "workflows.argoproj.io/pod-name-format"
 _EMPTY: dict[str, Any] = {}  # read-only stand-in for an absent or malformed mapping
 _STORAGE_KINDS = ("s3", "gcs", "http", "artifactory", "hdfs", "oss", "git", "raw", "azure", "plugin")
 _ARGO_MAX_POD_NAME_PREFIX = 253 - 10 - 1  # k8s name limit - hash length - separator
+_IDENTITY_FIELDS = ("name", "generateName", "namespace", "uid")
+_NUL_REFUSED = ("namespace", "uid")  # see the module docstring
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_UTC = timezone.utc
+_ZERO_TIME = datetime(1, 1, 1, tzinfo=_UTC)  # Go's time.Time{}
 
 
 class TranslationError(ValueError):
@@ -92,6 +113,48 @@ def object_ref(obj: Any) -> str:
     return f"{meta.get('namespace') or 'default'}/{meta.get('name') or '<unnamed>'}"
 
 
+def check_identity(meta: dict[str, Any], *, ref: str) -> None:
+    """Refuse identifying metadata that is not a string, and a namespace or uid holding a NUL."""
+    for name in _IDENTITY_FIELDS:
+        value = meta.get(name)
+        if value is not None and not isinstance(value, str):
+            raise TranslationError(f"{ref}: metadata.{name} must be a string, not a {type(value).__name__}")
+    for name in _NUL_REFUSED:
+        if "\x00" in (meta.get(name) or ""):
+            raise TranslationError(f"{ref}: metadata.{name} holds a NUL character")
+
+
+def without_nul(obj: Any) -> tuple[Any, int]:
+    """`obj` with NUL characters removed from every string (keys included), and how many strings held one.
+
+    The common case, no NUL anywhere, is found by one pass in C and returns `obj` itself.
+    """
+    try:
+        if b"\\u0000" not in orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS):
+            return obj, 0
+    except TypeError:  # what JSON cannot hold (integers beyond 64 bits, YAML's binary): look closer
+        pass
+    counter = [0]
+    return _strip_nul(obj, counter), counter[0]
+
+
+def nul_warning(count: int) -> str:
+    return f"nul: NUL characters removed from {count} string(s); Postgres text cannot hold them"
+
+
+def _strip_nul(value: Any, counter: list[int]) -> Any:
+    if isinstance(value, str):
+        if "\x00" in value:
+            counter[0] += 1
+            return value.replace("\x00", "")
+        return value
+    if isinstance(value, dict):
+        return {_strip_nul(k, counter): _strip_nul(v, counter) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_nul(v, counter) for v in value]
+    return value
+
+
 def translate_workflow(
     obj: Any,
     *,
@@ -109,7 +172,12 @@ def translate_workflow(
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         raise TranslationError(f"{ref}: metadata is missing")
+    check_identity(meta, ref=ref)
     warnings: list[str] = []
+    obj, stripped = without_nul(obj)
+    if stripped:
+        warnings.append(nul_warning(stripped))
+        meta = obj["metadata"]
     if not _str(meta.get("name")):
         if not _str(meta.get("generateName")):
             raise TranslationError(f"{ref}: metadata.name and metadata.generateName are both missing")
@@ -129,6 +197,11 @@ def translate_workflow(
     clip = _Clipper(max_value_bytes)
 
     nodes, offloaded = _nodes_of(status, ref)
+    if nodes and nodes is not status.get("nodes"):
+        # Decompressed just now, so the NUL check of the object as a whole did not see them.
+        nodes, stripped = without_nul(nodes)
+        if stripped:
+            warnings.append(nul_warning(stripped))
     pod_name_format = annotations.get(ANNOTATION_POD_NAME_FORMAT) or default_pod_name_format
     steps: list[Step] = []
     edges: list[tuple[str, str]] = []
@@ -177,9 +250,9 @@ def translate_workflow(
                     "pod_name": _pod_name(name, node_name, node_type, template, node_id, pod_name_format)
                     if node_type == "Pod"
                     else None,
-                    "started_at": _time(get("startedAt")),
-                    "finished_at": _time(get("finishedAt")),
-                    "exit_code": _int(outputs.get("exitCode")),
+                    "started_at": _time(get("startedAt"), at="a node's startedAt", warnings=warnings),
+                    "finished_at": _time(get("finishedAt"), at="a node's finishedAt", warnings=warnings),
+                    "exit_code": _int32(outputs.get("exitCode"), at="a node's exitCode", warnings=warnings),
                     "message": None if message is None else clip.text(message),
                     "host_node": _str(get("hostNodeName")) or None,
                 },
@@ -225,9 +298,9 @@ def translate_workflow(
             "phase": _str(status.get("phase")),
             "message": clip.text(status.get("message")),
             "shutdown": clip.text(spec.get("shutdown")) or _deadline_termination(spec),
-            "created_at": _time(meta.get("creationTimestamp")),
-            "started_at": _time(status.get("startedAt")),
-            "finished_at": _time(status.get("finishedAt")),
+            "created_at": _time(meta.get("creationTimestamp"), at="metadata.creationTimestamp", warnings=warnings),
+            "started_at": _time(status.get("startedAt"), at="status.startedAt", warnings=warnings),
+            "finished_at": _time(status.get("finishedAt"), at="status.finishedAt", warnings=warnings),
             "labels": labels,
             "parameters": run_parameters,
             "step_counts": step_counts,
@@ -250,7 +323,9 @@ def translate_workflow(
             "parameters": tuple(_unique(parameters, lambda p: (p.step_id, p.direction, p.name))),
             "artifacts": tuple(_unique(artifacts, lambda a: (a.step_id, a.direction, a.name))),
             "deleted": bool(deleted),
-            "deletion_timestamp": _time(meta.get("deletionTimestamp")),
+            "deletion_timestamp": _time(
+                meta.get("deletionTimestamp"), at="metadata.deletionTimestamp", warnings=warnings
+            ),
             "warnings": tuple(warnings),
         },
     )
@@ -440,7 +515,6 @@ class _Clipper:
         if raw is None:
             return None, False
         text = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
-        text = text.replace("\x00", "")  # Postgres text cannot hold NUL
         encoded = text.encode()
         if len(encoded) <= self.limit:
             return text, False
@@ -474,28 +548,60 @@ def _str(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (dict, list)):  # a wrong type is missing, not its Python repr
+        return ""
     return value if isinstance(value, str) else str(value)
 
 
-def _int(value: Any) -> int | None:
-    if value is None:
+def _int32(value: Any, *, at: str, warnings: list[str]) -> int | None:
+    """An integer for an int4 column; unparsable is absent, out of range is absent and reported."""
+    if value is None or value == "" or isinstance(value, bool):
         return None
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    except OverflowError:  # an infinite float
+        number = None
+    if number is not None and _INT32_MIN <= number <= _INT32_MAX:
+        return number
+    warnings.append(f"out_of_range: {at} {_shown(value)} does not fit a 32-bit integer; recorded as absent")
+    return None
 
 
-def _time(value: Any) -> datetime | None:
-    """RFC 3339 timestamps as Kubernetes writes them; anything unparsable is treated as absent."""
+def _time(value: Any, *, at: str, warnings: list[str]) -> datetime | None:
+    """RFC 3339 timestamps as Kubernetes writes them; unparsable ones and Go's zero time are absent.
+
+    Those that cannot be stored (see the module docstring) are absent too, and reported.
+    """
     if value is None:
         return None
     if isinstance(value, datetime):  # YAML loaders turn unquoted timestamps into datetimes
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if not isinstance(value, str) or not value:
+        parsed = value
+    elif not isinstance(value, str) or not value:
         return None
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_UTC)
+    if 1 < parsed.year < 9999:  # the common case: no offset can take it out of range
+        return parsed
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        utc = parsed.astimezone(_UTC)
+    except OverflowError:
+        utc = None
+    if utc == _ZERO_TIME:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if utc is None or utc.replace(tzinfo=None) in (datetime.min, datetime.max):
+        warnings.append(f"bad_time: {at} {_shown(value)} is outside what can be stored; recorded as absent")
+        return None
+    return parsed
+
+
+def _shown(value: Any) -> str:
+    """A bad value for a warning line: recognisable, never long."""
+    text = value.isoformat() if isinstance(value, datetime) else repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."

@@ -174,3 +174,4 @@ class PodObservation(_Frozen):
     finished_at: datetime | None = None
     resource_version: str | None = None
     deleted: bool = False
+    warnings: tuple[str, ...] = Field(default=(), description="'kind: detail' for oddities met while translating.")

@@ -303,9 +303,10 @@ def decode_token(token: str) -> tuple[ListQuery, Cursor]:
         if not isinstance(run_id, str):
             raise TypeError
         if kind == "time":
-            # asyncpg reads -infinity (an unfinished run's finish) as a naive datetime.min and writes it back.
+            # asyncpg reads ±infinity (an unfinished run's finish; a time an older agent stored as such) as
+            # the naive datetime.min / datetime.max, and writes them back as ±infinity.
             key = datetime.fromisoformat(key)
-            if key.tzinfo is None and key != datetime.min:
+            if key.tzinfo is None and key not in (datetime.min, datetime.max):
                 raise TypeError
         elif kind == "number":
             if isinstance(key, bool) or not isinstance(key, (int, float, str)):

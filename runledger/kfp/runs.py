@@ -54,6 +54,7 @@ from runledger.store.records import (
     StepOut,
     Timestamp,
     TransitionOut,
+    finite,
 )
 from runledger.store.sql_blocks import q
 
@@ -319,7 +320,7 @@ async def run_histories(conn: asyncpg.Connection, run_ids: list[str]) -> dict[st
     """(phase entered, when) per run, oldest first."""
     histories: dict[str, list[tuple[str, datetime]]] = {}
     for t in await conn.fetch(q("kfp_run_transitions"), run_ids):
-        histories.setdefault(t["run_id"], []).append((t["to_phase"], t["at"]))
+        histories.setdefault(t["run_id"], []).append((t["to_phase"], finite(t["at"]) or t["observed_at"]))
     return histories
 
 
@@ -340,7 +341,8 @@ def kfp_id(run: RunOut) -> str:
 
 
 def _created(row: asyncpg.Record, run: RunOut) -> datetime:
-    return run.created_at or row["sort_at"]
+    # Not sort_at: it is -infinity where an older agent stored a zero creation time as such.
+    return run.created_at or row["first_seen_at"]
 
 
 def scheduled_at(run: RunOut, created: datetime) -> datetime:

@@ -21,6 +21,16 @@ def _as_utc(value: datetime | None) -> datetime | None:
 Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 
 
+def finite(value: datetime | None) -> datetime | None:
+    """A timestamptz as read, or None for ±infinity.
+
+    asyncpg reads ±infinity as the naive datetime.min / datetime.max (every finite timestamptz
+    arrives aware, in UTC). Older agents stored Go's zero time as -infinity; shown as a time it
+    would be year 1, and converting it to UTC fails, so it reads as what it meant: absent.
+    """
+    return value if value is None or value.tzinfo is not None else None
+
+
 class Out(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -22,12 +22,14 @@ from runledger.store.records import (
     StepIO,
     StepOut,
     TransitionOut,
+    finite,
 )
 from runledger.store.sql_blocks import q
 
 
 def run_from_row(row: asyncpg.Record) -> RunOut:
-    # Unvalidated: the columns already have the model's types (timestamptz arrives in UTC).
+    # Unvalidated: the columns already have the model's types (timestamptz arrives in UTC, or as
+    # ±infinity, which finite() makes absent).
     return trusted(RunOut, {
         "id": row["id"],
         "namespace": row["namespace"],
@@ -39,11 +41,11 @@ def run_from_row(row: asyncpg.Record) -> RunOut:
         "kfp_run_id": row["kfp_run_id"],
         "pipeline_name": row["pipeline_name"],
         "scheduled_workflow": row["scheduled_workflow"],
-        "created_at": row["created_at"],
-        "started_at": row["started_at"],
-        "finished_at": row["finished_at"],
+        "created_at": finite(row["created_at"]),
+        "started_at": finite(row["started_at"]),
+        "finished_at": finite(row["finished_at"]),
         "deleted": row["deleted_at"] is not None,
-        "deleted_at": row["deleted_at"],
+        "deleted_at": finite(row["deleted_at"]),
         "labels": row["labels"],
         "parameters": row["parameters"],
         "step_counts": row["step_counts"],
@@ -67,7 +69,7 @@ async def list_steps(conn: asyncpg.Connection, run_id: str) -> list[StepOut]:
     edges = await conn.fetch(q("list_edges"), run_id)
     params = await conn.fetch(q("list_step_parameters"), run_id)
     artifacts = await conn.fetch(q("list_artifact_refs"), run_id)
-    pods = {p["node_id"]: PodOut(**{k: p[k] for k in PodOut.model_fields}) for p in await conn.fetch(q("list_step_pods"), run_id)}
+    pods = {p["node_id"]: _pod(p) for p in await conn.fetch(q("list_step_pods"), run_id)}
     parents: dict[str, list[str]] = {}
     children: dict[str, list[str]] = {}
     for e in edges:
@@ -96,8 +98,8 @@ async def list_steps(conn: asyncpg.Connection, run_id: str) -> list[StepOut]:
             phase=s["phase"],
             boundary_id=s["boundary_id"],
             pod_name=s["pod_name"],
-            started_at=s["started_at"],
-            finished_at=s["finished_at"],
+            started_at=finite(s["started_at"]),
+            finished_at=finite(s["finished_at"]),
             exit_code=s["exit_code"],
             message=s["message"],
             host_node=s["host_node"],
@@ -111,6 +113,13 @@ async def list_steps(conn: asyncpg.Connection, run_id: str) -> list[StepOut]:
     ]
 
 
+def _pod(row: asyncpg.Record) -> PodOut:
+    fields = {k: row[k] for k in PodOut.model_fields}
+    for name in ("scheduled_at", "started_at", "finished_at"):
+        fields[name] = finite(fields[name])
+    return PodOut(**fields)
+
+
 async def list_transitions(conn: asyncpg.Connection, run_id: str) -> list[TransitionOut]:
     return [
         TransitionOut(
@@ -118,7 +127,7 @@ async def list_transitions(conn: asyncpg.Connection, run_id: str) -> list[Transi
             step_id=t["step_id"] or None,
             from_phase=t["from_phase"],
             to_phase=t["to_phase"],
-            at=t["at"],
+            at=finite(t["at"]) or t["observed_at"],
             observed_at=t["observed_at"],
         )
         for t in await conn.fetch(q("list_transitions"), run_id)

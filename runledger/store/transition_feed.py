@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.core.backoff import Backoff
 from runledger.store import connection as db
-from runledger.store.records import Timestamp
+from runledger.store.records import Timestamp, finite
 from runledger.store.sql_blocks import q
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ def event_from_row(row: asyncpg.Record) -> TransitionEvent:
     return TransitionEvent(
         id=row["id"], run_id=row["run_id"], namespace=row["namespace"], workflow=row["workflow"],
         step_id=row["step_id"] or None, step_name=row["step_name"] if row["step_id"] else None,
-        from_phase=row["from_phase"], to_phase=row["to_phase"], at=row["at"], observed_at=row["observed_at"],
+        from_phase=row["from_phase"], to_phase=row["to_phase"],
+        at=finite(row["at"]) or row["observed_at"], observed_at=row["observed_at"],
     )  # fmt: skip
 
 

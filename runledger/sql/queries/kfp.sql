@@ -52,7 +52,7 @@ ORDER BY rank, sort_at DESC, id DESC
 LIMIT 1;
 
 -- name: kfp_run_transitions
-SELECT run_id, to_phase, at FROM transitions
+SELECT run_id, to_phase, at, observed_at FROM transitions
 WHERE run_id = ANY($1::text[]) AND step_id = ''
 ORDER BY run_id, at, id;
 
