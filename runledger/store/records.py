@@ -245,7 +245,7 @@ class MetricPoint(Out):
     run_name: str
     namespace: str
     phase: str
-    created_at: Timestamp
+    created_at: Timestamp | None
     finished_at: Timestamp | None
     value: float
 

@@ -174,7 +174,7 @@ async def metric_series(
     rows = await conn.fetch(q("pipeline_metric_series"), pipeline, metric, since, until, limit + 1, readable)
     points = [
         MetricPoint(run_id=r["id"], run_name=r["name"], namespace=r["namespace"], phase=r["phase"],
-                    created_at=r["sort_at"], finished_at=r["finished_at"], value=r["value"])
+                    created_at=finite(r["sort_at"]), finished_at=finite(r["finished_at"]), value=r["value"])
         for r in rows[:limit]
     ]  # fmt: skip
     return MetricSeries(pipeline=pipeline, metric=metric, points=points, truncated=len(rows) > limit)

@@ -72,3 +72,15 @@ async def test_transitions_at_infinite_times_are_shown_at_their_observed_time(fe
     timeline = bodies["/api/v1/runs/{id}/timeline"]["transitions"]
     infinite = [t for t in timeline if t["id"] in {e.id for e in received}]
     assert len(infinite) == 2 and all(t["at"] == t["observed_at"] for t in infinite)
+
+
+async def test_a_pipelines_metric_series_answers_with_infinite_times_as_null(feed, pool, settings, conn):
+    run_id = await store_with_infinite_times(pool, settings, conn)
+    await conn.execute("UPDATE runs SET pipeline_name = 'p' WHERE id = $1", run_id)
+    await conn.execute("INSERT INTO run_metrics (run_id, name, value, step_id) VALUES ($1, 'accuracy', 0.5, '')", run_id)
+
+    response = await feed.client.get("/api/v1/pipelines/p/metrics", params={"name": "accuracy"})
+
+    assert response.status == 200, await response.text()
+    [point] = (await response.json())["points"]
+    assert (point["run_id"], point["created_at"], point["finished_at"], point["value"]) == (run_id, None, None, 0.5)
