@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     api_statement_timeout_ms: int = Field(
         default=5_000, ge=0, description="Longest one API request's query may run, milliseconds (0 = none)."
     )
+    api_max_connections: int = Field(
+        default=4096,
+        ge=1,
+        description="Most HTTP connections open at once, lowered to fit the open-file limit. Past it the connection "
+        "idle longest is closed; when all are busy the new one gets a 503.",
+    )
+    api_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest a client may take to send a request's line and headers, s."
+    )
+    api_keepalive_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="An idle keep-alive connection is closed after this long, s."
+    )
 
     # --- events ---------------------------------------------------------------------------
     events_heartbeat_seconds: float = Field(
