@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     )
     auth_cache_entries: int = Field(default=10_000, ge=1, description="Most reviews kept in each cache.")
 
+    # --- metrics --------------------------------------------------------------------------
+    metrics_per_namespace: bool | None = Field(
+        default=None,
+        description="Label /metrics' runs by namespace and step durations by template. /metrics needs no token, so "
+        "these labels tell anyone who can reach it every tenant's namespaces and templates. Unset: on with "
+        "RUNLEDGER_AUTH_MODE=none, off otherwise (runs by phase, one step-duration histogram).",
+    )
+
     # --- argo -----------------------------------------------------------------------------
     argo_pod_name_format: Literal["v1", "v2"] = Field(
         default="v2",
@@ -246,6 +254,10 @@ class Settings(BaseSettings):
     @property
     def namespaces(self) -> list[str]:
         return [n.strip() for n in self.kube_namespaces.split(",") if n.strip()]
+
+    @property
+    def metrics_by_namespace(self) -> bool:
+        return self.metrics_per_namespace if self.metrics_per_namespace is not None else self.auth_mode == "none"
 
     @property
     def token_audiences(self) -> list[str]:
