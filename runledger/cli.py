@@ -14,6 +14,7 @@ from pathlib import Path
 import pydantic
 
 from runledger import service
+from runledger.api.access import load_static_grants
 from runledger.core.settings import Settings, describe_settings
 from runledger.indexer.s3 import load_credentials
 
@@ -54,14 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     except pydantic.ValidationError as exc:
         print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
         return 2
-    if args.command in ("run", "replay"):
-        # A secret-holding setting parsed apart, so its message can name the fault without the value;
-        # checked here rather than when the indexer starts (a standby only starts it on taking over).
-        try:
+    # Secret-holding settings parsed apart, so their messages can name the fault without the value;
+    # checked here rather than when the indexer or the API starts (a standby only starts the indexer
+    # on taking over).
+    try:
+        if args.command in ("run", "replay"):
             load_credentials(settings)
-        except ValueError as exc:
-            print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
-            return 2
+        if args.command in ("run", "api") and settings.auth_mode == "static":
+            load_static_grants(settings)
+    except ValueError as exc:
+        print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
     overrides = {}
     if getattr(args, "host", None):
         overrides["api_host"] = args.host

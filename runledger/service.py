@@ -32,7 +32,7 @@ from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.agent.ingest import Ingestor
 from runledger.agent.leader import LeaderElector, LeaseSettings
 from runledger.agent.replay import ReplayErrors, read_events
-from runledger.api import prometheus
+from runledger.api import prometheus, serving
 from runledger.api.app import create_app
 from runledger.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
 from runledger.api.prometheus import indexer_metrics
@@ -133,15 +133,12 @@ class StopSignal:
         self.event.set()
 
 
-async def serve_api(app: web.Application, *, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+async def serve_api(app: web.Application, *, settings: Settings, host: str, port: int) -> web.AppRunner:
+    return await serving.serve(app, settings=settings, host=host, port=port)
 
 
 @contextlib.asynccontextmanager
-async def answering_health_checks(host: str, port: int) -> AsyncIterator[None]:
+async def answering_health_checks(settings: Settings, *, host: str, port: int) -> AsyncIterator[None]:
     """While migrations run, the API port answers the probes alone: /healthz 200 (alive: a startup
     probe must not kill a pod in the middle of a long migration, which would roll it back and start
     it over), /readyz 503 (no traffic yet)."""
@@ -156,7 +153,7 @@ async def answering_health_checks(host: str, port: int) -> AsyncIterator[None]:
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    runner = await serve_api(app, host=host, port=port)
+    runner = await serve_api(app, settings=settings, host=host, port=port)
     try:
         yield
     finally:
@@ -166,13 +163,13 @@ async def answering_health_checks(host: str, port: int) -> AsyncIterator[None]:
 async def run_main(settings: Settings, *, announce=print) -> int:
     """`runledger run`: ingest (a live cluster, else a replay source) and serve the API."""
     database = await resolve_database(settings)
-    async with answering_health_checks(settings.api_host, settings.api_port):
+    async with answering_health_checks(settings, host=settings.api_host, port=settings.api_port):
         await migrate_database(database.dsn)
     stop = StopSignal()
     stop.install()
     async with open_pool(settings, database.dsn) as pool:
         app = create_app(settings=settings, pool=pool)
-        runner = await serve_api(app, host=settings.api_host, port=settings.api_port)
+        runner = await serve_api(app, settings=settings, host=settings.api_host, port=settings.api_port)
         base = f"http://{settings.api_host}:{settings.api_port}"
         announce(f"runledger: data in {database.description}")
         # What start-up allocated (modules, settings, the app) lives as long as the process: out of
@@ -396,12 +393,12 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
 async def run_api(settings: Settings, *, host: str, port: int, announce=print) -> int:
     """`runledger api`: the read API alone (a read replica)."""
     database = await resolve_database(settings)
-    async with answering_health_checks(host, port):
+    async with answering_health_checks(settings, host=host, port=port):
         await migrate_database(database.dsn)
     stop = StopSignal()
     stop.install()
     async with open_pool(settings, database.dsn) as pool:
-        runner = await serve_api(create_app(settings=settings, pool=pool), host=host, port=port)
+        runner = await serve_api(create_app(settings=settings, pool=pool), settings=settings, host=host, port=port)
         announce(f"runledger: read API on http://{host}:{port}, data in {database.description}")
         try:
             await stop.event.wait()

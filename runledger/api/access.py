@@ -168,11 +168,26 @@ def load_static_grants(settings: Settings) -> list[StaticGrant]:
         raise ValueError(f"{where}: {why}") from None
     if len({token_digest(g.token.get_secret_value()) for g in grants}) != len(grants):
         raise ValueError(f"{where}: a token is listed twice")
+    if twice := _user_listed_twice(grants):
+        raise ValueError(f"{where}: user {twice!r} is listed twice; give each user one token and one list of namespaces")
     return grants
+
+
+def _user_listed_twice(grants: list[StaticGrant]) -> str | None:
+    seen: set[str] = set()
+    for grant in grants:
+        if grant.user in seen:
+            return grant.user
+        seen.add(grant.user)
+    return None
 
 
 class StaticAccess:
     def __init__(self, grants: list[StaticGrant]) -> None:
+        # A request carries the identity, not the token; keyed by user, two grants of one user would
+        # merge their namespaces, so each user must be one token's.
+        if twice := _user_listed_twice(grants):
+            raise ValueError(f"static grants: user {twice!r} is listed twice")
         self._by_digest = {token_digest(g.token.get_secret_value()): g for g in grants}
         self._namespaces = {g.user: set(g.namespaces) for g in grants}
 

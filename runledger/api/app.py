@@ -106,7 +106,7 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
     app[SETTINGS] = settings
     app[READINESS_CHECKS] = {}
     app[LIVENESS_CHECKS] = {}
-    app[prometheus.TELEMETRY] = prometheus.Telemetry()
+    app[prometheus.TELEMETRY] = prometheus.Telemetry(per_namespace=settings.metrics_by_namespace)
     if pool is not None:
         app[POOL] = pool
     else:

@@ -7,7 +7,9 @@ and namespace, artifacts by state, the index backlog) are counted anew at most o
 RUN_FIGURES_TTL seconds: at a million runs they cost about a second of database time. The step
 duration histogram is a histogram in Prometheus' sense: the Pod steps that finished while this
 process ran, read from the transitions after the last one counted, so a scrape costs only what
-happened since the previous one (recounting every step took 80 s at 20 million steps).
+happened since the previous one (recounting every step took 80 s at 20 million steps). /metrics
+needs no token, so with auth on the namespace and template labels are left out unless
+RUNLEDGER_METRICS_PER_NAMESPACE opts in: their values are every tenant's names.
 """
 
 from __future__ import annotations
@@ -79,19 +81,24 @@ class StepDurations:
             if summary["scanned"] < TRANSITIONS_PER_READ:
                 return  # caught up; otherwise the rest waits for the next scrape
 
-    def family(self) -> HistogramMetricFamily:
+    def family(self, *, by_template: bool) -> HistogramMetricFamily:
         durations = HistogramMetricFamily(
             "runledger_step_duration_seconds",
-            "Durations of the Pod steps that finished while this process ran, by template.",
-            labels=["template"],
+            "Durations of the Pod steps that finished while this process ran"
+            + (", by template." if by_template else "."),
+            labels=["template"] if by_template else [],
         )
-        for template, counts in sorted(self.buckets.items()):
+        buckets, seconds = self.buckets, self.seconds
+        if not by_template and buckets:
+            buckets = {"": [sum(column) for column in zip(*buckets.values(), strict=True)]}
+            seconds = {"": sum(seconds.values())}
+        for template, counts in sorted(buckets.items()):
             cumulative, running = [], 0
             for bound, n in zip(STEP_DURATION_BUCKETS, counts, strict=False):
                 running += n
                 cumulative.append((str(bound), running))
             cumulative.append(("+Inf", running + counts[-1]))
-            durations.add_metric([template], cumulative, self.seconds[template])
+            durations.add_metric([template] if by_template else [], cumulative, seconds[template])
         return durations
 
 
@@ -101,6 +108,9 @@ class Telemetry:
 
     sources: dict[str, Source] = field(default_factory=dict)
     leader: Callable[[], bool | None] = lambda: None  # None: no leader election in this process
+    # /metrics is open to anyone who can reach it: with auth on, namespace and template names are
+    # other tenants' business unless the operator opts in (RUNLEDGER_METRICS_PER_NAMESPACE).
+    per_namespace: bool = True
     step_durations: StepDurations = field(default_factory=StepDurations)
     _cached: tuple[float, list[Metric]] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -118,8 +128,8 @@ class Telemetry:
             async with pool.acquire() as conn:
                 await self.step_durations.catch_up(conn)
                 if self._cached is None or time.monotonic() - self._cached[0] > RUN_FIGURES_TTL:
-                    self._cached = (time.monotonic(), await _run_figures(conn))
-            return [*self._cached[1], self.step_durations.family()]
+                    self._cached = (time.monotonic(), await _run_figures(conn, per_namespace=self.per_namespace))
+            return [*self._cached[1], self.step_durations.family(by_template=self.per_namespace)]
 
 
 TELEMETRY = web.AppKey("telemetry", Telemetry)
@@ -147,11 +157,15 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})
 
 
-async def _run_figures(conn: asyncpg.Connection) -> list[Metric]:
-    runs = GaugeMetricFamily("runledger_runs", "Runs recorded and not deleted, by namespace and phase.",
-                             labels=["namespace", "phase"])  # fmt: skip
+async def _run_figures(conn: asyncpg.Connection, *, per_namespace: bool) -> list[Metric]:
+    labels = ["namespace", "phase"] if per_namespace else ["phase"]
+    runs = GaugeMetricFamily("runledger_runs", f"Runs recorded and not deleted, by {' and '.join(labels)}.", labels=labels)
+    counts: dict[tuple[str, ...], int] = {}
     for row in await conn.fetch(q("runs_by_phase")):
-        runs.add_metric([row["namespace"], row["phase"] or "Unknown"], row["runs"])
+        key = (row["namespace"], row["phase"] or "Unknown") if per_namespace else (row["phase"] or "Unknown",)
+        counts[key] = counts.get(key, 0) + row["runs"]
+    for key, n in counts.items():
+        runs.add_metric(list(key), n)
     backlog = await conn.fetchrow(q("artifact_backlog"))
     queue = GaugeMetricFamily("runledger_artifact_index_backlog", "Artifacts waiting to be indexed.", labels=["due"])
     queue.add_metric(["now"], backlog["due"])

@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     api_statement_timeout_ms: int = Field(
         default=5_000, ge=0, description="Longest one API request's query may run, milliseconds (0 = none)."
     )
+    api_max_connections: int = Field(
+        default=4096,
+        ge=1,
+        description="Most HTTP connections open at once, lowered to fit the open-file limit. Past it the connection "
+        "idle longest is closed; when all are busy the new one gets a 503.",
+    )
+    api_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest a client may take to send a request's line and headers, s."
+    )
+    api_keepalive_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="An idle keep-alive connection is closed after this long, s."
+    )
 
     # --- events ---------------------------------------------------------------------------
     events_heartbeat_seconds: float = Field(
@@ -125,6 +137,14 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="How long a token review or an access review is reused, s."
     )
     auth_cache_entries: int = Field(default=10_000, ge=1, description="Most reviews kept in each cache.")
+
+    # --- metrics --------------------------------------------------------------------------
+    metrics_per_namespace: bool | None = Field(
+        default=None,
+        description="Label /metrics' runs by namespace and step durations by template. /metrics needs no token, so "
+        "these labels tell anyone who can reach it every tenant's namespaces and templates. Unset: on with "
+        "RUNLEDGER_AUTH_MODE=none, off otherwise (runs by phase, one step-duration histogram).",
+    )
 
     # --- argo -----------------------------------------------------------------------------
     argo_pod_name_format: Literal["v1", "v2"] = Field(
@@ -245,6 +265,10 @@ class Settings(BaseSettings):
     @property
     def namespaces(self) -> list[str]:
         return [n.strip() for n in self.kube_namespaces.split(",") if n.strip()]
+
+    @property
+    def metrics_by_namespace(self) -> bool:
+        return self.metrics_per_namespace if self.metrics_per_namespace is not None else self.auth_mode == "none"
 
     @property
     def token_audiences(self) -> list[str]:

@@ -1,7 +1,7 @@
 """deploy/grafana/runledger.json imports into Grafana and asks only for what runledger really has.
 
-PromQL may name only series a real app exports: the names come from scraping `create_app` with
-every source the service registers (ingest, a watching agent against the Kubernetes API double,
+PromQL may name only series a real app exports: the names come from scraping `create_app`, set up
+for /metrics as the base ConfigMap sets it up, with every source the service registers (ingest, a watching agent against the Kubernetes API double,
 the artifact indexer, leadership), parsed with prometheus-client's own parser. SQL may read only the
 `v_*` views, which the database itself enforces here: every query runs, with Grafana's macros and
 variables filled in the way Grafana fills them, as a role granted SELECT on the views and nothing
@@ -25,8 +25,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.api import prometheus
 from runledger.api.app import create_app
+from runledger.core.settings import Settings
 from runledger.indexer.worker import ArtifactIndexer
-from tests.deploy.manifests import DEPLOY, ROOT
+from tests.deploy.manifests import DEPLOY, ROOT, one, rendered
 from tests.support.agent import agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
@@ -134,11 +135,12 @@ def test_panels_have_unique_ids_and_do_not_overlap():
 # --- PromQL -----------------------------------------------------------------------------------
 
 
-async def scrape(app) -> str:
-    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        response = await client.get("/metrics")
-        assert response.status == 200
-        return await response.text()
+def deployed_metrics_per_namespace() -> bool:
+    """What the base ConfigMap makes of RUNLEDGER_METRICS_PER_NAMESPACE, given its auth mode."""
+    data = one(rendered("base"), "ConfigMap", "runledger-config")["data"]
+    assert data["RUNLEDGER_AUTH_MODE"] != "none"
+    deployed = Settings(auth_mode=data["RUNLEDGER_AUTH_MODE"], metrics_per_namespace=data.get("RUNLEDGER_METRICS_PER_NAMESPACE"))
+    return deployed.metrics_by_namespace
 
 
 async def exported_series(pool: asyncpg.Pool, settings) -> dict[str, set[str]]:
@@ -152,19 +154,24 @@ async def exported_series(pool: asyncpg.Pool, settings) -> dict[str, set[str]]:
     wf.obj["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] = "trainer"
     wf.node("train", "Succeeded", at="2026-01-01T00:01:00Z", startedAt="2026-01-01T00:00:10Z")
     events = [wf.phase("Succeeded").event(), {"type": "ADDED", "object": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow"}}]
-    ingestor = await ingest(pool, settings, events)
     indexer = ArtifactIndexer(pool=pool, settings=settings)
     async with KubeDouble() as double:
         double.create("workflows", {**WorkflowBuilder(name="w").phase("Running").obj, "metadata": {"name": "w", "namespace": "ml"}})
         async with running_agent(pool, double, agent_settings(settings, kube_watch_pods=False)) as running:
             await settled(running, double)
-            app = create_app(settings=settings, pool=pool)
-            telemetry = app[prometheus.TELEMETRY]
-            telemetry.sources["ingest"] = lambda: ingest_metrics(ingestor)
-            telemetry.sources["watch"] = lambda: watch_metrics(running.agent.streams)
-            telemetry.sources["indexer"] = lambda: prometheus.indexer_metrics(indexer)
-            telemetry.leader = lambda: True
-            text = await scrape(app)
+            app = create_app(settings=settings.model_copy(update={"metrics_per_namespace": deployed_metrics_per_namespace()}),
+                             pool=pool)  # fmt: skip
+            async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+                # Step durations count the steps that finish while the app runs: these finish now.
+                ingestor = await ingest(pool, settings, events)
+                telemetry = app[prometheus.TELEMETRY]
+                telemetry.sources["ingest"] = lambda: ingest_metrics(ingestor)
+                telemetry.sources["watch"] = lambda: watch_metrics(running.agent.streams)
+                telemetry.sources["indexer"] = lambda: prometheus.indexer_metrics(indexer)
+                telemetry.leader = lambda: True
+                response = await client.get("/metrics")
+                assert response.status == 200
+                text = await response.text()
     series: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(text):
         for suffix in SERIES_SUFFIXES.get(family.type, ("",)):
@@ -177,7 +184,9 @@ async def exported_series(pool: asyncpg.Pool, settings) -> dict[str, set[str]]:
 async def test_every_promql_expression_names_only_series_and_labels_the_service_exports(pool, settings):
     series = await exported_series(pool, settings)
     assert {"runledger_events_received_total", "runledger_db_write_seconds_bucket", "runledger_watch_total",
-            "runledger_artifact_checks_total", "runledger_leader", "runledger_runs"} <= set(series)  # fmt: skip
+            "runledger_artifact_checks_total", "runledger_leader", "runledger_runs",
+            "runledger_step_duration_seconds_bucket"} <= set(series)  # fmt: skip
+    assert series["runledger_step_duration_seconds_bucket"], "a step finished while the app ran: its labels are checked"
     problems = []
     for where, expr in queries(dashboard(), "prometheus"):
         names = METRIC.findall(expr)

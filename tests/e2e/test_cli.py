@@ -26,7 +26,12 @@ async def runledger(*args: str, env: dict[str, str], timeout: float = 120) -> tu
         sys.executable, "-m", "runledger", *args, env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()  # a command that should have exited must not outlive the test
+        await proc.wait()
+        raise
     return proc.returncode, out.decode(), err.decode()
 
 
@@ -184,3 +189,14 @@ async def test_the_demo_indexes_the_recordings_artifacts_from_its_own_s3_and_sho
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_a_static_token_list_naming_a_user_twice_stops_start_up_with_one_clear_line(dsn):
+    grants = '[{"token": "narrow-token-0123456789", "user": "alice", "namespaces": ["team-a"]},' \
+             ' {"token": "wide-token-0123456789ab", "user": "alice", "namespaces": ["*"]}]'
+    code, out, err = await runledger("api", "--port", str(free_port()), timeout=30, env={
+        "RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_AUTH_MODE": "static", "RUNLEDGER_AUTH_STATIC_TOKENS": grants,
+    })  # fmt: skip
+    assert code == 2, (out, err)
+    assert "RUNLEDGER_AUTH_STATIC_TOKENS" in err and "alice" in err
+    assert "Traceback" not in err and "0123456789" not in err

@@ -1,0 +1,61 @@
+"""Thousands of half-sent requests neither use up the server's descriptors nor starve /healthz: past
+the connection cap the connection idle longest makes room, and a request head that has not arrived
+within the header timeout is closed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from tests.support.http import closed_by_server, half_sent, serve_limited
+from tests.support.waiting import eventually
+
+CLIENTS = 3000
+CAP = 200
+BATCH = 100  # below the cap: a probe's connection is never the longest idle one for long
+HEADER_TIMEOUT = 3.0
+
+
+@pytest.fixture
+async def api(pool, settings):
+    limited = settings.model_copy(update={"api_max_connections": CAP, "api_header_timeout_seconds": HEADER_TIMEOUT})
+    async with serve_limited(settings=limited, pool=pool) as address:
+        yield address
+
+
+async def test_healthz_answers_in_time_while_thousands_of_clients_send_half_a_request(api):
+    host, port = api
+    clients: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def flood() -> None:
+        for _ in range(CLIENTS // BATCH):
+            clients.extend(await asyncio.gather(*(half_sent(host, port) for _ in range(BATCH))))
+
+    # A new connection per probe, as the kubelet makes.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as probe:
+        try:
+            flooding = asyncio.create_task(flood(), name="slow-clients")
+            answered = 0
+            while not flooding.done() or answered == 0:
+                async with asyncio.timeout(2), probe.get(f"http://{host}:{port}/healthz") as response:
+                    assert response.status == 200
+                    answered += 1
+            await flooding
+            assert len(clients) == CLIENTS and answered > 1
+
+            async def within_the_cap() -> bool:
+                return sum(not closed_by_server(reader) for reader, _ in clients) <= CAP
+
+            await eventually(within_the_cap, timeout=5)
+
+            async def all_closed() -> bool:
+                return all(closed_by_server(reader) for reader, _ in clients)
+
+            await eventually(all_closed, timeout=HEADER_TIMEOUT + 10)
+            async with asyncio.timeout(2), probe.get(f"http://{host}:{port}/healthz") as response:
+                assert response.status == 200
+        finally:
+            for _, writer in clients:
+                writer.close()
