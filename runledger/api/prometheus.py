@@ -35,6 +35,7 @@ from runledger.api import keys
 from runledger.core.counters import counted_by
 from runledger.core.models import TERMINAL_PHASES
 from runledger.indexer.worker import ArtifactIndexer
+from runledger.store import connection as db
 from runledger.store.sql_blocks import q
 from runledger.store.transition_feed import EventHub
 
@@ -151,7 +152,14 @@ async def metrics(request: web.Request) -> web.Response:
     leader = telemetry.leader()
     if leader is not None:
         families.append(GaugeMetricFamily("runledger_leader", "1 while this replica holds the lease.", value=int(leader)))
-    families.extend(await telemetry.run_figures(request.app[keys.POOL]))
+    try:
+        families.extend(await telemetry.run_figures(request.app[keys.POOL]))
+    except Exception as exc:
+        if not db.is_transient(exc):
+            raise
+        # The process's own figures matter most during an outage (retries, backlog): they are served
+        # without the database's.
+        log.warning("/metrics: the database's figures are left out: %s: %s", type(exc).__name__, exc)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(families))
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})

@@ -161,7 +161,9 @@ class ArtifactIndexer:
             try:
                 async with self._pool.acquire() as conn:
                     await conn.execute(q("release_artifacts"), unstarted)
-            except (asyncpg.PostgresError, OSError) as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 log.warning("artifact indexer: could not release %d claim(s) (%s); they expire", len(unstarted), exc)
         self._tasks.clear()
         if self._owns_store:
@@ -192,7 +194,7 @@ class ArtifactIndexer:
                                             CLAIM_LEASE_SECONDS)
                     drained = not rows and not self._busy() and (await conn.fetchrow(q("artifact_backlog")))["queued"] == 0
             except Exception as exc:
-                if not is_transient(exc) and not isinstance(exc, asyncpg.PostgresError):
+                if not is_transient(exc):
                     raise
                 self.stats.db_errors += 1
                 log.warning("artifact indexer: cannot claim (%s); retrying in %.1fs", exc, backoff)

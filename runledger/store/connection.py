@@ -6,11 +6,11 @@ statement timeouts and the classification of transient failures are decided once
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import asyncpg
+import asyncpg.exceptions._base
 import orjson
 
 from runledger.core.settings import Settings
@@ -19,11 +19,14 @@ log = logging.getLogger(__name__)
 
 # Failures after which the same statement may well succeed later: the server is restarting,
 # unreachable, overloaded, or our connection broke. Anything else is about the data or the SQL.
+# Every component asks is_transient(); none keeps a list of its own, so they cannot disagree.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
+    OSError,  # refused, reset, a missing socket file; TimeoutError is one too
+    asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError: closed in the middle of an operation
+    asyncpg.InterfaceError,  # "connection is closed", "pool is closing"
+    # A connection broken mid-protocol (a reply cut short, a message out of turn) leaves asyncpg's
+    # protocol in a state it refuses to leave: "cannot switch to state 15". The pool drops it.
+    asyncpg.exceptions._base.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
@@ -32,9 +35,18 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
 )
 
+# InterfaceErrors that are about the request, not the connection: retrying them repeats the failure.
+NOT_TRANSIENT: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions._base.DataError,  # an argument that cannot be encoded
+    asyncpg.exceptions._base.ClientConfigurationError,
+    asyncpg.exceptions._base.UnsupportedClientFeatureError,
+    asyncpg.exceptions._base.UnsupportedServerFeatureError,
+)
+
 
 def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT_ERRORS)
+    """Whether `exc` means "the database is away or the connection broke": retry, or answer 503."""
+    return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, NOT_TRANSIENT)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -1,7 +1,9 @@
 """A TCP proxy the test controls, to cut a real server off mid-conversation.
 
 Listens on 127.0.0.1 and forwards to a TCP address or a Unix socket (the embedded Postgres listens
-on a socket only). `cut()` closes every open connection and refuses new ones until `restore()`.
+on a socket only). `cut()` closes every open connection and refuses new ones until `restore()`;
+`garble()` sends every open client connection a Postgres message it did not ask for, which breaks the
+client's protocol state as a server dying mid-reply does (asyncpg: InternalClientError).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
         self.up = True
         self.port = 0
 
@@ -39,6 +42,21 @@ class TcpProxy:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+        self._clients.clear()
+
+    async def garble(self) -> int:
+        """Send each open client connection an unsolicited CommandComplete; returns how many got one.
+
+        The clients are meant to be idle (a pool's): the message then breaks their protocol state."""
+        tag = b"SELECT 1\x00"
+        message = b"C" + (4 + len(tag)).to_bytes(4, "big") + tag
+        clients = [w for w in self._clients if w in self._writers]
+        for writer in clients:
+            writer.write(message)
+        # Clients in this process read from the same event loop: a few turns of it deliver the message.
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return len(clients)
 
     def restore(self) -> None:
         self.up = True
@@ -56,6 +74,7 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.update((writer, up_writer))
+        self._clients.add(writer)
         for src, dst in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pipe(src, dst), name="tcp-proxy-pipe")
             self._pipes.add(task)
@@ -68,6 +87,7 @@ class TcpProxy:
                 await dst.drain()
         dst.transport.abort()
         self._writers.discard(dst)
+        self._clients.discard(dst)
 
 
 async def postgres_proxy(dsn: str) -> tuple[TcpProxy, str]:
