@@ -44,7 +44,8 @@ from runledger.indexer.s3 import (
     TransientS3Error,
 )
 from runledger.indexer.ui_metadata import UiMetadataError, parse_ui_metadata
-from runledger.store.connection import is_transient
+from runledger.core.backoff import Backoff
+from runledger.store.connection import is_retried_by_pollers, is_transient
 from runledger.store.sql_blocks import q
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ class ArtifactIndexer:
     # --- claiming ---------------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
-        backoff = self._poll_seconds
+        backoff = Backoff(0.5, 30.0)
         while not self._stopping.is_set():
             room = self._work.maxsize - self._work.qsize()
             if room < self._settings.artifacts_claim_batch // 2:
@@ -194,14 +195,14 @@ class ArtifactIndexer:
                                             CLAIM_LEASE_SECONDS)
                     drained = not rows and not self._busy() and (await conn.fetchrow(q("artifact_backlog")))["queued"] == 0
             except Exception as exc:
-                if not is_transient(exc):
+                if not is_retried_by_pollers(exc):
                     raise
                 self.stats.db_errors += 1
-                log.warning("artifact indexer: cannot claim (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(max(backoff, 0.5) * 2, 30.0)
+                delay = backoff.next()
+                log.warning("artifact indexer: cannot claim (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
                 continue
-            backoff = self._poll_seconds
+            backoff.reset()
             if drained:
                 self._idle.set()
             if not rows:
@@ -309,7 +310,7 @@ class ArtifactIndexer:
                 self._recording = False
 
     async def _record_with_retry(self, batch: list[_Outcome]) -> None:
-        delay = 0.2
+        backoff = Backoff(0.2, self._settings.ingest_retry_max_seconds)
         while True:
             try:
                 async with self._pool.acquire() as conn:
@@ -320,13 +321,12 @@ class ArtifactIndexer:
                         await self._record(conn, batch)
                 break
             except Exception as exc:
-                if not is_transient(exc):
+                if not is_retried_by_pollers(exc):
                     raise
                 # The outcomes stay in memory meanwhile; claims run out only after their lease.
                 self.stats.db_errors += 1
                 log.warning("artifact indexer: cannot record %d outcome(s) (%s); retrying", len(batch), exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._settings.ingest_retry_max_seconds)
+                await asyncio.sleep(backoff.next())
         self._count(batch)
 
     async def _record(self, conn: asyncpg.Connection, batch: list[_Outcome]) -> None:

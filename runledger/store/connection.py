@@ -49,6 +49,12 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, NOT_TRANSIENT)
 
 
+def is_retried_by_pollers(exc: BaseException) -> bool:
+    """Transient, or a statement cancelled (its timeout, a lock wait): what a loop that polls a
+    queue retries. A writer must not: it would retry one oversized batch forever, so it splits it."""
+    return is_transient(exc) or isinstance(exc, asyncpg.QueryCanceledError)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from asyncpg.exceptions import _base
 
-from runledger.store.connection import is_transient
+from runledger.store.connection import is_retried_by_pollers, is_transient
 
 AWAY = [
     # The connection broke in the middle of the protocol (the server died mid-reply).
@@ -57,3 +57,24 @@ def test_errors_of_an_unreachable_or_broken_connection_are_transient(exc: BaseEx
 @pytest.mark.parametrize("exc", ABOUT_THE_DATA_OR_THE_SQL, ids=lambda e: f"{type(e).__name__}")
 def test_errors_about_the_data_or_the_sql_are_not_transient(exc: BaseException):
     assert not is_transient(exc)
+
+
+CANCELLED = [
+    asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
+    asyncpg.QueryCanceledError("canceling statement due to lock timeout"),
+]
+
+
+@pytest.mark.parametrize("exc", CANCELLED, ids=lambda e: str(e))
+def test_a_cancelled_statement_is_retried_by_pollers_but_is_no_outage(exc: BaseException):
+    assert is_retried_by_pollers(exc) and not is_transient(exc)
+
+
+@pytest.mark.parametrize("exc", AWAY, ids=lambda e: f"{type(e).__name__}")
+def test_pollers_retry_everything_transient(exc: BaseException):
+    assert is_retried_by_pollers(exc)
+
+
+@pytest.mark.parametrize("exc", ABOUT_THE_DATA_OR_THE_SQL, ids=lambda e: f"{type(e).__name__}")
+def test_pollers_do_not_retry_errors_about_the_data_or_the_sql(exc: BaseException):
+    assert not is_retried_by_pollers(exc)
