@@ -486,7 +486,7 @@ def add_routes(app: web.Application) -> None:
 
 
 # The copy in the repository, for reading the API without running it; a test keeps it current.
-COMMITTED = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 REGENERATE = "python -m runledger.api.openapi --write docs/openapi.json"
 
 
