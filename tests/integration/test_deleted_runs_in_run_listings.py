@@ -3,7 +3,7 @@ learns of it: a DELETED watch event, and a relist that no longer holds the run (
 
 `deleted=true` lists exactly the deleted runs, `deleted=false` exactly the others, and no `deleted`
 every run, deleted ones included; `count=true` totals agree with what the pages list. A deleted run
-keeps its history (README: "history is never erased"), so it stays readable by id.
+keeps its history (docs/architecture.md: "history is never erased"), so it stays readable by id.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Paging through GET /api/v1/runs while new runs arrive, for every sort in both directions, with and
 without a parameter filter: no run that existed when paging began is skipped or listed twice, and
-every run listed is in its place in the listing's order (README: keyset pages "never shift or
+every run listed is in its place in the listing's order (docs/api.md: keyset pages "never shift or
 repeat rows" of runs arriving meanwhile).
 
 Between page requests, runs are ingested whose sort key lands everywhere relative to the page just
