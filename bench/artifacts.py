@@ -36,7 +36,7 @@ Measured against each server, against the same objects:
                botocore (the indexer's HEAD path before the lean one; still its path for GETs and
                fallbacks);
 * store:       C concurrent ObjectStore.head calls, no database: the lean HEAD path alone (SigV4
-               signed by ``signing``, one shared aiohttp session, keep-alive): the indexer's ceiling;
+               signed by botocore's S3 signer, one shared aiohttp session, keep-alive): the indexer's ceiling;
 * runledger:   the real ArtifactIndexer (artifacts_workers = C) until the queue is drained;
 * naive:       one HEAD at a time (the same ObjectStore, so the same lean path), one UPDATE +
                DELETE + commit per object, over a sample.

@@ -1,25 +1,29 @@
 """S3 access for the indexer: a lean HEAD path, aiobotocore for the rest, and errors sorted by what to do.
 
-HEADs are the indexer's bulk work, and through botocore each one costs about 3 ms of CPU in request
-building, its event system, signing and response parsing — more than the round trip itself on a
-local network, in the one event loop every worker shares. So a HEAD is signed here (``signing``:
-SigV4 over a canonical request of fixed shape, the derived key kept for the day) and sent through
-one shared aiohttp session that keeps connections alive, up to ``artifacts_workers`` of them. The
-response is four headers, read directly, with a fast path for the one date format S3 sends.
+HEADs are the indexer's bulk work, and through a botocore client each one costs about 3 ms of CPU
+in its event system, request building, signing and response parsing — more than the round trip
+itself on a local network, in the one event loop every worker shares. So the lean path takes only
+botocore's parts a HEAD needs: its S3 endpoint rules say where the bucket is (path-style or
+virtual-host, resolved once per endpoint, bucket and region), its URL helpers quote the key and join
+it as a HeadObject would, and its S3 SigV4 signer signs the request — with the derived key kept for
+the day. The request goes through one shared aiohttp session that keeps connections alive, up to
+``artifacts_workers`` of them. The response is four headers, read directly, with a fast path for
+the one date format S3 sends.
 
 aiobotocore stays for everything that needs botocore's knowledge: GETs of metrics and UI-metadata
 files (few, and size-capped), answers the lean path does not interpret (3xx and 400: wrong-region
-redirects, which botocore follows), targets it does not model (AWS partitions other than the
-commercial one, endpoints behind an HTTP proxy from the environment), and anonymous access (no
-credentials in the settings nor in botocore's default chain). Chain credentials (environment,
-web identity, instance profile) are taken from the same botocore session, refreshed by it.
+redirects, which botocore follows), buckets whose endpoint rules ask for more than a SigV4-signed
+request (S3 Express, multi-region access points), endpoints behind an HTTP proxy from the environment, and
+anonymous access (no credentials in the settings nor in botocore's default chain). Chain
+credentials (environment, web identity, instance profile) are taken from the same botocore
+session, refreshed by it.
 
 Credentials are chosen per object. Argo gives each S3 repository its own Secret, so one key pair
 rarely reads every bucket: ``artifacts_credentials`` maps an endpoint as workflows record it (before
 the endpoint map), or "endpoint/bucket", to a key pair. The most specific entry wins; an object no
 entry matches is signed as before, with the global pair or the default chain. Both paths follow
-the choice: one ``Signer`` per distinct key pair, one aiobotocore client per (endpoint, region,
-key pair).
+the choice: one signer per (key pair, signing region), one aiobotocore client per (endpoint,
+region, key pair).
 
 Every call is bounded twice: connect/read timeouts, and an overall deadline around the call.
 Botocore's own retries are off, because the indexer retries on its own schedule (durable, in the
@@ -49,6 +53,11 @@ import botocore.exceptions
 import botocore.httpsession
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from botocore.auth import EMPTY_SHA256_HASH, S3SigV4Auth
+from botocore.awsrequest import AWSRequest, create_request_object, prepare_request_dict
+from botocore.credentials import Credentials, ReadOnlyCredentials
+from botocore.endpoint_provider import EndpointProvider
+from botocore.utils import percent_encode
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -60,14 +69,6 @@ from pydantic import (
 from yarl import URL
 
 from runledger.core.settings import Settings
-from runledger.indexer.signing import (
-    Credentials,
-    Signer,
-    Target,
-    aws_target,
-    path_style,
-    quote_key,
-)
 
 _TRANSIENT_BOTOCORE = (
     botocore.exceptions.EndpointConnectionError,
@@ -134,8 +135,8 @@ _KEY_PAIRS = TypeAdapter(dict[str, KeyPair])
 
 
 def load_credentials(settings: Settings) -> dict[str, Credentials]:
-    """Per-location credentials by selector, from the setting or its file; a clear error (never a
-    secret) when malformed. Empty when neither is set."""
+    """Per-location credentials by selector, from the setting or its file, one object per distinct key
+    pair; a clear error (never a secret) when malformed. Empty when neither is set."""
     if settings.artifacts_credentials_file is not None:
         where = f"RUNLEDGER_ARTIFACTS_CREDENTIALS_FILE ({settings.artifacts_credentials_file})"
         try:
@@ -160,13 +161,45 @@ def load_credentials(settings: Settings) -> dict[str, Credentials]:
         # Matched as written against what workflows record, so a stray space or slash would never match.
         if not selector or selector != selector.strip() or selector.startswith("/") or selector.endswith("/"):
             raise ValueError(f'{where}: {selector!r} is neither "endpoint" nor "endpoint/bucket"')
-    return {
-        selector: Credentials(
-            pair.access_key_id, pair.secret_access_key.get_secret_value(),
-            pair.session_token.get_secret_value() if pair.session_token else None,
-        )
-        for selector, pair in pairs.items()
-    }  # fmt: skip
+    # botocore's Credentials, whose repr shows no secret; selectors sharing a pair share the object, and
+    # with it one aiobotocore client per endpoint.
+    shared = {pair: Credentials(pair.access_key_id, pair.secret_access_key.get_secret_value(),
+                                pair.session_token.get_secret_value() if pair.session_token else None)
+              for pair in set(pairs.values())}  # fmt: skip
+    return {selector: shared[pair] for selector, pair in pairs.items()}
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where botocore sends a bucket's requests: its endpoint for the bucket (the URL a HeadObject's
+    "/key" is joined to), the Host header signed and sent, and the region signed for."""
+
+    url: str
+    host: str
+    region: str
+
+
+class _HeadAuth(S3SigV4Auth):
+    """botocore's S3 SigV4 signer for one key pair and region, without two costs that are the same for
+    every HEAD: the derived key (four HMACs) is kept for the day, and the body hash is the empty
+    body's, which botocore would otherwise learn by preparing a copy of the whole request."""
+
+    def __init__(self, *, credentials: ReadOnlyCredentials, region: str) -> None:
+        super().__init__(credentials, "s3", region)
+        self._day = ""
+        self._key = b""
+
+    def payload(self, request: AWSRequest) -> str:
+        return EMPTY_SHA256_HASH
+
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        day = request.context["timestamp"][0:8]
+        if day != self._day:
+            key = self._sign(f"AWS4{self.credentials.secret_key}".encode(), day)
+            for part in (self._region_name, self._service_name, "aws4_request"):
+                key = self._sign(key, part)
+            self._key, self._day = key, day
+        return self._sign(self._key, string_to_sign, hex=True)
 
 
 class ObjectStore:
@@ -181,20 +214,18 @@ class ObjectStore:
             if logger.level < logging.INFO:
                 logger.setLevel(logging.INFO)
         # Read now, so malformed credentials stop start-up with their message rather than fail objects.
-        selected = load_credentials(settings)
-        signers = {credentials: Signer(credentials) for credentials in set(selected.values())}
-        # Selector -> the signer of its key pair: one per distinct pair, so its derived keys are shared.
-        self._selected: dict[str, Signer] = {selector: signers[c] for selector, c in selected.items()}
+        self._selected = load_credentials(settings)
         self._session = get_session()
         self._stack = contextlib.AsyncExitStack()
         self._clients: dict[tuple[str | None, str, Credentials | None], object] = {}
         self._opening = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
         self._credentials_resolved = False
-        self._static: Credentials | None = None
+        self._static: ReadOnlyCredentials | None = None
         self._chain: object | None = None  # botocore (refreshable) credentials from the default chain
-        self._signer: Signer | None = None
-        self._targets: dict[tuple[str | None, str, str], Target | None] = {}
+        self._auths: dict[tuple[ReadOnlyCredentials, str], _HeadAuth] = {}
+        self._endpoints: EndpointProvider | None = None
+        self._targets: dict[tuple[str | None, str, str], _Target | None] = {}
         self._timeout = aiohttp.ClientTimeout(
             total=settings.artifacts_timeout_seconds * 2,
             sock_connect=settings.artifacts_timeout_seconds,
@@ -212,8 +243,8 @@ class ObjectStore:
             return location.endpoint
         return f"{'http' if location.insecure else 'https'}://{location.endpoint}"
 
-    def _selected_signer(self, location: Location) -> Signer | None:
-        """The signer of the credentials configured for this object's endpoint or bucket, if any."""
+    def _selected_credentials(self, location: Location) -> Credentials | None:
+        """The credentials configured for this object's endpoint or bucket, if any."""
         if not self._selected:
             return None
         endpoint = location.endpoint or AWS_ENDPOINT
@@ -222,8 +253,7 @@ class ObjectStore:
     async def _client(self, location: Location):  # noqa: ANN202 - aiobotocore clients are generated types
         url = self.endpoint_url(location)
         region = location.region or "us-east-1"
-        selected = self._selected_signer(location)
-        chosen = selected.credentials if selected is not None else None  # None: the global pair or the chain
+        chosen = self._selected_credentials(location)  # None: the global pair or the chain
         key = (url, region, chosen)
         client = self._clients.get(key)
         if client is not None:
@@ -264,17 +294,16 @@ class ObjectStore:
     async def head(self, location: Location) -> ObjectHead:
         region = location.region or "us-east-1"
         target = self._target(location, region)
-        signer = None
+        credentials = None
         if target is not None:
-            signer = self._selected_signer(location) or await self._current_signer()
-        if target is None or signer is None:
+            selected = self._selected_credentials(location)
+            credentials = selected.get_frozen_credentials() if selected else await self._current_credentials()
+        if target is None or credentials is None:
             return await self._head_botocore(location)
-        encoded = quote_key(location.key)
-        headers = signer.headers("HEAD", target, encoded, region)
-        headers["User-Agent"] = USER_AGENT
+        request = self._signed_head(target=target, credentials=credentials, key=location.key)
         try:
             async with self._http_session().head(
-                URL(f"{target.base}/{encoded}", encoded=True), headers=headers, allow_redirects=False
+                URL(request.url, encoded=True), headers=dict(request.headers.items()), allow_redirects=False
             ) as response:
                 status, h = response.status, response.headers
         except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
@@ -287,6 +316,21 @@ class ObjectStore:
             return await self._head_botocore(location)
         raise _classify_status(status, str(status))
 
+    def _signed_head(self, *, target: _Target, credentials: ReadOnlyCredentials, key: str) -> AWSRequest:
+        """The HEAD of `key` as a botocore client builds and signs a HeadObject: the key quoted into
+        "/{Key+}", joined to the bucket's endpoint, signed by botocore's S3 signer."""
+        auth = self._auths.get((credentials, target.region))
+        if auth is None:
+            if len(self._auths) > 64:
+                self._auths.clear()  # refreshed chain credentials leave old pairs behind
+            auth = self._auths[(credentials, target.region)] = _HeadAuth(credentials=credentials, region=target.region)
+        request_dict = {"method": "HEAD", "url_path": "/" + percent_encode(key, safe="/~"), "query_string": "",
+                        "headers": {"Host": target.host}, "body": b""}  # fmt: skip
+        prepare_request_dict(request_dict, target.url, user_agent=USER_AGENT)
+        request = create_request_object(request_dict)
+        auth.add_auth(request)
+        return request
+
     async def _head_botocore(self, location: Location) -> ObjectHead:
         client = await self._client(location)
         response = await self._call(client.head_object(Bucket=location.bucket, Key=location.key))
@@ -298,34 +342,51 @@ class ObjectStore:
             last_modified=response.get("LastModified"),
         )
 
-    def _target(self, location: Location, region: str) -> Target | None:
+    def _target(self, location: Location, region: str) -> _Target | None:
         url = self.endpoint_url(location)
         key = (url, location.bucket, region)
         try:
             return self._targets[key]
         except KeyError:
             pass
-        target = path_style(url, location.bucket) if url else aws_target(location.bucket, region)
-        if target is not None and _proxied(target.base):
-            target = None  # botocore honours the environment's proxy settings; this session does not
-        self._targets[key] = target
+        target = self._targets[key] = self._resolve_target(url=url, bucket=location.bucket, region=region)
         return target
 
-    async def _current_signer(self) -> Signer | None:
+    def _resolve_target(self, *, url: str | None, bucket: str, region: str) -> _Target | None:
+        """The bucket's endpoint by botocore's S3 endpoint rules, with the parameters our clients give
+        them; None where a signed HEAD to it is not enough (botocore then does the HEAD)."""
+        if self._endpoints is None:
+            loader = self._session.get_component("data_loader")
+            self._endpoints = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"),
+                                               loader.load_data("partitions"))  # fmt: skip
+        parameters = {"Bucket": bucket, "Region": region, "ForcePathStyle": url is not None,  # as addressing_style
+                      "UseGlobalEndpoint": region == "us-east-1"}  # fmt: skip
+        if url is not None:
+            parameters["Endpoint"] = url
+        try:
+            endpoint = self._endpoints.resolve_endpoint(**parameters)
+        except botocore.exceptions.BotoCoreError:
+            return None  # botocore, on its path, reports what is wrong with the bucket or endpoint
+        schemes = endpoint.properties.get("authSchemes") or [{"name": "sigv4"}]
+        # S3 Express and multi-region access points sign otherwise; proxies come from the environment.
+        if schemes[0].get("name") != "sigv4" or endpoint.headers or _proxied(endpoint.url):
+            return None
+        parsed = URL(endpoint.url)
+        return _Target(url=endpoint.url, host=parsed.host_port_subcomponent or "",
+                       region=schemes[0].get("signingRegion", region))  # fmt: skip
+
+    async def _current_credentials(self) -> ReadOnlyCredentials | None:
         if not self._credentials_resolved:
             await self._resolve_credentials()
         if self._static is not None:
-            return self._signer
+            return self._static
         if self._chain is None:
             return None
         # Chain credentials may be temporary; botocore refreshes them ahead of expiry.
         frozen = await self._chain.get_frozen_credentials()  # type: ignore[attr-defined]
         if not frozen.access_key or not frozen.secret_key:
             return None
-        current = Credentials(frozen.access_key, frozen.secret_key, frozen.token or None)
-        if self._signer is None or self._signer.credentials != current:
-            self._signer = Signer(current)
-        return self._signer
+        return frozen
 
     async def _resolve_credentials(self) -> None:
         async with self._opening:
@@ -333,8 +394,7 @@ class ObjectStore:
                 return
             access, secret = self._settings.artifacts_access_key_id, self._settings.artifacts_secret_access_key
             if access and secret:
-                self._static = Credentials(access.get_secret_value(), secret.get_secret_value())
-                self._signer = Signer(self._static)
+                self._static = ReadOnlyCredentials(access.get_secret_value(), secret.get_secret_value(), None)
             else:
                 try:
                     self._chain = await self._session.get_credentials()

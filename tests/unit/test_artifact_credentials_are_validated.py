@@ -92,8 +92,8 @@ def test_the_bucket_entry_beats_the_endpoint_entry_and_aws_is_named_by_its_endpo
     store = ObjectStore(settings=settings)
 
     def chosen(endpoint: str | None, bucket: str) -> str | None:
-        signer = store._selected_signer(Location(bucket=bucket, key="k", endpoint=endpoint))
-        return signer.credentials.access_key if signer is not None else None
+        credentials = store._selected_credentials(Location(bucket=bucket, key="k", endpoint=endpoint))
+        return credentials.access_key if credentials is not None else None
 
     assert chosen("minio.team-a:9000", "models") == "AKIABUCKET"
     assert chosen("minio.team-a:9000", "mlpipeline") == "AKIAENDPOINT"
@@ -102,11 +102,11 @@ def test_the_bucket_entry_beats_the_endpoint_entry_and_aws_is_named_by_its_endpo
     assert chosen(None, "audit") == "AKIAAWSAUDIT"
 
 
-def test_selectors_sharing_a_key_pair_share_one_signer():
+def test_selectors_sharing_a_key_pair_share_one_credentials_object():
     same = pair("AKIASHARED")
     store = ObjectStore(settings=settings_with(json.dumps({"minio.a:9000": same, "minio.b:9000/x": same})))
-    a = store._selected_signer(Location(bucket="y", key="k", endpoint="minio.a:9000"))
-    b = store._selected_signer(Location(bucket="x", key="k", endpoint="minio.b:9000"))
+    a = store._selected_credentials(Location(bucket="y", key="k", endpoint="minio.a:9000"))
+    b = store._selected_credentials(Location(bucket="x", key="k", endpoint="minio.b:9000"))
     assert a is b is not None
 
 
