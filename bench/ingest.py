@@ -42,9 +42,9 @@ class NaiveWriter(RunWriter):
     async def _load_missing(self, conn: asyncpg.Connection, ids: list[str]) -> None:
         return None
 
-    async def write(self, conn, states):
+    async def write(self, conn, states, *, seen=None):
         self.forget([s.run.id for s in states])
-        return await super().write(conn, states)
+        return await super().write(conn, states, seen=seen)
 
 
 @dataclass

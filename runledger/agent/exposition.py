@@ -47,6 +47,12 @@ def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
     yield GaugeMetricFamily("runledger_ingest_queue_depth", "Runs waiting to be written.", value=len(ingestor.queue))
     yield CounterMetricFamily("runledger_rows_written", "Rows written, transitions included.", value=stats.rows_written)
     yield CounterMetricFamily("runledger_transitions", "Phase transitions recorded.", value=stats.transitions)
+    yield CounterMetricFamily(
+        "runledger_phase_changes_dropped",
+        "Phases of states replaced in the queue dropped past RUNLEDGER_INGEST_MAX_PENDING_PHASE_CHANGES (oldest"
+        " first): missing from their run's timeline.",
+        value=stats.phase_changes_dropped,
+    )
     yield CounterMetricFamily("runledger_db_retries", "Write batches retried after a database outage.", value=stats.db_retries)
     yield counted_by("runledger_errors", "Errors, by kind (bad objects, failed writes, ...).", "kind", stats.errors)
     yield counted_by("runledger_translation_warnings", "Oddities met while translating objects, by kind.", "kind",

@@ -5,9 +5,12 @@ object at once (so a bad object is reported against the event that carried it, a
 translated state waits in memory) and queues it under its run id. Writer tasks take batches of
 runs from the queue and persist each batch in one transaction.
 
-When the database fails transiently the batch goes back to the queue (unless a newer state of a
-run arrived meanwhile) and the writer backs off; because the queue keeps one state per run and
-bounds the number of runs, an outage costs bounded memory and no final state is lost. The steps held
+When the database fails transiently the batch goes back to the queue (behind a newer state of a
+run that arrived meanwhile) and the writer backs off; because the queue keeps one state per run and
+bounds the number of runs, an outage costs bounded memory and no final state is lost. It never
+costs history: a state that replaces a waiting one carries the phases the replaced one recorded
+(at most ingest_max_pending_phase_changes per run, the oldest dropped and counted past it), and the
+writer stores them as transitions before its own. The steps held
 by queued and in-flight states are bounded too (one run may hold a hundred thousand): a reader faster
 than the database waits. A batch that fails for a data reason is split run by run, so one bad run is
 reported and dropped alone.
@@ -20,6 +23,8 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import NamedTuple
 
 import asyncpg
 
@@ -29,6 +34,7 @@ from runledger.agent.translate import TranslationError, object_ref, translate_wo
 from runledger.core.backoff import Backoff
 from runledger.core.counters import LatencyHistogram
 from runledger.core.models import PodObservation, RunState, WatchEvent
+from runledger.core.phases import PhaseChange, Seen, replaced_phases
 from runledger.core.repositories import RepositoryRegistry
 from runledger.core.settings import Settings
 from runledger.store import reconcile
@@ -37,7 +43,13 @@ from runledger.store.pod_writer import write_pods
 from runledger.store.writer import RunWriter, is_stale, revision
 
 QueueKey = str | tuple[str, str, str]  # a run id, or ("pod", run id, node id)
-Work = tuple[int, RunState | PodObservation]  # (submission sequence number, state)
+
+
+class Work(NamedTuple):
+    seq: int  # submission sequence number
+    item: RunState | PodObservation
+    arrived_at: datetime
+    earlier: tuple[PhaseChange, ...] = ()  # phases of the states `item` replaced in the queue, oldest first
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +66,7 @@ class IngestStats:
     pods_skipped: int = 0  # pod observations that did not (nothing new, or older than the row)
     rows_written: int = 0
     transitions: int = 0
+    phase_changes_dropped: int = 0  # past ingest_max_pending_phase_changes: missing from the timeline
     offloaded_runs: int = 0
     batches: int = 0
     write_seconds: LatencyHistogram = field(default_factory=LatencyHistogram)  # one per committed batch
@@ -95,7 +108,8 @@ class Ingestor:
         self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(
             max_keys=settings.ingest_max_pending_runs,
             kind=resource_of,
-            refuse=lambda new, held: refusal(new[1], held[1]),
+            refuse=lambda new, held: refusal(new.item, held.item),
+            merge=self._keep_phases,
         )
         self._tasks: list[asyncio.Task] = []
         self._seq = 0
@@ -118,7 +132,7 @@ class Ingestor:
 
     def persisted_below(self) -> int:
         """Every state submitted with a sequence number below this one is persisted (or superseded)."""
-        waiting = [seq for seq, _ in self._queue.pending_items()]
+        waiting = [work.seq for work in self._queue.pending_items()]
         waiting += self._writing.values()
         return min(waiting, default=self._seq + 1)
 
@@ -136,9 +150,9 @@ class Ingestor:
             log.info("%s: a resourceVersion of %d digits is no etcd revision; arrival order decides",
                      _describe(item), len(rv))  # fmt: skip
         self._seq += 1
-        refused = await self._queue.put(key, (self._seq, item))
+        refused = await self._queue.put(key, Work(self._seq, item, datetime.now(timezone.utc)))
         if refused is None:
-            self._hold(key, steps)
+            self._hold(key, _weight(self._queue.pending(key)))
             return
         kind, _, detail = refused.partition(": ")
         if kind == "stale":
@@ -152,6 +166,21 @@ class Ingestor:
         """Count the steps of the state just queued for `key`, which replaced any older queued one."""
         self._held_steps += steps - self._queued_steps.get(key, 0)
         self._queued_steps[key] = steps
+
+    def _keep_phases(self, work: Work, replaced: Work) -> Work:
+        """`work` replacing `replaced` in the queue, with the phases `replaced` recorded that `work` does not."""
+        if not isinstance(work.item, RunState) or not isinstance(replaced.item, RunState):
+            return work
+        lost = replaced_phases(replaced.item, work.item, arrived_at=replaced.arrived_at)
+        if not lost and not replaced.earlier:
+            return work
+        earlier = (*replaced.earlier, *lost, *work.earlier)
+        cap = self._settings.ingest_max_pending_phase_changes
+        if len(earlier) > cap:
+            # The oldest go: the newest phases are the ones a live timeline is waiting for.
+            self.stats.phase_changes_dropped += len(earlier) - cap
+            earlier = earlier[len(earlier) - cap :]
+        return work._replace(earlier=earlier)
 
     # --- intake ----------------------------------------------------------------------------
 
@@ -253,8 +282,8 @@ class Ingestor:
             batch = await self._queue.get_batch(self._settings.ingest_batch_runs)
             keys = [key for key, _ in batch]
             steps = sum(self._queued_steps.pop(key, 0) for key in keys)  # still held, while written
-            for key, (seq, _) in batch:
-                self._writing[key] = seq
+            for key, work in batch:
+                self._writing[key] = work.seq
             try:
                 ok = await self._write(batch)
             finally:
@@ -293,22 +322,23 @@ class Ingestor:
                     self._requeue(key, work)
                     return False
                 self.stats.errors["write_failed"] += 1
-                log.error("could not store %s: %s", _describe(work[1]), exc)
+                log.error("could not store %s: %s", _describe(work.item), exc)
         return True
 
     def _requeue(self, key: QueueKey, work: Work) -> None:
-        if self._queue.put_nowait_if_absent(key, work):
-            self._hold(key, _steps(work[1]))
+        self._queue.put_back(key, work)
+        self._hold(key, _weight(self._queue.pending(key)))
 
     async def _commit(self, work: list[Work]) -> None:
-        runs = [item for _, item in work if isinstance(item, RunState)]
-        pods = [item for _, item in work if isinstance(item, PodObservation)]
+        runs = [w.item for w in work if isinstance(w.item, RunState)]
+        pods = [w.item for w in work if isinstance(w.item, PodObservation)]
+        seen = {w.item.run.id: Seen(w.arrived_at, w.earlier) for w in work if isinstance(w.item, RunState)}
         started = time.perf_counter()
         try:
             async with self._pool.acquire() as conn:
                 async with conn.transaction():
                     pod_rows, pods_refused = await write_pods(conn, pods)
-                    result = await self._writer.write(conn, runs)
+                    result = await self._writer.write(conn, runs, seen=seen)
         except BaseException:
             # The writer's fingerprints describe its (inner) transaction; the outer one decides.
             self._writer.forget([state.run.id for state in runs])
@@ -355,6 +385,11 @@ def resource_of(key: QueueKey) -> str:
 def _steps(item: RunState | PodObservation) -> int:
     """The weight of a state against ingest_max_pending_steps (a run counts as one more)."""
     return len(item.steps) + 1 if isinstance(item, RunState) else 1
+
+
+def _weight(work: Work) -> int:
+    """The weight of queued work against ingest_max_pending_steps: a kept phase change counts as a step."""
+    return _steps(work.item) + len(work.earlier)
 
 
 def _describe(item: RunState | PodObservation) -> str:

@@ -3,7 +3,8 @@
 * One pending item per key: a newer item for a key that is still waiting replaces the older one
   (only the newest state of a workflow matters), so memory is bounded by the number of keys.
   Newer means later in the object's own order, not in arrival order: ``refuse`` may keep the
-  item a key holds (pending, else in progress) against one that must not take its place.
+  item a key holds (pending, else in progress) against one that must not take its place, and
+  ``merge`` may carry into the newer item what it must keep of the replaced one.
 * A key is handed to at most one consumer at a time, and comes back only after ``done()``: items of
   one key are processed in order, items of different keys in parallel.
 * ``put()`` of a new key waits while ``max_keys`` keys are pending: a slow consumer (a slow or absent
@@ -25,6 +26,10 @@ def _accept(item: object, held: object) -> None:
     return None
 
 
+def _newest(item: V, replaced: V) -> V:
+    return item
+
+
 class CoalescingQueue(Generic[K, V]):
     def __init__(
         self,
@@ -32,17 +37,20 @@ class CoalescingQueue(Generic[K, V]):
         max_keys: int,
         kind: Callable[[K], str] = lambda key: "",
         refuse: Callable[[V, V], str | None] = _accept,
+        merge: Callable[[V, V], V] = _newest,
     ) -> None:
         """`kind` names the sort of a key (a small fixed set) for `coalesced_by`.
 
         `refuse(item, held)` says why `item` must not follow `held`, the item its key holds, or
-        None when it may.
+        None when it may. `merge(item, replaced)` is what the key holds once `item` replaced the
+        pending `replaced` (older, never processed).
         """
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self._max_keys = max_keys
         self._kind = kind
         self._refuse = refuse
+        self._merge = merge
         self._pending: dict[K, V] = {}
         self._ready: deque[K] = deque()  # pending keys not in progress, in arrival order
         self._in_progress: dict[K, V] = {}
@@ -64,6 +72,9 @@ class CoalescingQueue(Generic[K, V]):
     def pending_items(self) -> list[V]:
         return list(self._pending.values())
 
+    def pending(self, key: K) -> V | None:
+        return self._pending.get(key)
+
     def idle(self) -> bool:
         return not self._pending and not self._in_progress
 
@@ -84,20 +95,21 @@ class CoalescingQueue(Generic[K, V]):
                 return self._refuse(item, held[key])
         return None
 
-    def put_nowait_if_absent(self, key: K, item: V) -> bool:
-        """Give an item back (after a failed write) unless a newer one arrived meanwhile.
+    def put_back(self, key: K, item: V) -> None:
+        """Give an item back (after a failed write); a newer one that arrived meanwhile replaces it.
 
         Ignores the bound on purpose: the key was already counted when its item was first put. A
         pending item was checked against this one by `put` while this one was in progress.
         """
         if key in self._pending:
-            return False
-        self._store(key, item)
-        return True
+            self._pending[key] = self._merge(self._pending[key], item)
+        else:
+            self._store(key, item)
 
     def _store(self, key: K, item: V) -> None:
         if key in self._pending:
             self.coalesced_by[self._kind(key)] += 1
+            item = self._merge(item, self._pending[key])
         elif key not in self._in_progress:
             self._ready.append(key)
         self._pending[key] = item

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         description="Most steps held by the run states waiting or being written; intake waits beyond it "
         "(backpressure by size, as large runs weigh more). A single larger run is still taken.",
     )
+    ingest_max_pending_phase_changes: int = Field(
+        default=1_000,
+        ge=0,
+        description="Most phase changes a waiting run keeps from the states a newer one replaced, so that "
+        "its timeline still shows them; past it the oldest are dropped and counted. Each counts as a step "
+        "against ingest_max_pending_steps.",
+    )
     ingest_fingerprint_cache_runs: int = Field(
         default=100_000,
         ge=1,

@@ -4,7 +4,9 @@ For every run the writer remembers what it last persisted as fingerprints (64-bi
 written columns), not as objects. A new state is diffed against them: unchanged steps, edges,
 parameters and artifact references cost nothing; changed ones become rows in column arrays that
 one statement per table writes for the whole batch (group commit). A transition row is appended
-whenever a run or a step enters a new phase.
+whenever a run or a step enters a new phase: first for each phase a state the queue replaced had
+recorded (``Seen.earlier``; those not newer than what is stored were written, or superseded, already),
+then for the state's own, each from the phase before it, in that order (the order of their ids).
 
 Fingerprints are also stored in the rows, so a cache miss (a restart, an evicted run) reloads them
 with one query per table for the whole batch rather than re-reading whole rows.
@@ -22,17 +24,22 @@ or deletes another tenant's run.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import logging
 import sys
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
 import orjson
 
-from runledger.core.models import TERMINAL_PHASES, RunState, Step
+from runledger.core.models import RunState, Step
+from runledger.core.phases import Seen, run_phase_at, step_phase_at
 from runledger.store.sql_blocks import q
 
 log = logging.getLogger(__name__)
@@ -190,8 +197,10 @@ class RunWriter:
         for run_id in run_ids:
             self._cache.pop(run_id, None)
 
-    async def write(self, conn: asyncpg.Connection, states: list[RunState]) -> WriteResult:
-        """Persist `states` (at most one per run) in one transaction."""
+    async def write(
+        self, conn: asyncpg.Connection, states: list[RunState], *, seen: Mapping[str, Seen] | None = None
+    ) -> WriteResult:
+        """Persist `states` (at most one per run) in one transaction, with what was `seen` of their runs."""
         result = WriteResult()
         if not states:
             return result
@@ -213,6 +222,7 @@ class RunWriter:
                         result.runs_stale += 1
                         continue
                     after = self._diff(state, before, batch, now)
+                    _transitions(state, before, (seen or {}).get(state.run.id), batch, now)
                     if after is None:
                         result.runs_unchanged += 1
                     else:
@@ -296,9 +306,6 @@ class RunWriter:
                 step.pod_name, step.started_at, step.finished_at, step.exit_code, step.message, step.host_node,
                 step_fp,
             )  # fmt: skip
-            previous_phase = old.step_phases.get(step.id)
-            if step.phase and step.phase != previous_phase:
-                batch.transitions.add(rid, step.id, previous_phase, step.phase, _step_phase_at(step) or now)
         for step_id in old.steps.keys() - after.steps.keys():
             changed = True
             batch.step_deletes.add(rid, step_id)
@@ -346,9 +353,46 @@ class RunWriter:
             return None
         deleted_at = (state.deletion_timestamp or now) if state.deleted else None
         batch.runs.add(*run_row, deleted_at, run.resource_version, run_fp, run.shutdown)
-        if run.phase and run.phase != (before.phase if before else None):
-            batch.transitions.add(rid, "", before.phase if before else None, run.phase, _run_phase_at(state) or now)
         return after
+
+
+def _transitions(state: RunState, before: Persisted | None, seen: Seen | None, batch: _Batch, now: datetime) -> None:
+    """Queue a transition for every phase change from what `before` holds, through `seen.earlier`, to `state`.
+
+    Each run's or step's in the order they were seen. With earlier phases among them, the chains are
+    interleaved by time (each kept in its order), so the event feed tells a backlog as it happened.
+    """
+    rid = state.run.id
+    chains: dict[str, list[tuple[str, str, str | None, str, datetime]]] = {}  # step id ('' the run) -> rows
+
+    def enter(step_id: str, phase: str, at: datetime) -> None:
+        chain = chains.get(step_id)
+        if chain:
+            previous = chain[-1][3]
+        elif before is None:
+            previous = None
+        else:
+            previous = before.phase if step_id == "" else before.step_phases.get(step_id)
+        if phase and phase != previous:
+            chains.setdefault(step_id, []).append((rid, step_id, previous, phase, at))
+
+    for change in seen.earlier if seen else ():
+        if before is None or not _not_newer(change.resource_version, before.resource_version):
+            enter(change.step_id, change.phase, change.at)
+    interleave = bool(chains)
+    fallback = seen.arrived_at if seen else now
+    for step in state.steps:
+        enter(step.id, step.phase, step_phase_at(step) or fallback)
+    enter("", state.run.phase, run_phase_at(state) or fallback)
+    rows = heapq.merge(*chains.values(), key=itemgetter(4)) if interleave else itertools.chain(*chains.values())
+    for row in rows:
+        batch.transitions.add(*row)
+
+
+def _not_newer(incoming: str | None, stored: str | None) -> bool:
+    """Whether a state at `incoming` is no newer than one at `stored` (never when either is no revision)."""
+    new, old = revision(incoming), revision(stored)
+    return new is not None and old is not None and new <= old
 
 
 def _conflicts(state: RunState, before: Persisted) -> bool:
@@ -366,20 +410,3 @@ def _step_fingerprint(step: Step) -> int:
         step.name, step.display_name, step.type, step.template, step.phase, step.boundary_id, step.pod_name,
         step.started_at, step.finished_at, step.exit_code, step.message, step.host_node,
     ))  # fmt: skip
-
-
-def _step_phase_at(step: Step) -> datetime | None:
-    """When the object says the step entered its phase (Argo stamps startedAt when a node is created)."""
-    if step.phase in TERMINAL_PHASES:
-        return step.finished_at or step.started_at
-    return step.started_at
-
-
-def _run_phase_at(state: RunState) -> datetime | None:
-    run = state.run
-    if run.phase in TERMINAL_PHASES:
-        return run.finished_at or run.started_at or run.created_at
-    if run.phase == "Running":
-        return run.started_at or run.created_at
-    return run.created_at
-

@@ -56,9 +56,20 @@ async def test_a_requeued_item_does_not_override_a_newer_one():
     await queue.put("a", 1)
     (item,) = await queue.get_batch(10)
     await queue.put("a", 2)
-    assert queue.put_nowait_if_absent("a", 1) is False
+    queue.put_back("a", 1)
     await queue.done(["a"])
     assert await queue.get_batch(10) == [("a", 2)]
+
+
+async def test_what_a_newer_item_keeps_of_the_one_it_replaces_is_up_to_merge():
+    queue: CoalescingQueue[str, str] = CoalescingQueue(max_keys=10, merge=lambda item, replaced: replaced + item)
+    await queue.put("a", "1")
+    await queue.put("a", "2")
+    assert await queue.get_batch(10) == [("a", "12")]
+    await queue.put("a", "3")
+    queue.put_back("a", "12")  # its write failed: it is older than what arrived meanwhile
+    await queue.done(["a"])
+    assert await queue.get_batch(10) == [("a", "123")]
 
 
 async def test_wait_idle_returns_once_everything_is_done():

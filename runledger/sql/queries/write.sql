@@ -127,6 +127,11 @@ DELETE FROM artifact_refs a USING unnest($1::text[], $2::text[], $3::text[], $4:
 WHERE a.run_id = d.run_id AND a.step_id = d.step_id AND a.direction = d.direction AND a.name = d.name;
 
 -- name: insert_transitions
+-- Ids are drawn in the order of the arrays: a run's or step's transitions reach the event feed in
+-- the order they happened, earlier phases of a coalesced state before its own.
 INSERT INTO transitions (run_id, step_id, from_phase, to_phase, at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+SELECT run_id, step_id, from_phase, to_phase, at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+    WITH ORDINALITY AS t(run_id, step_id, from_phase, to_phase, at, n)
+ORDER BY n
 ON CONFLICT (run_id, step_id, to_phase, at) DO NOTHING;
