@@ -63,6 +63,8 @@ class Token:
         """The cursor, its key read as `kind`; BadRequest when key or id are not what the listing holds."""
         if isinstance(self.id, bool) or not isinstance(self.id, id_type):
             raise _malformed()
+        if isinstance(self.id, int) and not -(2**63) <= self.id < 2**63:  # past what a bigint holds
+            raise _malformed()
         return Cursor(key=_decode_key(self.key, kind=kind), id=self.id)
 
 

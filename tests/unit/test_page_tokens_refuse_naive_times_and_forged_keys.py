@@ -47,6 +47,7 @@ def test_nan_is_not_a_sort_key() -> None:
         ("text", "a", 3),  # a run id is text
         ("none", None, "3"),  # an artifact id is an integer
         ("none", None, True),
+        ("none", None, 2**63),
     ],
 )
 def test_a_key_or_id_of_another_kind_is_a_malformed_token(kind: str, key: object, run_id: object) -> None:
