@@ -14,7 +14,7 @@ given for no slot is an error: a typo fails loudly, not as odd SQL.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -64,19 +64,24 @@ def block(name: str) -> str:
 
 def splice(template: str, **fragments: str) -> str:
     """`template` with every ``{slot}`` replaced by the fragment of that name."""
-    used: set[str] = set()
+    pattern, slots = _compiled(template)
+    if slots != fragments.keys():
+        if missing := slots - fragments.keys():
+            raise KeyError(f"SQL slot {{{sorted(missing)[0]}}} was not filled")
+        raise KeyError(f"no SQL slot for {', '.join(sorted(fragments.keys() - slots))}")
+    return pattern.format_map(fragments)
 
-    def fill(match: re.Match[str]) -> str:
-        slot = match.group(1)
-        if slot not in fragments:
-            raise KeyError(f"SQL slot {{{slot}}} was not filled")
-        used.add(slot)
-        return fragments[slot]
 
-    sql = _SLOT.sub(fill, template)
-    if unused := set(fragments) - used:
-        raise KeyError(f"no SQL slot for {', '.join(sorted(unused))}")
-    return sql
+@lru_cache(maxsize=512)
+def _compiled(template: str) -> tuple[str, frozenset[str]]:
+    """The template as a str.format pattern (every other brace doubled), and its slots.
+
+    Every template is a block or a constant in code, so the cache holds them all.
+    """
+    pieces = _SLOT.split(template)  # literal text and slot names alternate
+    literal = [p.replace("{", "{{").replace("}", "}}") for p in pieces[::2]]
+    pattern = "".join(text + (f"{{{slot}}}" if slot is not None else "") for text, slot in zip(literal, [*pieces[1::2], None]))
+    return pattern, frozenset(pieces[1::2])
 
 
 class Statement:
