@@ -43,6 +43,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -64,7 +65,7 @@ from runledger.store import connection as db
 from runledger.store import lineage_graph as lineage
 from runledger.store import run_history as runs
 from runledger.store import run_listing
-from runledger.store.sql_blocks import q
+from runledger.store.page_tokens import Cursor
 
 DATABASE = "bench_queries"
 TARGETS_MS = {"list": 20.0, "lineage": 50.0, "detail": 20.0}
@@ -154,7 +155,7 @@ async def pick_targets(conn: asyncpg.Connection, shape: Shape, rng: random.Rando
         row = await conn.fetchrow("SELECT sort_at, id FROM runs ORDER BY sort_at DESC, id DESC OFFSET $1 LIMIT 1", depth + k * 100)
         keys.append((row["sort_at"], row["id"]))
     query = run_listing.RunListQuery(limit=100)
-    tokens = [run_listing.encode_token(query, key, run_id) for key, run_id in keys]
+    tokens = [run_listing.page_token(query, Cursor(key=key, id=run_id)) for key, run_id in keys]
     # Lineage roots: deploy steps whose champion chain has five produced models behind it, so ten
     # hops upstream cross five runs.
     deploy = len(shape.tasks) - 1
@@ -283,7 +284,7 @@ def _listing(**filters: Any) -> run_listing.RunListQuery:
 async def hop_by_hop(conn: asyncpg.Connection, seed: str, depth: int, limit: int) -> dict[str, int]:
     """The upstream walk as a client without the recursive CTE would do it: one neighbour query per
     node and hop, with the same neighbour rules (lineage_upstream), the visited set in Python."""
-    neighbours = lineage._with_parameter_rules(q("lineage_upstream"))
+    neighbours = lineage._with_parameter_rules("lineage_upstream")
     sql = (
         "SELECT nb.id FROM (SELECT $1::bigint AS artifact_id, $2::text AS run_id, $3::text AS step_id) p "
         f"CROSS JOIN LATERAL ({neighbours}) nb"
@@ -334,6 +335,7 @@ async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float) -
                 ("runs: param.lr=0.1 & metric.accuracy>=0.9", "list",
                  [f"{api}/runs?param.lr=0.1&metric.accuracy%3E=0.9&limit=100"], requests),
                 ("runs: param.lr=0.1", "list", [f"{api}/runs?param.lr=0.1&limit=100"], requests),
+                ("runs: sort=-metric.accuracy", "list", [f"{api}/runs?sort=-metric.accuracy&limit=100"], requests),
                 ("runs: param.experiment=<one of 5000>", "list",
                  [f"{api}/runs?param.experiment={e}&limit=100" for e in targets.experiments], requests),
                 ("lineage: step, upstream, depth 10", "lineage",
@@ -356,7 +358,7 @@ async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float) -
         recorder = RecordingConnection(conn)
         await run_listing.list_runs(recorder, keyset)  # type: ignore[arg-type]
         keyset_sql = recorder.plans[-1][1]
-        offset_sql = keyset_sql.split(" WHERE ")[0] + " ORDER BY r.sort_at DESC, r.id DESC LIMIT 101 OFFSET $1"
+        offset_sql = re.split(r"\sWHERE\s", keyset_sql)[0] + " ORDER BY r.sort_at DESC, r.id DESC LIMIT 101 OFFSET $1"
 
         def keyset_call(k: int) -> Callable[[], Awaitable[Any]]:
             key, run_id = targets.deep_keys[k]
@@ -393,6 +395,7 @@ async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float) -
                 metrics=(run_listing.MetricFilter(name="accuracy", op=">=", value=0.9),)))),
             ("runs: param.lr=0.1", lambda c: run_listing.list_runs(c, _listing(
                 params=(run_listing.ParamFilter(name="lr", value="0.1"),)))),
+            ("runs: sort=-metric.accuracy", lambda c: run_listing.list_runs(c, _listing(sort="-metric.accuracy"))),
             ("runs: param.experiment", lambda c: run_listing.list_runs(c, _listing(
                 params=(run_listing.ParamFilter(name="experiment", value=targets.experiments[0]),)))),
             ("lineage: upstream, depth 10", lambda c: lineage.get_lineage(c, lineage.LineageQuery(

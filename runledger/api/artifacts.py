@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from runledger.api import auth, keys
+from runledger.api.query_params import parse_artifact_query
 from runledger.api.responses import model_response
 from runledger.api.snapshot import snapshot
 from runledger.store import artifact_listing as repo
 
 
 async def list_artifacts(request: web.Request) -> web.Response:
-    query = repo.parse_artifact_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
+    query = parse_artifact_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
     if (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
     async with snapshot(request) as conn:

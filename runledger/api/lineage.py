@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from runledger.api import auth
+from runledger.api.query_params import parse_lineage_query
 from runledger.api.responses import model_response
 from runledger.api.snapshot import snapshot
 from runledger.store import lineage_graph as repo
 
 
 async def get_lineage(request: web.Request) -> web.Response:
-    query = repo.parse_lineage_query(request.rel_url.query)
+    query = parse_lineage_query(request.rel_url.query)
     visible = await auth.visible_namespaces(request)
     # One snapshot: the walks, the summaries and the edges see the same data. The walks bind node
     # ids, not filters, and planning them anew cost more than running them (~3.5 ms a request).

@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.api import auth, keys
+from runledger.api.query_params import parse_run_query
 from runledger.api.responses import model_response
 from runledger.api.snapshot import snapshot
 from runledger.store import run_history as repo
@@ -19,7 +20,7 @@ MAX_COMPARED = 50
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    query = listing.parse_run_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
+    query = parse_run_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
     if query.namespace is not None:
         await auth.require_namespace(request, query.namespace)
     elif (visible := await auth.visible_namespaces(request)) is not None:

@@ -12,9 +12,6 @@ named blocks of sql/queries/kfp.sql they include) are ever spliced into SQL.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import math
 import re
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -23,7 +20,9 @@ from urllib.parse import unquote
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from runledger.store import page_tokens
 from runledger.store.errors import BadRequest
+from runledger.store.page_tokens import Cursor, KeyKind
 from runledger.store.sql_blocks import q
 
 MAX_PREDICATES = 32
@@ -45,25 +44,20 @@ class _Proto(BaseModel):
 # --- filters ---------------------------------------------------------------------------------------
 
 
-def _expression(name: str) -> str:
-    """A named SQL expression from kfp.sql, parenthesised and without its comment lines."""
-    lines = [line for line in q(name).splitlines() if not line.lstrip().startswith("--")]
-    return "(" + "\n".join(lines) + ")"
-
-
 # Filterable keys (KFP's runAPIToModelFieldMap names) -> (SQL expression over runs r, kind of value).
-FIELDS: dict[str, tuple[str, str]] = {
+# The named expressions are CASE ... END: each splices in whole wherever a column could stand.
+FIELDS: dict[str, tuple[str, KeyKind]] = {
     "run_id": ("coalesce(r.kfp_run_id, r.id)", "text"),
     "id": ("coalesce(r.kfp_run_id, r.id)", "text"),
     "display_name": ("r.name", "text"),
     "name": ("r.name", "text"),
     "namespace": ("r.namespace", "text"),
-    "status": (_expression("kfp_v1_status"), "text"),
-    "state": (_expression("kfp_run_state"), "text"),
+    "status": (q("kfp_v1_status"), "text"),
+    "state": (q("kfp_run_state"), "text"),
     "storage_state": ("'AVAILABLE'::text", "text"),
     "created_at": ("r.sort_at", "time"),
     "finished_at": ("r.finished_sort", "time"),  # unfinished runs hold -infinity, as KFP's 0
-    "scheduled_at": (_expression("kfp_scheduled_at"), "time"),
+    "scheduled_at": (q("kfp_scheduled_at"), "time"),
     "pipeline_name": ("r.pipeline_name", "text"),  # a runledger extension: KFP has no such key
 }
 _UNSUPPORTED = {
@@ -214,10 +208,10 @@ def _from_unix(seconds: int, *, key: str) -> datetime:
 # --- sorting, queries and page tokens --------------------------------------------------------------
 
 # Sortable keys -> (SQL expression over runs r, kind); aliases share a canonical name.
-SORTS: dict[str, tuple[str, str]] = {
+SORTS: dict[str, tuple[str, KeyKind]] = {
     "created_at": ("r.sort_at", "time"),
     "finished_at": ("r.finished_sort", "time"),
-    "scheduled_at": (_expression("kfp_scheduled_at"), "time"),
+    "scheduled_at": (q("kfp_scheduled_at"), "time"),
     "name": ("r.name", "text"),
     "run_id": ("coalesce(r.kfp_run_id, r.id)", "text"),
 }
@@ -250,13 +244,10 @@ class ListQuery(_Proto):
     descending: bool = False
     predicates: tuple[Predicate, ...] = ()
 
-    def sort_sql(self) -> tuple[str, str]:
+    def sort_sql(self) -> tuple[str, KeyKind]:
         if self.sort.startswith("metric:"):
             return "coalesce(sm.value, '-Infinity'::double precision)", "number"
         return SORTS[self.sort]
-
-
-Cursor = tuple[Any, str]  # (sort key of the last row, its runs.id)
 
 
 def resolve_query(
@@ -285,41 +276,19 @@ def resolve_query(
     return issued, cursor
 
 
-def encode_token(query: ListQuery, key: Any, run_id: str) -> str:
-    if isinstance(key, datetime):
-        key = key.isoformat()
-    elif isinstance(key, float) and not math.isfinite(key):
-        key = str(key)  # '-inf': JSON has no infinities
-    payload = {"q": query.model_dump(mode="json"), "k": key, "i": run_id}
-    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+def page_token(query: ListQuery, cursor: Cursor) -> str:
+    """The token of the page after `cursor`; it carries its query, so it can be sent alone."""
+    return page_tokens.encode(cursor, kind=query.sort_sql()[1], query=query)
 
 
 def decode_token(token: str) -> tuple[ListQuery, Cursor]:
+    opened = page_tokens.open_token(token)
+    if opened.query is None:
+        raise BadRequest("page_token is malformed")
     try:
-        payload = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        query = ListQuery.model_validate(payload["q"])
-        key, run_id = payload["k"], payload["i"]
-        kind = _kind_of_sort(query)
-        if not isinstance(run_id, str):
-            raise TypeError
-        if kind == "time":
-            # asyncpg reads ±infinity (an unfinished run's finish; a time an older agent stored as such) as
-            # the naive datetime.min / datetime.max, and writes them back as ±infinity.
-            key = datetime.fromisoformat(key)
-            if key.tzinfo is None and key not in (datetime.min, datetime.max):
-                raise TypeError
-        elif kind == "number":
-            if isinstance(key, bool) or not isinstance(key, (int, float, str)):
-                raise TypeError
-            key = float(key)
-        elif not isinstance(key, str):
-            raise TypeError
-    except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError, ValidationError, BadRequest):
+        query = ListQuery.model_validate(opened.query)
+    except ValidationError:
         raise BadRequest("page_token is malformed") from None
-    return query, (key, run_id)
-
-
-def _kind_of_sort(query: ListQuery) -> str:
     if not query.sort.startswith("metric:") and query.sort not in SORTS:
         raise BadRequest("page_token is malformed")
-    return query.sort_sql()[1]
+    return query, opened.cursor(kind=query.sort_sql()[1], id_type=str)

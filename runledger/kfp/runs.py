@@ -44,7 +44,8 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from runledger.core.models import SHUTDOWN_STRATEGIES, TERMINAL_PHASES
-from runledger.kfp.list_requests import FIELDS, Cursor, ListQuery, encode_token
+from runledger.kfp.list_requests import FIELDS, ListQuery, page_token
+from runledger.store import paging
 from runledger.store import run_history as run_repo
 from runledger.store.errors import BadRequest
 from runledger.store.records import (
@@ -56,7 +57,8 @@ from runledger.store.records import (
     TransitionOut,
     finite,
 )
-from runledger.store.sql_blocks import q
+from runledger.store.page_tokens import Cursor
+from runledger.store.sql_blocks import Statement, q
 
 DEFAULT_PAGE_SIZE = 20  # KFP's list defaults (backend/src/apiserver/list/list.go)
 MAX_PAGE_SIZE = 200
@@ -233,24 +235,11 @@ class KfpError(_Proto):
 # --- SQL ------------------------------------------------------------------------------------------
 
 
-class _Sql:
-    def __init__(self) -> None:
-        self.args: list[Any] = []
-        self.where: list[str] = []
-
-    def bind(self, value: Any) -> str:
-        self.args.append(value)
-        return f"${len(self.args)}"
-
-    def where_clause(self) -> str:
-        return f" WHERE {' AND '.join(self.where)}" if self.where else ""
-
-
-def _filters(query: ListQuery, sql: _Sql, namespaces: frozenset[str] | None) -> None:
+def _filters(query: ListQuery, sql: Statement, namespaces: frozenset[str] | None) -> None:
     if query.namespace is not None:
-        sql.where.append(f"r.namespace = {sql.bind(query.namespace)}")
+        sql.where("r.namespace = {namespace}", namespace=sql.bind(query.namespace))
     if namespaces is not None:
-        sql.where.append(f"r.namespace = ANY({sql.bind(sorted(namespaces))}::text[])")
+        sql.where("r.namespace = ANY({namespaces}::text[])", namespaces=sql.bind(sorted(namespaces)))
     for p in query.predicates:
         if p.key not in FIELDS:  # a forged token; parse_filter never lets one through
             raise BadRequest("page_token is malformed")
@@ -258,13 +247,13 @@ def _filters(query: ListQuery, sql: _Sql, namespaces: frozenset[str] | None) -> 
         values = list(p.texts if kind == "text" else p.times)
         if p.op == "IN":
             cast = "text[]" if kind == "text" else "timestamptz[]"
-            sql.where.append(f"{expression} = ANY({sql.bind(values)}::{cast})")
+            sql.where("{field} = ANY({values}::{cast})", field=expression, values=sql.bind(values), cast=cast)
         elif not values:
             raise BadRequest("page_token is malformed")
         elif p.op == "IS_SUBSTRING":
-            sql.where.append(f"strpos({expression}, {sql.bind(values[0])}) > 0")
+            sql.where("strpos({field}, {value}) > 0", field=expression, value=sql.bind(values[0]))
         else:
-            sql.where.append(f"{expression} {_SQL_OPS[p.op]} {sql.bind(values[0])}")
+            sql.where("{field} {op} {value}", field=expression, op=_SQL_OPS[p.op], value=sql.bind(values[0]))
 
 
 class RunPage(BaseModel):
@@ -287,33 +276,25 @@ async def list_runs(
     `namespaces` (None: all) is the caller's visibility, applied apart from the query: a page token
     carries the query, and must not carry what the caller may see.
     """
-    sql = _Sql()
+    sql = Statement()
     _filters(query, sql, namespaces)
-    total = await conn.fetchval(f"SELECT count(*) FROM runs r{sql.where_clause()}", *sql.args)
-    expression, _ = query.sort_sql()
-    joins = ""
+    total = await paging.count(conn, sql, source="runs r")
+    key, kind = query.sort_sql()
     if query.sort.startswith("metric:"):
         # Every run is listed; those that never reported the metric sort as -infinity (first ascending).
-        joins = f" LEFT JOIN run_metrics sm ON sm.run_id = r.id AND sm.name = {sql.bind(query.sort[len('metric:'):])}"
-    direction, compare = ("DESC", "<") if query.descending else ("ASC", ">")
-    if after is not None:
-        sql.where.append(f"({expression}, r.id) {compare} ({sql.bind(after[0])}, {sql.bind(after[1])})")
-    limit = sql.bind(page_size + 1)
-    rows = await conn.fetch(
-        f"SELECT {q('run_columns_r')}, {expression} AS sort_key FROM runs r{joins}{sql.where_clause()}"
-        f" ORDER BY {expression} {direction}, r.id {direction} LIMIT {limit}",
-        *sql.args,
+        sql.join("LEFT JOIN run_metrics sm ON sm.run_id = r.id AND sm.name = {metric}",
+                 metric=sql.bind(query.sort[len("metric:"):]))  # fmt: skip
+    order = paging.Order(key=key, kind=kind, id="r.id", descending=query.descending)
+    page = await paging.fetch_page(
+        conn, sql, columns=q("run_columns_r"), source="runs r", order=order, after=after, limit=page_size
     )
-    token = None
-    if len(rows) > page_size:
-        rows = rows[:page_size]
-        token = encode_token(query, rows[-1]["sort_key"], rows[-1]["id"])
-    return RunPage(rows=rows, next_page_token=token, total_size=total)
+    token = page_token(query, page.next) if page.next is not None else None
+    return RunPage(rows=page.rows, next_page_token=token, total_size=total)
 
 
 async def find_run(conn: asyncpg.Connection, run_id: str) -> asyncpg.Record | None:
     """The run a KFP client means by `run_id`: KFP's run id first, else runledger's id."""
-    return await conn.fetchrow(q("kfp_get_run").format(run_columns_r=q("run_columns_r")), run_id)
+    return await conn.fetchrow(q("kfp_get_run", run_columns_r=q("run_columns_r")), run_id)
 
 
 async def run_histories(conn: asyncpg.Connection, run_ids: list[str]) -> dict[str, list[tuple[str, datetime]]]:

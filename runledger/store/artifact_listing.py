@@ -1,6 +1,7 @@
 """Read side of the artifact index: listings with filters, and one artifact with its events.
 
-Listings are newest first, paged by keyset on the artifact id. Filters on the steps that produced
+Listings are newest first, paged by keyset on the artifact id (paging.py); the query arrives typed
+(runledger/api/query_params.py parses the query string into it). Filters on the steps that produced
 or consumed an artifact (run, step, name) go through artifact_refs, indexed by run and by artifact.
 """
 
@@ -9,10 +10,10 @@ from __future__ import annotations
 from typing import Literal
 
 import asyncpg
-from multidict import MultiDictProxy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from runledger.store import page_tokens
+from runledger.store import page_tokens, paging
+from runledger.store.page_tokens import Cursor
 from runledger.store.errors import BadRequest
 from runledger.store.records import (
     ArtifactDetail,
@@ -21,7 +22,7 @@ from runledger.store.records import (
     ArtifactOut,
     ArtifactPage,
 )
-from runledger.store.sql_blocks import q
+from runledger.store.sql_blocks import Statement, q, splice
 
 MAX_EVENTS = 200  # producers, and consumers, shown in an artifact's detail
 
@@ -40,35 +41,15 @@ class ArtifactQuery(BaseModel):
     page_token: str | None = Field(default=None, max_length=2048)
 
 
-def parse_artifact_query(params: MultiDictProxy[str], *, max_limit: int) -> ArtifactQuery:
-    duplicated = sorted({k for k in params if len(params.getall(k)) > 1})
-    if duplicated:
-        raise BadRequest(f"parameter(s) given more than once: {', '.join(duplicated)}")
-    try:
-        query = ArtifactQuery.model_validate(dict(params))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise BadRequest(f"unknown parameter {where!r}" if error["type"] == "extra_forbidden" else f"{where}: {error['msg']}") from None
-    if query.step and not query.run:
-        raise BadRequest("step needs run: node ids are unique within a run only")
-    if query.limit > max_limit:
-        raise BadRequest(f"limit must be at most {max_limit}")
-    if query.page_token:
-        _decode(query)
-    return query
-
-
 def _fingerprint(query: ArtifactQuery) -> str:
-    return page_tokens.query_hash(query, exclude={"limit", "page_token", "namespaces"})
+    return page_tokens.fingerprint(query, exclude={"limit", "page_token", "namespaces"})
 
 
-def _decode(query: ArtifactQuery) -> int:
-    assert query.page_token is not None
-    _, last_id = page_tokens.decode(query.page_token, _fingerprint(query))
-    if isinstance(last_id, bool) or not isinstance(last_id, int):
-        raise BadRequest("page_token is malformed")
-    return last_id
+def start_after(query: ArtifactQuery) -> Cursor | None:
+    """Where the query's page starts; BadRequest for a token that is malformed or another query's."""
+    if not query.page_token:
+        return None
+    return page_tokens.decode(query.page_token, fingerprint=_fingerprint(query), kind="none", id_type=int)
 
 
 def _artifact(row: asyncpg.Record) -> dict:
@@ -76,48 +57,33 @@ def _artifact(row: asyncpg.Record) -> dict:
 
 
 async def list_artifacts(conn: asyncpg.Connection, query: ArtifactQuery) -> ArtifactPage:
-    args: list[object] = []
-
-    def bind(value: object) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    where: list[str] = []
+    after = start_after(query)
+    sql = Statement()
     if query.uri_prefix:
         # Bound as a pattern with LIKE's metacharacters escaped; text_pattern_ops serves it.
         escaped = query.uri_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(f"a.uri LIKE {bind(escaped + '%')}")
+        sql.where("a.uri LIKE {pattern}", pattern=sql.bind(escaped + "%"))
     if query.state:
-        where.append(f"a.state = {bind(query.state)}")
-    ref_conditions = ["r.artifact_id = a.id"]
-    if query.run:
-        ref_conditions.append(f"r.run_id = {bind(query.run)}")
-    if query.step:
-        ref_conditions.append(f"r.step_id = {bind(query.step)}")
-    if query.name:
-        ref_conditions.append(f"r.name = {bind(query.name)}")
-    if query.direction:
-        ref_conditions.append(f"r.direction = {bind(query.direction)}")
+        sql.where("a.state = {state}", state=sql.bind(query.state))
+    refs = ["r.artifact_id = a.id"]
+    for column, value in (("run_id", query.run), ("step_id", query.step), ("name", query.name), ("direction", query.direction)):
+        if value:
+            refs.append(splice("r.{column} = {value}", column=column, value=sql.bind(value)))
     if query.namespaces is not None:
-        ref_conditions.append(
-            f"EXISTS (SELECT 1 FROM runs x WHERE x.id = r.run_id AND x.namespace = ANY({bind(list(query.namespaces))}::text[]))"
-        )
-    if len(ref_conditions) > 1:
-        where.append(f"EXISTS (SELECT 1 FROM artifact_refs r WHERE {' AND '.join(ref_conditions)})")
-    if query.page_token:
-        where.append(f"a.id < {bind(_decode(query))}")
-    limit = bind(query.limit + 1)
-    sql = (
-        f"SELECT {q('artifact_columns')} FROM artifacts a"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        + f" ORDER BY a.id DESC LIMIT {limit}"
+        refs.append(splice(
+            "EXISTS (SELECT 1 FROM runs x WHERE x.id = r.run_id AND x.namespace = ANY({namespaces}::text[]))",
+            namespaces=sql.bind(list(query.namespaces)),
+        ))  # fmt: skip
+    if len(refs) > 1:
+        sql.where("EXISTS (SELECT 1 FROM artifact_refs r WHERE {refs})", refs=" AND ".join(refs))
+    order = paging.Order(key=None, kind="none", id="a.id", descending=True)
+    page = await paging.fetch_page(
+        conn, sql, columns=q("artifact_columns"), source="artifacts a", order=order, after=after, limit=query.limit
     )
-    rows = await conn.fetch(sql, *args)
     token = None
-    if len(rows) > query.limit:
-        rows = rows[: query.limit]
-        token = page_tokens.encode(_fingerprint(query), None, rows[-1]["id"])
-    return ArtifactPage(artifacts=[ArtifactOut(**_artifact(r)) for r in rows], next_page_token=token)
+    if page.next is not None:
+        token = page_tokens.encode(page.next, kind=order.kind, fingerprint=_fingerprint(query))
+    return ArtifactPage(artifacts=[ArtifactOut(**_artifact(r)) for r in page.rows], next_page_token=token)
 
 
 async def get_artifact(
@@ -131,9 +97,9 @@ async def get_artifact(
     columns = q("artifact_columns")
     # isdigit() alone admits '²' and other digits int() refuses.
     if ref.isascii() and ref.isdigit():
-        row = await conn.fetchrow(q("get_artifact").format(artifact_columns=columns), int(ref))
+        row = await conn.fetchrow(q("get_artifact", artifact_columns=columns), int(ref))
     elif ref.startswith("s3://"):
-        row = await conn.fetchrow(q("get_artifact_by_uri").format(artifact_columns=columns), ref)
+        row = await conn.fetchrow(q("get_artifact_by_uri", artifact_columns=columns), ref)
     else:
         raise BadRequest("an artifact is named by its numeric id or its s3://bucket/key URI")
     if row is None:

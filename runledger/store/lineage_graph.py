@@ -53,8 +53,7 @@ from functools import cache
 from typing import Literal
 
 import asyncpg
-from multidict import MultiDictProxy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.store.errors import BadRequest
 from runledger.store.records import Out, Timestamp
@@ -118,22 +117,6 @@ class LineageQuery(BaseModel):
     @property
     def ref(self) -> NodeRef:
         return parse_ref(self.node)
-
-
-def parse_lineage_query(params: MultiDictProxy[str]) -> LineageQuery:
-    duplicated = sorted({k for k in params if len(params.getall(k)) > 1})
-    if duplicated:
-        raise BadRequest(f"parameter(s) given more than once: {', '.join(duplicated)}")
-    try:
-        query = LineageQuery.model_validate(dict(params))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "query"
-        if error["type"] == "extra_forbidden":
-            raise BadRequest(f"unknown parameter {where!r}: use node, direction, depth, limit") from None
-        raise BadRequest(f"{where}: {error['msg']}") from None
-    parse_ref(query.node)  # a malformed node is a 400 before any query runs
-    return query
 
 
 # --- the response ---------------------------------------------------------------------------------
@@ -204,18 +187,18 @@ class LineageGraph(Out):
 # --- the queries ----------------------------------------------------------------------------------
 
 
-def _with_parameter_rules(sql: str) -> str:
-    return sql.replace("{producers}", q("lineage_producers")).replace("{ancestor}", q("lineage_ancestor"))
+def _with_parameter_rules(name: str) -> str:
+    return q(name, producers=q("lineage_producers"), ancestor=q("lineage_ancestor"))
 
 
 @cache
 def walk_sql(direction: Literal["upstream", "downstream"]) -> str:
-    return q("lineage_walk").replace("{neighbours}", _with_parameter_rules(q(f"lineage_{direction}")))
+    return q("lineage_walk", neighbours=_with_parameter_rules(f"lineage_{direction}"))
 
 
 @cache
 def edges_sql() -> str:
-    return _with_parameter_rules(q("lineage_edges"))
+    return _with_parameter_rules("lineage_edges")
 
 
 def _split_step(node_id: str) -> tuple[str, str]:

@@ -55,7 +55,7 @@ def run_from_row(row: asyncpg.Record) -> RunOut:
 
 
 async def get_run(conn: asyncpg.Connection, run_id: str) -> RunOut | None:
-    row = await conn.fetchrow(q("get_run").format(run_columns=q("run_columns")), run_id)
+    row = await conn.fetchrow(q("get_run", run_columns=q("run_columns")), run_id)
     return run_from_row(row) if row else None
 
 
@@ -142,7 +142,7 @@ async def compare_runs(
     conn: asyncpg.Connection, run_ids: list[str], *, namespaces: frozenset[str] | None = None
 ) -> RunComparison:
     """Runs side by side; ids unknown, or of runs outside `namespaces` (None: all), are listed as missing."""
-    rows = await conn.fetch(q("compare_runs").format(run_columns=q("run_columns")), run_ids)
+    rows = await conn.fetch(q("compare_runs", run_columns=q("run_columns")), run_ids)
     found = {r["id"]: run_from_row(r) for r in rows if namespaces is None or r["namespace"] in namespaces}
     shown = list(found)
     parameters: dict[str, dict[str, str | None]] = {}

@@ -1,6 +1,6 @@
-"""The folders are layers (cli > service > demo > api > agent | indexer | kfp > store > core), checked by
-import-linter with the contract in pyproject.toml, on the package as it is and on a copy with a
-forbidden import added."""
+"""The folders are layers (cli > service > demo > api > agent | indexer | kfp > store > core), and the
+store reads no HTTP request (query strings are parsed in the API); checked by import-linter with the
+contracts in pyproject.toml, on the package as it is and on a copy with a forbidden import added."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ FORBIDDEN = [  # (module that gains the import, the import, the chain import-lin
     ("agent/ingest.py", "from runledger.indexer import worker", "runledger.agent.ingest -> runledger.indexer.worker"),
     ("core/models.py", "from runledger.store import writer", "runledger.core.models -> runledger.store.writer"),
     ("api/app.py", "from runledger import service", "runledger.api.app -> runledger.service"),
+    ("store/run_listing.py", "from multidict import MultiDictProxy", "runledger.store.run_listing -> multidict"),
+    ("store/paging.py", "from aiohttp import web", "runledger.store.paging -> aiohttp"),
 ]
 
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 from multidict import MultiDict, MultiDictProxy
 
+from runledger.api.query_params import parse_lineage_query
 from runledger.store.errors import BadRequest
-from runledger.store.lineage_graph import (
-    LineageQuery,
-    NodeRef,
-    parse_lineage_query,
-    parse_ref,
-)
+from runledger.store.lineage_graph import LineageQuery, NodeRef, parse_ref
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 -- KFP-compatible reads (runledger/kfp/runs.py). Listings are composed there from the
--- expressions below (only the WHERE clause, the sort expression and the direction vary); every value
--- is a bound parameter. A block's comments come after its name line: the expressions are spliced
--- into larger statements, so nothing may trail them.
+-- expressions below around the keyset blocks of listing.sql (only the WHERE clause, the sort
+-- expression and the direction vary); every value is a bound parameter. A block's comments come
+-- right after its name line, where loading drops them: the expressions, each one CASE ... END,
+-- are spliced whole into larger statements.
 
 -- name: kfp_run_state
 -- The v2beta1 RuntimeState of a run, from its Argo phase and spec.shutdown. Must agree with

@@ -1,5 +1,5 @@
--- Read side. Run listings are composed in runledger/store/run_listing.py from the fragments at the
--- end of this file (only the WHERE clause varies); everything else is a fixed statement.
+-- Read side. Run listings are composed in runledger/store/run_listing.py around the keyset blocks
+-- of listing.sql (only the joins and the WHERE clause vary); everything else is a fixed statement.
 
 -- name: run_columns
 id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, message, shutdown, created_at,

@@ -1,0 +1,136 @@
+"""Query strings of the listing endpoints, parsed into the typed requests the store takes.
+
+Each parser checks the whole request before any query runs, page token included, and turns
+anything malformed into a BadRequest (400) that says what is wrong: an unknown or repeated
+parameter, a value out of range, a filter or sort written wrong, a token of another query.
+
+Run listings take repeatable filters written ``label=team=nlp`` / ``label=team`` / ``label=!team``,
+``param.lr=0.1`` and ``metric.accuracy>=0.9`` (operators ``= != < <= > >=``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TypeVar
+
+from multidict import MultiDictProxy
+from pydantic import BaseModel, ValidationError
+
+from runledger.store import artifact_listing, run_listing
+from runledger.store.errors import BadRequest
+from runledger.store.lineage_graph import LineageQuery, parse_ref
+from runledger.store.run_listing import NAME, LabelFilter, MetricFilter, ParamFilter, RunListQuery
+
+Q = TypeVar("Q", bound=BaseModel)
+_COMPARISON = re.compile(rf"^(metric)\.({NAME}?)(>=|<=|!=|=|>|<)(.*)$", re.S)
+_PARAM = re.compile(rf"^param\.({NAME})=(.*)$", re.S)
+_LABEL = re.compile(r"^(!)?([A-Za-z0-9_.\-/]{1,317})(?:=(.*))?$", re.S)
+
+
+def parse_run_query(params: MultiDictProxy[str], *, max_limit: int = 500) -> RunListQuery:
+    """GET /api/v1/runs's query string -> RunListQuery."""
+    plain: dict[str, str] = {}
+    labels: list[LabelFilter] = []
+    param_filters: list[ParamFilter] = []
+    metric_filters: list[MetricFilter] = []
+    for key, value in params.items():
+        if key == "label":
+            labels.append(_label(value))
+        elif key.startswith("param."):
+            match = _PARAM.match(f"{key}={value}")
+            if not match:
+                raise BadRequest(f"bad parameter filter {key!r}: use param.NAME=VALUE")
+            param_filters.append(ParamFilter(name=match[1], value=match[2]))
+        elif key.startswith("metric."):
+            metric_filters.append(_metric(key, value))
+        elif key in plain:
+            raise BadRequest(f"parameter {key!r} given more than once")
+        else:
+            plain[key] = value
+    for what, found in (("label", labels), ("param.", param_filters), ("metric.", metric_filters)):
+        if len(found) > run_listing.MAX_REPEATED:
+            raise BadRequest(f"at most {run_listing.MAX_REPEATED} {what} filters")
+    query = _validated(
+        RunListQuery, {**plain, "labels": labels, "params": param_filters, "metrics": metric_filters}
+    )
+    _check_sort(query.sort)
+    _check_limit(query.limit, max_limit=max_limit)
+    run_listing.start_after(query)  # a bad token is a 400 before any query runs
+    return query
+
+
+def parse_artifact_query(params: MultiDictProxy[str], *, max_limit: int) -> artifact_listing.ArtifactQuery:
+    """GET /api/v1/artifacts's query string -> ArtifactQuery."""
+    query = _validated(artifact_listing.ArtifactQuery, _once_each(params))
+    if query.step and not query.run:
+        raise BadRequest("step needs run: node ids are unique within a run only")
+    _check_limit(query.limit, max_limit=max_limit)
+    artifact_listing.start_after(query)
+    return query
+
+
+def parse_lineage_query(params: MultiDictProxy[str]) -> LineageQuery:
+    """GET /api/v1/lineage's query string -> LineageQuery."""
+    query = _validated(LineageQuery, _once_each(params), unknown_hint=": use node, direction, depth, limit")
+    parse_ref(query.node)  # a malformed node is a 400 before any query runs
+    return query
+
+
+def _once_each(params: MultiDictProxy[str]) -> dict[str, str]:
+    duplicated = sorted({k for k in params if len(params.getall(k)) > 1})
+    if duplicated:
+        raise BadRequest(f"parameter(s) given more than once: {', '.join(duplicated)}")
+    return dict(params)
+
+
+def _validated(model: type[Q], data: dict[str, object], *, unknown_hint: str = "") -> Q:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "query"
+        if error["type"] == "extra_forbidden":
+            raise BadRequest(f"unknown parameter {where!r}{unknown_hint}") from None
+        raise BadRequest(f"{where}: {error['msg']}") from None
+
+
+def _check_limit(limit: int, *, max_limit: int) -> None:
+    if limit > max_limit:
+        raise BadRequest(f"limit must be at most {max_limit}")
+
+
+def _label(value: str) -> LabelFilter:
+    match = _LABEL.match(value)
+    if not match or (match[1] and match[3] is not None):
+        raise BadRequest(f"bad label selector {value!r}: use label=KEY=VALUE, label=KEY or label=!KEY")
+    return LabelFilter(key=match[2], value=match[3], negated=bool(match[1]))
+
+
+def _metric(key: str, value: str) -> MetricFilter:
+    # `metric.acc>=0.9` reaches us as key "metric.acc>" and value "0.9"; `metric.acc<0.9` as a bare
+    # key. Rejoining them gives back what the client wrote.
+    text = key if (value == "" and any(c in key for c in "<>")) else f"{key}={value}"
+    match = _COMPARISON.match(text)
+    if not match or not match[2]:
+        raise BadRequest(f"bad metric filter {text!r}: use metric.NAME OP NUMBER with OP one of = != < <= > >=")
+    try:
+        number = float(match[4])
+    except ValueError:
+        raise BadRequest(f"bad metric filter {text!r}: {match[4]!r} is not a number") from None
+    if not math.isfinite(number):
+        raise BadRequest(f"bad metric filter {text!r}: the number must be finite")
+    return MetricFilter(name=match[2], op=match[3], value=number)  # type: ignore[arg-type]
+
+
+def _check_sort(sort: str) -> None:
+    field = sort.lstrip("-")
+    if sort.count("-") > 1 or not sort:
+        raise BadRequest(f"bad sort {sort!r}")
+    if field.startswith("metric."):
+        if not re.fullmatch(NAME, field[len("metric."):]):
+            raise BadRequest(f"bad sort {sort!r}: metric name is empty or malformed")
+        return
+    if field not in run_listing.SORTS:
+        allowed = ", ".join([*run_listing.SORTS, "metric.NAME"])
+        raise BadRequest(f"unknown sort key {field!r}: one of {allowed}, with '-' for descending")
