@@ -21,6 +21,7 @@ import pytest
 from runledger.core.settings import Settings
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
+from tests.support.mariadb import MariaDB, MariaDBUnavailable, running_mariadb
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY, FaultyS3, MotoServer, S3Objects
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -48,6 +49,16 @@ def pg_server_uri() -> str:
     # A session leaves hundreds of databases behind: deleting gigabytes can outlast the last test's
     # timeout on a busy machine, so the files go in the background, after the server has stopped.
     subprocess.run(["sh", "-c", 'rm -rf "$0" >/dev/null 2>&1 &', str(root)], check=False)
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> MariaDB:
+    """A private MariaDB server for the session (installed with apt if missing)."""
+    try:
+        with running_mariadb() as server:
+            yield server
+    except MariaDBUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
