@@ -27,11 +27,13 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from runledger.agent import cluster
+from runledger.agent.argo_database import NodeStatus, OffloadTable
 from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.agent.ingest import Ingestor
 from runledger.agent.leader import LeaderElector, LeaseSettings
 from runledger.agent.replay import ReplayErrors, read_events
+from runledger.agent.source_databases import SourceDatabase
 from runledger.api import prometheus, serving
 from runledger.api.app import create_app
 from runledger.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
@@ -86,6 +88,27 @@ async def open_pool(settings: Settings, dsn: str) -> AsyncIterator[asyncpg.Pool]
         yield pool
     finally:
         await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def argo_node_status(settings: Settings, *, url: str | None = None) -> AsyncIterator[NodeStatus | None]:
+    """Offloaded node status from Argo's database (`url`, or RUNLEDGER_ARGO_DATABASE_URL); None when unset."""
+    url = url or settings.argo_database_url
+    if not url:
+        yield None
+        return
+    # Connections are opened on first use: Argo's database being down must not stop the agent.
+    source = SourceDatabase(url, max_connections=2)
+    await source.open()
+    try:
+        table = OffloadTable(
+            source=source, table=settings.argo_database_offload_table, cluster=settings.argo_database_cluster_name
+        )
+        yield NodeStatus(
+            table=table, retry_initial=0.2, retry_max=10.0, wait_seconds=settings.argo_database_offload_wait_seconds
+        )
+    finally:
+        await source.close()
 
 
 async def replay_files(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
@@ -196,8 +219,9 @@ async def run_replay_source(
     async with contextlib.AsyncExitStack() as stack:
         if not settings.replay_paths and settings.artifacts_index and not settings.artifacts_endpoint_map:
             settings = await stack.enter_async_context(demo_artifact_store(settings, paths, announce=announce))
+        node_status = await stack.enter_async_context(argo_node_status(settings))
         # The replay source is finite, so counting its runs for the summary is bounded.
-        ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
+        ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
         ingestor.start()
         indexer = start_indexer(settings, pool=pool)
         telemetry = app[prometheus.TELEMETRY]
@@ -279,6 +303,13 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
     Losing the lease cancels the writers at once (an open transaction rolls back) and drops what was
     queued: the next leader lists or resumes from the last checkpoint, and ingest is idempotent.
     """
+    async with contextlib.AsyncExitStack() as stack:
+        return await _watch_while_leading(settings, pool=pool, app=app, stop=stop, stack=stack)
+
+
+async def _watch_while_leading(
+    settings: Settings, *, pool: asyncpg.Pool, app: web.Application, stop: StopSignal, stack: contextlib.AsyncExitStack
+) -> int:
     api = await cluster.connect(settings)
     elector = (
         LeaderElector(
@@ -327,6 +358,7 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
     if elector is not None:
         telemetry.leader = lambda: elector.is_leader
     checkpoints = PgCheckpointStore(pool)
+    node_status = await stack.enter_async_context(argo_node_status(settings))
     # One registry for the process: what was read from the cluster survives a change of leader.
     registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
     repositories = ClusterRepositories(api=api, registry=registry, settings=settings)
@@ -346,7 +378,7 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
             await repositories.load_controller_default()
             for namespace in settings.namespaces:
                 repositories.seen_namespace(namespace)
-            ingestor = Ingestor(pool=pool, settings=settings, repositories=registry)
+            ingestor = Ingestor(pool=pool, settings=settings, repositories=registry, node_status=node_status)
             ingestor.start()
             indexer = start_indexer(settings, pool=pool)
             agent = cluster.ClusterAgent(
@@ -420,8 +452,8 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
     database = await resolve_database(settings)
     await migrate_database(database.dsn)
     stop = StopSignal()
-    async with open_pool(settings, database.dsn) as pool:
-        ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
+    async with open_pool(settings, database.dsn) as pool, argo_node_status(settings) as node_status:
+        ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
         ingestor.start()
         errors = ReplayErrors()
         stop.install()
@@ -440,7 +472,7 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
 
 async def replay_to_the_end(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
     await replay_files(ingestor, paths, errors)
-    await ingestor.drain()
+    await ingestor.drain_all()
 
 
 async def _until_stopped(work, *, stop: StopSignal) -> bool:

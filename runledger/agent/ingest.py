@@ -14,6 +14,10 @@ writer stores them as transitions before its own. The steps held
 by queued and in-flight states are bounded too (one run may hold a hundred thousand): a reader faster
 than the database waits. A batch that fails for a data reason is split run by run, so one bad run is
 reported and dropped alone.
+
+A workflow whose nodes Argo offloaded to its database gets them back from ``NodeStatus`` (when Argo's
+database is configured) before translation; one whose version is not visible yet waits there, off
+the intake path, and comes back through ``_submit_workflow`` when found.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 
+from runledger.agent.argo_database import NodeStatus
 from runledger.agent.pod_facts import translate_pod
 from runledger.agent.queueing import CoalescingQueue
 from runledger.agent.translate import TranslationError, object_ref, translate_workflow
@@ -97,8 +102,10 @@ class Ingestor:
         writer: RunWriter | None = None,
         track_runs: bool = False,
         repositories: RepositoryRegistry | None = None,
+        node_status: NodeStatus | None = None,
     ) -> None:
         self._track_runs = track_runs
+        self._node_status = node_status
         self.repositories = repositories or RepositoryRegistry(
             default=settings.artifacts_repository, named=settings.artifacts_repositories
         )
@@ -119,6 +126,8 @@ class Ingestor:
         self._room = asyncio.Condition()
         self.stats = IngestStats()
         self.database_ok = True
+        if node_status is not None:
+            node_status.bind_errors(self.stats.errors)
 
     @property
     def queue(self) -> CoalescingQueue[QueueKey, Work]:
@@ -189,21 +198,30 @@ class Ingestor:
         self.stats.events[event.type] += 1
         if event.type in ("BOOKMARK", "ERROR"):
             return
+        obj = event.object
+        if self._node_status is not None:
+            obj = await self._node_status.hydrate(event)
+            if obj is None:
+                return
+        await self._submit_workflow(obj, event.type)
+
+    async def _submit_workflow(self, obj: Any, kind: str) -> None:
+        """Translate a workflow object carried by an event of type `kind` and queue its state."""
         try:
             state = translate_workflow(
-                event.object,
-                deleted=event.type == "DELETED",
+                obj,
+                deleted=kind == "DELETED",
                 default_pod_name_format=self._settings.argo_pod_name_format,
                 max_value_bytes=self._settings.ingest_max_value_bytes,
                 repositories=self.repositories,
             )
         except TranslationError as exc:
             self.stats.errors["invalid_object"] += 1
-            log.warning("skipped %s event: %s", event.type, exc)
+            log.warning("skipped %s event: %s", kind, exc)
             return
         except Exception:  # a translation bug must not stop the stream; it is loud in the log
             self.stats.errors["translation_bug"] += 1
-            log.exception("could not translate %s event for %s", event.type, object_ref(event.object))
+            log.exception("could not translate %s event for %s", kind, object_ref(obj))
             return
         for warning in state.warnings:
             self.stats.warnings[warning.split(":", 1)[0]] += 1
@@ -260,10 +278,23 @@ class Ingestor:
             raise RuntimeError("ingestor already started")
         for i in range(self._settings.ingest_workers):
             self._tasks.append(asyncio.create_task(self._write_loop(), name=f"ingest-writer-{i}"))
+        if self._node_status is not None:
+            self._tasks.append(
+                asyncio.create_task(self._node_status.run(self._submit_workflow), name="offloaded-node-status")
+            )
 
     async def drain(self) -> None:
         """Wait until every queued state is persisted."""
         await self._queue.wait_idle()
+
+    async def drain_all(self) -> None:
+        """Also wait for the workflows waiting for their offloaded nodes (found, or given up), then drain.
+
+        For finite sources (imports): a live watch must not stall on one slow version.
+        """
+        if self._node_status is not None:
+            await self._node_status.settled()
+        await self.drain()
 
     def unwritten(self) -> int:
         """States queued or being written (a run may have one of each)."""

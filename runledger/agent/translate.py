@@ -338,13 +338,13 @@ def _nodes_of(status: dict[str, Any], ref: str) -> tuple[dict[str, Any], bool]:
         return nodes, False
     compressed = status.get("compressedNodes")
     if isinstance(compressed, str) and compressed:
-        return _decompress_nodes(compressed, ref), False
+        return decompress_nodes(compressed, ref), False
     if status.get("offloadNodeStatusVersion"):
         return {}, True
     return {}, False
 
 
-def _decompress_nodes(text: str, ref: str) -> dict[str, Any]:
+def decompress_nodes(text: str, ref: str) -> dict[str, Any]:
     try:
         raw = base64.b64decode(text, validate=True)
         # Bounded decompression: a hostile or corrupt blob must not exhaust memory.

@@ -159,6 +159,24 @@ class Settings(BaseSettings):
         description="Pod name format assumed for workflows without the workflows.argoproj.io/pod-name-format "
         "annotation (Argo's POD_NAMES default is v2).",
     )
+    argo_database_url: str | None = Field(
+        default=None,
+        description="Argo's persistence database (postgresql://… or mysql://…), read for the node status of "
+        "workflows whose nodes Argo offloaded (status.offloadNodeStatusVersion). Unset: such runs are recorded "
+        "without steps, flagged nodes_offloaded.",
+    )
+    argo_database_offload_table: str = Field(
+        default="argo_workflows", description="Argo's offload table (its persistence nodeStatusOffLoad.tableName)."
+    )
+    argo_database_cluster_name: str = Field(
+        default="default", description="Argo's persistence clusterName: the rows of Argo's database that are read."
+    )
+    argo_database_offload_wait_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long an offloaded node status not yet visible in Argo's database is retried (with "
+        "backoff) before that workflow event is dropped and counted (offload_missing), s.",
+    )
 
     # --- source / kube / watch ---------------------------------------------------------------
     source: Literal["auto", "cluster", "replay"] = Field(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import secrets
 from datetime import datetime, timezone
 from typing import Any
 
@@ -276,3 +277,26 @@ class MySQLArgo:
 
 def is_mysql_error(exc: BaseException) -> bool:
     return isinstance(exc, pymysql.err.MySQLError)
+
+
+async def new_argo_database(dialect: str, *, pg_server_uri: str | None = None, mariadb: Any = None):
+    """A new database on the test's Postgres or MariaDB server, with Argo's schema in it."""
+    if dialect == "postgres":
+        from runledger.store import embedded
+
+        name = f"argo_{secrets.token_hex(6)}"
+        conn = await asyncpg.connect(pg_server_uri)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        argo: PostgresArgo | MySQLArgo = PostgresArgo(embedded.with_database(pg_server_uri, name))
+    else:
+        argo = MySQLArgo(mariadb, mariadb.create_database())
+    await argo.create()
+    return argo
+
+
+def as_stored(obj: dict[str, Any]) -> dict[str, Any]:
+    """A fixture (YAML dates and all) as the JSON a controller writes, read back."""
+    return orjson.loads(orjson.dumps(obj))
