@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pydantic
@@ -45,7 +46,34 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--host", help="API address (RUNLEDGER_API_HOST)")
     api.add_argument("--port", type=int, help="API port (RUNLEDGER_API_PORT)")
     commands.add_parser("migrate", help="apply pending schema migrations", epilog=epilog, formatter_class=formatter)
+    imports = commands.add_parser(
+        "import", help="backfill runs from Argo's workflow archive or KFP's database", epilog=epilog,
+        formatter_class=formatter,
+        description="Import every workflow a database holds, through the same path as watched ones. Resumable: "
+        "an interrupted import run again goes on where it stopped. Progress on stderr, counts on stdout.",
+    )  # fmt: skip
+    sources = imports.add_subparsers(dest="source", required=True)
+    archive = sources.add_parser(
+        "argo-archive", help="Argo's workflow archive (argo_archived_workflows), Postgres or MySQL",
+        formatter_class=formatter,
+    )  # fmt: skip
+    archive.add_argument("--dsn", required=True, help="Argo's database: postgresql://… or mysql://user:pass@host/db")
+    archive.add_argument("--namespace", help="only workflows of this namespace")
+    archive.add_argument("--since", type=_timestamp, help="only workflows started at or after this time (ISO 8601)")
+    kfp = sources.add_parser(
+        "kfp", help="KFP's API server database (run_details, experiments), MySQL or Postgres", formatter_class=formatter
+    )
+    kfp.add_argument("--dsn", required=True, help="KFP's database: mysql://user:pass@host/mlpipeline or postgresql://…")
     return parser
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)")
+    # A time without a zone is taken as UTC, as Argo stores it.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     # checked here rather than when the indexer or the API starts (a standby only starts the indexer
     # on taking over).
     try:
-        if args.command in ("run", "replay"):
+        if args.command in ("run", "replay", "import"):
             load_credentials(settings)
         if args.command in ("run", "api") and settings.auth_mode == "static":
             load_static_grants(settings)
@@ -81,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         coro = service.run_main(settings, announce=announce)
     elif args.command == "replay":
         coro = service.run_replay(settings, args.files, announce=announce)
+    elif args.command == "import":
+        request = service.ImportRequest(
+            kind=args.source, dsn=args.dsn, namespace=getattr(args, "namespace", None), since=getattr(args, "since", None)
+        )
+        coro = service.run_import(settings, request, announce=announce, progress=_progress_on_stderr())
     elif args.command == "api":
         coro = service.run_api(settings, host=settings.api_host, port=settings.api_port, announce=announce)
     else:
@@ -93,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         # Exiting non-zero lets Kubernetes restart a process that can no longer do its job.
         logging.getLogger("runledger").exception("runledger %s failed", args.command)
         return 1
+
+
+def _progress_on_stderr():
+    from runledger.agent.importing import Progress
+
+    return Progress(lambda line: print(line, file=sys.stderr, flush=True))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,17 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from runledger.agent import cluster
+from runledger.agent.argo_archive import ArgoArchive
 from runledger.agent.argo_database import NodeStatus, OffloadTable
 from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.exposition import ingest_metrics, watch_metrics
+from runledger.agent.importing import ImportReport
+from runledger.agent.importing import run_import as run_import_source
 from runledger.agent.ingest import Ingestor
+from runledger.agent.kfp_database import KfpRuns
 from runledger.agent.leader import LeaderElector, LeaseSettings
 from runledger.agent.replay import ReplayErrors, read_events
-from runledger.agent.source_databases import SourceDatabase
+from runledger.agent.source_databases import SourceDatabase, SourceError
 from runledger.api import prometheus, serving
 from runledger.api.app import create_app
 from runledger.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
@@ -496,4 +501,62 @@ async def run_migrate(settings: Settings, *, announce=print) -> int:
     database = await resolve_database(settings)
     applied = await migrate_database(database.dsn)
     announce(f"runledger migrate: {len(applied)} migration(s) applied to {database.description}")
+    return 0
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    kind: str  # "argo-archive" or "kfp"
+    dsn: str
+    namespace: str | None = None
+    since: datetime | None = None
+    page_size: int = 500
+
+
+async def run_import(settings: Settings, request: ImportRequest, *, announce=print, progress=None) -> int:
+    """`runledger import KIND --dsn URL`: import a finite source, resumable; print counts.
+
+    0 when the source was read to its end (bad rows are counted, not fatal); 1 when the source failed
+    or a stop signal came first (run the same command again to resume); 2 for a bad URL.
+    """
+    try:
+        source_db = SourceDatabase(request.dsn, max_connections=3)
+    except ValueError as exc:
+        announce(f"runledger import: {exc}")
+        return 2
+    database = await resolve_database(settings)
+    await migrate_database(database.dsn)
+    stop = StopSignal()
+    node_url = request.dsn if request.kind == "argo-archive" else None
+    async with open_pool(settings, database.dsn) as pool, source_db, argo_node_status(settings, url=node_url) as nodes:
+        source = (
+            ArgoArchive(source=source_db, namespace=request.namespace, since=request.since)
+            if request.kind == "argo-archive"
+            else KfpRuns(source=source_db)
+        )
+        ingestor = Ingestor(pool=pool, settings=settings, node_status=nodes)
+        ingestor.start()
+        reports: list[ImportReport] = []
+
+        async def importing() -> None:
+            reports.append(
+                await run_import_source(
+                    source, ingestor=ingestor, pool=pool, page_size=request.page_size, progress=progress
+                )
+            )
+
+        stop.install()
+        try:
+            completed = await _until_stopped(importing(), stop=stop)
+        except SourceError as exc:
+            announce(f"runledger import: {exc}")
+            announce("runledger import: stopped; what was imported is kept: run the same command again to resume")
+            return 1
+        finally:
+            stop.remove()
+            await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
+    if not completed:
+        announce("runledger import: stopped; what was imported is kept: run the same command again to resume")
+        return 1
+    announce(reports[0].line(ingestor.stats.errors))
     return 0

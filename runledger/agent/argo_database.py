@@ -1,6 +1,6 @@
-"""Argo's persistence database as a source: offloaded node status, and the workflow archive.
+"""Offloaded node status, read from Argo's persistence database.
 
-**Offloaded nodes.** With node status offloading on, Argo writes a workflow's node map to its
+With node status offloading on, Argo writes a workflow's node map to its
 offload table (``nodeStatusOffLoad.tableName``, default ``argo_workflows``; primary key clustername,
 uid, version) and leaves only ``status.offloadNodeStatusVersion`` in the object. ``NodeStatus``
 puts the node map back before translation, so such a workflow is recorded like any other. Argo
@@ -10,14 +10,9 @@ no steps would delete the steps already recorded). Events for the same run that 
 supersede the waiting one; one that is still missing when the wait runs out is dropped and counted
 (``offload_missing``), and the run's next event brings a newer version.
 
-The ``nodes`` column holds the node map's JSON (text, then json). Forks and versions that compress
-it store a JSON string of gzip+base64 instead; both are read.
-
-**Archive.** ``argo_archived_workflows`` holds each archived workflow whole (the ``workflow``
-column, json/jsonb). It is read in keyset order of its primary key, (clustername, uid). The labels
-table only indexes the labels the document already holds (Argo writes both from the same map), so it
-is not read. On Postgres Argo replaces ``\\u0000`` escapes, which jsonb refuses, with a marker; the
-marker is turned back into the escape here.
+The ``nodes`` column holds the node map's JSON (text in old schemas, json since). Argo builds that
+compress offloaded nodes (``OFFLOAD_NODE_STATUS_COMPRESSED``) write ``null`` there and gzip+base64
+JSON in a ``compressednodes`` column; both layouts are read.
 """
 
 from __future__ import annotations
@@ -29,19 +24,16 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-from runledger.agent.source_databases import SourceDatabase, SourceUnavailable, identifier
+from runledger.agent.source_databases import SourceDatabase, SourceError, identifier
 from runledger.agent.translate import TranslationError, decompress_nodes, object_ref, run_id_for
 from runledger.core.backoff import Backoff
 from runledger.core.models import WatchEvent
 
 log = logging.getLogger(__name__)
-
-POSTGRES_NULL_REPLACEMENT = "ARGO_POSTGRES_NULL_REPLACEMENT"
 
 
 class OffloadUnreadable(ValueError):
@@ -67,16 +59,21 @@ def with_nodes(obj: dict[str, Any], nodes: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "status": {**obj["status"], "nodes": nodes}}
 
 
-def parse_nodes(text: str | None, *, ref: str) -> dict[str, Any]:
+def parse_nodes(row: dict[str, Any], *, ref: str) -> dict[str, Any]:
+    """The node map of an offload row, in either layout."""
+    compressed = row.get("compressednodes")
+    if compressed:
+        try:
+            return decompress_nodes(compressed, ref)
+        except TranslationError as exc:
+            raise OffloadUnreadable(str(exc)) from exc
+    text = row.get("nodes")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
     try:
         value = orjson.loads(text) if text is not None else None
     except orjson.JSONDecodeError as exc:
         raise OffloadUnreadable(f"{ref}: offloaded nodes are not JSON: {exc}") from exc
-    if isinstance(value, str):
-        try:
-            value = decompress_nodes(value, ref)
-        except TranslationError as exc:
-            raise OffloadUnreadable(str(exc)) from exc
     if not isinstance(value, dict):
         raise OffloadUnreadable(f"{ref}: offloaded nodes are {type(value).__name__}, not a node map")
     return value
@@ -91,7 +88,7 @@ class OffloadTable:
     async def nodes(self, uid: str, version: str, *, ref: str) -> dict[str, Any] | None:
         """The node map of (uid, version), None if no such row (yet)."""
         rows = await self._source.fetch("argo_offloaded_nodes", (self._cluster, uid, version), table=self._table)
-        return parse_nodes(rows[0]["nodes"], ref=ref) if rows else None
+        return parse_nodes(rows[0], ref=ref) if rows else None
 
 
 @dataclass(order=True)
@@ -160,7 +157,7 @@ class NodeStatus:
             self._errors["offload_unreadable"] += 1
             log.warning("%s", exc)
             return None
-        except SourceUnavailable as exc:
+        except SourceError as exc:
             log.warning("%s: Argo's database unavailable (%s); will retry", ref, exc)
             return None
         return None if nodes is None else with_nodes(obj, nodes)
@@ -221,31 +218,3 @@ class NodeStatus:
             "%s: offloaded nodes %s of workflow %s %s; this state is not recorded (the next one may be)",
             object_ref(entry.event.object), entry.version[1], entry.version[0], why,
         )  # fmt: skip
-
-
-# --- the archive -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArchiveFilter:
-    namespace: str | None = None
-    since: datetime | None = None  # workflows started at or after (UTC, naive as Argo stores it)
-
-
-async def archive_page(
-    source: SourceDatabase, *, after: tuple[str, str], where: ArchiveFilter, limit: int
-) -> list[tuple[tuple[str, str], str]]:
-    """((clustername, uid), workflow JSON) of the next `limit` archived workflows after key `after`."""
-    cluster, uid = after
-    if source.dialect == "postgres":
-        args: tuple = (cluster, uid, where.namespace, where.since, limit)
-    else:
-        args = (cluster, cluster, uid, where.namespace, where.namespace, where.since, where.since, limit)
-    rows = await source.fetch("argo_archive_page", args)
-    return [((r["clustername"], r["uid"]), _restore_nulls(r["workflow"], source.dialect)) for r in rows]
-
-
-def _restore_nulls(text: str, dialect: str) -> str:
-    if dialect == "postgres" and POSTGRES_NULL_REPLACEMENT in text:
-        return text.replace(POSTGRES_NULL_REPLACEMENT, "\\u0000")
-    return text

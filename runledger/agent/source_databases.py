@@ -24,8 +24,8 @@ POSTGRES_SCHEMES = ("postgres", "postgresql")
 MYSQL_SCHEMES = ("mysql", "mariadb")
 
 
-class SourceUnavailable(Exception):
-    """The source database cannot be reached or queried (a connection or server fault, not a bad row)."""
+class SourceError(Exception):
+    """The source database cannot be reached or refused a query (not a bad row: the read cannot go on)."""
 
 
 def identifier(name: str) -> str:
@@ -76,10 +76,10 @@ class SourceDatabase:
             else:
                 self._pool = await _mysql_pool(self.url, self._max)
         except (OSError, asyncpg.PostgresError) as exc:
-            raise SourceUnavailable(f"cannot connect to {redacted(self.url)}: {exc}") from exc
+            raise SourceError(f"cannot connect to {redacted(self.url)}: {exc}") from exc
         except Exception as exc:
             if _is_mysql_error(exc):
-                raise SourceUnavailable(f"cannot connect to {redacted(self.url)}: {exc}") from exc
+                raise SourceError(f"cannot connect to {redacted(self.url)}: {exc}") from exc
             raise
 
     async def close(self) -> None:
@@ -104,11 +104,11 @@ class SourceDatabase:
             async with self._pool.acquire() as conn, conn.cursor(aiomysql.DictCursor) as cur:
                 await cur.execute(sql, tuple(args))
                 return list(await cur.fetchall())
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-            raise SourceUnavailable(f"{redacted(self.url)}: {exc}") from exc
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise SourceError(f"{redacted(self.url)}: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:
-            if _is_mysql_error(exc) and _mysql_connection_fault(exc):
-                raise SourceUnavailable(f"{redacted(self.url)}: {exc}") from exc
+            if _is_mysql_error(exc):
+                raise SourceError(f"{redacted(self.url)}: {type(exc).__name__}: {exc}") from exc
             raise
 
 
@@ -116,7 +116,7 @@ async def _mysql_pool(url: str, max_connections: int) -> Any:
     try:
         import aiomysql
     except ImportError:  # pragma: no cover - a dependency; the message is for broken installs
-        raise SourceUnavailable("MySQL sources need the aiomysql package (pip install aiomysql)") from None
+        raise SourceError("MySQL sources need the aiomysql package (pip install aiomysql)") from None
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     options: dict[str, Any] = {
@@ -141,9 +141,3 @@ def _is_mysql_error(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return isinstance(exc, pymysql.err.MySQLError)
-
-
-def _mysql_connection_fault(exc: BaseException) -> bool:
-    import pymysql
-
-    return isinstance(exc, (pymysql.err.OperationalError, pymysql.err.InterfaceError))

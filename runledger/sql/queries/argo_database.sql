@@ -4,10 +4,11 @@
 
 -- name: argo_offloaded_nodes__postgres
 -- Argo's primary key is (clustername, uid, version): one row, or none if not yet (or no longer) there.
-SELECT nodes::text AS nodes FROM {table} WHERE clustername = $1 AND uid = $2 AND version = $3;
+-- Every column: builds that compress offloaded nodes add a compressednodes column.
+SELECT * FROM {table} WHERE clustername = $1 AND uid = $2 AND version = $3;
 
 -- name: argo_offloaded_nodes__mysql
-SELECT CAST(nodes AS CHAR) AS nodes FROM {table} WHERE clustername = %s AND uid = %s AND version = %s;
+SELECT * FROM {table} WHERE clustername = %s AND uid = %s AND version = %s;
 
 -- name: argo_archive_page__postgres
 -- Keyset order on the archive's primary key (clustername, uid): a page starts after the last key read.
