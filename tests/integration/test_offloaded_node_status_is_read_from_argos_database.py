@@ -14,7 +14,7 @@ from runledger.agent.ingest import Ingestor
 from runledger.core.models import WatchEvent
 from runledger.core.settings import Settings
 from runledger.store import connection as db
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, create_database
 from tests.support.argo_database import as_stored, new_argo_database, offloaded
 from tests.support.ingesting import dump, ingest
 from tests.support.waiting import eventually
@@ -49,13 +49,12 @@ async def ingest_with_argo_database(pool, settings: Settings, url: str, events: 
     return ingestor
 
 
+@pytest.mark.parametrize("compressed", [False, True], ids=["json", "compressed"])
 async def test_an_offloaded_workflow_gets_the_steps_edges_parameters_and_artifacts_of_its_nodes(
-    argo, pool, settings, pg_server_uri, template_database
+    argo, compressed, pool, settings, pg_server_uri, template_database
 ) -> None:
-    from tests.conftest import create_database
-
     stripped, nodes = offloaded(WORKFLOW)
-    await argo.offload(WORKFLOW["metadata"]["uid"], WORKFLOW["metadata"]["namespace"], nodes)
+    await argo.offload(WORKFLOW["metadata"]["uid"], WORKFLOW["metadata"]["namespace"], nodes, compressed=compressed)
 
     ingestor = await ingest_with_argo_database(pool, settings, argo.url, [{"type": "MODIFIED", "object": stripped}])
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import asyncpg
 import orjson
-import pymysql
 
 OFFLOAD_TABLE = "argo_workflows"  # nodeStatusOffLoad's default table name
 CLUSTER = "default"  # Argo's default cluster name
@@ -234,12 +233,19 @@ class PostgresArgo:
         finally:
             await conn.close()
 
-    async def offload(self, uid: str, namespace: str, nodes: dict[str, Any], *, table: str = OFFLOAD_TABLE) -> str:
+    async def offload(self, uid: str, namespace: str, nodes: dict[str, Any], *, compressed: bool = False) -> str:
+        """Write the node map as Argo does; `compressed`: as builds with OFFLOAD_NODE_STATUS_COMPRESSED do."""
         marshalled, version = node_status_version(nodes)
         conn = await asyncpg.connect(self.url)
         try:
-            await conn.execute(f"insert into {table} ({_OFFLOAD_COLUMNS}) values ($1,$2,$3,$4,$5::json)",
-                               CLUSTER, uid, version, namespace, marshalled)  # fmt: skip
+            if compressed:
+                await conn.execute(f"alter table {OFFLOAD_TABLE} add column if not exists compressednodes text")
+                await conn.execute(f"insert into {OFFLOAD_TABLE} ({_OFFLOAD_COLUMNS}, compressednodes) "
+                                   "values ($1,$2,$3,$4,'null'::json,$5)", CLUSTER, uid, version, namespace,
+                                   compress(marshalled))  # fmt: skip
+            else:
+                await conn.execute(f"insert into {OFFLOAD_TABLE} ({_OFFLOAD_COLUMNS}) values ($1,$2,$3,$4,$5::json)",
+                                   CLUSTER, uid, version, namespace, marshalled)  # fmt: skip
         finally:
             await conn.close()
         return version
@@ -267,16 +273,17 @@ class MySQLArgo:
                             "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", row)  # fmt: skip
                 cur.executemany("insert into argo_archived_workflows_labels values (%s,%s,%s,%s)", labels)
 
-    async def offload(self, uid: str, namespace: str, nodes: dict[str, Any], *, table: str = OFFLOAD_TABLE) -> str:
+    async def offload(self, uid: str, namespace: str, nodes: dict[str, Any], *, compressed: bool = False) -> str:
         marshalled, version = node_status_version(nodes)
         with self.server.connect(self.database) as conn, conn.cursor() as cur:
-            cur.execute(f"insert into {table} ({_OFFLOAD_COLUMNS}) values (%s,%s,%s,%s,%s)",
-                        (CLUSTER, uid, version, namespace, marshalled))  # fmt: skip
+            if compressed:
+                cur.execute(f"alter table {OFFLOAD_TABLE} add column if not exists compressednodes text")
+                cur.execute(f"insert into {OFFLOAD_TABLE} ({_OFFLOAD_COLUMNS}, compressednodes) values "
+                            "(%s,%s,%s,%s,'null',%s)", (CLUSTER, uid, version, namespace, compress(marshalled)))  # fmt: skip
+            else:
+                cur.execute(f"insert into {OFFLOAD_TABLE} ({_OFFLOAD_COLUMNS}) values (%s,%s,%s,%s,%s)",
+                            (CLUSTER, uid, version, namespace, marshalled))  # fmt: skip
         return version
-
-
-def is_mysql_error(exc: BaseException) -> bool:
-    return isinstance(exc, pymysql.err.MySQLError)
 
 
 async def new_argo_database(dialect: str, *, pg_server_uri: str | None = None, mariadb: Any = None):
