@@ -99,9 +99,11 @@ class _Waiting:
     version: tuple[str, str] = field(compare=False)
     give_up_at: float = field(compare=False)
     backoff: Backoff = field(compare=False)
+    seq: int = field(compare=False)  # the ingestor's sequence number of the event (for checkpoints)
 
 
 Submit = Callable[[dict[str, Any], str], Awaitable[None]]  # (workflow object, event type)
+_UNREADABLE = object()  # the row exists but waiting cannot make it readable
 
 
 class NodeStatus:
@@ -124,11 +126,15 @@ class NodeStatus:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    def oldest_waiting(self) -> int | None:
+        """Sequence number of the oldest event still waiting: a watch checkpoint must not pass it."""
+        return min((entry.seq for entry in self._waiting.values()), default=None)
+
     async def settled(self) -> None:
         """Wait until no workflow waits for its offloaded nodes (each found, or given up)."""
         await self._settled.wait()
 
-    async def hydrate(self, event: WatchEvent) -> dict[str, Any] | None:
+    async def hydrate(self, event: WatchEvent, *, seq: int = 0) -> dict[str, Any] | None:
         """The event's workflow with its nodes in place; None when it now waits for them (or was dropped)."""
         obj = event.object
         run_id = run_id_for(obj["metadata"]) if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else ""
@@ -137,28 +143,30 @@ class NodeStatus:
         if version is None:
             return obj
         found = await self._lookup(obj, version)
+        if found is _UNREADABLE:
+            return None
         if found is not None:
             return found
         now = time.monotonic()
         backoff = Backoff(self._retry_initial, self._retry_max)
-        entry = _Waiting(now + backoff.next(), run_id, event, version, now + self._wait, backoff)
+        entry = _Waiting(now + backoff.next(), run_id, event, version, now + self._wait, backoff, seq)
         self._waiting[run_id] = entry
         heapq.heappush(self._heap, entry)
         self._settled.clear()
         self._changed.set()
         return None
 
-    async def _lookup(self, obj: dict[str, Any], version: tuple[str, str]) -> dict[str, Any] | None:
+    async def _lookup(self, obj: dict[str, Any], version: tuple[str, str]) -> Any:
+        """The workflow with its nodes; None if not found (yet); _UNREADABLE if found and unreadable."""
         ref = object_ref(obj)
         try:
             nodes = await self._table.nodes(*version, ref=ref)
         except OffloadUnreadable as exc:
-            # Waiting cannot fix a row that is there but unreadable: the event is dropped, loudly.
             self._errors["offload_unreadable"] += 1
-            log.warning("%s", exc)
-            return None
+            log.warning("%s; this state is not recorded", exc)
+            return _UNREADABLE
         except SourceError as exc:
-            log.warning("%s: Argo's database unavailable (%s); will retry", ref, exc)
+            log.warning("%s: Argo's database failed (%s); will retry", ref, exc)
             return None
         return None if nodes is None else with_nodes(obj, nodes)
 
@@ -201,8 +209,11 @@ class NodeStatus:
         if self._waiting.get(entry.run_id) is not entry:
             return  # superseded while looking
         if found is not None:
-            self._forget(entry.run_id)
-            await submit(found, entry.event.type)
+            if found is not _UNREADABLE:
+                # Queued before it stops waiting, so a checkpoint never passes it in between.
+                await submit(found, entry.event.type)
+            if self._waiting.get(entry.run_id) is entry:
+                self._forget(entry.run_id)
             return
         now = time.monotonic()
         if now >= entry.give_up_at:

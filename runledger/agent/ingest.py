@@ -143,6 +143,8 @@ class Ingestor:
         """Every state submitted with a sequence number below this one is persisted (or superseded)."""
         waiting = [work.seq for work in self._queue.pending_items()]
         waiting += self._writing.values()
+        if self._node_status is not None and (oldest := self._node_status.oldest_waiting()) is not None:
+            waiting.append(oldest)
         return min(waiting, default=self._seq + 1)
 
     async def _put(self, key: QueueKey, item: RunState | PodObservation) -> None:
@@ -200,7 +202,9 @@ class Ingestor:
             return
         obj = event.object
         if self._node_status is not None:
-            obj = await self._node_status.hydrate(event)
+            # The event takes a place in the sequence: while it waits for its nodes, watch checkpoints stop before it.
+            self._seq += 1
+            obj = await self._node_status.hydrate(event, seq=self._seq)
             if obj is None:
                 return
         await self._submit_workflow(obj, event.type)

@@ -86,6 +86,8 @@ async def test_a_version_not_yet_in_argos_database_is_retried_until_it_appears(a
         try:
             await ingestor.submit(WatchEvent(type="MODIFIED", object=stripped))
             await ingestor.drain()
+            # While it waits, a watch checkpoint cannot pass it.
+            assert ingestor.persisted_below() <= ingestor.submitted()
             async with pool.acquire() as conn:
                 # Not recorded without its steps while it waits.
                 assert await conn.fetchval("SELECT count(*) FROM runs") == 0
@@ -107,6 +109,16 @@ async def test_a_version_that_never_appears_is_dropped_and_counted_never_recorde
     stripped, _ = offloaded(WORKFLOW)
     ingestor = await ingest_with_argo_database(pool, settings, argo.url, [{"type": "MODIFIED", "object": stripped}])
     assert ingestor.stats.errors == {"offload_missing": 1}
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM runs") == 0
+
+
+async def test_an_unreadable_offload_row_is_dropped_and_counted_at_once(argo, pool, settings) -> None:
+    stripped, _ = offloaded(WORKFLOW)
+    version = await argo.offload(WORKFLOW["metadata"]["uid"], WORKFLOW["metadata"]["namespace"], ["not", "a", "map"])
+    stripped["status"]["offloadNodeStatusVersion"] = version
+    ingestor = await ingest_with_argo_database(pool, settings, argo.url, [{"type": "MODIFIED", "object": stripped}])
+    assert ingestor.stats.errors == {"offload_unreadable": 1}
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM runs") == 0
 
