@@ -6,7 +6,9 @@ of the page's last row is saved as the import's checkpoint (the ``watch_checkpoi
 ``import:<kind>:<digest of the source and its filters>``). An import started again resumes after the
 last saved key, so an interrupted one costs at most the page in flight, read twice: ingest is
 idempotent (an unchanged state writes nothing), so the result is the same database as an
-uninterrupted import's. The next page is read while the current one is written.
+uninterrupted import's. The next page is read while the current one is written, and a page is
+submitted while the writers still work on earlier ones: a page's checkpoint is saved once every state
+submitted up to its last row is persisted.
 
 A row that cannot be read (not JSON, not a Workflow) is counted by kind and the first ones logged
 with their key; it never stops the import. Progress goes to stderr every few seconds.
@@ -18,7 +20,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +28,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from runledger.agent.ingest import Ingestor
+from runledger.agent.source_databases import SourceError
 from runledger.core.models import WatchEvent
 from runledger.store.checkpoints import PgCheckpointStore
 
@@ -100,6 +103,9 @@ async def run_import(
     stream = checkpoint_stream(source)
     report = ImportReport(resumed_after=await checkpoints.load(stream))
     started = time.perf_counter()
+    # Pages submitted but maybe not yet persisted, oldest first: (sequence number of the page's last
+    # state, the page). Writers keep working on one page while the next is read and translated.
+    unsaved: deque[tuple[int, list[ImportRow]]] = deque()
     page = await source.read(after=report.resumed_after, limit=page_size)
     while page:
         # Read ahead: the source's latency overlaps the writes of this page.
@@ -107,9 +113,9 @@ async def run_import(
         try:
             for row in page:
                 await _submit(row, ingestor=ingestor, report=report)
-            await ingestor.drain_all()
-            await source.persisted(page, pool=pool)
-            await checkpoints.save(stream, page[-1].key)
+            unsaved.append((ingestor.submitted(), page))
+            await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool,
+                                  checkpoints=checkpoints, stream=stream)  # fmt: skip
         except BaseException:
             ahead.cancel()
             await asyncio.gather(ahead, return_exceptions=True)
@@ -117,11 +123,34 @@ async def run_import(
         report.seconds = time.perf_counter() - started
         if progress is not None:
             progress.tick(report, ingestor)
-        page = await ahead
+        try:
+            page = await ahead
+        except SourceError:
+            # What was submitted is still written and checkpointed: a resumed import starts after it.
+            await ingestor.drain_all()
+            await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool,
+                                  checkpoints=checkpoints, stream=stream)  # fmt: skip
+            raise
+    await ingestor.drain_all()
+    await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool, checkpoints=checkpoints,
+                          stream=stream)  # fmt: skip
     report.seconds = time.perf_counter() - started
     if progress is not None:
         progress.tick(report, ingestor, force=True)
     return report
+
+
+async def _save_persisted(
+    unsaved: deque[tuple[int, list[ImportRow]]], persisted_below: int, *, source: ImportSource, pool: asyncpg.Pool,
+    checkpoints: PgCheckpointStore, stream: str,
+) -> None:  # fmt: skip
+    """Finish the pages whose every state is persisted, and checkpoint after the last of them."""
+    done: list[ImportRow] = []
+    while unsaved and unsaved[0][0] < persisted_below:
+        done.extend(unsaved.popleft()[1])
+    if done:
+        await source.persisted(done, pool=pool)
+        await checkpoints.save(stream, done[-1].key)
 
 
 async def _submit(row: ImportRow, *, ingestor: Ingestor, report: ImportReport) -> None:
