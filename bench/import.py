@@ -108,6 +108,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"\n{'source':<10}{'seconds':>10}{'workflows/s':>14}")
     print(f"{'replay':<10}{replay:>10.2f}{n / replay:>14.0f}")
     print(f"{'import':<10}{imported:>10.2f}{n / imported:>14.0f}   (target >= 2000)")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores")
 
 
 def main() -> None:
