@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from runledger.api import prometheus
 from runledger.api.responses import error_response
