@@ -1,4 +1,4 @@
-"""The folders are layers (cli > service > demo > api > agent | indexer | kfp > store > core), and the
+"""The folders are layers (cli > service > demo > api > agent | indexer | kfp > store | client > core), and the
 store reads no HTTP request (query strings are parsed in the API); checked by import-linter with the
 contracts in pyproject.toml, on the package as it is and on a copy with a forbidden import added."""
 
@@ -34,6 +34,8 @@ FORBIDDEN = [  # (module that gains the import, the import, the chain import-lin
     ("api/app.py", "from runledger import service", "runledger.api.app -> runledger.service"),
     ("store/run_listing.py", "from multidict import MultiDictProxy", "runledger.store.run_listing -> multidict"),
     ("store/paging.py", "from aiohttp import web", "runledger.store.paging -> aiohttp"),
+    ("client/session.py", "from runledger.store import records", "runledger.client.session -> runledger.store.records"),
+    ("client/views.py", "from runledger.api import openapi", "runledger.client.views -> runledger.api.openapi"),
 ]
 
 

@@ -1,0 +1,294 @@
+"""The API's response bodies as typed models, named as the OpenAPI document's components.
+
+Written from ``docs/openapi.json`` (served at ``/openapi.json``) rather than imported from the server's
+own read models: the client talks to a runledger of whatever version over HTTP and must not pull the
+store in with it. ``tests/unit/test_the_client_agrees_with_the_openapi_document.py`` holds each model's
+fields and types equal to the component of the same name, so the two cannot drift apart silently.
+
+Unknown fields are ignored rather than refused, so a newer server that adds a field still reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    # True: the model reads only some of the component's fields (each one as the document describes it).
+    partial: ClassVar[bool] = False
+
+
+class MetricOut(_Body):
+    step_id: str
+    name: str
+    value: float
+    format: Literal["RAW", "PERCENTAGE"]
+    artifact_id: int
+    is_run_value: bool
+
+
+class RunOut(_Body):
+    """One run (a Workflow), as listed."""
+
+    id: str
+    namespace: str
+    name: str
+    uid: str | None
+    phase: str
+    message: str | None
+    shutdown: str | None
+    kfp_run_id: str | None
+    pipeline_name: str | None
+    scheduled_workflow: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    deleted: bool
+    deleted_at: datetime | None
+    labels: dict[str, str]
+    parameters: dict[str, str | None]
+    step_counts: dict[str, int]
+    nodes_offloaded: bool
+    updated_at: datetime
+
+
+class RunDetail(RunOut):
+    """One run with the metrics its steps reported."""
+
+    metrics: list[MetricOut] = Field(default_factory=list)
+
+
+class RunPage(_Body):
+    runs: list[RunOut]
+    next_page_token: str | None
+    total: int | None = None
+
+
+class ParameterOut(_Body):
+    name: str
+    value: str | None
+    truncated: bool
+
+
+class ArtifactRefOut(_Body):
+    name: str
+    path: str | None
+    storage: str | None
+    uri: str | None
+    s3_bucket: str | None
+    s3_key: str | None
+    s3_endpoint: str | None
+    s3_region: str | None
+    location_source: str
+    archive: str | None
+    optional: bool
+    artifact_id: int | None
+    state: str | None
+    size: int | None
+
+
+class StepIO(_Body):
+    parameters: list[ParameterOut] = Field(default_factory=list)
+    artifacts: list[ArtifactRefOut] = Field(default_factory=list)
+
+
+class PodOut(_Body):
+    """What the step's pod reported."""
+
+    pod_name: str
+    pod_uid: str | None
+    phase: str | None
+    host_node: str | None
+    image: str | None
+    exit_code: int | None
+    termination_reason: str | None
+    restart_count: int
+    requests: dict[str, str]
+    limits: dict[str, str]
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    deleted: bool
+
+
+class StepOut(_Body):
+    """One node of a run's workflow: a pod, a DAG, a step group, a retry…"""
+
+    id: str
+    name: str
+    display_name: str | None
+    type: str
+    template: str | None
+    phase: str
+    boundary_id: str | None
+    pod_name: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    exit_code: int | None
+    message: str | None
+    host_node: str | None
+    parents: list[str]
+    children: list[str]
+    inputs: StepIO
+    outputs: StepIO
+    pod: PodOut | None = None
+
+
+class StepList(_Body):
+    steps: list[StepOut]
+
+
+class RunComparison(_Body):
+    runs: list[RunOut]
+    parameters: dict[str, dict[str, str | None]]
+    metrics: dict[str, dict[str, float]]
+    missing: list[str]
+
+
+class ArtifactOut(_Body):
+    id: int
+    uri: str
+    bucket: str
+    key: str
+    endpoint: str | None
+    region: str | None
+    state: Literal["pending", "indexed", "missing", "forbidden", "failed"]
+    size: int | None
+    etag: str | None
+    content_type: str | None
+    last_modified: datetime | None
+    error: str | None
+    errors: list[dict[str, Any]]
+    checked_at: datetime | None
+    first_seen_at: datetime
+
+
+class ArtifactPage(_Body):
+    artifacts: list[ArtifactOut]
+    next_page_token: str | None
+
+
+class ArtifactEventOut(_Body):
+    run_id: str
+    namespace: str
+    run_name: str
+    step_id: str
+    step_name: str | None
+    step_phase: str | None
+    name: str
+    path: str | None
+    finished_at: datetime | None
+
+
+class ArtifactMetricOut(_Body):
+    name: str
+    value: float
+    format: Literal["RAW", "PERCENTAGE"]
+
+
+class ArtifactDetail(ArtifactOut):
+    produced_by: list[ArtifactEventOut]
+    consumed_by: list[ArtifactEventOut]
+    metrics: list[ArtifactMetricOut]
+    content: dict[str, Any] | None
+    events_truncated: bool
+
+
+class StepNode(_Body):
+    id: str
+    kind: Literal["step"] = "step"
+    root: bool
+    depth: int
+    redacted: Literal[False] = False
+    run_id: str
+    node_id: str
+    name: str
+    display_name: str | None
+    type: str | None
+    template: str | None
+    phase: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    namespace: str
+    run_name: str
+    pipeline_name: str | None
+
+
+class ArtifactNode(_Body):
+    id: str
+    kind: Literal["artifact"] = "artifact"
+    root: bool
+    depth: int
+    redacted: Literal[False] = False
+    artifact_id: int
+    uri: str
+    state: str
+    size: int | None
+    names: list[str]
+
+
+class RedactedNode(_Body):
+    """A node of a namespace the caller cannot read."""
+
+    id: str
+    kind: Literal["step", "artifact"]
+    root: bool
+    depth: int
+    redacted: Literal[True] = True
+
+
+class LineageEdge(_Body):
+    source: str
+    target: str
+    kind: Literal["produced", "consumed", "parameter"]
+    names: list[str]
+
+
+class LineageGraph(_Body):
+    root: str
+    direction: Literal["upstream", "downstream", "both"]
+    depth: int
+    nodes: list[StepNode | ArtifactNode | RedactedNode]
+    edges: list[LineageEdge]
+    truncated: bool
+
+
+class TransitionEvent(_Body):
+    """One phase change of a run (``step_id`` None) or of a step, from the live event feed."""
+
+    id: int
+    run_id: str
+    namespace: str
+    workflow: str
+    step_id: str | None
+    step_name: str | None
+    from_phase: str | None
+    to_phase: str
+    at: datetime
+    observed_at: datetime
+
+
+class ErrorBody(_Body):
+    code: str
+    message: str
+
+
+class ErrorResponse(_Body):
+    error: ErrorBody
+
+
+class V2Run(_Body):
+    """The fields the client reads of Kubeflow Pipelines' v2beta1 run (to find a run by namespace and name)."""
+
+    partial: ClassVar[bool] = True
+    run_id: str
+
+
+class V2ListRunsResponse(_Body):
+    runs: list[V2Run] | None = None
+    total_size: int | None = None
+    next_page_token: str | None = None

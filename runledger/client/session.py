@@ -1,0 +1,306 @@
+"""The async client of the runledger HTTP API: one aiohttp session, typed answers, typed errors.
+
+    async with RunledgerClient("http://127.0.0.1:8080", token=token) as client:
+        async for run in client.iter_runs(phase="Failed"):
+            print(run.namespace, run.name)
+
+Every request goes through ``_get`` with an ``Endpoint`` of ``ENDPOINTS``: the path template and the
+query keys as the OpenAPI document names them, and the model of the 200 answer. A unit test reads the
+same table against the document, so the client never calls a path, a parameter or a shape the server
+does not describe. Lists are paged by the server's opaque ``next_page_token``; the ``iter_*`` methods
+follow it for the caller. The event feed is Server-Sent Events; ``events`` reconnects with the last
+event id whenever the server ends a stream, so the caller sees one endless, gap-free iterator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from runledger.client.errors import NotFound, RunledgerError, ServerError, Unavailable, Unreachable, error_for
+from runledger.client.models import (
+    ArtifactDetail,
+    ArtifactOut,
+    ArtifactPage,
+    LineageGraph,
+    RunComparison,
+    RunDetail,
+    RunOut,
+    RunPage,
+    StepList,
+    StepOut,
+    TransitionEvent,
+    V2ListRunsResponse,
+)
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation the client calls: its path template, the query keys it may send, its answer."""
+
+    path: str
+    params: tuple[str, ...]
+    model: type[BaseModel] | None  # None: not JSON (the event stream)
+
+
+RUN_FILTERS = ("namespace", "phase", "pipeline", "kfp_run_id", "deleted", "sort", "count", "limit", "page_token",
+               "label", "param.{name}", "metric.{name}{op}")  # fmt: skip
+ENDPOINTS = {
+    "list_runs": Endpoint("/api/v1/runs", RUN_FILTERS, RunPage),
+    "get_run": Endpoint("/api/v1/runs/{run_id}", (), RunDetail),
+    "list_steps": Endpoint("/api/v1/runs/{run_id}/steps", (), StepList),
+    "compare_runs": Endpoint("/api/v1/runs/compare", ("ids",), RunComparison),
+    "list_artifacts": Endpoint(
+        "/api/v1/artifacts", ("uri_prefix", "run", "step", "name", "direction", "state", "limit", "page_token"),
+        ArtifactPage,
+    ),
+    "get_artifact": Endpoint("/api/v1/artifacts/{ref}", (), ArtifactDetail),
+    "lineage": Endpoint("/api/v1/lineage", ("node", "direction", "depth", "limit"), LineageGraph),
+    "kfp_list_runs": Endpoint("/apis/v2beta1/runs", ("namespace", "page_size", "sort_by", "filter"), V2ListRunsResponse),
+    "events": Endpoint("/api/v1/events", ("namespace", "run", "last_event_id"), None),
+}
+
+
+class RunledgerClient:
+    """A session with one runledger server; use it as an async context manager (or call ``close``).
+
+    ``token`` is sent as ``Authorization: Bearer …`` (needed when the server runs with
+    RUNLEDGER_AUTH_MODE static or kubernetes). ``timeout`` bounds each request in seconds, except the
+    event stream, which is bounded by the server. Failures raise the ``RunledgerError`` subclass of
+    their kind (``runledger.client.errors``) with the server's message.
+    """
+
+    def __init__(self, server: str = DEFAULT_SERVER, *, token: str | None = None, timeout: float = 30.0) -> None:
+        self.server = server.rstrip("/")
+        self._headers = {"Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> RunledgerClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the running loop, as aiohttp requires.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+        return self._session
+
+    # --- runs ----------------------------------------------------------------------------------
+
+    async def list_runs(
+        self, *, namespace: str | None = None, phase: str | None = None, pipeline: str | None = None,
+        kfp_run_id: str | None = None, labels: Iterable[str] = (), params: Mapping[str, str] | None = None,
+        metrics: Iterable[str] = (), deleted: bool | None = None, sort: str | None = None,
+        limit: int | None = None, count: bool = False, page_token: str | None = None,
+    ) -> RunPage:
+        """One page of runs. ``labels``: ``KEY=VALUE``, ``KEY`` or ``!KEY``; ``params``: argument name →
+        value; ``metrics``: comparisons such as ``accuracy>=0.9``; ``sort``: ``created_at``, ``finished_at``,
+        ``duration``, ``name`` or ``metric.NAME``, ``-`` first for descending (default ``-created_at``)."""
+        query: list[tuple[str, str]] = _pairs(
+            namespace=namespace, phase=phase, pipeline=pipeline, kfp_run_id=kfp_run_id, deleted=deleted,
+            sort=sort, limit=limit, count=count or None, page_token=page_token,
+        )  # fmt: skip
+        query += [("label", label) for label in labels]
+        query += [(f"param.{name}", value) for name, value in (params or {}).items()]
+        query += [_metric_pair(comparison) for comparison in metrics]
+        return await self._get("list_runs", query=query)
+
+    async def iter_runs(self, *, page_size: int | None = None, **filters: Any) -> AsyncIterator[RunOut]:
+        """Every run matching ``filters`` (those of ``list_runs``), following page tokens to the end."""
+        token = None
+        while True:
+            page = await self.list_runs(limit=page_size, page_token=token, **filters)
+            for run in page.runs:
+                yield run
+            if not (token := page.next_page_token):
+                return
+
+    async def get_run(self, run_id: str) -> RunDetail:
+        """The run whose id (its workflow uid) is ``run_id``, with its metrics."""
+        return await self._get("get_run", run_id=run_id)
+
+    async def find_run(self, ref: str) -> RunDetail:
+        """The run ``ref`` means: a run id, a KFP run id, or ``namespace/name`` (the newest run of that
+        name when a workflow was deleted and created again). Raises NotFound when none matches."""
+        if "/" in ref:
+            namespace, _, name = ref.partition("/")
+            predicate = {"key": "name", "operation": "EQUALS", "string_value": name}
+            page = await self._get("kfp_list_runs", query=_pairs(
+                namespace=namespace, page_size=1, sort_by="created_at desc", filter=json.dumps({"predicates": [predicate]}),
+            ))  # fmt: skip
+            if not page.runs:
+                raise NotFound(f"no run named {name!r} in namespace {namespace!r}", status=404)
+            ref = page.runs[0].run_id  # KFP's run id when the run has one, else runledger's
+        try:
+            return await self.get_run(ref)
+        except NotFound:
+            page = await self.list_runs(kfp_run_id=ref, limit=1)
+            if not page.runs:
+                raise NotFound(f"no run has the id or KFP run id {ref!r}", status=404) from None
+            return await self.get_run(page.runs[0].id)
+
+    async def list_steps(self, run_id: str) -> list[StepOut]:
+        """The run's steps (Argo nodes) with their DAG edges, inputs, outputs and pod facts."""
+        return (await self._get("list_steps", run_id=run_id)).steps
+
+    async def compare_runs(self, run_ids: Iterable[str]) -> RunComparison:
+        """Runs side by side: parameters and metrics by name, then by run id."""
+        return await self._get("compare_runs", query=[("ids", ",".join(run_ids))])
+
+    # --- artifacts and lineage -------------------------------------------------------------------
+
+    async def list_artifacts(self, *, page_token: str | None = None, limit: int | None = None, **filters: str | None) -> ArtifactPage:
+        """One page of indexed artifacts; ``filters``: uri_prefix, run, step, name, direction, state."""
+        return await self._get("list_artifacts", query=_pairs(**filters, limit=limit, page_token=page_token))
+
+    async def iter_artifacts(self, *, page_size: int | None = None, **filters: str | None) -> AsyncIterator[ArtifactOut]:
+        """Every artifact matching ``filters``, following page tokens to the end."""
+        token = None
+        while True:
+            page = await self.list_artifacts(limit=page_size, page_token=token, **filters)
+            for artifact in page.artifacts:
+                yield artifact
+            if not (token := page.next_page_token):
+                return
+
+    async def get_artifact(self, ref: str | int) -> ArtifactDetail:
+        """An artifact by numeric id or ``s3://bucket/key``: who produced and consumed it, what it holds."""
+        return await self._get("get_artifact", ref=str(ref))
+
+    async def lineage(
+        self, node: str, *, direction: str | None = None, depth: int | None = None, limit: int | None = None
+    ) -> LineageGraph:
+        """The graph around ``node`` (``run:<id>``, ``step:<run id>/<node id>``, ``artifact:<id or s3 URI>``)."""
+        return await self._get("lineage", query=_pairs(node=node, direction=direction, depth=depth, limit=limit))
+
+    # --- the live feed ---------------------------------------------------------------------------
+
+    async def events(
+        self, *, namespaces: Iterable[str] = (), runs: Iterable[str] = (), last_event_id: int | None = None
+    ) -> AsyncIterator[tuple[str, TransitionEvent]]:
+        """Phase changes as they are stored, as (``"run"`` or ``"step"``, event), from now on or after
+        ``last_event_id``; endless: a stream the server ends is resumed from the last event seen."""
+        query = [("namespace", n) for n in namespaces] + [("run", r) for r in runs]
+        while True:
+            resume = [] if last_event_id is None else [("last_event_id", str(last_event_id))]
+            async with self._request("events", query=query + resume, stream=True) as resp:
+                async for kind, event in _server_sent_events(resp):
+                    last_event_id = event.id
+                    yield kind, event
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def _url(self, endpoint: Endpoint, path_args: Mapping[str, str]) -> str:
+        path = endpoint.path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
+        return self.server + path
+
+    def _request(self, name: str, *, query: list[tuple[str, str]], stream: bool = False, **path_args: str):  # noqa: ANN202
+        endpoint = ENDPOINTS[name]
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.total) if stream else None
+        headers = {"Accept": "text/event-stream"} if stream else None
+        return _Checked(self._http().get(self._url(endpoint, path_args), params=query, timeout=timeout,
+                                         headers=headers), server=self.server)  # fmt: skip
+
+    async def _get(self, name: str, *, query: list[tuple[str, str]] | None = None, **path_args: str) -> Any:
+        async with self._request(name, query=query or [], **path_args) as resp:
+            body = await resp.read()
+        try:
+            return ENDPOINTS[name].model.model_validate_json(body)
+        except ValidationError as exc:
+            raise ServerError(f"{self.server} answered with a body this client cannot read: {exc.errors()[0]['msg']}",
+                              status=resp.status) from exc  # fmt: skip
+
+
+class _Checked:
+    """A request context that turns connection failures and error statuses into ``RunledgerError``s."""
+
+    def __init__(self, request, *, server: str) -> None:  # noqa: ANN001
+        self._request = request
+        self._server = server
+
+    async def __aenter__(self) -> aiohttp.ClientResponse:
+        try:
+            resp = await self._request.__aenter__()
+        except aiohttp.ClientConnectionError as exc:
+            raise Unreachable(f"cannot reach {self._server}: {_reason(exc)}") from exc
+        except TimeoutError as exc:
+            raise Unavailable(f"{self._server} did not answer in time") from exc
+        if resp.status >= 400:
+            try:
+                raise await _error(resp)
+            finally:
+                await self._request.__aexit__(None, None, None)
+        return resp
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._request.__aexit__(*exc)
+
+
+async def _error(resp: aiohttp.ClientResponse) -> RunledgerError:
+    text = (await resp.read()).decode(errors="replace")
+    try:
+        error = json.loads(text)["error"]
+        return error_for(resp.status, error["message"], code=error.get("code"))
+    except (ValueError, KeyError, TypeError):
+        return error_for(resp.status, text.strip()[:300] or resp.reason or f"HTTP {resp.status}")
+
+
+def _reason(exc: aiohttp.ClientConnectionError) -> str:
+    cause = getattr(exc, "os_error", None) or exc.__cause__
+    return getattr(cause, "strerror", None) or str(cause or exc) or type(exc).__name__
+
+
+async def _server_sent_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, TransitionEvent]]:
+    kind, data = "message", []
+    async for raw in resp.content:
+        line = raw.decode().rstrip("\r\n")
+        if line.startswith(":"):
+            continue  # a heartbeat
+        if line:
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                kind = value
+            elif field == "data":
+                data.append(value)
+            continue
+        if kind in ("run", "step") and data:
+            yield kind, TransitionEvent.model_validate_json("\n".join(data))
+        # "overflow": the server dropped this client for falling behind; the caller resumes from the last id.
+        kind, data = "message", []
+
+
+def _pairs(**values: Any) -> list[tuple[str, str]]:
+    """Query pairs of the values that are set; booleans spelt as the API reads them."""
+    pairs = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        pairs.append((key, ("true" if value else "false") if isinstance(value, bool) else str(value)))
+    return pairs
+
+
+def _metric_pair(comparison: str) -> tuple[str, str]:
+    """``accuracy>=0.9`` as the query pair ``metric.accuracy>=0.9``: the key holds the operator's first
+    characters, the value what follows the ``=`` (``metric.loss<0.2`` has no ``=``: all in the key)."""
+    key, eq, value = f"metric.{comparison.strip()}".partition("=")
+    return (key, value) if eq else (key, "")
