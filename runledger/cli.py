@@ -1,6 +1,9 @@
-"""The `runledger` command: run, replay, api, migrate.
+"""The `runledger` command: run, replay, api, migrate, import; and the query commands (runs, lineage,
+artifacts, compare) that read a server over HTTP.
 
 Settings come from RUNLEDGER_* environment variables (see `--help`); flags override a few of them.
+The query commands are handed to runledger.client before the service and its settings are imported:
+a query is a short-lived process and should not pay for loading the whole service.
 """
 
 from __future__ import annotations
@@ -12,21 +15,28 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pydantic
+from runledger.client import commands as queries
 
-from runledger import service
-from runledger.api.access import load_static_grants
-from runledger.core.settings import Settings, describe_settings
-from runledger.indexer.s3 import load_credentials
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("runledger")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from runledger.core.settings import describe_settings
+
     epilog = describe_settings()
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="runledger", description="Run history and lineage for Argo Workflows and Kubeflow Pipelines.",
         epilog=epilog, formatter_class=formatter,
     )  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"runledger {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run", help="the main job: ingest and serve the API", epilog=epilog, formatter_class=formatter,
@@ -64,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "kfp", help="KFP's API server database (run_details, experiments), MySQL or Postgres", formatter_class=formatter
     )
     kfp.add_argument("--dsn", required=True, help="KFP's database: mysql://user:pass@host/mlpipeline or postgresql://…")
+    queries.add_parsers(commands)
     return parser
 
 
@@ -77,7 +88,17 @@ def _timestamp(text: str) -> datetime:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in queries.COMMANDS:
+        return queries.main(argv)
     args = _parser().parse_args(argv)
+    import pydantic
+
+    from runledger import service
+    from runledger.api.access import load_static_grants
+    from runledger.core.settings import Settings
+    from runledger.indexer.s3 import load_credentials
+
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:

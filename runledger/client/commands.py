@@ -1,0 +1,108 @@
+"""The query commands of ``runledger``: runs list/get, lineage, artifacts list/get, compare.
+
+They read a runledger server over HTTP with the client of this folder, in the conventions of kubectl
+and argo: ``-o table|wide|json|yaml``, ``-n NAMESPACE``, ``-w`` to follow changes. ``runledger.cli``
+registers them with ``add_parsers`` and, because a query should start fast, hands them to ``main``
+before anything of the service is imported. Errors print one or two lines and exit 2 for what the
+user must change (arguments, settings, a token), 1 for what happened at run time (no server, no run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from runledger.client import views
+from runledger.client.config import ConfigError, bearer_token, server_url
+from runledger.client.errors import BadRequest, RunledgerError, Unauthorized, Unreachable
+from runledger.client.output import terminal_width
+from runledger.client.session import RunledgerClient
+from runledger.client.views import UsageError
+
+COMMANDS = ("runs",)
+OUTPUTS = ("table", "wide", "json", "yaml")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--server", help="the runledger API (RUNLEDGER_SERVER; default http://127.0.0.1:8080)")
+    common.add_argument("--token", help="bearer token (RUNLEDGER_TOKEN; default: the current kubeconfig user's token)")
+    common.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="output format (default table)")
+    common.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+    return common
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """Add the query commands to a ``runledger`` parser's subcommands."""
+    common = _common()
+    runs = commands.add_parser("runs", help="list runs, or show one with its steps").add_subparsers(
+        dest="action", required=True)  # fmt: skip
+    listing = runs.add_parser("list", parents=[common], help="runs, newest first, filtered as the API filters",
+                              description="Runs, filtered and sorted as GET /api/v1/runs does.")  # fmt: skip
+    listing.add_argument("-n", "--namespace")
+    listing.add_argument("--phase", help="Pending, Running, Succeeded, Failed, Error")
+    listing.add_argument("--pipeline", help="KFP pipeline name")
+    listing.add_argument("-l", "--label", action="append", default=[], metavar="KEY[=VALUE]|!KEY")
+    listing.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="run argument equals")
+    listing.add_argument("--metric", action="append", default=[], metavar="'NAME>=X'",
+                         help="metric comparison: = != < <= > >=")  # fmt: skip
+    listing.add_argument("--sort", help="created_at, finished_at, duration, name or metric.NAME; - for descending")
+    listing.add_argument("--limit", type=int, default=50, help="most runs to show (default 50; 0: all)")
+    listing.add_argument("-w", "--watch", action="store_true", help="after the list, print runs as their phase changes")
+    listing.set_defaults(handler=views.list_runs)
+    get = runs.add_parser("get", parents=[common], help="a run and its steps as a tree")
+    get.add_argument("run", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
+    get.set_defaults(handler=views.get_run)
+
+
+def main(argv: list[str]) -> int:
+    """Run one query command (``argv`` starts with its name)."""
+    parser = argparse.ArgumentParser(prog="runledger")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        server = server_url(args.server, env=os.environ)
+        token = bearer_token(args.token, server=server, env=os.environ)
+        return asyncio.run(_run(args.handler, args, server=server, token=token))
+    except KeyboardInterrupt:
+        return 130
+    except (ConfigError, UsageError) as exc:
+        return _fail(str(exc), code=2)
+    except BadRequest as exc:
+        return _fail(f"the server refused the request: {exc}", "check the flags against `runledger <command> --help`", code=2)
+    except Unauthorized as exc:
+        return _fail(f"the server wants a bearer token it accepts ({exc})", "pass --token or set RUNLEDGER_TOKEN", code=2)
+    except Unreachable as exc:
+        return _fail(str(exc), "start one with `runledger run`, or point --server / RUNLEDGER_SERVER at it", code=1)
+    except RunledgerError as exc:
+        return _fail(str(exc), code=1)
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        return _fail(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback", code=1)
+
+
+async def _run(handler: Callable[..., Coroutine[Any, Any, None]], args: argparse.Namespace, *, server: str,
+               token: str | None) -> int:  # fmt: skip
+    tty = sys.stdout.isatty()
+    out = views.Printer(output=args.output, colour=tty and "NO_COLOR" not in os.environ,
+                        width=terminal_width(tty=tty, env=os.environ))  # fmt: skip
+    async with RunledgerClient(server, token=token) as client:
+        await handler(client, args, out)
+    return 0
+
+
+def _fail(*lines: str, code: int) -> int:
+    print(f"runledger: {lines[0]}", file=sys.stderr)
+    for line in lines[1:]:
+        print(f"  {line}", file=sys.stderr)
+    return code
+

@@ -1,0 +1,117 @@
+"""How the query commands print: tables sized to the terminal, JSON, YAML, durations and ages.
+
+Tables follow kubectl's: upper-case headers, columns two spaces apart, no borders. When the rows are
+wider than the terminal, the columns marked as shrinkable give up width (their values end in ``…``)
+before any other, so names and phases stay whole. Colour (a phase's) is added only when the output is
+a terminal, after the padding is computed, so escape codes never skew the alignment.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+GAP = "  "
+_PHASE_COLOURS = {"Succeeded": "32", "Failed": "31", "Error": "31", "Running": "34", "Pending": "33", "Omitted": "90",
+                  "Skipped": "90"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    shrink: bool = False  # may be cut to fit the terminal
+    phase: bool = False  # coloured by phase on a terminal
+
+
+def render_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, width: int | None = None,
+                 colour: bool = False, header: bool = True) -> str:  # fmt: skip
+    """The rows under their headers, each column as wide as its widest cell, cut to ``width`` (None: no cut)."""
+    widths = [max([len(c.header)] + [len(row[i]) for row in rows]) for i, c in enumerate(columns)]
+    excess = 0 if width is None else sum(widths) + len(GAP) * (len(widths) - 1) - width
+    shrinkable = [i for i, c in enumerate(columns) if c.shrink]
+    while excess > 0 and shrinkable:
+        widest = max(shrinkable, key=lambda i: widths[i])
+        floor = max(len(columns[widest].header), 8)
+        if widths[widest] <= floor:
+            shrinkable.remove(widest)
+            continue
+        cut = min(excess, widths[widest] - floor)
+        widths[widest] -= cut
+        excess -= cut
+    lines = [_line(columns, [c.header for c in columns], widths, colour=False)] if header else []
+    lines += [_line(columns, row, widths, colour=colour) for row in rows]
+    return "\n".join(lines)
+
+
+def _line(columns: Sequence[Column], cells: Sequence[str], widths: Sequence[int], *, colour: bool) -> str:
+    out = []
+    for column, cell, width in zip(columns, cells, widths, strict=True):
+        text = cell if len(cell) <= width else cell[: width - 1] + "…"
+        padded = text.ljust(width)
+        if colour and column.phase and cell in _PHASE_COLOURS:
+            padded = f"\033[{_PHASE_COLOURS[cell]}m{text}\033[0m" + " " * (width - len(text))
+        out.append(padded)
+    return GAP.join(out).rstrip()
+
+
+def terminal_width(*, tty: bool, env: Mapping[str, str]) -> int | None:
+    """The terminal's width; None (no cut) when the output goes to a pipe or a file and COLUMNS is unset,
+    so a script reading the table gets whole values."""
+    if not tty and not env.get("COLUMNS"):
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def paint_phase(phase: str, *, colour: bool) -> str:
+    code = _PHASE_COLOURS.get(phase)
+    return f"\033[{code}m{phase}\033[0m" if colour and code else phase
+
+
+def duration(seconds: float | None) -> str:
+    """Like kubectl's ages: 45s, 3m12s, 2h5m, 3d4h."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60}s" if s % 60 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60}m" if s % 3600 // 60 else f"{s // 3600}h"
+    return f"{s // 86400}d{s % 86400 // 3600}h" if s % 86400 // 3600 else f"{s // 86400}d"
+
+
+def between(start: datetime | None, end: datetime | None, *, now: datetime | None = None) -> str:
+    """The time from ``start`` to ``end`` (to now while it runs); ``-`` without a start."""
+    if start is None:
+        return "-"
+    return duration(((end or now or datetime.now(timezone.utc)) - start).total_seconds())
+
+
+def age(at: datetime | None, *, now: datetime | None = None) -> str:
+    return "-" if at is None else duration(((now or datetime.now(timezone.utc)) - at).total_seconds())
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def as_yaml(value: Any) -> str:
+    import yaml  # only -o yaml pays for it
+
+    # Round-trip through JSON so datetimes print as the API's ISO strings.
+    return yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False, allow_unicode=True).rstrip()

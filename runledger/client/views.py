@@ -1,0 +1,208 @@
+"""What each query command asks the server and how it shows the answer.
+
+Each handler takes the client, the parsed arguments and a ``Printer``; json and yaml print the API's
+own shapes (a list command prints the list of its items), table and wide print columns chosen for a
+person. Run arguments accept a run id, a KFP run id or ``namespace/name`` (``RunledgerClient.find_run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from runledger.client.models import RunOut, StepOut
+from runledger.client.output import Column, age, as_json, as_yaml, between, paint_phase, render_table
+from runledger.client.session import RunledgerClient
+
+PAGE = 500
+
+
+class UsageError(Exception):
+    """Arguments that cannot work together; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Printer:
+    output: str
+    colour: bool
+    width: int | None = None
+
+    @property
+    def structured(self) -> bool:
+        return self.output in ("json", "yaml")
+
+    @property
+    def wide(self) -> bool:
+        return self.output == "wide"
+
+    def data(self, value: Any) -> None:
+        print(as_json(value) if self.output == "json" else as_yaml(value), flush=True)
+
+    def table(self, columns: list[Column], rows: list[list[str]], *, header: bool = True) -> None:
+        if rows or header:
+            print(render_table(columns, rows, width=self.width, colour=self.colour, header=header), flush=True)
+
+    def fields(self, pairs: list[tuple[str, str]]) -> None:
+        width = max(len(k) for k, _ in pairs) + 1
+        for key, value in pairs:
+            print(f"{key + ':':<{width}} {value}")
+
+
+# --- runs ------------------------------------------------------------------------------------------
+
+
+def run_columns(*, wide: bool) -> list[Column]:
+    columns = [Column("NAMESPACE"), Column("NAME"), Column("PHASE", phase=True), Column("AGE"), Column("DURATION"),
+               Column("PIPELINE", shrink=True)]  # fmt: skip
+    if wide:
+        columns += [Column("ID"), Column("KFP RUN ID", shrink=True), Column("STEPS"), Column("MESSAGE", shrink=True)]
+    return columns
+
+
+def run_row(run: RunOut, *, wide: bool, now: datetime | None = None) -> list[str]:
+    row = [run.namespace, run.name, run.phase or "-", age(run.created_at, now=now),
+           between(run.started_at, run.finished_at, now=now), run.pipeline_name or "-"]  # fmt: skip
+    if wide:
+        total = sum(run.step_counts.values())
+        steps = f"{run.step_counts.get('Succeeded', 0)}/{total}" if total else "-"
+        message = " ".join((run.message or "-").split())
+        row += [run.id, run.kfp_run_id or "-", steps, message]
+    return row
+
+
+def _run_filters(args: argparse.Namespace) -> dict[str, Any]:
+    params = {}
+    for pair in args.param:
+        name, eq, value = pair.partition("=")
+        if not eq or not name:
+            raise UsageError(f"--param {pair!r} is not NAME=VALUE (e.g. --param lr=0.1)")
+        params[name] = value
+    return dict(namespace=args.namespace, phase=args.phase, pipeline=args.pipeline, labels=args.label, params=params,
+                metrics=args.metric, sort=args.sort)  # fmt: skip
+
+
+async def list_runs(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    filters = _run_filters(args)
+    if args.limit < 0:
+        raise UsageError("--limit must be 0 (all runs) or more")
+    if args.watch and args.metric:
+        raise UsageError("--watch follows phase changes, which --metric cannot filter; leave one of them out")
+    runs: list[RunOut] = []
+    async for run in client.iter_runs(page_size=min(args.limit or PAGE, PAGE), **filters):
+        runs.append(run)
+        if len(runs) == args.limit:
+            break
+    if out.structured:
+        out.data([r.model_dump(mode="json") for r in runs])
+    else:
+        out.table(run_columns(wide=out.wide), [run_row(r, wide=out.wide) for r in runs])
+    if args.watch:
+        await _watch_runs(client, filters, out)
+
+
+async def _watch_runs(client: RunledgerClient, filters: dict[str, Any], out: Printer) -> None:
+    namespaces = [filters["namespace"]] if filters["namespace"] else []
+    async for kind, event in client.events(namespaces=namespaces):
+        if kind != "run":
+            continue
+        run = await client.get_run(event.run_id)
+        if not _matches(run, filters):
+            continue
+        if out.structured:
+            print(run.model_dump_json(), flush=True)  # one object a line, as kubectl -w -o json
+        else:
+            out.table(run_columns(wide=out.wide), [run_row(run, wide=out.wide)], header=False)
+
+
+def _matches(run: RunOut, filters: dict[str, Any]) -> bool:
+    """The listing's filters, applied to one run the event feed named (the feed filters by namespace only)."""
+    if filters["phase"] and run.phase != filters["phase"]:
+        return False
+    if filters["pipeline"] and run.pipeline_name != filters["pipeline"]:
+        return False
+    if any(run.parameters.get(k) != v for k, v in filters["params"].items()):
+        return False
+    for selector in filters["labels"]:
+        key, eq, value = selector.removeprefix("!").partition("=")
+        if selector.startswith("!"):
+            if key in run.labels:
+                return False
+        elif key not in run.labels or (eq and run.labels[key] != value):
+            return False
+    return True
+
+
+async def get_run(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    run = await client.find_run(args.run)
+    steps = await client.list_steps(run.id)
+    if out.structured:
+        out.data({"run": run.model_dump(mode="json"), "steps": [s.model_dump(mode="json") for s in steps]})
+        return
+    out.fields([
+        ("Name", f"{run.namespace}/{run.name}"), ("ID", run.id), ("KFP run ID", run.kfp_run_id or "-"),
+        ("Pipeline", run.pipeline_name or "-"), ("Phase", paint_phase(run.phase or "-", colour=out.colour)),
+        ("Created", _time(run.created_at)), ("Started", _time(run.started_at)), ("Finished", _time(run.finished_at)),
+        ("Duration", between(run.started_at, run.finished_at)),
+        *([("Message", run.message)] if run.message else []),
+        *([("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(run.parameters.items())))] if run.parameters else []),
+        *([("Metrics", ", ".join(f"{m.name}={m.value:g}" for m in run.metrics if m.is_run_value))] if run.metrics else []),
+    ])  # fmt: skip
+    print()
+    columns = [Column("STEP"), Column("PHASE", phase=True), Column("DURATION"), Column("POD", shrink=True),
+               Column("NODE", shrink=True), Column("EXIT")]  # fmt: skip
+    if out.wide:
+        columns += [Column("RESTARTS"), Column("REASON"), Column("IMAGE", shrink=True), Column("MESSAGE", shrink=True)]
+    out.table(columns, [_step_row(step, prefix, wide=out.wide) for prefix, step in step_tree(steps)])
+
+
+def step_tree(steps: list[StepOut]) -> list[tuple[str, StepOut]]:
+    """The steps in tree order with their branch prefix (``├─ ``, ``│  └─ ``…), as ``argo get`` draws them.
+
+    A step hangs under the retry node it is an attempt of, else under its boundary (the DAG or steps
+    template it runs in), else under its first parent; a DAG's tasks are siblings, not a chain."""
+    by_id = {s.id: s for s in steps}
+    children: dict[str | None, list[StepOut]] = {}
+    for step in steps:
+        retry = next((p for p in step.parents if p in by_id and by_id[p].type == "Retry"), None)
+        boundary = step.boundary_id if step.boundary_id in by_id and step.boundary_id != step.id else None
+        parent = retry or boundary or next((p for p in step.parents if p in by_id and p != step.id), None)
+        children.setdefault(parent, []).append(step)
+    order = lambda s: (s.started_at is None, s.started_at or datetime.min, s.name)  # noqa: E731
+    lines: list[tuple[str, StepOut]] = []
+    seen: set[str] = set()
+
+    def walk(parent: str | None, indent: str) -> None:
+        kids = sorted(children.get(parent, []), key=order)
+        for i, step in enumerate(kids):
+            if step.id in seen:
+                continue
+            seen.add(step.id)
+            last = i == len(kids) - 1
+            lines.append((indent + ("└─ " if last else "├─ ") if parent is not None else "", step))
+            walk(step.id, (indent + ("   " if last else "│  ")) if parent is not None else "")
+
+    walk(None, "")
+    for step in sorted(steps, key=order):  # anything a cycle kept out of reach
+        if step.id not in seen:
+            seen.add(step.id)
+            lines.append(("", step))
+    return lines
+
+
+def _step_row(step: StepOut, prefix: str, *, wide: bool) -> list[str]:
+    pod = step.pod
+    exit_code = pod.exit_code if pod and pod.exit_code is not None else step.exit_code
+    row = [prefix + (step.display_name or step.name), step.phase or "-", between(step.started_at, step.finished_at),
+           (pod.pod_name if pod else step.pod_name) or "-", (pod.host_node if pod else None) or step.host_node or "-",
+           "-" if exit_code is None else str(exit_code)]  # fmt: skip
+    if wide:
+        row += [str(pod.restart_count) if pod else "-", (pod.termination_reason if pod else None) or "-",
+                (pod.image if pod else None) or "-", " ".join((step.message or "-").split())]  # fmt: skip
+    return row
+
+
+def _time(at: datetime | None) -> str:
+    return "-" if at is None else f"{at.isoformat(timespec='seconds')} ({age(at)} ago)"
