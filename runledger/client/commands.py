@@ -24,7 +24,7 @@ from runledger.client.output import terminal_width
 from runledger.client.session import RunledgerClient
 from runledger.client.views import UsageError
 
-COMMANDS = ("runs",)
+COMMANDS = ("runs", "lineage", "artifacts", "compare")
 OUTPUTS = ("table", "wide", "json", "yaml")
 
 
@@ -58,6 +58,32 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     get = runs.add_parser("get", parents=[common], help="a run and its steps as a tree")
     get.add_argument("run", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
     get.set_defaults(handler=views.get_run)
+
+    lineage = commands.add_parser("lineage", parents=[common], help="what a run, step or artifact came from and fed")
+    lineage.add_argument("node", metavar="NODE",
+                         help="a run (id, KFP run id, NAMESPACE/NAME), run:ID, step:RUN/NODE or artifact:ID|s3://…")  # fmt: skip
+    lineage.add_argument("--direction", choices=("upstream", "downstream", "both"), default="both")
+    lineage.add_argument("--depth", type=int)
+    lineage.add_argument("--limit", type=int, help="most nodes in the graph")
+    lineage.set_defaults(handler=views.lineage)
+
+    artifacts = commands.add_parser("artifacts", help="indexed S3 artifacts").add_subparsers(dest="action", required=True)
+    alist = artifacts.add_parser("list", parents=[common], help="artifacts, filtered")
+    alist.add_argument("--uri-prefix", help="e.g. s3://mlpipeline/")
+    alist.add_argument("--run", help="produced or consumed by this run (id, KFP run id, NAMESPACE/NAME)")
+    alist.add_argument("--step", help="... by this step (node id) of --run")
+    alist.add_argument("--name", help="named so in a step's inputs or outputs")
+    alist.add_argument("--direction", choices=("input", "output"))
+    alist.add_argument("--state", choices=("pending", "indexed", "missing", "forbidden", "failed"))
+    alist.add_argument("--limit", type=int, default=50, help="most artifacts to show (default 50; 0: all)")
+    alist.set_defaults(handler=views.list_artifacts)
+    aget = artifacts.add_parser("get", parents=[common], help="an artifact: producers, consumers, metrics")
+    aget.add_argument("ref", metavar="ARTIFACT", help="numeric id or s3://bucket/key")
+    aget.set_defaults(handler=views.get_artifact)
+
+    compare = commands.add_parser("compare", parents=[common], help="runs side by side: parameters and metrics")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
+    compare.set_defaults(handler=views.compare)
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from runledger.client.models import RunOut, StepOut
-from runledger.client.output import Column, age, as_json, as_yaml, between, paint_phase, render_table
+from runledger.client.output import Column, age, as_json, as_yaml, between, paint_phase, render_table, size
 from runledger.client.session import RunledgerClient
 
 PAGE = 500
@@ -206,3 +206,110 @@ def _step_row(step: StepOut, prefix: str, *, wide: bool) -> list[str]:
 
 def _time(at: datetime | None) -> str:
     return "-" if at is None else f"{at.isoformat(timespec='seconds')} ({age(at)} ago)"
+
+
+# --- lineage, artifacts, compare -------------------------------------------------------------------
+
+
+async def _node(client: RunledgerClient, node: str) -> str:
+    if node.split(":", 1)[0] in ("run", "step", "artifact"):
+        return node
+    return f"run:{(await client.find_run(node)).id}"
+
+
+async def lineage(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    graph = await client.lineage(await _node(client, args.node), direction=args.direction, depth=args.depth,
+                                 limit=args.limit)  # fmt: skip
+    if out.structured:
+        out.data(graph.model_dump(mode="json"))
+        return
+    label = {}
+    rows = []
+    for n in sorted(graph.nodes, key=lambda n: (n.depth, n.kind, n.id)):
+        if n.redacted:
+            label[n.id] = f"({n.kind} not readable)"
+            rows.append([n.kind, label[n.id], "-", "-", str(n.depth)])
+        elif n.kind == "step":
+            label[n.id] = f"{n.run_name}/{n.display_name or n.name}"
+            rows.append(["step", label[n.id], n.phase or "-", n.namespace, str(n.depth)])
+        else:
+            label[n.id] = n.uri
+            rows.append(["artifact", n.uri, n.state, size(n.size), str(n.depth)])
+    out.table([Column("KIND"), Column("NODE", shrink=True), Column("PHASE/STATE", phase=True),
+               Column("NAMESPACE/SIZE"), Column("DEPTH")], rows)  # fmt: skip
+    if graph.edges:
+        print()
+        out.table([Column("FROM", shrink=True), Column("TO", shrink=True), Column("KIND"), Column("NAMES", shrink=True)],
+                  [[label.get(e.source, e.source), label.get(e.target, e.target), e.kind, ",".join(e.names) or "-"]
+                   for e in graph.edges])  # fmt: skip
+    if graph.truncated:
+        print("(the graph was cut at the node limit: pass --limit or a smaller --depth)", file=sys.stderr)
+
+
+async def list_artifacts(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    if args.limit < 0:
+        raise UsageError("--limit must be 0 (all artifacts) or more")
+    if args.step and not args.run:
+        raise UsageError("--step names a step of a run: give --run as well")
+    run = (await client.find_run(args.run)).id if args.run else None
+    filters = dict(uri_prefix=args.uri_prefix, run=run, step=args.step, name=args.name, direction=args.direction,
+                   state=args.state)  # fmt: skip
+    artifacts = []
+    async for artifact in client.iter_artifacts(page_size=min(args.limit or PAGE, PAGE), **filters):
+        artifacts.append(artifact)
+        if len(artifacts) == args.limit:
+            break
+    if out.structured:
+        out.data([a.model_dump(mode="json") for a in artifacts])
+        return
+    columns = [Column("ID"), Column("STATE"), Column("SIZE"), Column("URI", shrink=True)]
+    if out.wide:
+        columns += [Column("ETAG", shrink=True), Column("CONTENT TYPE", shrink=True), Column("CHECKED"),
+                    Column("ERROR", shrink=True)]  # fmt: skip
+    rows = []
+    for a in artifacts:
+        row = [str(a.id), a.state, size(a.size), a.uri]
+        if out.wide:
+            row += [a.etag or "-", a.content_type or "-", age(a.checked_at), a.error or "-"]
+        rows.append(row)
+    out.table(columns, rows)
+
+
+async def get_artifact(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    a = await client.get_artifact(args.ref)
+    if out.structured:
+        out.data(a.model_dump(mode="json"))
+        return
+    out.fields([("ID", str(a.id)), ("URI", a.uri), ("State", a.state), ("Size", size(a.size)), ("ETag", a.etag or "-"),
+                ("Content type", a.content_type or "-"), ("Checked", _time(a.checked_at)),
+                *([("Error", a.error)] if a.error else []),
+                *([("Metrics", ", ".join(f"{m.name}={m.value:g}" for m in a.metrics))] if a.metrics else [])])  # fmt: skip
+    for title, events in (("PRODUCED BY", a.produced_by), ("CONSUMED BY", a.consumed_by)):
+        if events:
+            print()
+            out.table([Column(title), Column("STEP", shrink=True), Column("PHASE", phase=True), Column("AS")],
+                      [[f"{e.namespace}/{e.run_name}", e.step_name or e.step_id, e.step_phase or "-", e.name]
+                       for e in events])  # fmt: skip
+
+
+async def compare(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    ids = [(await client.find_run(ref)).id for ref in args.runs]
+    comparison = await client.compare_runs(ids)
+    if out.structured:
+        out.data(comparison.model_dump(mode="json"))
+        return
+    runs = comparison.runs
+    columns = [Column("")] + [Column(r.name, shrink=True) for r in runs]
+    rows = [["namespace", *(r.namespace for r in runs)], ["phase", *(r.phase or "-" for r in runs)],
+            ["duration", *(between(r.started_at, r.finished_at) for r in runs)]]  # fmt: skip
+    for name, values in sorted(comparison.parameters.items()):
+        rows.append([f"param {name}", *(_cell(values.get(r.id)) for r in runs)])
+    for name, values in sorted(comparison.metrics.items()):
+        rows.append([f"metric {name}", *(_cell(values.get(r.id)) for r in runs)])
+    out.table(columns, rows)
+
+
+def _cell(value: str | float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else " ".join(value.split())
