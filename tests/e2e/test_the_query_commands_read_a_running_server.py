@@ -15,11 +15,15 @@ import pytest
 from tests.conftest import create_database
 from tests.e2e.test_cli import free_port, runledger
 from tests.e2e.test_documented_examples_return_data import demo_is_indexed
+from tests.support.builders import WorkflowBuilder
 from tests.support.waiting import eventually
+
+# Starting `runledger run` and indexing the demo is part of the first test of the module.
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-async def server(pg_server_uri, template_database):
+async def served(pg_server_uri, template_database):
     dsn = await create_database(pg_server_uri, template=template_database)
     port = free_port()
     env = {"RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_API_PORT": str(port)}
@@ -31,7 +35,7 @@ async def server(pg_server_uri, template_database):
         url = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(url) as http:
             await eventually(lambda: demo_is_indexed(http), timeout=90, interval=0.5)
-        yield url
+        yield url, dsn
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -40,6 +44,11 @@ async def server(pg_server_uri, template_database):
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+@pytest.fixture
+def server(served):
+    return served[0]
 
 
 async def query(server: str, *args: str) -> tuple[int, str, str]:
@@ -128,3 +137,24 @@ async def test_mistakes_print_one_or_two_lines_and_exit_2_failures_exit_1(server
 async def test_version_prints_the_package_version():
     code, out, _ = await runledger("--version", env={})
     assert code == 0 and out.startswith("runledger 0.")
+
+
+async def test_watch_prints_the_list_then_each_run_whose_phase_changes(served, tmp_path):
+    server, dsn = served
+    env = {**os.environ, "RUNLEDGER_SERVER": server, "KUBECONFIG": "/nonexistent"}
+    watch = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "runledger", "runs", "list", "-n", "watched", "--watch", "-o", "json", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert await asyncio.wait_for(watch.stdout.readline(), 30) == b"[]\n"  # nothing in that namespace yet
+        events = tmp_path / "events.jsonl"
+        events.write_text(json.dumps(WorkflowBuilder(name="late", namespace="watched").phase("Running").event("ADDED")) + "\n")
+        code, out, err = await runledger("replay", str(events), env={"RUNLEDGER_DATABASE_URL": dsn})
+        assert code == 0, err
+        line = json.loads(await asyncio.wait_for(watch.stdout.readline(), 30))
+        assert (line["namespace"], line["name"], line["phase"]) == ("watched", "late", "Running")
+    finally:
+        watch.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(watch.communicate(), 30)
+    assert watch.returncode == 130 and b"Traceback" not in err
