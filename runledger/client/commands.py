@@ -19,7 +19,12 @@ from typing import Any
 
 from runledger.client import views
 from runledger.client.config import ConfigError, bearer_token, server_url
-from runledger.client.errors import BadRequest, RunledgerError, Unauthorized, Unreachable
+from runledger.client.errors import (
+    BadRequest,
+    RunledgerError,
+    Unauthorized,
+    Unreachable,
+)
 from runledger.client.output import terminal_width
 from runledger.client.session import RunledgerClient
 from runledger.client.views import UsageError

@@ -12,7 +12,7 @@ import json
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 GAP = "  "
@@ -89,11 +89,11 @@ def between(start: datetime | None, end: datetime | None, *, now: datetime | Non
     """The time from ``start`` to ``end`` (to now while it runs); ``-`` without a start."""
     if start is None:
         return "-"
-    return duration(((end or now or datetime.now(timezone.utc)) - start).total_seconds())
+    return duration(((end or now or datetime.now(UTC)) - start).total_seconds())
 
 
 def age(at: datetime | None, *, now: datetime | None = None) -> str:
-    return "-" if at is None else duration(((now or datetime.now(timezone.utc)) - at).total_seconds())
+    return "-" if at is None else duration(((now or datetime.now(UTC)) - at).total_seconds())
 
 
 def size(n: int | None) -> str:

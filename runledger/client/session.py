@@ -14,6 +14,7 @@ event id whenever the server ends a stream, so the caller sees one endless, gap-
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,14 @@ from urllib.parse import quote
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
-from runledger.client.errors import NotFound, RunledgerError, ServerError, Unavailable, Unreachable, error_for
+from runledger.client.errors import (
+    NotFound,
+    RunledgerError,
+    ServerError,
+    Unavailable,
+    Unreachable,
+    error_for,
+)
 from runledger.client.models import (
     ArtifactDetail,
     ArtifactOut,
@@ -38,6 +46,7 @@ from runledger.client.models import (
     TransitionEvent,
     V2ListRunsResponse,
 )
+from runledger.core.backoff import Backoff
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 M = TypeVar("M", bound=BaseModel)
@@ -200,12 +209,20 @@ class RunledgerClient:
         """Phase changes as they are stored, as (``"run"`` or ``"step"``, event), from now on or after
         ``last_event_id``; endless: a stream the server ends is resumed from the last event seen."""
         query = [("namespace", n) for n in namespaces] + [("run", r) for r in runs]
+        # A stream that ends without an event (a server shedding slow clients, a proxy's idle cut) is
+        # resumed after a growing pause rather than at once, so it cannot turn into a tight loop.
+        backoff = Backoff(0.5, 30.0)
         while True:
             resume = [] if last_event_id is None else [("last_event_id", str(last_event_id))]
+            received = False
             async with self._request("events", query=query + resume, stream=True) as resp:
                 async for kind, event in _server_sent_events(resp):
-                    last_event_id = event.id
+                    last_event_id, received = event.id, True
                     yield kind, event
+            if received:
+                backoff.reset()
+            else:
+                await asyncio.sleep(backoff.next())
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -213,7 +230,7 @@ class RunledgerClient:
         path = endpoint.path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
         return self.server + path
 
-    def _request(self, name: str, *, query: list[tuple[str, str]], stream: bool = False, **path_args: str):  # noqa: ANN202
+    def _request(self, name: str, *, query: list[tuple[str, str]], stream: bool = False, **path_args: str):
         endpoint = ENDPOINTS[name]
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.total) if stream else None
         headers = {"Accept": "text/event-stream"} if stream else None
@@ -233,7 +250,7 @@ class RunledgerClient:
 class _Checked:
     """A request context that turns connection failures and error statuses into ``RunledgerError``s."""
 
-    def __init__(self, request, *, server: str) -> None:  # noqa: ANN001
+    def __init__(self, request, *, server: str) -> None:
         self._request = request
         self._server = server
 

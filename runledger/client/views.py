@@ -14,7 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from runledger.client.models import RunOut, StepOut
-from runledger.client.output import Column, age, as_json, as_yaml, between, paint_phase, render_table, size
+from runledger.client.output import (
+    Column,
+    age,
+    as_json,
+    as_yaml,
+    between,
+    paint_phase,
+    render_table,
+    size,
+)
 from runledger.client.session import RunledgerClient
 
 PAGE = 500
@@ -170,7 +179,7 @@ def step_tree(steps: list[StepOut]) -> list[tuple[str, StepOut]]:
         boundary = step.boundary_id if step.boundary_id in by_id and step.boundary_id != step.id else None
         parent = retry or boundary or next((p for p in step.parents if p in by_id and p != step.id), None)
         children.setdefault(parent, []).append(step)
-    order = lambda s: (s.started_at is None, s.started_at or datetime.min, s.name)  # noqa: E731
+    order = lambda s: (s.started_at is None, s.started_at or datetime.min, s.name)
     lines: list[tuple[str, StepOut]] = []
     seen: set[str] = set()
 

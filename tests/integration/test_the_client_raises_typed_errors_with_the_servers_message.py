@@ -8,7 +8,15 @@ import socket
 import pytest
 from pydantic import SecretStr
 
-from runledger.client import BadRequest, Forbidden, NotFound, RunledgerClient, Unauthorized, Unavailable, Unreachable
+from runledger.client import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    RunledgerClient,
+    Unauthorized,
+    Unavailable,
+    Unreachable,
+)
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve_limited
 from tests.support.ingesting import ingest

@@ -4,7 +4,7 @@ colour that never skews the alignment, and runs' steps drawn as a tree."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from runledger.client.models import StepIO, StepOut
 from runledger.client.output import Column, duration, render_table
@@ -46,7 +46,7 @@ def test_durations_read_like_kubectls_ages():
 
 
 def _step(id: str, *, type: str = "Pod", parents: tuple[str, ...] = (), boundary: str | None = None, at: int = 0) -> StepOut:
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=at)
+    start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=at)
     return StepOut(id=id, name=f"wf.{id}", display_name=id, type=type, template=None, phase="Succeeded",
                    boundary_id=boundary, pod_name=None, started_at=start, finished_at=None, exit_code=None,
                    message=None, host_node=None, parents=list(parents), children=[], inputs=StepIO(), outputs=StepIO())  # fmt: skip
