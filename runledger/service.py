@@ -1,31 +1,32 @@
-"""Composition and lifecycle: the database, the ingest path and the API, started and stopped in order.
+"""Composition: the database, the ingest path and the API, started and stopped in order.
 
-Start: resolve the database (a DSN, or the embedded server), migrate, open one pool, start the
-writers and the API. Stop (first SIGINT/SIGTERM): stop intake, give queued states a grace period
-to reach Postgres, stop the writers, the API, then the pool. A second signal exits at once.
-Every task is named and awaited; a task that dies unexpectedly stops the service loudly.
+Start: resolve the database (a DSN, or the embedded server), migrate, open one pool, serve the API,
+then enter the long-running parts (runledger.core.lifecycle) on an ``AsyncExitStack``. Stop (first
+SIGINT/SIGTERM): the stack unwinds in reverse — intake stops, queued states get
+RUNLEDGER_INGEST_SHUTDOWN_GRACE_SECONDS to reach Postgres, the writers stop, checkpoints are saved,
+the lease is released, the API and then the pool close. A second signal exits at once. The owner
+waits with ``lifecycle.first``, so a part whose task dies stops the service loudly, at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import SecretStr
+from kubernetes_asyncio import client
 
 from runledger.agent import cluster
 from runledger.agent.argo_archive import ArgoArchive
@@ -41,17 +42,14 @@ from runledger.agent.replay import ReplayErrors, read_events
 from runledger.agent.source_databases import SourceDatabase, SourceError
 from runledger.api import prometheus, serving
 from runledger.api.app import create_app
+from runledger.api.feed import HUB
 from runledger.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
-from runledger.api.prometheus import indexer_metrics
+from runledger.api.prometheus import Source, indexer_metrics
 from runledger.api.responses import model_response
+from runledger.core.lifecycle import Service, first
 from runledger.core.repositories import RepositoryRegistry
 from runledger.core.settings import Settings
-from runledger.demo.objects import (
-    DEMO_ACCESS_KEY,
-    DEMO_SECRET_KEY,
-    demo_objects,
-    embedded_s3,
-)
+from runledger.demo.artifact_store import bundled_recording, demo_artifact_store, wants_demo_artifact_store
 from runledger.indexer.worker import ArtifactIndexer
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
@@ -80,10 +78,6 @@ async def migrate_database(dsn: str) -> list[migrations.Migration]:
         return await migrations.migrate(conn)
     finally:
         await conn.close()
-
-
-def bundled_recording() -> Path:
-    return Path(str(resources.files("runledger.demo") / "recording.jsonl.gz"))
 
 
 @contextlib.asynccontextmanager
@@ -123,18 +117,9 @@ async def replay_files(ingestor: Ingestor, paths: list[Path], errors: ReplayErro
             await ingestor.submit(event)
 
 
-async def drain_and_stop(ingestor: Ingestor, *, grace: float) -> bool:
-    """Give queued states `grace` seconds to be written, then stop the writers. True if all were written."""
-    drained = True
-    try:
-        async with asyncio.timeout(grace):
-            await ingestor.drain()
-    except TimeoutError:
-        drained = False
-        log.error("shutdown: %d run state(s) not written within %gs", ingestor.unwritten(), grace)
-    finally:
-        await ingestor.stop()
-    return drained
+async def replay_to_the_end(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
+    await replay_files(ingestor, paths, errors)
+    await ingestor.drain_all()
 
 
 class StopSignal:
@@ -161,8 +146,37 @@ class StopSignal:
         self.event.set()
 
 
-async def serve_api(app: web.Application, *, settings: Settings, host: str, port: int) -> web.AppRunner:
-    return await serving.serve(app, settings=settings, host=host, port=port)
+@contextlib.asynccontextmanager
+async def serving_api(app: web.Application, *, settings: Settings, host: str, port: int) -> AsyncIterator[None]:
+    runner = await serving.serve(app, settings=settings, host=host, port=port)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+def api_parts(app: web.Application) -> list[Service]:
+    """The long-running parts the served app runs itself (its event feed), for its owner to watch."""
+    return [app[HUB]] if HUB in app else []
+
+
+@contextlib.contextmanager
+def reporting(app: web.Application, **sources: Source) -> Iterator[None]:
+    """Add metric sources to /metrics for as long as their parts run."""
+    telemetry = app[prometheus.TELEMETRY]
+    telemetry.sources.update(sources)
+    try:
+        yield
+    finally:
+        for name in sources:
+            telemetry.sources.pop(name, None)
+
+
+async def enter_indexer(stack: contextlib.AsyncExitStack, settings: Settings, *, pool: asyncpg.Pool) -> list[Service]:
+    """The artifact indexer, started on `stack` when artifacts are indexed: [indexer] or []."""
+    if not settings.artifacts_index:
+        return []
+    return [await stack.enter_async_context(ArtifactIndexer(pool=pool, settings=settings))]
 
 
 @contextlib.asynccontextmanager
@@ -181,11 +195,8 @@ async def answering_health_checks(settings: Settings, *, host: str, port: int) -
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    runner = await serve_api(app, settings=settings, host=host, port=port)
-    try:
+    async with serving_api(app, settings=settings, host=host, port=port):
         yield
-    finally:
-        await runner.cleanup()
 
 
 async def run_main(settings: Settings, *, announce=print) -> int:
@@ -195,111 +206,127 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         await migrate_database(database.dsn)
     stop = StopSignal()
     stop.install()
-    async with open_pool(settings, database.dsn) as pool:
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(open_pool(settings, database.dsn))
         app = create_app(settings=settings, pool=pool)
-        runner = await serve_api(app, settings=settings, host=settings.api_host, port=settings.api_port)
+        await stack.enter_async_context(
+            serving_api(app, settings=settings, host=settings.api_host, port=settings.api_port)
+        )
         base = f"http://{settings.api_host}:{settings.api_port}"
         announce(f"runledger: data in {database.description}")
         # What start-up allocated (modules, settings, the app) lives as long as the process: out of
         # the collector's sight, full collections under a stream of events only scan what changes.
         gc.collect()
         gc.freeze()
-        try:
-            if cluster.cluster_configured(settings):
-                announce(f"runledger: API on {base}; watching the cluster")
-                return await run_cluster_agent(settings, pool=pool, app=app, stop=stop)
-            announce(f"runledger: API on {base}  (Ctrl-C to stop)")
-            announce(f"  curl -s '{base}/api/v1/runs?limit=5'")
-            announce(f"  curl -s '{base}/api/v1/runs?phase=Failed'")
-            return await run_replay_source(settings, pool=pool, app=app, stop=stop, announce=announce)
-        finally:
-            await runner.cleanup()
+        if cluster.cluster_configured(settings):
+            announce(f"runledger: API on {base}; watching the cluster")
+            return await run_cluster_agent(settings, pool=pool, app=app, stop=stop)
+        announce(f"runledger: API on {base}  (Ctrl-C to stop)")
+        announce(f"  curl -s '{base}/api/v1/runs?limit=5'")
+        announce(f"  curl -s '{base}/api/v1/runs?phase=Failed'")
+        return await run_replay_source(settings, pool=pool, app=app, stop=stop, announce=announce)
 
 
 async def run_replay_source(
     settings: Settings, *, pool: asyncpg.Pool, app: web.Application, stop: StopSignal, announce=print
 ) -> int:
+    """Replay files (the bundled recording by default) into the database, then serve until stopped."""
     paths = settings.replay_paths or [bundled_recording()]
     announce(f"runledger: ingesting {', '.join(str(p) for p in paths)} (replay source: no cluster configured)")
     async with contextlib.AsyncExitStack() as stack:
-        if not settings.replay_paths and settings.artifacts_index and not settings.artifacts_endpoint_map:
+        if wants_demo_artifact_store(settings):
             settings = await stack.enter_async_context(demo_artifact_store(settings, paths, announce=announce))
         node_status = await stack.enter_async_context(argo_node_status(settings))
         # The replay source is finite, so counting its runs for the summary is bounded.
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
-        ingestor.start()
-        indexer = start_indexer(settings, pool=pool)
-        telemetry = app[prometheus.TELEMETRY]
-        telemetry.sources["ingest"] = lambda: ingest_metrics(ingestor)
-        if indexer is not None:
-            telemetry.sources["indexer"] = lambda: indexer_metrics(indexer)
+        await stack.enter_async_context(ingestor)
+        indexers = await enter_indexer(stack, settings, pool=pool)
+        stack.enter_context(reporting(app, ingest=functools.partial(ingest_metrics, ingestor),
+                                      **{"indexer": functools.partial(indexer_metrics, i) for i in indexers}))  # fmt: skip
         source_done = asyncio.Event()
 
         async def source_check() -> tuple[bool, str]:
             return source_done.is_set(), "ingested" if source_done.is_set() else "initial ingest in progress"
 
         app[READINESS_CHECKS]["source"] = source_check
+        parts = [ingestor, *indexers, *api_parts(app)]
         errors = ReplayErrors()
-        source = asyncio.create_task(replay_files(ingestor, paths, errors), name="replay-source")
-        stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
-        supervisor = asyncio.create_task(
-            indexer.supervise() if indexer else stop.event.wait(), name="artifact-indexer-supervisor"
-        )
-        try:
-            done, _ = await asyncio.wait({source, stopper, supervisor}, return_when=asyncio.FIRST_COMPLETED)
-            if source in done:
-                source.result()  # a crashed source stops the service loudly
-                await ingestor.drain()
-                source_done.set()
-                errors.log_summary()
-                summary = ingestor.stats.summary()
-                announce(
-                    f"runledger: replay done: {summary['events']} events, {summary['runs']} runs, "
-                    f"{summary['steps']} steps, {summary['errors'] + len(errors)} errors; serving until stopped"
-                )
-                done, _ = await asyncio.wait({stopper, supervisor}, return_when=asyncio.FIRST_COMPLETED)
-            if supervisor in done:
-                supervisor.result()
-        finally:
-            for task in (source, stopper, supervisor):
-                task.cancel()
-            await asyncio.gather(source, stopper, supervisor, return_exceptions=True)
-            await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
-            if indexer is not None:
-                await indexer.stop()
+        if await first(parts=parts, stop=stop.event.wait(), source=replay_to_the_end(ingestor, paths, errors)) == "source":
+            source_done.set()
+            errors.log_summary()
+            summary = ingestor.stats.summary()
+            announce(
+                f"runledger: replay done: {summary['events']} events, {summary['runs']} runs, "
+                f"{summary['steps']} steps, {summary['errors'] + len(errors)} errors; serving until stopped"
+            )
+            await first(parts=parts, stop=stop.event.wait())
     return 0
 
 
-def start_indexer(settings: Settings, *, pool: asyncpg.Pool) -> ArtifactIndexer | None:
-    if not settings.artifacts_index:
-        return None
-    indexer = ArtifactIndexer(pool=pool, settings=settings)
-    indexer.start()
-    return indexer
+# --- the cluster agent --------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def demo_artifact_store(settings: Settings, paths: list[Path], *, announce=print) -> AsyncIterator[Settings]:
-    """Serve the objects the demo recording names from moto, and settings that lead the indexer there."""
-    try:
-        import moto.server  # noqa: F401
-    except ImportError:
-        announce("runledger: artifacts are not indexed in the demo: moto is not installed (pip install 'runledger[demo]')")
-        yield settings.model_copy(update={"artifacts_index": False})
-        return
-    errors = ReplayErrors()
-    registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
-    events = [event for path in paths for event in read_events(path, errors)]
-    objects, endpoints = demo_objects(events, repositories=registry)
-    async with embedded_s3(objects) as url:
-        announce(f"runledger: demo S3 (moto) on {url} holding {len(objects)} objects the recording refers to")
-        yield settings.model_copy(
-            update={
-                "artifacts_endpoint_map": {endpoint: url for endpoint in endpoints},
-                "artifacts_access_key_id": SecretStr(DEMO_ACCESS_KEY),
-                "artifacts_secret_access_key": SecretStr(DEMO_SECRET_KEY),
-            }
-        )
+class LeadershipLost(Exception):
+    """The lease was not renewed in time: this replica's term is over."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """What runs while this replica leads."""
+
+    ingestor: Ingestor
+    agent: cluster.ClusterAgent
+
+
+class Probes:
+    """/readyz and /healthz of the cluster agent: about whichever term leads now (none while standing by)."""
+
+    def __init__(self, *, settings: Settings, elector: LeaderElector | None) -> None:
+        self.term: Term | None = None
+        self._elector = elector
+        self._stale_after = settings.watch_inactivity_seconds + 2 * settings.watch_backoff_max_seconds + 60
+
+    def install(self, app: web.Application) -> None:
+        app[READINESS_CHECKS]["agent"] = self.ready
+        app[LIVENESS_CHECKS]["streams"] = self.alive
+        if self._elector is not None:
+            app[prometheus.TELEMETRY].leader = self._elector.leading
+
+    @contextlib.contextmanager
+    def leading(self, term: Term) -> Iterator[None]:
+        self.term = term
+        try:
+            yield
+        finally:
+            self.term = None
+
+    async def ready(self) -> tuple[bool, str]:
+        if self._elector is not None and not self._elector.is_leader:
+            return True, "standby: another replica leads"
+        if self.term is None or not self.term.agent.synced():
+            return False, "initial list in progress"
+        if not self.term.ingestor.database_ok:
+            return False, "database unreachable"
+        return True, "synced"
+
+    async def alive(self) -> tuple[bool, str]:
+        if self.term is None:
+            return True, "not watching"
+        streams, now = self.term.agent.streams, time.monotonic()
+        stale = [s.name for s in streams if now - s.state.last_contact > self._stale_after]
+        return not stale, f"no contact: {', '.join(stale)}" if stale else f"{len(streams)} stream(s) live"
+
+
+@dataclass(frozen=True)
+class ClusterSession:
+    """What outlives a change of leader: the API client, the repositories read from the cluster."""
+
+    api: client.ApiClient
+    # One registry for the process: what was read from the cluster survives a change of leader.
+    registry: RepositoryRegistry
+    repositories: ClusterRepositories
+    checkpoints: PgCheckpointStore
+    node_status: NodeStatus | None
 
 
 async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.Application, stop: StopSignal) -> int:
@@ -309,122 +336,98 @@ async def run_cluster_agent(settings: Settings, *, pool: asyncpg.Pool, app: web.
     queued: the next leader lists or resumes from the last checkpoint, and ingest is idempotent.
     """
     async with contextlib.AsyncExitStack() as stack:
-        return await _watch_while_leading(settings, pool=pool, app=app, stop=stop, stack=stack)
+        session = await enter_cluster(stack, settings, pool=pool)
+        elector = await enter_elector(stack, settings, api=session.api)
+        probes = Probes(settings=settings, elector=elector)
+        probes.install(app)
+        parts = [*api_parts(app), *([elector] if elector is not None else [])]
+        while await wait_to_lead(elector, stop=stop, parts=parts):
+            try:
+                await lead(settings, pool=pool, app=app, session=session, probes=probes, stop=stop,
+                           lost=elector.lost if elector is not None else None, parts=parts)  # fmt: skip
+                return 0
+            except LeadershipLost:
+                log.warning("leadership lost: stopped watching and writing")
+    return 0
 
 
-async def _watch_while_leading(
-    settings: Settings, *, pool: asyncpg.Pool, app: web.Application, stop: StopSignal, stack: contextlib.AsyncExitStack
-) -> int:
+async def enter_cluster(
+    stack: contextlib.AsyncExitStack, settings: Settings, *, pool: asyncpg.Pool
+) -> ClusterSession:
+    """Connect to the API server; `stack` closes what was opened."""
     api = await cluster.connect(settings)
-    elector = (
-        LeaderElector(
-            api=api,
-            settings=LeaseSettings(
-                name=settings.leader_lease_name,
-                namespace=settings.leader_lease_namespace,
-                identity=settings.leader_identity or f"{socket.gethostname()}-{os.getpid()}",
-                lease_seconds=settings.leader_lease_seconds,
-                renew_deadline=settings.leader_renew_deadline_seconds,
-                retry_period=settings.leader_retry_seconds,
-            ),
-        )
-        if settings.leader_election
-        else None
-    )
-    current: dict[str, Any] = {}
-
-    async def ready() -> tuple[bool, str]:
-        if elector is not None and not elector.is_leader:
-            return True, "standby: another replica leads"
-        agent, ingestor = current.get("agent"), current.get("ingestor")
-        if agent is None or not agent.synced():
-            return False, "initial list in progress"
-        if not ingestor.database_ok:
-            return False, "database unreachable"
-        return True, "synced"
-
-    stale_after = settings.watch_inactivity_seconds + 2 * settings.watch_backoff_max_seconds + 60
-
-    async def alive() -> tuple[bool, str]:
-        agent = current.get("agent")
-        if agent is None:
-            return True, "not watching"
-        now = time.monotonic()
-        stale = [s.name for s in agent.streams if now - s.state.last_contact > stale_after]
-        return not stale, f"no contact: {', '.join(stale)}" if stale else f"{len(agent.streams)} stream(s) live"
-
-    app[READINESS_CHECKS]["agent"] = ready
-    app[LIVENESS_CHECKS]["streams"] = alive
-    telemetry = app[prometheus.TELEMETRY]
-    # Read at scrape time: whichever ingestor, agent and indexer lead now (none while standing by).
-    telemetry.sources["ingest"] = lambda: ingest_metrics(current["ingestor"]) if "ingestor" in current else ()
-    telemetry.sources["watch"] = lambda: watch_metrics(current["agent"].streams) if "agent" in current else ()
-    telemetry.sources["indexer"] = lambda: indexer_metrics(current["indexer"]) if current.get("indexer") else ()
-    if elector is not None:
-        telemetry.leader = lambda: elector.is_leader
-    checkpoints = PgCheckpointStore(pool)
-    node_status = await stack.enter_async_context(argo_node_status(settings))
-    # One registry for the process: what was read from the cluster survives a change of leader.
+    stack.push_async_callback(api.close)
     registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
     repositories = ClusterRepositories(api=api, registry=registry, settings=settings)
-    stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
-    campaign: asyncio.Task | None = None
-    try:
-        while True:
-            if elector is not None:
-                elector.lost.clear()
-                elector.acquired.clear()
-                campaign = asyncio.create_task(elector.run(), name="leader-election")
-                acquired = asyncio.create_task(elector.acquired.wait(), name="leader-acquired")
-                await asyncio.wait({acquired, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                acquired.cancel()
-                if stopper.done():
-                    return 0
-            await repositories.load_controller_default()
-            for namespace in settings.namespaces:
-                repositories.seen_namespace(namespace)
-            ingestor = Ingestor(pool=pool, settings=settings, repositories=registry, node_status=node_status)
-            ingestor.start()
-            indexer = start_indexer(settings, pool=pool)
-            agent = cluster.ClusterAgent(
-                cluster.build_streams(
-                    api=api, ingestor=ingestor, settings=settings, checkpoints=checkpoints, repositories=repositories
-                )
-            )
-            current.update(agent=agent, ingestor=ingestor, indexer=indexer)
-            watching = asyncio.create_task(agent.run(), name="cluster-agent")
-            indexing = asyncio.create_task(
-                indexer.supervise() if indexer else asyncio.Event().wait(), name="artifact-indexer-supervisor"
-            )
-            waits = {watching, indexing, stopper} | ({campaign} if campaign is not None else set())
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for task in (watching, indexing):
-                task.cancel()
-            await asyncio.gather(watching, indexing, return_exceptions=True)
-            if stopper in done:
-                if await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds):
-                    await agent.save_final_checkpoints()
-                if indexer is not None:
-                    await indexer.stop()
-                return 0
-            if indexer is not None:
-                await indexer.stop()
-            if watching in done or indexing in done:
-                await ingestor.stop()
-                # Re-raises why the agent or the indexer died: the process exits non-zero.
-                (watching if watching in done else indexing).result()
-            log.warning("leadership lost: stopped watching and writing")
-            await ingestor.stop()
-            current.clear()
-    finally:
-        for task in (stopper, campaign):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        if elector is not None:
-            await elector.release()
-        await repositories.close()
-        await api.close()
+    stack.push_async_callback(repositories.close)
+    node_status = await stack.enter_async_context(argo_node_status(settings))
+    return ClusterSession(api=api, registry=registry, repositories=repositories, checkpoints=PgCheckpointStore(pool),
+                          node_status=node_status)  # fmt: skip
+
+
+async def enter_elector(
+    stack: contextlib.AsyncExitStack, settings: Settings, *, api: client.ApiClient
+) -> LeaderElector | None:
+    """The leader elector, campaigning on `stack` (which releases the lease); None without election."""
+    if not settings.leader_election:
+        return None
+    lease = LeaseSettings(
+        name=settings.leader_lease_name,
+        namespace=settings.leader_lease_namespace,
+        identity=settings.leader_identity or f"{socket.gethostname()}-{os.getpid()}",
+        lease_seconds=settings.leader_lease_seconds,
+        renew_deadline=settings.leader_renew_deadline_seconds,
+        retry_period=settings.leader_retry_seconds,
+    )
+    return await stack.enter_async_context(LeaderElector(api=api, settings=lease))
+
+
+async def wait_to_lead(elector: LeaderElector | None, *, stop: StopSignal, parts: list[Service]) -> bool:
+    """True once this replica leads (at once without leader election); False if stopped first."""
+    if elector is None:
+        return not stop.event.is_set()
+    return await first(parts=parts, stop=stop.event.wait(), leading=elector.acquired.wait()) == "leading"
+
+
+async def lead(
+    settings: Settings,
+    *,
+    pool: asyncpg.Pool,
+    app: web.Application,
+    session: ClusterSession,
+    probes: Probes,
+    stop: StopSignal,
+    lost: asyncio.Event | None,
+    parts: list[Service],
+) -> None:
+    """One term: watch and write until stopped (then drain, checkpoint, return); raises LeadershipLost
+    when the lease is lost, or why a part died."""
+    await session.repositories.load_controller_default()
+    for namespace in settings.namespaces:
+        session.repositories.seen_namespace(namespace)
+    ingestor = Ingestor(pool=pool, settings=settings, repositories=session.registry, node_status=session.node_status)
+    streams = cluster.build_streams(api=session.api, ingestor=ingestor, settings=settings,
+                                    checkpoints=session.checkpoints, repositories=session.repositories)  # fmt: skip
+    agent = cluster.ClusterAgent(streams)
+    async with contextlib.AsyncExitStack() as term:
+        # Runs last: once the writers stopped, with everything received written (or not).
+        term.push_async_callback(save_final_checkpoints, agent=agent, ingestor=ingestor)
+        await term.enter_async_context(ingestor)
+        indexers = await enter_indexer(term, settings, pool=pool)
+        await term.enter_async_context(agent)
+        term.enter_context(reporting(app, ingest=functools.partial(ingest_metrics, ingestor),
+                                     watch=functools.partial(watch_metrics, agent.streams),
+                                     **{"indexer": functools.partial(indexer_metrics, i) for i in indexers}))  # fmt: skip
+        term.enter_context(probes.leading(Term(ingestor=ingestor, agent=agent)))
+        waits = {"stop": stop.event.wait()} | ({"lost": lost.wait()} if lost is not None else {})
+        if await first(parts=[ingestor, agent, *indexers, *parts], **waits) == "lost":
+            raise LeadershipLost
+
+
+async def save_final_checkpoints(*, agent: cluster.ClusterAgent, ingestor: Ingestor) -> None:
+    """After a graceful stop that wrote everything: resume from the newest event received."""
+    if ingestor.drained:
+        await agent.save_final_checkpoints()
 
 
 async def run_api(settings: Settings, *, host: str, port: int, announce=print) -> int:
@@ -434,13 +437,12 @@ async def run_api(settings: Settings, *, host: str, port: int, announce=print) -
         await migrate_database(database.dsn)
     stop = StopSignal()
     stop.install()
-    async with open_pool(settings, database.dsn) as pool:
-        runner = await serve_api(create_app(settings=settings, pool=pool), settings=settings, host=host, port=port)
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(open_pool(settings, database.dsn))
+        app = create_app(settings=settings, pool=pool)
+        await stack.enter_async_context(serving_api(app, settings=settings, host=host, port=port))
         announce(f"runledger: read API on http://{host}:{port}, data in {database.description}")
-        try:
-            await stop.event.wait()
-        finally:
-            await runner.cleanup()
+        await first(parts=api_parts(app), stop=stop.event.wait())
     return 0
 
 
@@ -457,44 +459,23 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
     database = await resolve_database(settings)
     await migrate_database(database.dsn)
     stop = StopSignal()
+    errors = ReplayErrors()
     async with open_pool(settings, database.dsn) as pool, argo_node_status(settings) as node_status:
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
-        ingestor.start()
-        errors = ReplayErrors()
         stop.install()
         try:
-            completed = await _until_stopped(replay_to_the_end(ingestor, paths, errors), stop=stop)
+            async with ingestor:
+                completed = await first(stop=stop.event.wait(), replay=replay_to_the_end(ingestor, paths, errors))
         finally:
             stop.remove()
-            drained = await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
+    if completed == "stop":
+        log.warning("replay: stopped before the end of its input")
     errors.log_summary()
     kinds = errors.by_kind + ingestor.stats.errors
     summary = ingestor.stats.summary() | {"errors": kinds.total()}
     summary |= {f"errors.{kind}": n for kind, n in sorted(kinds.items())}
     announce(" ".join(f"{k}={v}" for k, v in summary.items()))
-    return 0 if completed and drained else 1
-
-
-async def replay_to_the_end(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
-    await replay_files(ingestor, paths, errors)
-    await ingestor.drain_all()
-
-
-async def _until_stopped(work, *, stop: StopSignal) -> bool:
-    """Run `work` unless a stop signal comes first; True if it completed (its exception propagates)."""
-    task = asyncio.create_task(work, name="replay")
-    stopper = asyncio.create_task(stop.event.wait(), name="stop-signal")
-    try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-            return True
-        log.warning("replay: stopped before the end of its input")
-        return False
-    finally:
-        for t in (task, stopper):
-            t.cancel()
-        await asyncio.gather(task, stopper, return_exceptions=True)
+    return 0 if completed == "replay" and ingestor.drained else 1
 
 
 async def run_migrate(settings: Settings, *, announce=print) -> int:
@@ -535,7 +516,6 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
             else KfpRuns(source=source_db)
         )
         ingestor = Ingestor(pool=pool, settings=settings, node_status=nodes)
-        ingestor.start()
         reports: list[ImportReport] = []
 
         async def importing() -> None:
@@ -547,15 +527,16 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
 
         stop.install()
         try:
-            completed = await _until_stopped(importing(), stop=stop)
+            async with ingestor:
+                completed = await first(stop=stop.event.wait(), source=importing())
         except SourceError as exc:
+            # The import wrote and checkpointed what it had submitted before the source failed.
             announce(f"runledger import: {exc}")
             announce("runledger import: stopped; what was imported is kept: run the same command again to resume")
             return 1
         finally:
             stop.remove()
-            await drain_and_stop(ingestor, grace=settings.ingest_shutdown_grace_seconds)
-    if not completed:
+    if completed == "stop":
         announce("runledger import: stopped; what was imported is kept: run the same command again to resume")
         return 1
     announce(reports[0].line(ingestor.stats.errors))

@@ -8,7 +8,6 @@ a label selector; pods are always narrowed to Argo's (label ``workflows.argoproj
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from datetime import datetime
@@ -21,6 +20,7 @@ from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import run_id_for
 from runledger.agent.watching import CheckpointStore, WatchSettings, WatchStream
 from runledger.core import kube_client
+from runledger.core.lifecycle import Service
 from runledger.core.models import WatchEvent
 from runledger.core.repositories import DEFAULT_REPOSITORY_CONFIGMAP
 from runledger.core.settings import Settings
@@ -171,26 +171,22 @@ def build_streams(
     return streams
 
 
-class ClusterAgent:
-    """Runs the streams; if any of them dies the agent fails loudly instead of running half-blind."""
+class ClusterAgent(Service):
+    """Runs the streams (`async with` it); if any of them dies `failed` resolves: the agent fails
+    loudly instead of running half-blind."""
+
+    name = "cluster agent"
 
     def __init__(self, streams: list[WatchStream]) -> None:
+        super().__init__()
         self.streams = streams
 
     def synced(self) -> bool:
         return all(s.state.synced.is_set() for s in self.streams)
 
-    async def run(self) -> None:
-        tasks = [asyncio.create_task(s.run(), name=f"watch:{s.name}") for s in self.streams]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-            raise RuntimeError(f"watch stream {next(iter(done)).get_name()} ended unexpectedly")
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    async def _start(self) -> None:
+        for stream in self.streams:
+            self.spawn(stream.run(), name=f"watch:{stream.name}")
 
     async def save_final_checkpoints(self) -> None:
         """After the ingestor drained: every received event is persisted, so resume from the newest."""

@@ -18,6 +18,10 @@ reported and dropped alone.
 A workflow whose nodes Argo offloaded to its database gets them back from ``NodeStatus`` (when Argo's
 database is configured) before translation; one whose version is not visible yet waits there, off
 the intake path, and comes back through ``_submit_workflow`` when found.
+
+The ingestor is a lifecycle.Service: ``async with Ingestor(...)`` starts the writers; leaving it
+cleanly gives queued states ``ingest_shutdown_grace_seconds`` to reach Postgres (``drained`` tells
+whether all did), leaving it on an error cancels the writers at once (an open transaction rolls back).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from runledger.agent.queueing import CoalescingQueue
 from runledger.agent.translate import TranslationError, object_ref, translate_workflow
 from runledger.core.backoff import Backoff
 from runledger.core.counters import LatencyHistogram
+from runledger.core.lifecycle import Service, first
 from runledger.core.models import PodObservation, RunState, WatchEvent
 from runledger.core.phases import PhaseChange, Seen, replaced_phases
 from runledger.core.repositories import RepositoryRegistry
@@ -93,7 +98,9 @@ class IngestStats:
         }
 
 
-class Ingestor:
+class Ingestor(Service):
+    name = "ingestor"
+
     def __init__(
         self,
         *,
@@ -104,6 +111,8 @@ class Ingestor:
         repositories: RepositoryRegistry | None = None,
         node_status: NodeStatus | None = None,
     ) -> None:
+        super().__init__()
+        self.grace = settings.ingest_shutdown_grace_seconds
         self._track_runs = track_runs
         self._node_status = node_status
         self.repositories = repositories or RepositoryRegistry(
@@ -118,7 +127,6 @@ class Ingestor:
             refuse=lambda new, held: refusal(new.item, held.item),
             merge=self._keep_phases,
         )
-        self._tasks: list[asyncio.Task] = []
         self._seq = 0
         self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
         self._queued_steps: dict[QueueKey, int] = {}  # steps of the queued state of each key
@@ -126,6 +134,7 @@ class Ingestor:
         self._room = asyncio.Condition()
         self.stats = IngestStats()
         self.database_ok = True
+        self.drained = False  # whether the last stop wrote every queued state
         if node_status is not None:
             node_status.bind_errors(self.stats.errors)
 
@@ -277,19 +286,23 @@ class Ingestor:
 
     # --- writers ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self._tasks:
-            raise RuntimeError("ingestor already started")
+    async def _start(self) -> None:
+        self.drained = False
         for i in range(self._settings.ingest_workers):
-            self._tasks.append(asyncio.create_task(self._write_loop(), name=f"ingest-writer-{i}"))
+            self.spawn(self._write_loop(), name=f"ingest-writer-{i}")
         if self._node_status is not None:
-            self._tasks.append(
-                asyncio.create_task(self._node_status.run(self._submit_workflow), name="offloaded-node-status")
-            )
+            self.spawn(self._node_status.run(self._submit_workflow), name="offloaded-node-status")
+
+    async def _finish(self) -> None:
+        await self.drain()
+        self.drained = True
+
+    def _unfinished(self) -> str:
+        return f"{self.unwritten()} run state(s) not written"
 
     async def drain(self) -> None:
-        """Wait until every queued state is persisted."""
-        await self._queue.wait_idle()
+        """Wait until every queued state is persisted; raises at once if a writer died."""
+        await first(idle=self._queue.wait_idle(), parts=self._watched())
 
     async def drain_all(self) -> None:
         """Also wait for the workflows waiting for their offloaded nodes (found, or given up), then drain.
@@ -297,19 +310,15 @@ class Ingestor:
         For finite sources (imports): a live watch must not stall on one slow version.
         """
         if self._node_status is not None:
-            await self._node_status.settled()
+            await first(settled=self._node_status.settled(), parts=self._watched())
         await self.drain()
+
+    def _watched(self) -> list[Service]:
+        return [self] if self._tasks else []
 
     def unwritten(self) -> int:
         """States queued or being written (a run may have one of each)."""
         return len(self._queue) + len(self._writing)
-
-    async def stop(self) -> None:
-        """Cancel the writers (call drain() first to keep queued work)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
 
     async def _write_loop(self) -> None:
         backoff = Backoff(0.1, self._settings.ingest_retry_max_seconds)

@@ -10,6 +10,10 @@ Only the leader watches and writes; every replica serves reads. The rules are cl
 * a leader that has not renewed successfully for ``renew_deadline`` stops leading at once
   (``lost`` is set) — before the lease can expire for the others, since renew_deadline < lease_seconds;
 * on a graceful stop the leader releases the lease so a successor need not wait for it to expire.
+
+The elector is a lifecycle.Service: inside ``async with`` it campaigns, leads while it renews, and
+campaigns again after losing; ``acquired`` is set while it leads, and each term gets a fresh ``lost``
+event (set when that term ends). Leaving the context releases the lease, shielded.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 
 import orjson
 from kubernetes_asyncio import client
+
+from runledger.core.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +48,13 @@ def _now_micro() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class LeaderElector:
+class LeaderElector(Service):
+    name = "leader election"
+
     def __init__(self, *, api: client.ApiClient, settings: LeaseSettings) -> None:
         if settings.renew_deadline >= settings.lease_seconds:
             raise ValueError("the renew deadline must be shorter than the lease duration")
+        super().__init__()
         self._api = client.CoordinationV1Api(api)
         self._s = settings
         self._observed: tuple[Any, ...] | None = None
@@ -55,16 +64,31 @@ class LeaderElector:
         self.lost = asyncio.Event()
         self.transitions = 0
 
-    async def run(self) -> None:
-        """Campaign, then renew, until cancelled or leadership is lost (then `lost` is set and it returns)."""
-        while not self.is_leader:
-            if await self._try_acquire_or_renew():
-                self.is_leader = True
-                self.transitions += 1
-                self.acquired.set()
-                log.info("leader election: %s now leads %s/%s", self._s.identity, self._s.namespace, self._s.name)
-            else:
-                await asyncio.sleep(self._s.retry_period * random.uniform(1.0, 1.2))
+    def leading(self) -> bool:
+        return self.is_leader
+
+    async def _start(self) -> None:
+        self.spawn(self._campaign(), name="leader-election")
+
+    async def _close(self) -> None:
+        await self.release()
+
+    async def _campaign(self) -> None:
+        while True:
+            await self._acquire()
+            await self._lead()
+
+    async def _acquire(self) -> None:
+        while not await self._try_acquire_or_renew():
+            await asyncio.sleep(self._s.retry_period * random.uniform(1.0, 1.2))
+        self.is_leader = True
+        self.transitions += 1
+        self.lost = asyncio.Event()  # this term's: whoever led under the previous one saw that one set
+        self.acquired.set()
+        log.info("leader election: %s now leads %s/%s", self._s.identity, self._s.namespace, self._s.name)
+
+    async def _lead(self) -> None:
+        """Renew until a renewal misses the deadline; then stop leading at once."""
         last_renew = time.monotonic()
         while True:
             await asyncio.sleep(self._s.retry_period)
@@ -72,6 +96,7 @@ class LeaderElector:
                 last_renew = time.monotonic()
             elif time.monotonic() - last_renew >= self._s.renew_deadline:
                 self.is_leader = False
+                self.acquired.clear()
                 self.lost.set()
                 log.error("leader election: %s could not renew within %.0fs; stepping down",
                           self._s.identity, self._s.renew_deadline)  # fmt: skip

@@ -220,13 +220,12 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = feed.EventHub(connect=feed.pool_connector(app[keys.POOL]), **{**options, **app.get(HUB_OPTIONS, {})})
     app[HUB] = hub
     sources = app[prometheus.TELEMETRY].sources
-    hub.start()
-    sources["event_feed"] = functools.partial(prometheus.event_feed_metrics, hub)
-    try:
-        yield
-    finally:
-        sources.pop("event_feed", None)
-        await hub.stop()
+    async with hub:
+        sources["event_feed"] = functools.partial(prometheus.event_feed_metrics, hub)
+        try:
+            yield
+        finally:
+            sources.pop("event_feed", None)
 
 
 async def _end_streams(app: web.Application) -> None:

@@ -18,6 +18,9 @@ a jittered exponential backoff kept in the queue row, so a restart resumes the s
 Objects a step produced as KFP's ``mlpipeline-metrics`` or ``mlpipeline-ui-metadata`` are also read
 (size-capped, unpacked in memory by ``archive``) and parsed; what fails validation is recorded
 against the artifact, and what passes is kept.
+
+The indexer is a lifecycle.Service. Leaving ``async with ArtifactIndexer(...)`` stops claiming, lets
+objects in flight finish within ``grace`` (a clean exit only), and gives unstarted claims back.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 import asyncpg
 
+from runledger.core.lifecycle import Service, first
 from runledger.core.settings import Settings
 from runledger.indexer.archive import ArchiveError, unpack_single_file
 from runledger.indexer.kfp_metrics import MetricsFileError, parse_metrics
@@ -100,7 +104,9 @@ class _Outcome:
     left_out: dict[str, int] = field(default_factory=dict)
 
 
-class ArtifactIndexer:
+class ArtifactIndexer(Service):
+    name = "artifact indexer"
+
     def __init__(
         self,
         *,
@@ -108,7 +114,10 @@ class ArtifactIndexer:
         settings: Settings,
         store: ObjectStore | None = None,
         poll_seconds: float = IDLE_POLL_SECONDS,
+        grace: float = 10.0,
     ) -> None:
+        super().__init__()
+        self.grace = grace
         self._pool = pool
         self._poll_seconds = poll_seconds
         self._recording = False
@@ -120,44 +129,43 @@ class ArtifactIndexer:
         self._in_flight = 0
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._claimer: asyncio.Task | None = None
+        self._unstarted: list[int] = []  # claims taken back from the buffer at shutdown
         self.stats = IndexerStats()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._claim_loop(), name="artifacts-claimer"))
-        self._tasks.append(asyncio.create_task(self._record_loop(), name="artifacts-recorder"))
+    async def _start(self) -> None:
+        self._stopping.clear()
+        self._claimer = self.spawn(self._claim_loop(), name="artifacts-claimer")
+        self.spawn(self._record_loop(), name="artifacts-recorder")
         for i in range(self._settings.artifacts_workers):
-            self._tasks.append(asyncio.create_task(self._work_loop(), name=f"artifacts-worker-{i}"))
+            self.spawn(self._work_loop(), name=f"artifacts-worker-{i}")
 
     async def wait_drained(self) -> None:
-        """Until the queue is empty and nothing is in flight (tests, one-shot runs)."""
+        """Until the queue is empty and nothing is in flight (tests, one-shot runs); raises if a task died."""
         self._idle.clear()
-        await self._idle.wait()
+        await first(idle=self._idle.wait(), parts=[self])
 
     def _busy(self) -> bool:
         return bool(self._in_flight or self._recording or not self._work.empty() or not self._outcomes.empty())
 
-    async def stop(self, *, grace: float = 10.0) -> None:
-        """Stop claiming, let in-flight objects finish within `grace`, give back the rest."""
+    async def _quiesce(self) -> None:
         self._stopping.set()
-        if not self._tasks:
-            return
-        claimer, recorder, workers = self._tasks[0], self._tasks[1], self._tasks[2:]
-        await _cancel(claimer)
-        unstarted = []
+        if self._claimer is not None:
+            await self.end([self._claimer])
         while not self._work.empty():
-            unstarted.append(self._work.get_nowait().id)
-        try:
-            async with asyncio.timeout(grace):
-                while self._in_flight or self._recording or not self._outcomes.empty():
-                    await asyncio.sleep(0.02)
-        except TimeoutError:
-            log.warning("artifact indexer: %d object(s) still in flight at shutdown; their claims expire", self._in_flight)
-        for task in workers:
-            await _cancel(task)
-        await _cancel(recorder)
+            self._unstarted.append(self._work.get_nowait().id)
+
+    async def _finish(self) -> None:
+        while self._in_flight or self._recording or not self._outcomes.empty():
+            await asyncio.sleep(0.02)
+
+    def _unfinished(self) -> str:
+        return f"{self._in_flight} object(s) still in flight; their claims expire"
+
+    async def _close(self) -> None:
+        unstarted, self._unstarted = self._unstarted, []
         if unstarted:
             try:
                 async with self._pool.acquire() as conn:
@@ -166,25 +174,14 @@ class ArtifactIndexer:
                 if not is_transient(exc):
                     raise
                 log.warning("artifact indexer: could not release %d claim(s) (%s); they expire", len(unstarted), exc)
-        self._tasks.clear()
         if self._owns_store:
             await self._store.close()
-
-    async def supervise(self) -> None:
-        """Returns never while the indexer runs; raises why, if one of its tasks dies."""
-        tasks = list(self._tasks)
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-        if not self._stopping.is_set():
-            raise RuntimeError(f"artifact indexer task {next(iter(done)).get_name()} ended unexpectedly")
 
     # --- claiming ---------------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
         backoff = Backoff(0.5, 30.0)
-        while not self._stopping.is_set():
+        while True:
             room = self._work.maxsize - self._work.qsize()
             if room < self._settings.artifacts_claim_batch // 2:
                 await asyncio.sleep(0.01)
@@ -429,13 +426,3 @@ def _add(columns: list[list[Any]], *row: Any) -> None:
     for col, value in zip(columns, row, strict=True):
         col.append(value)
 
-
-async def _cancel(task: asyncio.Task) -> None:
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
-            raise
-    except Exception:
-        log.exception("artifact indexer task %s failed", task.get_name())

@@ -31,6 +31,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.core.backoff import Backoff
+from runledger.core.lifecycle import Service
 from runledger.store import connection as db
 from runledger.store.records import Timestamp, finite
 from runledger.store.sql_blocks import q
@@ -179,8 +180,12 @@ class FeedStats:
     dropped_slow: int = 0  # subscribers closed because their queue was full
 
 
-class EventHub:
-    """The process's one listener and its subscribers. `start()` it, `stop()` it, `subscribe()` to it."""
+class EventHub(Service):
+    """The process's one listener and its subscribers: `async with` it, `subscribe()` to it.
+
+    Leaving it ends every subscription (its client is told to resume) and stops the listener."""
+
+    name = "event feed"
 
     def __init__(
         self,
@@ -197,6 +202,7 @@ class EventHub:
         # A healthy client receives a whole batch before it can drain any of it.
         if queue_size < batch_rows:
             raise ValueError("queue_size must hold at least one batch (batch_rows)")
+        super().__init__()
         self._connect = connect
         self.batch_rows = batch_rows
         self.queue_size = queue_size
@@ -210,7 +216,6 @@ class EventHub:
         self._closing = False
         self._connected = False
         self._backoff = Backoff(0.1, reconnect_max_seconds)
-        self._task: asyncio.Task | None = None
         self.stats = FeedStats()
 
     @property
@@ -232,10 +237,9 @@ class EventHub:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self._task is not None:
-            raise RuntimeError("the event hub is already started")
-        self._task = asyncio.create_task(self._listen_forever(), name="event-feed-listener")
+    async def _start(self) -> None:
+        self._closing = False
+        self.spawn(self._listen_forever(), name="event-feed-listener")
 
     def close_subscribers(self) -> None:
         """End every open subscription and refuse new ones (the first step of shutting down)."""
@@ -244,19 +248,8 @@ class EventHub:
         for sub in list(self._subscriptions):
             self._end(sub, SHUTDOWN)
 
-    async def stop(self) -> None:
+    async def _quiesce(self) -> None:
         self.close_subscribers()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            # The listener's cancellation is expected; a cancellation of whoever stops us is not ours to eat.
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
 
     async def wait_ready(self, *, timeout: float) -> bool:
         """True once the listener has connected (ever); False on timeout or shutdown."""
