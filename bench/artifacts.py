@@ -445,13 +445,12 @@ async def run_indexer(
             with window(*meters) as w:
                 if profile:
                     profile.enable()
-                indexer.start()
                 try:
-                    await indexer.wait_drained()
+                    async with indexer:
+                        await indexer.wait_drained()
                 finally:
                     if profile:
                         profile.disable()
-        await indexer.stop()
         left = await pool.fetchval("SELECT count(*) FROM artifact_queue")
         assert left == 0 and indexer.stats.checked == n, (left, indexer.stats.outcomes)
     finally:

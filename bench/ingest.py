@@ -86,19 +86,17 @@ async def run_runledger(dsn: str, events: list[dict], settings: Settings, *, mod
     between them, like a watch socket), "each" (every event persisted before the next: no coalescing)."""
     pool = await db.create_pool(dsn, settings=settings)
     try:
-        ingestor = Ingestor(pool=pool, settings=settings)
-        ingestor.start()
         parsed = [WatchEvent.model_validate(e) for e in events]
-        started = time.perf_counter()
-        for event in parsed:
-            await ingestor.submit(event)
-            if mode == "stream":
-                await asyncio.sleep(0)
-            elif mode == "each":
-                await ingestor.drain()
-        await ingestor.drain()
-        seconds = time.perf_counter() - started
-        await ingestor.stop()
+        async with Ingestor(pool=pool, settings=settings) as ingestor:
+            started = time.perf_counter()
+            for event in parsed:
+                await ingestor.submit(event)
+                if mode == "stream":
+                    await asyncio.sleep(0)
+                elif mode == "each":
+                    await ingestor.drain()
+            await ingestor.drain()
+            seconds = time.perf_counter() - started
         assert not ingestor.stats.errors, ingestor.stats.errors
         stats = ingestor.stats
         return Outcome(seconds, len(events), stats.rows_written, stats.batches, stats.transitions)

@@ -173,14 +173,13 @@ async def test_a_restart_in_the_middle_of_the_queue_resumes_without_checking_any
         s3.slow(f"/mlpipeline/{key}", seconds=0.2)
     await ingest(pool, settings, [producing_workflow(f"r{i}", key) for i, key in enumerate(keys)])
 
-    first = ArtifactIndexer(pool=pool, settings=settings, poll_seconds=0.02)
-    first.start()
+    # Leaving the context is a graceful restart: in-flight objects finish, unstarted claims go back.
+    async with ArtifactIndexer(pool=pool, settings=settings, poll_seconds=0.02, grace=5) as first:
 
-    async def some_checked() -> bool:
-        return first.stats.checked >= 3
+        async def some_checked() -> bool:
+            return first.stats.checked >= 3
 
-    await eventually(some_checked, timeout=20)
-    await first.stop(grace=5)  # a graceful restart: in-flight objects finish, unstarted claims go back
+        await eventually(some_checked, timeout=20)
     done_before = await conn.fetchval("SELECT count(*) FROM artifacts WHERE state = 'indexed'")
     assert 3 <= done_before < len(keys)
 

@@ -24,16 +24,12 @@ FAILED = ("Failed", "Error")
 
 
 async def ingest(pool: asyncpg.Pool, settings: Settings, workflows: list[dict], pods: list[dict] = ()) -> None:
-    ingestor = Ingestor(pool=pool, settings=settings)
-    ingestor.start()
-    try:
+    async with Ingestor(pool=pool, settings=settings) as ingestor:
         for event in workflows:
             await ingestor.submit(WatchEvent.model_validate(event))
         for pod in pods:
             await ingestor.submit_pod(WatchEvent(type="MODIFIED", object=pod))
         await ingestor.drain()
-    finally:
-        await ingestor.stop()
 
 
 def step_pod(wf: WorkflowBuilder, node_id: str, *, image: str, reason: str, exit_code: int, restarts: int, node: str) -> dict:

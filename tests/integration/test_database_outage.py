@@ -15,33 +15,35 @@ async def test_every_final_state_is_stored_after_postgres_comes_back(dsn, settin
     proxy, proxied = await postgres_proxy(dsn)
     fast = settings.model_copy(update={"ingest_retry_max_seconds": 0.2, "database_statement_timeout_ms": 2000})
     pool = await db.create_pool(proxied, settings=fast, min_size=0, timeout=1)
-    ingestor = Ingestor(pool=pool, settings=fast)
-    ingestor.start()
     try:
-        builders = [WorkflowBuilder(name=f"wf-{i}") for i in range(30)]
-        for b in builders:
-            await ingestor.submit(WatchEvent.model_validate(b.phase("Running").node("a", "Running").event("ADDED")))
-        await ingestor.drain()
-        proxy.cut()
-        for b in builders:  # many updates per run while the database is away
-            for step in range(5):
-                await ingestor.submit(WatchEvent.model_validate(b.node(f"s{step}", "Running", parent="a").event()))
-            await ingestor.submit(WatchEvent.model_validate(b.phase("Succeeded", at="2026-01-01T00:30:00Z").event()))
-
-        async def retried() -> bool:
-            return ingestor.stats.db_retries >= 2 and not ingestor.database_ok
-
-        await eventually(retried)
-        assert len(ingestor.queue) + ingestor.queue.in_progress <= 30  # one pending state per run
-        proxy.restore()
-        await eventually(lambda: _drained(ingestor), timeout=30)
+        async with Ingestor(pool=pool, settings=fast) as ingestor:
+            await feed_through_an_outage(ingestor, proxy)
     finally:
-        await ingestor.stop()
         await pool.close()
         await proxy.close()
     assert await conn.fetchval("SELECT count(*) FROM runs WHERE phase = 'Succeeded'") == 30
     assert await conn.fetchval("SELECT count(*) FROM steps") == 30 * 6
     assert await conn.fetchval("SELECT count(*) FROM transitions WHERE step_id = '' AND to_phase = 'Succeeded'") == 30
+
+
+async def feed_through_an_outage(ingestor: Ingestor, proxy) -> None:
+    builders = [WorkflowBuilder(name=f"wf-{i}") for i in range(30)]
+    for b in builders:
+        await ingestor.submit(WatchEvent.model_validate(b.phase("Running").node("a", "Running").event("ADDED")))
+    await ingestor.drain()
+    proxy.cut()
+    for b in builders:  # many updates per run while the database is away
+        for step in range(5):
+            await ingestor.submit(WatchEvent.model_validate(b.node(f"s{step}", "Running", parent="a").event()))
+        await ingestor.submit(WatchEvent.model_validate(b.phase("Succeeded", at="2026-01-01T00:30:00Z").event()))
+
+    async def retried() -> bool:
+        return ingestor.stats.db_retries >= 2 and not ingestor.database_ok
+
+    await eventually(retried)
+    assert len(ingestor.queue) + ingestor.queue.in_progress <= 30  # one pending state per run
+    proxy.restore()
+    await eventually(lambda: _drained(ingestor), timeout=30)
 
 
 async def _drained(ingestor) -> bool:

@@ -37,9 +37,7 @@ def history(name: str, minute: int) -> tuple[WorkflowBuilder, list[dict]]:
 
 async def relist(pool, settings, listed: list[dict], *, namespaces: list[str]) -> int:
     """What the agent does after a 410: list again, ingest the list, mark unlisted runs deleted."""
-    ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
-    ingestor.start()
-    try:
+    async with Ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
         list_started_at = await ingestor.database_now()
         for event in listed:
             await ingestor.submit(WatchEvent.model_validate(event))
@@ -49,8 +47,6 @@ async def relist(pool, settings, listed: list[dict], *, namespaces: list[str]) -
             namespaces=namespaces,
             labels=None,
         )
-    finally:
-        await ingestor.stop()
 
 
 @pytest.fixture

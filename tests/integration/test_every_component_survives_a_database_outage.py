@@ -56,9 +56,7 @@ def event(builder: WorkflowBuilder, kind: str = "MODIFIED") -> WatchEvent:
 
 async def test_the_ingest_writers_keep_every_state_through_a_broken_connection_and_an_outage(dsn, settings, conn):
     async with proxied_pool(dsn, settings) as (proxy, pool, fast):
-        ingestor = Ingestor(pool=pool, settings=fast)
-        ingestor.start()
-        try:
+        async with Ingestor(pool=pool, settings=fast) as ingestor:
             builders = [WorkflowBuilder(name=f"wf-{i}") for i in range(20)]
             for b in builders:
                 await ingestor.submit(event(b.phase("Running").node("a", "Running"), "ADDED"))
@@ -70,8 +68,6 @@ async def test_the_ingest_writers_keep_every_state_through_a_broken_connection_a
             proxy.cut()
             proxy.restore()
             await asyncio.wait_for(ingestor.drain(), 30)
-        finally:
-            await ingestor.stop()
     assert ingestor.stats.errors["write_failed"] == 0
     assert await conn.fetchval("SELECT count(*) FROM runs WHERE phase = 'Succeeded'") == 20
 
@@ -81,22 +77,17 @@ async def test_the_artifact_indexer_outlives_a_broken_connection_and_an_outage(d
     await s3_objects.put("mlpipeline", "before.bin", b"1")
     await s3_objects.put("mlpipeline", "after.bin", b"2")
     async with proxied_pool(dsn, settings) as (proxy, pool, fast), indexing(pool, fast) as indexer:
-        supervisor = asyncio.create_task(indexer.supervise(), name="test-indexer-supervisor")
-        try:
-            await ingest(pool, fast, [producing_workflow("before", "before.bin")])
-            await eventually(lambda: _indexed(indexer, 1))
-            await break_mid_protocol(proxy)
-            # A garbled connection sitting idle may be found broken and replaced by the pool before the
-            # claimer uses it, so only the cut that follows is sure to cost the indexer a failed claim.
-            proxy.cut()
-            await eventually(lambda: _db_errors(indexer), timeout=15)
-            proxy.restore()
-            await ingest(pool, fast, [producing_workflow("after", "after.bin")])
-            await eventually(lambda: _indexed(indexer, 2), timeout=20)
-            assert not supervisor.done(), "an indexer task died"
-        finally:
-            supervisor.cancel()
-            await asyncio.gather(supervisor, return_exceptions=True)
+        await ingest(pool, fast, [producing_workflow("before", "before.bin")])
+        await eventually(lambda: _indexed(indexer, 1))
+        await break_mid_protocol(proxy)
+        # A garbled connection sitting idle may be found broken and replaced by the pool before the
+        # claimer uses it, so only the cut that follows is sure to cost the indexer a failed claim.
+        proxy.cut()
+        await eventually(lambda: _db_errors(indexer), timeout=15)
+        proxy.restore()
+        await ingest(pool, fast, [producing_workflow("after", "after.bin")])
+        await eventually(lambda: _indexed(indexer, 2), timeout=20)
+        assert not indexer.failed.done(), "an indexer task died"
 
 
 async def _indexed(indexer, n: int) -> bool:

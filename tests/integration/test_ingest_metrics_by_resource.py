@@ -21,13 +21,10 @@ async def test_applied_and_coalesced_states_are_counted_by_resource(pool, settin
     await ingestor.submit(WatchEvent.model_validate(b.phase("Running").event("ADDED")))
     for rv, restarts in (("7", 0), ("8", 1)):
         await ingestor.submit_pod(WatchEvent(type="MODIFIED", object=pod_of(a, "n1", resource_version=rv, restarts=restarts)))
-    ingestor.start()
-    try:
+    async with ingestor:
         await ingestor.drain()
         await ingestor.submit_pod(WatchEvent(type="MODIFIED", object=pod_of(a, "n1", resource_version="8", restarts=1)))
         await ingestor.drain()
-    finally:
-        await ingestor.stop()
 
     assert samples(ingestor, "runledger_events_coalesced_total") == {("workflow",): 1, ("pod",): 1}
     assert samples(ingestor, "runledger_run_states_total") == {

@@ -24,21 +24,16 @@ async def test_a_run_beyond_the_step_bound_waits_for_the_writers_and_then_is_sto
     try:
         done, _ = await asyncio.wait({fourth}, timeout=0.5)
         assert not done, "the fourth run was queued past the bound while nothing was written"
-        ingestor.start()
-        await asyncio.wait_for(fourth, 30)
-        await ingestor.drain()
+        async with ingestor:
+            await asyncio.wait_for(fourth, 30)
+            await ingestor.drain()
     finally:
         fourth.cancel()
-        await ingestor.stop()
     assert await conn.fetchval("SELECT count(*) FROM runs") == 4
 
 
 async def test_a_single_run_larger_than_the_bound_is_still_taken(pool, settings, conn):
-    ingestor = Ingestor(pool=pool, settings=settings.model_copy(update={"ingest_max_pending_steps": 10}))
-    ingestor.start()
-    try:
+    async with Ingestor(pool=pool, settings=settings.model_copy(update={"ingest_max_pending_steps": 10})) as ingestor:
         await asyncio.wait_for(ingestor.submit(run_with_steps("big", 50)), 30)
         await ingestor.drain()
-    finally:
-        await ingestor.stop()
     assert await conn.fetchval("SELECT count(*) FROM steps") == 50

@@ -4,8 +4,6 @@ the failed claims and records, keeps trying, and indexes everything once the loc
 
 from __future__ import annotations
 
-import asyncio
-
 from runledger.store import connection as db
 from tests.conftest import s3_settings
 from tests.support.artifacts import indexing, producing_workflow
@@ -19,18 +17,13 @@ async def test_claims_that_time_out_are_retried_not_fatal(dsn, s3, s3_objects, t
     pool = await db.create_pool(dsn, settings=settings)
     try:
         async with indexing(pool, settings) as indexer:
-            supervisor = asyncio.create_task(indexer.supervise(), name="test-indexer-supervisor")
-            try:
-                async with conn.transaction():
-                    await conn.execute("LOCK TABLE artifact_queue IN ACCESS EXCLUSIVE MODE")
-                    await eventually(lambda: _db_errors(indexer, 2), timeout=15)
-                assert not supervisor.done(), "the indexer stopped on a statement timeout"
-                await ingest(pool, settings, [producing_workflow("a", "model.bin")])
-                await eventually(lambda: _indexed(indexer, 1), timeout=20)
-                assert not supervisor.done()
-            finally:
-                supervisor.cancel()
-                await asyncio.gather(supervisor, return_exceptions=True)
+            async with conn.transaction():
+                await conn.execute("LOCK TABLE artifact_queue IN ACCESS EXCLUSIVE MODE")
+                await eventually(lambda: _db_errors(indexer, 2), timeout=15)
+            assert not indexer.failed.done(), "the indexer stopped on a statement timeout"
+            await ingest(pool, settings, [producing_workflow("a", "model.bin")])
+            await eventually(lambda: _indexed(indexer, 1), timeout=20)
+            assert not indexer.failed.done()
     finally:
         await pool.close()
 

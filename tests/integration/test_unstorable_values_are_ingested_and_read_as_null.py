@@ -48,14 +48,10 @@ def malformed() -> tuple[dict, dict]:
 
 
 async def ingest_both(pool, settings, obj: dict, pod: dict) -> Ingestor:
-    ingestor = Ingestor(pool=pool, settings=settings)
-    ingestor.start()
-    try:
+    async with Ingestor(pool=pool, settings=settings) as ingestor:
         await ingestor.submit(WatchEvent(type="ADDED", object=obj))
         await ingestor.submit_pod(WatchEvent(type="ADDED", object=pod))
         await ingestor.drain()
-    finally:
-        await ingestor.stop()
     return ingestor
 
 

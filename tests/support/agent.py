@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 from kubernetes_asyncio import client
 
+from runledger import service
 from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.cluster import ClusterAgent, build_streams
 from runledger.agent.ingest import Ingestor
@@ -35,7 +36,6 @@ def agent_settings(settings: Settings, **overrides) -> Settings:
 class RunningAgent:
     agent: ClusterAgent
     ingestor: Ingestor
-    task: asyncio.Task
 
 
 @contextlib.asynccontextmanager
@@ -44,27 +44,23 @@ async def running_agent(
 ) -> AsyncIterator[RunningAgent]:
     """The agent against the double; with `cluster_repositories`, reading artifact repositories from
     the double's ConfigMaps as `runledger run` does."""
-    api = client.ApiClient(double.client_configuration())
-    ingestor = Ingestor(pool=pool, settings=settings)
-    ingestor.start()
-    repositories = (
-        ClusterRepositories(api=api, registry=ingestor.repositories, settings=settings) if cluster_repositories else None
-    )
-    agent = ClusterAgent(build_streams(
-        api=api, ingestor=ingestor, settings=settings, checkpoints=PgCheckpointStore(pool), repositories=repositories,
-    ))  # fmt: skip
-    task = asyncio.create_task(agent.run(), name="test-agent")
-    try:
-        yield RunningAgent(agent, ingestor, task)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await ingestor.drain()
-        await agent.save_final_checkpoints()
-        await ingestor.stop()
+    async with contextlib.AsyncExitStack() as stack:
+        api = client.ApiClient(double.client_configuration())
+        stack.push_async_callback(api.close)
+        ingestor = Ingestor(pool=pool, settings=settings)
+        repositories = (
+            ClusterRepositories(api=api, registry=ingestor.repositories, settings=settings)
+            if cluster_repositories else None
+        )  # fmt: skip
         if repositories is not None:
-            await repositories.close()
-        await api.close()
+            stack.push_async_callback(repositories.close)
+        agent = ClusterAgent(build_streams(
+            api=api, ingestor=ingestor, settings=settings, checkpoints=PgCheckpointStore(pool), repositories=repositories,
+        ))  # fmt: skip
+        stack.push_async_callback(service.save_final_checkpoints, agent=agent, ingestor=ingestor)
+        await stack.enter_async_context(ingestor)
+        await stack.enter_async_context(agent)
+        yield RunningAgent(agent, ingestor)
 
 
 async def settled(running: RunningAgent, double: KubeDouble | None = None) -> None:

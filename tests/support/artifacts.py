@@ -14,12 +14,8 @@ from tests.support.builders import WorkflowBuilder
 
 @contextlib.asynccontextmanager
 async def indexing(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[ArtifactIndexer]:
-    indexer = ArtifactIndexer(pool=pool, settings=settings, poll_seconds=0.02)
-    indexer.start()
-    try:
+    async with ArtifactIndexer(pool=pool, settings=settings, poll_seconds=0.02, grace=5) as indexer:
         yield indexer
-    finally:
-        await indexer.stop(grace=5)
 
 
 async def index_everything(pool: asyncpg.Pool, settings: Settings) -> ArtifactIndexer:

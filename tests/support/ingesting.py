@@ -15,16 +15,12 @@ from runledger.core.settings import Settings
 
 async def ingest(pool: asyncpg.Pool, settings: Settings, events: list[dict], *, pods: list[dict] = ()) -> Ingestor:
     """Submit workflow `events`, then `pods` events, through a fresh Ingestor and wait until all are persisted."""
-    ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
-    ingestor.start()
-    try:
+    async with Ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
         for event in events:
             await ingestor.submit(WatchEvent.model_validate(event))
         for event in pods:
             await ingestor.submit_pod(WatchEvent.model_validate(event))
         await ingestor.drain()
-    finally:
-        await ingestor.stop()
     return ingestor
 
 
