@@ -3,8 +3,8 @@
 ``async with part:`` starts the part's tasks. While it runs, ``part.failed`` is a future that stays
 pending until one of those tasks dies (raises, is cancelled by someone else, or returns although
 nothing asked it to): then it resolves at once with the error, so an owner waiting with ``first()``
-learns of it immediately instead of running half-blind. A failure the owner never awaited is raised
-when the context exits, like a TaskGroup would.
+learns of it immediately instead of running half-blind. Leaving the context of a failed part
+without an error raises the failure there, as a TaskGroup would: it is never lost.
 
 Leaving the context stops the part in three steps, each a hook a part may fill:
 
