@@ -154,7 +154,7 @@ async def first(*, parts: Iterable[Service] = (), **waits: Awaitable[Any]) -> st
     tasks = {asyncio.ensure_future(w): name for name, w in waits.items()}
     for task, name in tasks.items():
         if isinstance(task, asyncio.Task):
-            task.set_name(name)
+            task.set_name(f"wait:{name}")
     failures = [part.failed for part in parts]
     try:
         done, _ = await asyncio.wait([*tasks, *failures], return_when=asyncio.FIRST_COMPLETED)
