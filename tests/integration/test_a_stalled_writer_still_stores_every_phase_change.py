@@ -20,23 +20,21 @@ async def test_every_phase_change_seen_while_postgres_was_away_is_stored_in_orde
         update={"ingest_workers": 1, "ingest_retry_max_seconds": 0.2, "database_statement_timeout_ms": 2000}
     )
     pool = await db.create_pool(proxied, settings=fast, min_size=0, timeout=1)
-    ingestor = Ingestor(pool=pool, settings=fast)
-    ingestor.start()
     try:
-        proxy.cut()
-        events = two_step_run()
-        await ingestor.submit(WatchEvent.model_validate(events[0]))
+        async with Ingestor(pool=pool, settings=fast) as ingestor:
+            proxy.cut()
+            events = two_step_run()
+            await ingestor.submit(WatchEvent.model_validate(events[0]))
 
-        async def failed_once() -> bool:
-            return ingestor.stats.db_retries >= 1
+            async def failed_once() -> bool:
+                return ingestor.stats.db_retries >= 1
 
-        await eventually(failed_once)  # the first state went back to the queue: the rest coalesce with it
-        for event in events[1:]:
-            await ingestor.submit(WatchEvent.model_validate(event))
-        proxy.restore()
-        await ingestor.drain()
+            await eventually(failed_once)  # the first state went back to the queue: the rest coalesce with it
+            for event in events[1:]:
+                await ingestor.submit(WatchEvent.model_validate(event))
+            proxy.restore()
+            await ingestor.drain()
     finally:
-        await ingestor.stop()
         await pool.close()
         await proxy.close()
     assert ingestor.stats.runs_written == 1  # one state of the run was written: all others were replaced

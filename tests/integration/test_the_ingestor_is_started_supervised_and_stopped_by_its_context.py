@@ -20,14 +20,14 @@ class WriterBug(BaseException):
 
 
 class BrokenWriter(RunWriter):
-    async def write(self, conn, states):
+    async def write(self, conn, states, *, seen=None):
         raise WriterBug("the writer broke")
 
 
 class StuckWriter(RunWriter):
     """A write that never ends (a database that accepts the statement and never answers)."""
 
-    async def write(self, conn, states):
+    async def write(self, conn, states, *, seen=None):
         await asyncio.Event().wait()
 
 
