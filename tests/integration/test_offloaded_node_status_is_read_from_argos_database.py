@@ -38,14 +38,10 @@ async def step_rows(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
 
 async def ingest_with_argo_database(pool, settings: Settings, url: str, events: list[dict]) -> Ingestor:
     async with service.argo_node_status(settings, url=url) as node_status:
-        ingestor = Ingestor(pool=pool, settings=settings, node_status=node_status)
-        ingestor.start()
-        try:
+        async with Ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
             for event in events:
                 await ingestor.submit(WatchEvent.model_validate(event))
             await ingestor.drain_all()
-        finally:
-            await ingestor.stop()
     return ingestor
 
 
@@ -81,9 +77,7 @@ async def test_an_offloaded_workflow_gets_the_steps_edges_parameters_and_artifac
 async def test_a_version_not_yet_in_argos_database_is_retried_until_it_appears(argo, pool, settings) -> None:
     stripped, nodes = offloaded(WORKFLOW)
     async with service.argo_node_status(settings, url=argo.url) as node_status:
-        ingestor = Ingestor(pool=pool, settings=settings, node_status=node_status)
-        ingestor.start()
-        try:
+        async with Ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
             await ingestor.submit(WatchEvent(type="MODIFIED", object=stripped))
             await ingestor.drain()
             # While it waits, a watch checkpoint cannot pass it.
@@ -97,8 +91,6 @@ async def test_a_version_not_yet_in_argos_database_is_retried_until_it_appears(a
                     return await conn.fetchval("SELECT count(*) FROM steps") == len(nodes)
 
                 await eventually(recorded, timeout=30)
-        finally:
-            await ingestor.stop()
     assert not ingestor.stats.errors
 
 

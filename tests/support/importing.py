@@ -64,13 +64,9 @@ async def content(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
 
 
 async def import_source(pool: asyncpg.Pool, settings: Settings, source: ImportSource, **kwargs) -> tuple[ImportReport, Ingestor]:
-    ingestor = Ingestor(pool=pool, settings=settings)
-    ingestor.start()
-    try:
+    # A source that fails raises out of run_import once what it submitted is written and checkpointed.
+    async with Ingestor(pool=pool, settings=settings) as ingestor:
         report = await run_import(source, ingestor=ingestor, pool=pool, **kwargs)
-    finally:
-        await ingestor.drain()
-        await ingestor.stop()
     return report, ingestor
 
 
