@@ -302,6 +302,8 @@ class Ingestor(Service):
 
     async def drain(self) -> None:
         """Wait until every queued state is persisted; raises at once if a writer died."""
+        if self._queue.idle():
+            return  # at once: a grace of a millisecond must not run out on the waiting itself
         await first(idle=self._queue.wait_idle(), parts=self._watched())
 
     async def drain_all(self) -> None:
