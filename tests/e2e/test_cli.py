@@ -11,7 +11,7 @@ import sys
 import aiohttp
 import asyncpg
 
-from tests.conftest import fixture_files
+from tests.support.real_objects import fixture_files
 from tests.support.waiting import eventually
 
 

@@ -24,9 +24,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from runledger.api.app import create_app
-from tests.conftest import fixture_files
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
+from tests.support.real_objects import fixture_files
 from tests.support.workflows import load
 
 VENVS = Path(__file__).resolve().parents[2] / ".venv-kfp"

@@ -12,10 +12,10 @@ from runledger.agent.argo_archive import ArgoArchive
 from runledger.agent.kfp_database import KfpRuns
 from runledger.agent.source_databases import SourceDatabase, SourceError
 from runledger.store import connection as db
-from tests.conftest import create_database
 from tests.support.argo_database import new_argo_database
 from tests.support.importing import FailsAfter, content, fixture_workflows, import_source
 from tests.support.kfp_database import experiment_row, new_kfp_database, run_row
+from tests.support.postgres import create_database
 
 WORKFLOWS = fixture_workflows()
 PAGE = 4

@@ -13,10 +13,10 @@ import pytest
 from runledger.agent.argo_archive import ArgoArchive
 from runledger.agent.source_databases import SourceDatabase
 from runledger.store import connection as db
-from tests.conftest import create_database
 from tests.support.argo_database import new_argo_database
 from tests.support.importing import content, fixture_workflows, import_source
 from tests.support.ingesting import ingest
+from tests.support.postgres import create_database
 
 WORKFLOWS = fixture_workflows()
 

@@ -12,7 +12,6 @@ import pytest
 from runledger.core.settings import Settings
 from runledger.indexer.worker import ArtifactIndexer
 from runledger.store import connection as db
-from tests.conftest import fixture_files, s3_settings
 from tests.support.artifacts import (
     index_everything,
     indexing,
@@ -21,7 +20,8 @@ from tests.support.artifacts import (
 )
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
-from tests.support.s3 import SECRET_KEY, FaultyS3, S3Objects, argo_tgz
+from tests.support.real_objects import fixture_files
+from tests.support.s3 import SECRET_KEY, FaultyS3, S3Objects, argo_tgz, s3_settings
 from tests.support.tcp_proxy import postgres_proxy
 from tests.support.waiting import eventually
 from tests.support.workflows import load

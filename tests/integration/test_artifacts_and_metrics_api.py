@@ -7,12 +7,11 @@ import json
 import pytest
 
 from runledger.store import artifact_listing
-from tests.conftest import s3_settings
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve
 from tests.support.ingesting import ingest
-from tests.support.s3 import argo_tgz
+from tests.support.s3 import argo_tgz, s3_settings
 
 ACCURACY = {"r1": 0.91, "r2": 0.72, "r3": 0.95, "r4": 0.88, "r5": 0.99}
 

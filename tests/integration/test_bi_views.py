@@ -13,10 +13,10 @@ import asyncpg
 from runledger.agent.ingest import Ingestor
 from runledger.core.models import WatchEvent
 from runledger.core.settings import Settings
-from tests.conftest import fixture_files, s3_settings
 from tests.support.artifacts import index_everything
 from tests.support.builders import WorkflowBuilder
-from tests.support.s3 import argo_tgz
+from tests.support.real_objects import fixture_files
+from tests.support.s3 import argo_tgz, s3_settings
 from tests.support.workflows import load
 
 VIEWS = ("v_runs", "v_steps", "v_metrics")

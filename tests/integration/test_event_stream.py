@@ -8,7 +8,6 @@ from datetime import datetime
 import pytest
 
 from runledger.agent.translate import translate_workflow
-from tests.conftest import FIXTURES
 from tests.support.builders import WorkflowBuilder
 from tests.support.event_streams import (
     as_stored,
@@ -17,6 +16,7 @@ from tests.support.event_streams import (
     stored_transitions,
 )
 from tests.support.ingesting import ingest
+from tests.support.real_objects import FIXTURES
 from tests.support.workflows import load
 
 KFP = FIXTURES / "kfp" / "integration-test-runtime.json"  # namespace kubeflow

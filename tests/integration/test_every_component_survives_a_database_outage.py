@@ -15,15 +15,20 @@ from runledger.core.models import WatchEvent
 from runledger.core.settings import Settings
 from runledger.service import StopSignal, run_cluster_agent
 from runledger.store import connection as db
-from tests.conftest import s3_settings
 from tests.support.agent import agent_settings
 from tests.support.artifacts import indexing, producing_workflow
 from tests.support.builders import WorkflowBuilder
-from tests.support.event_streams import as_stored, open_stream, serve_feed, stored_transitions
+from tests.support.event_streams import (
+    as_stored,
+    open_stream,
+    serve_feed,
+    stored_transitions,
+)
 from tests.support.http import serve
 from tests.support.ingesting import ingest
 from tests.support.kube_double import KubeDouble
 from tests.support.kubeconfig import write_kubeconfig
+from tests.support.s3 import s3_settings
 from tests.support.tcp_proxy import TcpProxy, postgres_proxy
 from tests.support.waiting import eventually
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from runledger.agent.translate import translate_workflow
-from tests.conftest import FIXTURES
 from tests.support.event_streams import open_stream, serve_feed
 from tests.support.ingesting import ingest
 from tests.support.reading_everywhere import read_run_everywhere
+from tests.support.real_objects import FIXTURES
 from tests.support.workflows import load
 
 FIXTURE = FIXTURES / "argo" / "util_test__workflow-retry.yaml"

@@ -9,12 +9,12 @@ from urllib.parse import quote
 import pytest
 
 from runledger.agent.translate import translate_workflow
-from tests.conftest import fixture_files, s3_settings
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve
 from tests.support.ingesting import ingest
-from tests.support.s3 import argo_tgz
+from tests.support.real_objects import fixture_files
+from tests.support.s3 import argo_tgz, s3_settings
 from tests.support.workflows import load, raw_nodes
 
 EPOCH_0000 = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp())

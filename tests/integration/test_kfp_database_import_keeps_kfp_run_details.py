@@ -11,11 +11,11 @@ import pytest
 from runledger.agent.argo_archive import ArgoArchive
 from runledger.agent.kfp_database import KfpRuns
 from runledger.agent.source_databases import SourceDatabase
-from tests.conftest import FIXTURES
 from tests.support.argo_database import as_stored, new_argo_database
 from tests.support.importing import import_source
 from tests.support.ingesting import ingest
 from tests.support.kfp_database import experiment_row, new_kfp_database, run_row
+from tests.support.real_objects import FIXTURES
 from tests.support.workflows import load
 
 MANIFESTS = [as_stored(load(p)) for p in sorted((FIXTURES / "kfp").glob("*-runtime.json"))]

@@ -15,10 +15,10 @@ import pytest
 
 from runledger.agent.translate import translate_workflow
 from runledger.store import lineage_graph as lineage
-from tests.conftest import fixture_files
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve
 from tests.support.ingesting import ingest
+from tests.support.real_objects import fixture_files
 from tests.support.workflows import load, raw_nodes
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ from runledger.agent.ingest import Ingestor
 from runledger.core.models import WatchEvent
 from runledger.core.settings import Settings
 from runledger.store import connection as db
-from tests.conftest import FIXTURES, create_database
 from tests.support.argo_database import as_stored, new_argo_database, offloaded
 from tests.support.ingesting import dump, ingest
+from tests.support.postgres import create_database
+from tests.support.real_objects import FIXTURES
 from tests.support.waiting import eventually
 from tests.support.workflows import load
 

@@ -8,11 +8,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.api import prometheus
 from runledger.api.app import create_app
-from tests.conftest import fixture_files
 from tests.support.agent import agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
 from tests.support.kube_double import KubeDouble
+from tests.support.real_objects import fixture_files
 from tests.support.workflows import load
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runledger.agent.translate import translate_workflow
-from tests.conftest import fixture_files
 from tests.support.ingesting import dump, ingest
+from tests.support.real_objects import fixture_files
 from tests.support.workflows import load, raw_nodes
 
 FIXTURES = fixture_files()

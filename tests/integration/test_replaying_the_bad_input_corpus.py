@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 
 from runledger.agent.translate import translate_workflow
-from tests.conftest import fixture_files
 from tests.support.bad_inputs import expected_errors, write_corpus
 from tests.support.ingesting import replay_command
+from tests.support.real_objects import fixture_files
 from tests.support.workflows import load
 
 

@@ -27,12 +27,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import s3_settings
 from tests.support.artifacts import index_everything
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve
 from tests.support.ingesting import ingest
-from tests.support.s3 import argo_tgz
+from tests.support.s3 import argo_tgz, s3_settings
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 COLUMN_SORTS = ["created_at", "finished_at", "duration", "name"]

@@ -22,8 +22,7 @@ from runledger.indexer.s3 import (
     ObjectUnavailable,
     TransientS3Error,
 )
-from tests.conftest import s3_settings
-from tests.support.s3 import FaultyS3, MotoServer, S3Objects, free_port
+from tests.support.s3 import FaultyS3, MotoServer, S3Objects, free_port, s3_settings
 
 BUCKET = "mlpipeline"
 KEYS = [

@@ -7,8 +7,8 @@ from __future__ import annotations
 from runledger.store.records import RunOut, RunPage
 from runledger.store.run_history import run_from_row
 from runledger.store.sql_blocks import q
-from tests.conftest import fixture_files
 from tests.support.ingesting import ingest
+from tests.support.real_objects import fixture_files
 from tests.support.workflows import load
 
 

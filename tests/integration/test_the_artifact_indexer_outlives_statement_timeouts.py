@@ -5,9 +5,9 @@ the failed claims and records, keeps trying, and indexes everything once the loc
 from __future__ import annotations
 
 from runledger.store import connection as db
-from tests.conftest import s3_settings
 from tests.support.artifacts import indexing, producing_workflow
 from tests.support.ingesting import ingest
+from tests.support.s3 import s3_settings
 from tests.support.waiting import eventually
 
 

@@ -9,10 +9,10 @@ import pytest
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import translate_workflow
 from runledger.core.models import WatchEvent
-from tests.conftest import FIXTURES
 from tests.support.event_streams import open_stream, serve_feed, stored_transitions
 from tests.support.pods import pod_of_step
 from tests.support.reading_everywhere import read_run_everywhere
+from tests.support.real_objects import FIXTURES
 from tests.support.workflows import load
 
 FIXTURE = FIXTURES / "argo" / "util_test__workflow-retry.yaml"

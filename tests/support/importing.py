@@ -11,8 +11,8 @@ from runledger.agent.importing import ImportReport, ImportRow, ImportSource, run
 from runledger.agent.ingest import Ingestor
 from runledger.agent.source_databases import SourceError
 from runledger.core.settings import Settings
-from tests.conftest import FIXTURES
 from tests.support.argo_database import as_stored
+from tests.support.real_objects import FIXTURES
 from tests.support.workflows import load
 
 TABLES = (

@@ -21,11 +21,12 @@ from aiohttp import web
 
 from runledger.api.app import create_app
 from runledger.store import connection as db
-from tests.conftest import create_database, fixture_files, s3_settings
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
-from tests.support.s3 import MotoServer, S3Objects, argo_tgz
+from tests.support.postgres import create_database
+from tests.support.real_objects import fixture_files
+from tests.support.s3 import MotoServer, S3Objects, argo_tgz, s3_settings
 from tests.support.workflows import load
 
 T = TypeVar("T")

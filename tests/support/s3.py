@@ -19,9 +19,12 @@ import time
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+
+from runledger.core.settings import Settings
 
 ACCESS_KEY = "runledger-test-key"
 SECRET_KEY = "runledger-test-secret-do-not-log"
@@ -208,3 +211,24 @@ def argo_tgz(name: str, content: bytes) -> bytes:
         info.mtime = 1_700_000_000
         tar.addfile(info, io.BytesIO(content))
     return gzip.compress(raw.getvalue())
+
+
+def s3_settings(s3: FaultyS3, tmp_path: Path, **overrides) -> Settings:
+    """Settings whose every artifact endpoint leads to the test's S3 proxy."""
+    endpoints = [
+        "minio:9000", "minio-service.kubeflow:9000", "minio-service:9000", "seaweedfs.kubeflow:9000", "s3.amazonaws.com",
+    ]  # fmt: skip
+    return Settings(
+        data_dir=tmp_path,
+        database_pool_max=4,
+        ingest_workers=2,
+        artifacts_endpoint_map={e: s3.url for e in endpoints} | overrides.pop("artifacts_endpoint_map", {}),
+        artifacts_repository=overrides.pop(
+            "artifacts_repository", {"bucket": "mlpipeline", "endpoint": "minio-service.kubeflow:9000", "insecure": True}
+        ),
+        artifacts_access_key_id=ACCESS_KEY,
+        artifacts_secret_access_key=SECRET_KEY,
+        artifacts_timeout_seconds=overrides.pop("artifacts_timeout_seconds", 2.0),
+        artifacts_workers=overrides.pop("artifacts_workers", 8),
+        **overrides,
+    )

@@ -8,7 +8,7 @@ import pytest
 
 from runledger.agent.translate import translate_workflow
 from runledger.core.models import RunState
-from tests.conftest import fixture_files
+from tests.support.real_objects import fixture_files
 from tests.support.workflows import load
 
 FIXTURES = fixture_files()

@@ -10,7 +10,7 @@ import copy
 import pytest
 
 from runledger.agent.translate import run_id_for, translate_workflow
-from tests.conftest import fixture_files
+from tests.support.real_objects import fixture_files
 from tests.support.workflows import compressed, load, offloaded, raw_nodes
 
 FIXTURES = fixture_files()

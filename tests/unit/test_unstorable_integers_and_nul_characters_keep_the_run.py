@@ -10,8 +10,8 @@ import pytest
 
 from runledger.agent.pod_facts import translate_pod
 from runledger.agent.translate import TranslationError, translate_workflow
-from tests.conftest import FIXTURES
 from tests.support.pods import pod_of_step
+from tests.support.real_objects import FIXTURES
 from tests.support.workflows import compressed, load
 
 FIXTURE = FIXTURES / "argo" / "util_test__workflow-retry.yaml"
