@@ -10,9 +10,9 @@ import time
 import pytest
 
 from runledger.indexer.worker import ArtifactIndexer
-from tests.conftest import s3_settings
 from tests.support.artifacts import producing_workflow
 from tests.support.ingesting import ingest
+from tests.support.s3 import s3_settings
 from tests.support.waiting import eventually
 
 
