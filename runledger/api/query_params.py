@@ -5,7 +5,11 @@ anything malformed into a BadRequest (400) that says what is wrong: an unknown o
 parameter, a value out of range, a filter or sort written wrong, a token of another query.
 
 Run listings take repeatable filters written ``label=team=nlp`` / ``label=team`` / ``label=!team``,
-``param.lr=0.1`` and ``metric.accuracy>=0.9`` (operators ``= != < <= > >=``).
+``param.lr=0.1`` and ``metric.accuracy>=0.9`` (operators ``= != < <= > >=``); a label or argument
+value ending in ``*`` is a prefix (``param.model=resnet*``). ``phase`` and ``namespace`` take
+comma-separated lists, and they and ``pipeline`` may be repeated: any of the values matches.
+Pipelines are not split on commas, as a pipeline's name may hold one. Phases are read in any case
+and written as Argo spells them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TypeVar
 from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 
+from runledger.core.models import PHASES
 from runledger.store import artifact_listing, run_listing
 from runledger.store.errors import BadRequest
 from runledger.store.lineage_graph import LineageQuery, parse_ref
@@ -26,11 +31,15 @@ Q = TypeVar("Q", bound=BaseModel)
 _COMPARISON = re.compile(rf"^(metric)\.({NAME}?)(>=|<=|!=|=|>|<)(.*)$", re.S)
 _PARAM = re.compile(rf"^param\.({NAME})=(.*)$", re.S)
 _LABEL = re.compile(r"^(!)?([A-Za-z0-9_.\-/]{1,317})(?:=(.*))?$", re.S)
+_PHASES = {phase.lower(): phase for phase in PHASES}
+# Keys any of whose values match, and whether one value may list several, comma-separated.
+_ANY_OF = {"phase": True, "namespace": True, "pipeline": False}
 
 
 def parse_run_query(params: MultiDictProxy[str], *, max_limit: int = 500) -> RunListQuery:
     """GET /api/v1/runs's query string -> RunListQuery."""
     plain: dict[str, str] = {}
+    any_of: dict[str, list[str]] = {}
     labels: list[LabelFilter] = []
     param_filters: list[ParamFilter] = []
     metric_filters: list[MetricFilter] = []
@@ -41,9 +50,12 @@ def parse_run_query(params: MultiDictProxy[str], *, max_limit: int = 500) -> Run
             match = _PARAM.match(f"{key}={value}")
             if not match:
                 raise BadRequest(f"bad parameter filter {key!r}: use param.NAME=VALUE")
-            param_filters.append(ParamFilter(name=match[1], value=match[2]))
+            value, prefix = _maybe_prefix(match[2])
+            param_filters.append(ParamFilter(name=match[1], value=value, prefix=prefix))
         elif key.startswith("metric."):
             metric_filters.append(_metric(key, value))
+        elif key in _ANY_OF:
+            any_of.setdefault(key, []).extend(value.split(",") if _ANY_OF[key] else [value])
         elif key in plain:
             raise BadRequest(f"parameter {key!r} given more than once")
         else:
@@ -51,8 +63,10 @@ def parse_run_query(params: MultiDictProxy[str], *, max_limit: int = 500) -> Run
     for what, found in (("label", labels), ("param.", param_filters), ("metric.", metric_filters)):
         if len(found) > run_listing.MAX_REPEATED:
             raise BadRequest(f"at most {run_listing.MAX_REPEATED} {what} filters")
+    if "phase" in any_of:
+        any_of["phase"] = [_phase(p) for p in any_of["phase"]]
     query = _validated(
-        RunListQuery, {**plain, "labels": labels, "params": param_filters, "metrics": metric_filters}
+        RunListQuery, {**plain, **any_of, "labels": labels, "params": param_filters, "metrics": metric_filters}
     )
     _check_sort(query.sort)
     _check_limit(query.limit, max_limit=max_limit)
@@ -100,11 +114,28 @@ def _check_limit(limit: int, *, max_limit: int) -> None:
         raise BadRequest(f"limit must be at most {max_limit}")
 
 
+def _phase(text: str) -> str:
+    phase = _PHASES.get(text.strip().lower())
+    if phase is None:
+        raise BadRequest(f"unknown phase {text!r}: one of {', '.join(PHASES)} (any case), comma-separated for several")
+    return phase
+
+
+def _maybe_prefix(value: str) -> tuple[str, bool]:
+    """A value ending in `*` means every value starting with the rest."""
+    return (value[:-1], True) if value.endswith("*") else (value, False)
+
+
 def _label(value: str) -> LabelFilter:
     match = _LABEL.match(value)
     if not match or (match[1] and match[3] is not None):
-        raise BadRequest(f"bad label selector {value!r}: use label=KEY=VALUE, label=KEY or label=!KEY")
-    return LabelFilter(key=match[2], value=match[3], negated=bool(match[1]))
+        raise BadRequest(
+            f"bad label selector {value!r}: use label=KEY=VALUE, label=KEY=PREFIX*, label=KEY or label=!KEY"
+        )
+    if match[3] is None:
+        return LabelFilter(key=match[2], negated=bool(match[1]))
+    label_value, prefix = _maybe_prefix(match[3])
+    return LabelFilter(key=match[2], value=label_value, prefix=prefix)
 
 
 def _metric(key: str, value: str) -> MetricFilter:

@@ -22,7 +22,8 @@ MAX_COMPARED = 50
 async def list_runs(request: web.Request) -> web.Response:
     query = parse_run_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
     if query.namespace is not None:
-        await auth.require_namespace(request, query.namespace)
+        for namespace in query.namespace:
+            await auth.require_namespace(request, namespace)
     elif (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
     async with snapshot(request) as conn:

@@ -17,8 +17,10 @@ EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
 ParameterDirection = Literal["argument", "input", "output"]
 ArtifactDirection = Literal["input", "output"]
 
-# Argo's node and workflow phases. Others are stored as they come (and counted), never rejected.
-KNOWN_PHASES = frozenset({"", "Pending", "Running", "Succeeded", "Skipped", "Failed", "Error", "Omitted"})
+# Argo's node and workflow phases, as Argo spells them. Others are stored as they come (and counted),
+# never rejected; "" is a run the controller has not given a phase yet.
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Error", "Skipped", "Omitted")
+KNOWN_PHASES = frozenset({"", *PHASES})
 TERMINAL_PHASES = frozenset({"Succeeded", "Skipped", "Failed", "Error", "Omitted"})
 # Argo's spec.shutdown strategies. Others are stored as they come (and counted), never rejected.
 SHUTDOWN_STRATEGIES = frozenset({"Terminate", "Stop"})

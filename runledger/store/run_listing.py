@@ -9,6 +9,11 @@ The query arrives typed (RunListQuery; runledger/api/query_params.py parses the 
 it). Names and values are always bound as parameters, never spliced into SQL; only fixed fragments
 from this module are. Pages come from the one keyset pager (paging.py), tokens from its codec.
 
+`namespace`, `phase` and `pipeline` hold one or more values, any of which matches. A parameter or
+label value may be a prefix (``prefix=True``): it is matched with LIKE, the value's own ``%``,
+``_`` and ``\\`` escaped, and a parameter prefix is also bounded as a range of the index
+parameters_by_value_prefix (migration 0015), which a generic plan can use as well as a custom one.
+
 Sorting by a metric lists the runs that report it (a run's value of a metric is the one the step
 that finished last reported). Sorting by finish time or duration puts runs without one (still
 running) last in descending order and first in ascending order.
@@ -17,11 +22,12 @@ running) last in descending order and first in ascending order.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from runledger.core.models import PHASES
 from runledger.store import page_tokens, paging
 from runledger.store.page_tokens import Cursor
 from runledger.store.sql_blocks import Statement, q, splice
@@ -38,6 +44,9 @@ SORTS: dict[str, tuple[str, page_tokens.KeyKind]] = {
     "name": ("r.name", "text"),
 }
 MAX_REPEATED = 20
+Phase = Literal[PHASES]  # type: ignore[valid-type]
+# Only the first characters of an argument are indexed for prefix matches (migration 0015).
+INDEXED_PREFIX = 200
 
 
 class LabelFilter(BaseModel):
@@ -45,12 +54,14 @@ class LabelFilter(BaseModel):
     key: str
     value: str | None = None  # None: the label is present (or absent, when negated)
     negated: bool = False
+    prefix: bool = False  # the label's value starts with `value`
 
 
 class ParamFilter(BaseModel):
     model_config = ConfigDict(frozen=True)
     name: str
     value: str
+    prefix: bool = False  # the argument's value starts with `value`
 
 
 class MetricFilter(BaseModel):
@@ -65,10 +76,10 @@ class RunListQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    namespace: str | None = Field(default=None, max_length=253)
+    namespace: tuple[Annotated[str, Field(max_length=253)], ...] | None = Field(default=None, max_length=MAX_REPEATED)
     namespaces: tuple[str, ...] | None = Field(default=None, description="Set by tenancy: the readable namespaces.")
-    phase: str | None = Field(default=None, max_length=64)
-    pipeline: str | None = Field(default=None, max_length=512)
+    phase: tuple[Phase, ...] | None = Field(default=None, max_length=MAX_REPEATED)
+    pipeline: tuple[Annotated[str, Field(max_length=512)], ...] | None = Field(default=None, max_length=MAX_REPEATED)
     kfp_run_id: str | None = Field(default=None, max_length=128)
     scheduled_workflow: str | None = Field(default=None, max_length=253)
     created_after: datetime | None = None
@@ -121,10 +132,8 @@ def start_after(query: RunListQuery) -> Cursor | None:
 
 # --- SQL ------------------------------------------------------------------------------------------
 
+_ANY_OF = {"namespace": "r.namespace", "phase": "r.phase", "pipeline": "r.pipeline_name"}
 _SIMPLE = {
-    "namespace": "r.namespace = {value}",
-    "phase": "r.phase = {value}",
-    "pipeline": "r.pipeline_name = {value}",
     "kfp_run_id": "r.kfp_run_id = {value}",
     "scheduled_workflow": "r.scheduled_workflow = {value}",
     "created_after": "r.created_at >= {value}",
@@ -136,10 +145,37 @@ _SIMPLE = {
 }
 # md5(value) matches the expression index parameters_by_value; the value check makes it exact.
 _ARGUMENT = "{p}.name = {name} AND md5({p}.value) = md5({value}) AND {p}.value = {value}"
+# The range on left(value, n) is parameters_by_value_prefix's; LIKE makes it exact past n characters.
+_ARGUMENT_PREFIX = "p.name = {name} AND left(p.value, {n}) ~>=~ {low} AND {below} p.value LIKE {pattern}"
+
+
+def like_prefix(prefix: str) -> str:
+    """The LIKE pattern of the values starting with `prefix`, its wildcards taken literally."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _argument_prefix(param: ParamFilter, sql: Statement) -> str:
+    low = param.value[:INDEXED_PREFIX]
+    below = ""
+    # The least string above every string starting with `low`, byte-wise (~<~), as UTF-8 orders by
+    # code point: `low` with its last character's successor. None above U+10FFFF: no upper bound.
+    if low and ord(low[-1]) < 0x10FFFF:
+        below = splice("left(p.value, {n}) ~<~ {high} AND", n=str(INDEXED_PREFIX), high=sql.bind(low[:-1] + chr(ord(low[-1]) + 1)))
+    return splice(
+        _ARGUMENT_PREFIX, name=sql.bind(param.name), n=str(INDEXED_PREFIX), low=sql.bind(low), below=below,
+        pattern=sql.bind(like_prefix(param.value)),
+    )  # fmt: skip
 
 
 def _filters(query: RunListQuery, sql: Statement) -> str | None:
     """The query's filters as conditions and joins; the listing key's table when a join provides it."""
+    for field, column in _ANY_OF.items():
+        values = getattr(query, field)
+        if values is not None and len(values) == 1:
+            # `=` rather than ANY keeps the plan an ordered walk of the column's listing index.
+            sql.where("{column} = {value}", column=column, value=sql.bind(values[0]))
+        elif values is not None:
+            sql.where("{column} = ANY({values}::text[])", column=column, values=sql.bind(list(values)))
     for field, fragment in _SIMPLE.items():
         value = getattr(query, field)
         if value is not None:
@@ -149,14 +185,21 @@ def _filters(query: RunListQuery, sql: Statement) -> str | None:
     if query.deleted is not None:
         sql.where("r.deleted_at IS NOT NULL" if query.deleted else "r.deleted_at IS NULL")
     for label in query.labels:
-        if label.value is not None:
+        if label.prefix:
+            sql.where("r.labels ? {key} AND r.labels ->> {key} LIKE {pattern}",
+                      key=sql.bind(label.key), pattern=sql.bind(like_prefix(label.value or "")))  # fmt: skip
+        elif label.value is not None:
             sql.where("r.labels @> {label}::jsonb", label=sql.bind({label.key: label.value}))
         else:
             sql.where("NOT r.labels ? {key}" if label.negated else "r.labels ? {key}", key=sql.bind(label.key))
     listing_key = None
-    for i, param in enumerate(query.params):
+    for param in query.params:
+        if param.prefix:
+            sql.where("EXISTS (SELECT 1 FROM parameters p WHERE p.run_id = r.id AND p.step_id = '' AND {argument})",
+                      argument=_argument_prefix(param, sql))  # fmt: skip
+            continue
         name, value = sql.bind(param.name), sql.bind(param.value)
-        if i == 0 and query.sort.lstrip("-") == "created_at":
+        if listing_key is None and query.sort.lstrip("-") == "created_at":
             # Ordered by the argument's copy of the listing key, so the page walks the argument's
             # index (parameters_by_value) newest first and stops when full: only the runs that hold
             # it are visited (see migration 0010). Step '' holds one row per argument name (a
