@@ -150,7 +150,8 @@ RUN_FILTERS = (
         name="label",
         schema={"type": "array", "maxItems": run_listing.MAX_REPEATED,
                 "items": {"type": "string", "pattern": r"^(?:![A-Za-z0-9_.\-/]{1,317}|[A-Za-z0-9_.\-/]{1,317}(?:=[\s\S]*)?)$"}},
-        description="Repeatable label selector: `label=KEY=VALUE` (the label has this value), `label=KEY` (it is set), "
+        description="Repeatable label selector: `label=KEY=VALUE` (the label has this value), `label=KEY=PREFIX*` "
+        "(its value starts with PREFIX; `%`, `_` and `\\` in PREFIX are plain characters), `label=KEY` (it is set), "
         "`label=!KEY` (it is not set). Every selector must hold.",
         style={"style": "form", "explode": True},
     ),  # fmt: skip
@@ -163,7 +164,8 @@ RUN_FILTERS = (
             "maxProperties": run_listing.MAX_REPEATED,
         },
         description="Run argument filters, one query key per argument: `param.NAME=VALUE` keeps runs whose argument "
-        "NAME is exactly VALUE.",
+        "NAME is exactly VALUE; `param.NAME=PREFIX*` those whose argument NAME starts with PREFIX (`%`, `_` and `\\` "
+        "in PREFIX are plain characters). A trailing `*` always means a prefix.",
         style={"style": "form", "explode": True},
     ),
     Param(
@@ -193,9 +195,13 @@ and is refused (400) with other filters or another sort.
 Besides the fixed parameters, three families of query keys filter the list; each may be given up
 to 20 times and every one must hold:
 
-* `label=team=nlp`, `label=team`, `label=!team`: label selectors;
-* `param.NAME=VALUE`: the run argument NAME equals VALUE, e.g. `param.lr=0.1`;
+* `label=team=nlp`, `label=team=ml-*` (a prefix), `label=team`, `label=!team`: label selectors;
+* `param.NAME=VALUE`: the run argument NAME equals VALUE, e.g. `param.lr=0.1`; a trailing `*` makes
+  VALUE a prefix, e.g. `param.model=resnet*`;
 * `metric.NAME OP NUMBER`, OP one of `= != < <= > >=`, e.g. `metric.accuracy>=0.9`.
+
+`phase` (in any case) and `namespace` take comma-separated lists, and they and `pipeline` may be
+repeated: a run in any of the values matches, e.g. `phase=failed,error`.
 
 `sort` is `[-]created_at` (default `-created_at`), `[-]finished_at`, `[-]duration`, `[-]name` or
 `[-]metric.NAME`; sorting by a metric lists the runs that report it. `limit` is at most the
@@ -206,7 +212,9 @@ _KFP_FILTER = Param(
     schema={"type": "string"},
     description="A JSON-serialized KFP Filter (`{\"predicates\": [...]}`), optionally URL-encoded once more. Keys: "
     "run_id/id, display_name/name, namespace, status, state, storage_state, created_at, finished_at, "
-    "scheduled_at, pipeline_name.",
+    "scheduled_at, pipeline_name. Operations as KFP's: EQUALS, NOT_EQUALS, the comparisons, IN (string_values, e.g. "
+    "state IN [FAILED, CANCELED] for any of several states) and IS_SUBSTRING on text keys; values are compared as KFP "
+    "spells them (case-sensitive).",
 )
 _KFP_LIST = (
     Param(name="page_token", schema={"type": "string"}, description="next_page_token of the previous page."),
@@ -264,7 +272,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/api/v1/runs", "listRuns", "Runs, filtered and sorted", "runs", {**ok(RunPage), **errors(400, 503)},
               description=_RUNS_TEXT, parameters=RUN_FILTERS,
               query=QueryModel(run_listing.RunListQuery, hidden=frozenset({"namespaces", "labels", "params", "metrics"}),
-                               refine={"sort": {"pattern": _SORT}})),  # fmt: skip
+                               # Phases are read in any case, and a value may list several.
+                               refine={"sort": {"pattern": _SORT}, "phase": {"items": {"type": "string"}}})),  # fmt: skip
     Operation("/api/v1/runs/compare", "compareRuns", "Up to 50 runs side by side: their parameters and metrics",
               "runs", {**ok(RunComparison), **errors(400, 503)}, query=QueryModel(run_endpoints.CompareQuery)),
     Operation("/api/v1/runs/{run_id}", "getRun", "One run with its parameters, step counts and metrics", "runs",

@@ -76,10 +76,20 @@ class RunListQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    namespace: tuple[Annotated[str, Field(max_length=253)], ...] | None = Field(default=None, max_length=MAX_REPEATED)
+    namespace: tuple[Annotated[str, Field(max_length=253)], ...] | None = Field(
+        default=None, max_length=MAX_REPEATED,
+        description="Runs of any of these namespaces: `namespace=a,b` or `namespace=a&namespace=b`.",
+    )  # fmt: skip
     namespaces: tuple[str, ...] | None = Field(default=None, description="Set by tenancy: the readable namespaces.")
-    phase: tuple[Phase, ...] | None = Field(default=None, max_length=MAX_REPEATED)
-    pipeline: tuple[Annotated[str, Field(max_length=512)], ...] | None = Field(default=None, max_length=MAX_REPEATED)
+    phase: tuple[Phase, ...] | None = Field(
+        default=None, max_length=MAX_REPEATED,
+        description=f"Runs in any of these phases: one of {', '.join(PHASES)}, in any case; `phase=failed,error` "
+        "or `phase=Failed&phase=Error`. An unknown phase is a 400.",
+    )  # fmt: skip
+    pipeline: tuple[Annotated[str, Field(max_length=512)], ...] | None = Field(
+        default=None, max_length=MAX_REPEATED,
+        description="Runs of any of these pipelines, repeated: `pipeline=a&pipeline=b` (a comma is part of a name).",
+    )  # fmt: skip
     kfp_run_id: str | None = Field(default=None, max_length=128)
     scheduled_workflow: str | None = Field(default=None, max_length=253)
     created_after: datetime | None = None
