@@ -388,7 +388,7 @@ async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float) -
         explained: list[tuple[str, float, str, str]] = []
         captures: list[tuple[str, Callable[[RecordingConnection], Awaitable[Any]]]] = [
             ("runs: first page", lambda c: run_listing.list_runs(c, _listing())),
-            ("runs: first page, namespace=team-c", lambda c: run_listing.list_runs(c, _listing(namespace="team-c"))),
+            ("runs: first page, namespace=team-c", lambda c: run_listing.list_runs(c, _listing(namespace=("team-c",)))),
             ("runs: page at 80% depth", lambda c: run_listing.list_runs(c, keyset)),
             ("runs: param.lr=0.1 & metric.accuracy>=0.9", lambda c: run_listing.list_runs(c, _listing(
                 params=(run_listing.ParamFilter(name="lr", value="0.1"),),

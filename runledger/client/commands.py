@@ -50,10 +50,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     listing = runs.add_parser("list", parents=[common], help="runs, newest first, filtered as the API filters",
                               description="Runs, filtered and sorted as GET /api/v1/runs does.")  # fmt: skip
     listing.add_argument("-n", "--namespace")
-    listing.add_argument("--phase", help="Pending, Running, Succeeded, Failed, Error")
+    listing.add_argument("--phase", help="Pending, Running, Succeeded, Failed, Error, in any case; several comma-separated")
     listing.add_argument("--pipeline", help="KFP pipeline name")
     listing.add_argument("-l", "--label", action="append", default=[], metavar="KEY[=VALUE]|!KEY")
-    listing.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="run argument equals")
+    listing.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="run argument equals (VALUE* : starts with)")
     listing.add_argument("--metric", action="append", default=[], metavar="'NAME>=X'",
                          help="metric comparison: = != < <= > >=")  # fmt: skip
     listing.add_argument("--sort", help="created_at, finished_at, duration, name or metric.NAME; - for descending")
