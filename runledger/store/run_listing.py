@@ -164,13 +164,23 @@ def like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string above every string starting with `prefix`, byte-wise (as ~<~ compares).
+
+    UTF-8 orders by code point, so it is `prefix` with its last character's successor (surrogates
+    are skipped: they cannot be encoded). None when there is none to give: an empty prefix, or one
+    ending in U+10FFFF.
+    """
+    if not prefix or prefix[-1] == "\U0010ffff":
+        return None
+    following = ord(prefix[-1]) + 1
+    return prefix[:-1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)
+
+
 def _argument_prefix(param: ParamFilter, sql: Statement) -> str:
     low = param.value[:INDEXED_PREFIX]
-    below = ""
-    # The least string above every string starting with `low`, byte-wise (~<~), as UTF-8 orders by
-    # code point: `low` with its last character's successor. None above U+10FFFF: no upper bound.
-    if low and ord(low[-1]) < 0x10FFFF:
-        below = splice("left(p.value, {n}) ~<~ {high} AND", n=str(INDEXED_PREFIX), high=sql.bind(low[:-1] + chr(ord(low[-1]) + 1)))
+    high = prefix_upper_bound(low)
+    below = "" if high is None else splice("left(p.value, {n}) ~<~ {high} AND", n=str(INDEXED_PREFIX), high=sql.bind(high))
     return splice(
         _ARGUMENT_PREFIX, name=sql.bind(param.name), n=str(INDEXED_PREFIX), low=sql.bind(low), below=below,
         pattern=sql.bind(like_prefix(param.value)),

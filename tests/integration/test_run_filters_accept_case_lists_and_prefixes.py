@@ -94,6 +94,10 @@ async def test_like_wildcards_in_a_prefix_are_taken_literally(api):
     assert await names(api, "param.model=re%5C*") == {"f"}
 
 
+async def test_a_prefix_ending_next_to_the_surrogates_is_an_ordinary_prefix(api):
+    assert await names(api, "param.model=%ED%9F%BF*") == set()  # U+D7FF, whose successor is U+E000
+
+
 async def test_a_label_value_ending_in_a_star_matches_by_prefix(api):
     assert await names(api, "label=team=ml-*") == {"a", "b", "c"}
     assert await names(api, "label=team=ml_*") == {"e"}
