@@ -63,6 +63,12 @@ class Work(NamedTuple):
 
 log = logging.getLogger(__name__)
 
+# A statement timeout on a single run's write means a slow or loaded server far more often than a run
+# too large to store: the run waits (the writer backs off) and is tried again, so a burst never costs
+# runs. Past this many timeouts in a row it is given up and counted, so one run that can never be
+# written in time cannot hold back a replay's end forever.
+WRITE_TIMEOUTS_PER_RUN = 8
+
 
 @dataclass
 class IngestStats:
@@ -129,6 +135,7 @@ class Ingestor(Service):
         )
         self._seq = 0
         self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
+        self._timeouts: Counter[QueueKey] = Counter()  # statement timeouts in a row, per key
         self._queued_steps: dict[QueueKey, int] = {}  # steps of the queued state of each key
         self._held_steps = 0  # steps of every state queued or being written
         self._room = asyncio.Condition()
@@ -348,10 +355,12 @@ class Ingestor(Service):
             await asyncio.sleep(backoff.next())
 
     async def _write(self, batch: list[tuple[QueueKey, Work]]) -> bool:
-        """Persist a batch; False if the database is unavailable (the batch was requeued)."""
+        """Persist a batch; False if the database is unavailable or slow (states were requeued)."""
         items = [work for _, work in batch]
         try:
             await self._commit(items)
+            for key in self._timeouts.keys() & {key for key, _ in batch}:
+                del self._timeouts[key]
             return True
         except Exception as exc:
             if is_transient(exc):
@@ -360,16 +369,26 @@ class Ingestor(Service):
                     self._requeue(key, work)
                 return False
             log.warning("batch of %d state(s) failed (%s); retrying one by one", len(items), exc)
+        requeued = False
         for key, work in batch:
             try:
                 await self._commit([work])
+                self._timeouts.pop(key, None)
             except Exception as exc:
                 if is_transient(exc):
                     self._requeue(key, work)
                     return False
+                if isinstance(exc, asyncpg.QueryCanceledError) and self._timeouts[key] < WRITE_TIMEOUTS_PER_RUN:
+                    self._timeouts[key] += 1
+                    log.warning("storing %s timed out (%d of %d tries); it waits and is retried",
+                                _describe(work.item), self._timeouts[key], WRITE_TIMEOUTS_PER_RUN)  # fmt: skip
+                    self._requeue(key, work)
+                    requeued = True
+                    continue
+                self._timeouts.pop(key, None)
                 self.stats.errors["write_failed"] += 1
                 log.error("could not store %s: %s", _describe(work.item), exc)
-        return True
+        return not requeued
 
     def _requeue(self, key: QueueKey, work: Work) -> None:
         self._queue.put_back(key, work)

@@ -1,0 +1,43 @@
+"""A write cut by the statement timeout says the database was slow, not that the run is bad: on a
+loaded server every run must still be stored. The run is retried with backoff; only a run that
+times out again and again is given up, and counted."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from runledger.agent.ingest import Ingestor
+from runledger.core.models import WatchEvent
+from runledger.store import connection as db
+from tests.support.builders import WorkflowBuilder
+from tests.support.waiting import eventually
+
+
+async def test_a_run_whose_write_times_out_while_the_table_is_locked_is_stored_afterwards(dsn, settings, conn):
+    slow = settings.model_copy(update={"database_statement_timeout_ms": 200, "ingest_retry_max_seconds": 0.2})
+    pool = await db.create_pool(dsn, settings=slow)
+    try:
+        async with Ingestor(pool=pool, settings=slow) as ingestor:
+            blocker = await asyncpg.connect(dsn)
+            try:
+                tx = blocker.transaction()
+                await tx.start()
+                await blocker.execute("LOCK TABLE runs IN EXCLUSIVE MODE")
+                await ingestor.submit(WatchEvent.model_validate(
+                    WorkflowBuilder("slow").phase("Succeeded").node("slow", "Succeeded").event("ADDED")
+                ))  # fmt: skip
+                await eventually(lambda: _retried(ingestor), timeout=15)
+                await tx.rollback()
+            finally:
+                await blocker.close()
+            await asyncio.wait_for(ingestor.drain(), 30)
+        assert ingestor.stats.errors["write_failed"] == 0
+        assert await conn.fetchval("SELECT phase FROM runs WHERE name = 'slow'") == "Succeeded"
+    finally:
+        await pool.close()
+
+
+async def _retried(ingestor: Ingestor) -> bool:
+    return ingestor.stats.db_retries >= 2
