@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from runledger.core.settings import Settings
+from runledger.indexer.s3 import ObjectStore
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -16,3 +17,5 @@ SETTINGS = web.AppKey("settings", Settings)
 # Extra checks registered by whatever runs beside the API (the agent): name -> check.
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
 LIVENESS_CHECKS = web.AppKey("liveness_checks", dict[str, ReadinessCheck])
+# S3, for the endpoints that read objects (step logs, artifact previews); clients open on first use.
+OBJECT_STORE = web.AppKey("object_store", ObjectStore)
