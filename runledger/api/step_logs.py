@@ -120,7 +120,6 @@ async def step_log(request: web.Request) -> web.StreamResponse:
     if found.stored is None:
         raise web.HTTPNotFound(reason=f"step {found.step_id}'s log is in {found.storage or 'unknown'} storage, not S3")
     settings = request.app[keys.SETTINGS]
-    store = request.app[keys.OBJECT_STORE]
     location = location_of(found.stored)
     cap = wanted.capped(settings.api_log_max_bytes)
     try:
