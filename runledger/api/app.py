@@ -32,6 +32,7 @@ from runledger.api.keys import (
     POOL,
     READINESS_CHECKS,
     SETTINGS,
+    ObjectStoreSlot,
 )
 from runledger.api.responses import S3Refused, S3Unavailable, error_response
 from runledger.core.settings import Settings
@@ -141,11 +142,11 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
 
     async def object_store_ctx(app: web.Application) -> AsyncIterator[None]:
         # Built here, so malformed S3 credentials stop start-up with their message.
-        app[OBJECT_STORE] = ObjectStore(settings=settings)
+        app[OBJECT_STORE] = ObjectStoreSlot(ObjectStore(settings=settings))
         try:
             yield
         finally:
-            await app[OBJECT_STORE].close()
+            await app[OBJECT_STORE].store.close()
 
     app.cleanup_ctx.append(object_store_ctx)
 

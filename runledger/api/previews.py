@@ -37,7 +37,7 @@ async def artifact_preview(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(reason="no artifact with this id")
     cap = request.app[keys.SETTINGS].api_preview_max_bytes
     try:
-        part, data = await request.app[keys.OBJECT_STORE].read_range(location_of(stored), first=0, last=cap - 1)
+        part, data = await request.app[keys.OBJECT_STORE].store.read_range(location_of(stored), first=0, last=cap - 1)
     except ObjectUnavailable as exc:
         if exc.state == "missing":
             raise web.HTTPNotFound(reason=f"artifact {stored.artifact_id} is missing in S3 ({stored.uri})") from None

@@ -138,7 +138,7 @@ async def step_log(request: web.Request) -> web.StreamResponse:
 async def _streamed(
     request: web.Request, *, location: Location, wanted: ByteRange, cap: ByteRange, ranged: bool
 ) -> web.StreamResponse:
-    store = request.app[keys.OBJECT_STORE]
+    store = request.app[keys.OBJECT_STORE].store
     try:
         async with store.open_range(location, first=cap.first, last=cap.last) as (part, chunks):
             response = _response(start=part.start, length=part.length, size=part.size, ranged=ranged,
@@ -167,7 +167,7 @@ async def _streamed(
 async def _unpacked(
     request: web.Request, *, location: Location, wanted: ByteRange, cap: ByteRange, ranged: bool, max_bytes: int
 ) -> web.StreamResponse:
-    store = request.app[keys.OBJECT_STORE]
+    store = request.app[keys.OBJECT_STORE].store
     try:
         packed = await store.read(location, max_bytes=max_bytes + ARCHIVE_OVERHEAD)
         text = unpack_file(packed, max_bytes=max_bytes)
