@@ -93,6 +93,7 @@ async def measure(url: str, body: bytes, args: argparse.Namespace, server_dsn: s
                     got += len(chunk)
             return got
 
+        await raw()  # a first read warms the server's caches, for whichever way would come first
         baseline = await best(args.repeat, raw, size=len(body))
 
     store = ObjectStore(settings=settings)
