@@ -11,7 +11,8 @@ the day. The request goes through one shared aiohttp session that keeps connecti
 the one date format S3 sends.
 
 aiobotocore stays for everything that needs botocore's knowledge: GETs of metrics and UI-metadata
-files (few, and size-capped), answers the lean path does not interpret (3xx and 400: wrong-region
+files (few, and size-capped), the ranged GETs the API streams to its clients (step logs, previews:
+read chunk by chunk, each chunk under the call deadline), answers the lean path does not interpret (3xx and 400: wrong-region
 redirects, which botocore follows), buckets whose endpoint rules ask for more than a SigV4-signed
 request (S3 Express, multi-region access points), endpoints behind an HTTP proxy from the environment, and
 anonymous access (no credentials in the settings nor in botocore's default chain). Chain
