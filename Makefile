@@ -34,6 +34,7 @@ bench: install-dev
 	$(BIN)/python -m bench.watch
 	$(BIN)/python -m bench.artifacts
 	$(BIN)/python -m bench.queries
+	$(BIN)/python -m bench.logs
 
 clean:
 	rm -rf $(VENV) .pytest_cache

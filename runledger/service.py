@@ -43,13 +43,14 @@ from runledger.agent.source_databases import SourceDatabase, SourceError
 from runledger.api import prometheus, serving
 from runledger.api.app import create_app
 from runledger.api.feed import HUB
-from runledger.api.keys import LIVENESS_CHECKS, READINESS_CHECKS
+from runledger.api.keys import LIVENESS_CHECKS, OBJECT_STORE, READINESS_CHECKS
 from runledger.api.prometheus import Source, indexer_metrics
 from runledger.api.responses import model_response
 from runledger.core.lifecycle import Service, first
 from runledger.core.repositories import RepositoryRegistry
 from runledger.core.settings import Settings
 from runledger.demo.artifact_store import bundled_recording, demo_artifact_store, wants_demo_artifact_store
+from runledger.indexer.s3 import ObjectStore
 from runledger.indexer.worker import ArtifactIndexer
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
@@ -236,6 +237,7 @@ async def run_replay_source(
     async with contextlib.AsyncExitStack() as stack:
         if wants_demo_artifact_store(settings):
             settings = await stack.enter_async_context(demo_artifact_store(settings, paths, announce=announce))
+            await app[OBJECT_STORE].replace(ObjectStore(settings=settings))  # logs and previews read it too
         node_status = await stack.enter_async_context(argo_node_status(settings))
         # The replay source is finite, so counting its runs for the summary is bounded.
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)

@@ -39,6 +39,7 @@ from typing import Any
 
 import orjson
 
+from runledger.agent.failures import failing_step
 from runledger.core.models import (
     KNOWN_NODE_TYPES,
     KNOWN_PHASES,
@@ -198,6 +199,7 @@ def translate_workflow(
         annotations=annotations,
         arguments=arguments,
         steps=steps,
+        edges=edges,
         offloaded=offloaded,
         clip=clip,
         warnings=warnings,
@@ -365,6 +367,7 @@ def _run_of(
     annotations: dict[str, str],
     arguments: list[Parameter],
     steps: list[Step],
+    edges: list[tuple[str, str]],
     offloaded: bool,
     clip: _Clipper,
     warnings: list[str],
@@ -391,6 +394,8 @@ def _run_of(
             "step_counts": _step_counts(steps),
             "nodes_offloaded": offloaded,
             "resource_version": _str(meta.get("resourceVersion")) or None,
+            "failed_step": failing_step(phase=_str(status.get("phase")), message=clip.text(status.get("message")),
+                                        steps=steps, edges=edges),  # fmt: skip
         },
     )
     if run.phase not in KNOWN_PHASES:

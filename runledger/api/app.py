@@ -13,12 +13,30 @@ import asyncpg
 import pydantic
 from aiohttp import web
 
-from runledger.api import artifacts, auth, health, lineage, openapi, prometheus, runs
+from runledger.api import (
+    artifacts,
+    auth,
+    health,
+    lineage,
+    openapi,
+    previews,
+    prometheus,
+    runs,
+    step_logs,
+)
 from runledger.api import feed as events
 from runledger.api import kfp_routes as kfp
-from runledger.api.keys import LIVENESS_CHECKS, POOL, READINESS_CHECKS, SETTINGS
-from runledger.api.responses import error_response
+from runledger.api.keys import (
+    LIVENESS_CHECKS,
+    OBJECT_STORE,
+    POOL,
+    READINESS_CHECKS,
+    SETTINGS,
+    ObjectStoreSlot,
+)
+from runledger.api.responses import S3Refused, S3Unavailable, error_response
 from runledger.core.settings import Settings
+from runledger.indexer.s3 import ObjectStore
 from runledger.store import connection as db
 from runledger.store.errors import (
     AccessUnavailable,
@@ -30,7 +48,7 @@ from runledger.store.errors import (
 log = logging.getLogger(__name__)
 
 # Every module of endpoints; each has add_routes(app).
-ROUTES = (health, runs, artifacts, prometheus, lineage, kfp, events, openapi)
+ROUTES = (health, runs, step_logs, previews, artifacts, prometheus, lineage, kfp, events, openapi)
 
 
 @web.middleware
@@ -62,8 +80,10 @@ def _classify(exc: Exception, request: web.Request) -> tuple[int, str, str]:
         return 401, "unauthenticated", str(exc)
     if isinstance(exc, Forbidden):
         return 403, "forbidden", str(exc)
-    if isinstance(exc, AccessUnavailable):
+    if isinstance(exc, AccessUnavailable | S3Unavailable):
         return 503, "unavailable", str(exc)
+    if isinstance(exc, S3Refused):
+        return 502, "bad_gateway", str(exc)
     if isinstance(exc, asyncpg.QueryCanceledError):
         return 503, "timeout", "the query took too long; narrow it down"
     if db.is_transient(exc):
@@ -119,6 +139,16 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
                 await app[POOL].close()
 
         app.cleanup_ctx.append(pool_ctx)
+
+    async def object_store_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Built here, so malformed S3 credentials stop start-up with their message.
+        app[OBJECT_STORE] = ObjectStoreSlot(ObjectStore(settings=settings))
+        try:
+            yield
+        finally:
+            await app[OBJECT_STORE].store.close()
+
+    app.cleanup_ctx.append(object_store_ctx)
 
     async def start_counting(app: web.Application) -> None:
         await app[prometheus.TELEMETRY].start_counting(app[POOL])

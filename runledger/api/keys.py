@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from runledger.core.settings import Settings
+from runledger.indexer.s3 import ObjectStore
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -16,3 +17,21 @@ SETTINGS = web.AppKey("settings", Settings)
 # Extra checks registered by whatever runs beside the API (the agent): name -> check.
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
 LIVENESS_CHECKS = web.AppKey("liveness_checks", dict[str, ReadinessCheck])
+
+
+class ObjectStoreSlot:
+    """The API's S3 access, for the endpoints that read objects (step logs, artifact previews).
+
+    A slot rather than the store itself: `runledger run` starts the demo's S3 server after the app
+    has started, and then points the API at it, as it points the indexer.
+    """
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    async def replace(self, store: ObjectStore) -> None:
+        old, self.store = self.store, store
+        await old.close()
+
+
+OBJECT_STORE = web.AppKey("object_store", ObjectStoreSlot)

@@ -35,6 +35,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from runledger.api import previews
 from runledger.api import runs as run_endpoints
 from runledger.kfp import runs as kfp_runs
 from runledger.store import artifact_listing, run_listing
@@ -76,6 +77,8 @@ class Body:
 class Response:
     description: str
     body: Body
+    # Response headers a client reads: name -> {"description", "schema"}.
+    headers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class Param:
     name: str
     schema: dict[str, Any]
     description: str
-    where: Literal["query", "path"] = "query"
+    where: Literal["query", "path", "header"] = "query"
     required: bool = False
     # OpenAPI serialisation (style/explode), for arrays and the dynamic-key objects.
     style: dict[str, Any] = field(default_factory=dict)
@@ -130,6 +133,8 @@ _ERROR_TEXT = {
     401: "No usable bearer token (only when auth is on).",
     403: "The caller may not read the namespace asked for (only when auth is on).",
     404: "Nothing matches the id or reference in the path.",
+    416: "The byte range starts past the end of the object (Content-Range: bytes */SIZE says its size).",
+    502: "S3 refused runledger's request for the object: access denied, or a request it rejects.",
     503: "The database is unavailable, or the query took too long.",
 }
 
@@ -247,6 +252,40 @@ def _kfp_errors(*statuses: int) -> dict[int, Response]:
     return errors(*statuses, model=kfp_runs.KfpError)
 
 
+_LOG_TEXT = """\
+Argo's archiveLogs stores a step's log as its output artifact `main-logs` (a plain `main.log` in S3);
+this reads it from S3 as it is sent. One response holds at most RUNLEDGER_API_LOG_MAX_BYTES (4 MiB
+by default): `X-Log-Truncated: true` says the log goes on past what was sent, and `X-Log-Size`
+is its whole size. Read a part with a Range header (`bytes=0-1023`, `bytes=1024-`, `bytes=-4096`
+for the tail; answered 206) or with `offset` and `limit` (answered 200; a negative offset reads the
+tail). A log stored archived (tgz, gzip, zip) is unpacked in memory within the same cap. 404: no
+such run (or not readable), step, archived log, or object in S3; 503: S3 is unavailable."""
+_LOG_HEADERS = {
+    "X-Log-Size": {"description": "The whole log's size in bytes.", "schema": {"type": "integer", "minimum": 0}},
+    "X-Log-Truncated": {"description": "true when the log goes on past the bytes sent (the response cap).",
+                        "schema": {"type": "string", "enum": ["true", "false"]}},
+}  # fmt: skip
+_LOG = Response("The log (or the part asked for with offset/limit), as plain text.",
+                Body(schema={"type": "string"}, media_type="text/plain"), headers=_LOG_HEADERS)
+_LOG_PART = Response("The part of the log a Range header asked for.",
+                     Body(schema={"type": "string"}, media_type="text/plain"),
+                     headers={**_LOG_HEADERS, "Content-Range": {"description": "bytes FIRST-LAST/SIZE",
+                                                                "schema": {"type": "string"}}})  # fmt: skip
+_LOG_RANGE = (
+    Param(name="offset", schema={"type": "integer"},
+          description="The first byte to send; negative: that many bytes from the end (the tail)."),
+    Param(name="limit", schema={"type": "integer", "minimum": 1},
+          description="The most bytes to send (with a non-negative offset); the server's cap applies too."),
+    Param(name="Range", where="header", schema={"type": "string", "pattern": r"^bytes=(?:[0-9]+-[0-9]*|-[0-9]+)$"},
+          description="One byte range, instead of offset/limit: bytes=FIRST-LAST, bytes=FIRST- or bytes=-N."),
+)  # fmt: skip
+_PREVIEW_TEXT = """\
+One Range GET of at most RUNLEDGER_API_PREVIEW_MAX_BYTES (64 KiB) from the start of the object,
+whatever its size. `kind` says how it reads: `text`, `json` (the whole document, indented),
+`csv`/`tsv` (the first rows), `archive` (a tar/tgz/zip's members), or `binary` (a NUL or bytes that
+are not UTF-8: nothing of it is shown). Argo stores an output file as a tgz of that one file: such
+an archive is previewed as its file, with `members` beside it. `truncated` says there is more."""
+
 _RUN_ID = path_param("run_id", "The run's id (its workflow uid, or the UUIDv5 of namespace/name).")
 _KFP_RUN_ID = path_param("run_id", "KFP's run id (label pipeline/runid), else runledger's run id.")
 
@@ -280,6 +319,10 @@ OPERATIONS: tuple[Operation, ...] = (
               {**ok(RunDetail), **errors(400, 404, 503)}, parameters=(_RUN_ID,)),
     Operation("/api/v1/runs/{run_id}/steps", "listRunSteps", "The run's steps, their DAG edges, inputs and outputs",
               "runs", {**ok(StepList), **errors(400, 404, 503)}, parameters=(_RUN_ID,)),
+    Operation("/api/v1/runs/{run_id}/steps/{step}/logs", "getStepLog", "The step's archived log, from S3",
+              "runs", {200: _LOG, 206: _LOG_PART, **errors(400, 404, 416, 502, 503)}, description=_LOG_TEXT,
+              parameters=(_RUN_ID, path_param("step", "The step's node id, or its display name when no other step "
+                                                      "of the run has it."), *_LOG_RANGE)),  # fmt: skip
     Operation("/api/v1/runs/{run_id}/timeline", "getRunTimeline", "Phase transitions of the run and its steps",
               "runs", {**ok(Timeline), **errors(400, 404, 503)}, parameters=(_RUN_ID,)),
     Operation("/api/v1/runs/{run_id}/metrics", "listRunMetrics", "The run's KFP metrics, per step", "runs",
@@ -298,6 +341,10 @@ OPERATIONS: tuple[Operation, ...] = (
               "artifacts", {**ok(ArtifactDetail), **errors(400, 404, 503)},
               parameters=(path_param("ref", "The artifact's numeric id, or its s3://bucket/key URI (slashes "
                                             "included, unescaped)."),)),  # fmt: skip
+    Operation("/api/v1/artifacts/{artifact_id}/preview", "previewArtifact",
+              "The artifact's first bytes as text, indented JSON, CSV/TSV rows or an archive's members", "artifacts",
+              {**ok(previews.ArtifactPreview), **errors(400, 404, 502, 503)}, description=_PREVIEW_TEXT,
+              parameters=(path_param("artifact_id", "The artifact's numeric id.", pattern="^[0-9]+$"),)),  # fmt: skip
     # lineage
     Operation("/api/v1/lineage", "getLineage", "The lineage graph around an artifact, a step or a run", "lineage",
               {**ok(lineage.LineageGraph), **errors(400, 404, 503)},
@@ -432,12 +479,14 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
         "parameters": [
             *(_parameter(p) for p in op.parameters if p.where == "path"),
             *(_model_parameters(op.query) if op.query else ()),
-            *(_parameter(p) for p in op.parameters if p.where == "query"),
+            *(_parameter(p) for p in op.parameters if p.where in ("query", "header")),
         ],
         "responses": {
             str(status): {
                 "description": " ".join(r.description for r in alternatives),
                 "content": {r.body.media_type: content(r.body) for r in alternatives},
+                **({"headers": headers} if (headers := {k: v for r in alternatives for k, v in r.headers.items()})
+                   else {}),
             }
             for status, alternatives in sorted(responses.items())
         },

@@ -14,3 +14,11 @@ def model_response(model: BaseModel, *, status: int = 200) -> web.Response:
 
 def error_response(status: int, code: str, message: str) -> web.Response:
     return model_response(ErrorResponse(error=ErrorBody(code=code, message=message)), status=status)
+
+
+class S3Unavailable(Exception):
+    """S3 cannot be read now (503): unreachable, timing out or overloaded."""
+
+
+class S3Refused(Exception):
+    """S3 refuses runledger's request for good (502): access denied, or a request it rejects."""

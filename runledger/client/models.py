@@ -31,6 +31,15 @@ class MetricOut(_Body):
     is_run_value: bool
 
 
+class FailedStepOut(_Body):
+    """The step that failed a run."""
+
+    id: str
+    name: str
+    template: str | None
+    message: str | None
+
+
 class RunOut(_Body):
     """One run (a Workflow), as listed."""
 
@@ -54,6 +63,8 @@ class RunOut(_Body):
     step_counts: dict[str, int]
     nodes_offloaded: bool
     updated_at: datetime
+    failed_step: FailedStepOut | None
+    failure: str | None
 
 
 class RunDetail(RunOut):

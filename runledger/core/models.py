@@ -116,6 +116,16 @@ class Step(_Frozen):
     host_node: str | None = None
 
 
+class FailedStep(_Frozen):
+    """The step that failed a run (see runledger.agent.failures for how it is chosen)."""
+
+    id: str = Field(description="Node id.")
+    name: str = Field(description="Display name.")
+    template: str | None = None
+    message: str | None = Field(default=None, description="The step's own message, e.g. 'failed with exit code 1'.")
+    failure: str = Field(description="Argo's message with node ids replaced by step names, or one saying which step failed.")
+
+
 class Run(_Frozen):
     id: str
     namespace: str
@@ -139,6 +149,7 @@ class Run(_Frozen):
     step_counts: dict[str, int] = Field(default_factory=dict)
     nodes_offloaded: bool = False
     resource_version: str | None = None
+    failed_step: FailedStep | None = Field(default=None, description="Set when the run failed and a step shows why.")
 
 
 class RunState(_Frozen):

@@ -103,6 +103,15 @@ class Settings(BaseSettings):
     api_keepalive_timeout_seconds: float = Field(
         default=60.0, gt=0, description="An idle keep-alive connection is closed after this long, s."
     )
+    api_log_max_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1,
+        description="Most bytes of a step's log one request sends, bytes; a longer log is cut and says so "
+        "(read the rest with Range or offset).",
+    )
+    api_preview_max_bytes: int = Field(
+        default=64 * 1024, ge=1, description="Most bytes of an artifact read from S3 for its preview, bytes."
+    )
 
     # --- events ---------------------------------------------------------------------------
     events_heartbeat_seconds: float = Field(

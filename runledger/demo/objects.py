@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import orjson
 
 from runledger.agent.translate import TranslationError, translate_workflow
-from runledger.core.models import RunState, WatchEvent
+from runledger.core.models import RunState, Step, WatchEvent
 from runledger.core.repositories import RepositoryRegistry
 
 DEMO_ACCESS_KEY = "runledger-demo"
@@ -56,6 +56,7 @@ def demo_objects(
     endpoints: set[str] = set()
     for state in final.values():
         outputs = {(p.step_id, p.name): p.value for p in state.parameters if p.direction == "output"}
+        steps = {s.id: s for s in state.steps}
         for ref in state.artifacts:
             if ref.s3_endpoint:
                 endpoints.add(ref.s3_endpoint)
@@ -65,7 +66,11 @@ def demo_objects(
             if where in objects or _digest(ref.s3_key) % MISSING_EVERY == 0:
                 continue
             score = next((_number(v) for (step, _), v in outputs.items() if step == ref.step_id and _number(v)), None)
-            objects[where] = DemoObject(ref.s3_bucket, ref.s3_key, _content(ref.name, ref.s3_key, score))
+            if ref.s3_key.endswith(".log") and ref.step_id in steps:
+                body = _log(steps[ref.step_id], seed=_digest(ref.s3_key))
+            else:
+                body = _content(ref.name, ref.s3_key, score)
+            objects[where] = DemoObject(ref.s3_bucket, ref.s3_key, body)
     return list(objects.values()), endpoints
 
 
@@ -81,9 +86,24 @@ def _content(name: str, key: str, score: float | None) -> bytes:
     if name == "mlpipeline-ui-metadata":
         outputs = [{"type": "markdown", "storage": "inline", "source": f"# Training report\n\nmodel `{key}`"}]
         return _argo_archive("mlpipeline-ui-metadata.json", orjson.dumps({"outputs": outputs}))
-    if key.endswith(".log"):
-        return b"".join(b"step output line %d\n" % i for i in range(seed % 200 + 5))
     return _argo_archive("data", hashlib.sha256(key.encode()).digest() * (seed % 4000 + 1))
+
+
+def _log(step: Step, *, seed: int) -> bytes:
+    """What a step of the demo printed: its work, and for a failed step the error that ended it."""
+    name, template = step.display_name or step.name, step.template or "main"
+    lines = [f"time=\"2025-03-03T09:00:00Z\" level=info msg=\"starting {template}\" step={name}"]
+    lines += [f"{template}: processed batch {i} of {seed % 200 + 5}" for i in range(1, seed % 200 + 6)]
+    if step.phase in ("Failed", "Error"):
+        lines += [
+            "Traceback (most recent call last):",
+            f'  File "/app/{template}.py", line {seed % 300 + 20}, in <module>',
+            "    main()",
+            f"RuntimeError: {template} could not finish: {step.message or 'exit code 1'}",
+        ]
+    else:
+        lines.append(f"{template}: done")
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _argo_archive(member: str, content: bytes) -> bytes:

@@ -47,6 +47,20 @@ def unpack_single_file(data: bytes, *, max_bytes: int = 1 << 20, max_ratio: int 
     return data
 
 
+def unpack_file(data: bytes, *, max_bytes: int = 1 << 20, max_ratio: int = 100) -> bytes:
+    """Like unpack_single_file, and a plain gzip stream (a `.gz` of one file, no tar inside) is
+    its content too: for reading a file that may have been compressed by hand, such as a log."""
+    if data[:2] == GZIP_MAGIC:
+        _check_input_size(data, kind="gzip", max_bytes=max_bytes)
+        inner = _gunzip(data, max_bytes=max_bytes, max_ratio=max_ratio)
+        if inner[TAR_MAGIC_OFFSET : TAR_MAGIC_OFFSET + len(TAR_MAGIC)] == TAR_MAGIC:
+            return _single_tar_member(inner, max_bytes=max_bytes, inside="gzip stream")
+        if len(inner) > max_bytes:
+            raise ArchiveError(f"gzip stream expands past the limit of {max_bytes} bytes")
+        return inner
+    return unpack_single_file(data, max_bytes=max_bytes, max_ratio=max_ratio)
+
+
 def _check_input_size(data: bytes, *, kind: str, max_bytes: int) -> None:
     # An archive of a file within the limit is never much bigger than the file itself (stored or
     # incompressible data grows by headers only), so a bigger one cannot hold an acceptable file.

@@ -11,7 +11,8 @@ the day. The request goes through one shared aiohttp session that keeps connecti
 the one date format S3 sends.
 
 aiobotocore stays for everything that needs botocore's knowledge: GETs of metrics and UI-metadata
-files (few, and size-capped), answers the lean path does not interpret (3xx and 400: wrong-region
+files (few, and size-capped), the ranged GETs the API streams to its clients (step logs, previews:
+read chunk by chunk, each chunk under the call deadline), answers the lean path does not interpret (3xx and 400: wrong-region
 redirects, which botocore follows), buckets whose endpoint rules ask for more than a SigV4-signed
 request (S3 Express, multi-region access points), endpoints behind an HTTP proxy from the environment, and
 anonymous access (no credentials in the settings nor in botocore's default chain). Chain
@@ -44,6 +45,7 @@ import json
 import logging
 import ssl
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,6 +92,9 @@ USER_AGENT = "runledger-indexer"
 AWS_ENDPOINT = "s3.amazonaws.com"
 # botocore logs each request's headers and its canonical request at DEBUG, a session token included.
 _CREDENTIAL_LOGGERS = ("botocore.endpoint", "botocore.auth")
+# Bytes per read of a streamed body: big enough that the per-read deadline and the copy to the
+# client cost little next to the bytes, small enough to hold one per open stream.
+STREAM_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -433,6 +438,46 @@ class ObjectStore:
             raise ObjectTooLarge(f"object is larger than the {max_bytes}-byte cap")
         return data
 
+    @contextlib.asynccontextmanager
+    async def open_range(
+        self, location: Location, *, first: int | None, last: int | None, chunk_bytes: int = STREAM_CHUNK
+    ) -> AsyncIterator[tuple[ObjectSlice, AsyncIterator[bytes]]]:
+        """A ranged GET, read as it is consumed: what S3 sends, and its bytes in chunks.
+
+        The range is HTTP's, inclusive: (first, last), (first, None) to the end, (None, n) the last n
+        bytes. Each chunk is awaited under the call deadline, so a stalled body is a TransientS3Error
+        rather than a stuck reader. A range starting past the end raises RangeNotSatisfiable.
+        """
+        if first is None and last is None:
+            raise ValueError("give first, last or both")
+        spec = f"bytes=-{last}" if first is None else f"bytes={first}-{'' if last is None else last}"
+        client = await self._client(location)
+        response = await self._call(client.get_object(Bucket=location.bucket, Key=location.key, Range=spec))
+        async with response["Body"] as body:
+            part = _slice_of(response, first=first, last=last)
+            left = part.length
+
+            async def chunks() -> AsyncIterator[bytes]:
+                nonlocal left
+                # A server that ignored the Range sends the whole object: stop at what was asked for.
+                while left > 0:
+                    data = await self._call(body.read(min(chunk_bytes, left)))
+                    if not data:
+                        raise TransientS3Error(f"the body ended {left} byte(s) early")
+                    left -= len(data)
+                    yield data
+
+            yield part, chunks()
+
+    async def read_range(self, location: Location, *, first: int, last: int) -> tuple[ObjectSlice, bytes]:
+        """Bytes first..last (inclusive) of an object, or fewer at its end; empty past it."""
+        try:
+            async with self.open_range(location, first=first, last=last) as (part, chunks):
+                return part, b"".join([chunk async for chunk in chunks])
+        except RangeNotSatisfiable:
+            head = await self.head(location)
+            return ObjectSlice(start=head.size, length=0, size=head.size, content_type=head.content_type), b""
+
     async def _call(self, awaitable):  # noqa: ANN001, ANN202
         try:
             async with asyncio.timeout(self._settings.artifacts_timeout_seconds * 2):
@@ -460,6 +505,36 @@ class ObjectTooLarge(ValueError):
     pass
 
 
+class RangeNotSatisfiable(ObjectUnavailable):
+    """The range asked for starts past the object's end (HTTP 416)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("failed", reason)
+
+
+@dataclass(frozen=True)
+class ObjectSlice:
+    """What a ranged GET sends: `length` bytes from `start`, of an object of `size` bytes."""
+
+    start: int
+    length: int
+    size: int
+    content_type: str | None
+
+
+def _slice_of(response: dict, *, first: int | None, last: int | None) -> ObjectSlice:
+    length = int(response.get("ContentLength") or 0)
+    # "bytes 100-199/62000"; absent when the server sent the whole object (200, Range ignored).
+    spec, _, total = str(response.get("ContentRange") or "").rpartition("/")
+    if spec.startswith("bytes ") and total.isdigit():
+        start = int(spec[6:].partition("-")[0])
+        return ObjectSlice(start=start, length=length, size=int(total), content_type=response.get("ContentType"))
+    size = length
+    start = max(size - last, 0) if first is None and last is not None else min(first or 0, size)
+    end = size if first is None or last is None else min(last + 1, size)
+    return ObjectSlice(start=start, length=max(end - start, 0), size=size, content_type=response.get("ContentType"))
+
+
 def _classify(exc: botocore.exceptions.ClientError) -> Exception:
     error = exc.response.get("Error", {})
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
@@ -468,6 +543,8 @@ def _classify(exc: botocore.exceptions.ClientError) -> Exception:
 
 def _classify_status(status: int, code: str) -> Exception:
     what = f"HTTP {status}" + (f" {code}" if code and code != str(status) else "")
+    if status == 416 or code == "InvalidRange":
+        return RangeNotSatisfiable(f"{what}: the range starts past the end of the object")
     if status == 404 or code in _MISSING_CODES:
         return ObjectUnavailable("missing", f"{what}: no such object")
     if status == 403 or code in _FORBIDDEN_CODES:

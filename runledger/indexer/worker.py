@@ -132,6 +132,7 @@ class ArtifactIndexer(Service):
         self._claimer: asyncio.Task | None = None
         self._unstarted: list[int] = []  # claims taken back from the buffer at shutdown
         self.stats = IndexerStats()
+        self._unreported: Counter = Counter()  # missing, forbidden, failed: found since the last summary
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -201,6 +202,7 @@ class ArtifactIndexer(Service):
                 continue
             backoff.reset()
             if drained:
+                self._report_unavailable()
                 self._idle.set()
             if not rows:
                 await asyncio.sleep(self._poll_seconds)
@@ -370,6 +372,17 @@ class ArtifactIndexer(Service):
                 await conn.execute(q("record_content"), c.id, o.content, errors)
         await conn.execute(q("record_outcomes"), *heads, *unavailable, *retry, *finished)
 
+    def _report_unavailable(self) -> None:
+        """One line for the objects found missing or forbidden since the queue last drained.
+
+        An object that is not in S3 is an answer, not an error (a step that wrote nothing, a bucket
+        cleaned up), and there can be thousands: each is logged at DEBUG, and the API lists them.
+        """
+        for state, count in sorted(self._unreported.items()):
+            where = {"missing": "missing in S3", "forbidden": "forbidden by S3"}.get(state, "refused by S3")
+            log.info("%d artifact(s) %s (see GET /api/v1/artifacts?state=%s)", count, where, state)
+        self._unreported.clear()
+
     def _backoff(self, attempts: int) -> float:
         ceiling = min(self._settings.artifacts_retry_max_seconds, 2.0 ** attempts)
         return random.uniform(ceiling / 2, ceiling)
@@ -383,7 +396,8 @@ class ArtifactIndexer(Service):
                     log.warning("artifact %s: %s; giving up after %d attempts", o.claim.uri, o.transient, o.claim.attempts)
             elif o.unavailable is not None:
                 self.stats.outcomes[o.unavailable.state] += 1
-                log.info("artifact %s is %s: %s", o.claim.uri, o.unavailable.state, o.unavailable.reason)
+                self._unreported[o.unavailable.state] += 1
+                log.debug("artifact %s is %s: %s", o.claim.uri, o.unavailable.state, o.unavailable.reason)
             else:
                 self.stats.outcomes["indexed" if o.changed else "unchanged"] += 1
                 if o.metrics:

@@ -7,6 +7,7 @@ or consumed an artifact (run, step, name) go through artifact_refs, indexed by r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import asyncpg
@@ -119,3 +120,48 @@ async def get_artifact(
         content=row["content"],
         events_truncated=len(producers) > MAX_EVENTS or len(consumers) > MAX_EVENTS,
     )
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """Where an artifact's object is in S3, as the index knows it."""
+
+    artifact_id: int
+    uri: str
+    bucket: str
+    key: str
+    endpoint: str | None
+    region: str | None
+    insecure: bool | None
+    state: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class StepLog:
+    step_id: str
+    log_name: str | None  # None: the step archived no log
+    storage: str | None
+    stored: StoredObject | None  # None: the log is not an object in S3
+
+
+def _stored(row: asyncpg.Record) -> StoredObject:
+    return StoredObject(**{k: row[k] for k in StoredObject.__dataclass_fields__})
+
+
+async def step_log(conn: asyncpg.Connection, run_id: str, step: str) -> StepLog | None:
+    """The log of the step `step` names (node id, or a display name unique in the run); None when
+    no step is named so. BadRequest when the display name is shared."""
+    rows = await conn.fetch(q("step_log"), run_id, step)
+    if not rows:
+        return None
+    if len(rows) > 1 and rows[0]["step_id"] != step:
+        raise BadRequest(f"{step!r} is the name of several steps of this run; give the step's node id")
+    row = rows[0]
+    stored = _stored(row) if row["artifact_id"] is not None else None
+    return StepLog(step_id=row["step_id"], log_name=row["log_name"], storage=row["storage"], stored=stored)
+
+
+async def artifact_location(conn: asyncpg.Connection, artifact_id: int) -> StoredObject | None:
+    row = await conn.fetchrow(q("artifact_location"), artifact_id)
+    return _stored(row) if row else None

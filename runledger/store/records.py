@@ -35,6 +35,13 @@ class Out(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class FailedStepOut(Out):
+    id: str = Field(description="The step's node id (GET /api/v1/runs/{id}/steps lists it).")
+    name: str = Field(description="Its display name.")
+    template: str | None
+    message: str | None = Field(description="The step's own message, e.g. 'failed with exit code 1'.")
+
+
 class RunOut(Out):
     id: str
     namespace: str
@@ -60,6 +67,15 @@ class RunOut(Out):
     step_counts: dict[str, int]
     nodes_offloaded: bool = Field(description="Steps live in Argo's offload database and are not recorded.")
     updated_at: Timestamp
+    failed_step: FailedStepOut | None = Field(
+        description="For a failed run, the step that failed it: the most deeply nested failed pod under the node "
+        "Argo's message names, the first to fail (a retried step's last attempt); None when no step shows why."
+    )
+    failure: str | None = Field(
+        description="For a failed run, why, naming steps instead of node ids: Argo's message with each node id "
+        "replaced by the step's display name and template (e.g. \"child 'train' (template train-model) failed: "
+        "Error (exit code 1)\"), or which step failed when Argo gave no message. `message` keeps Argo's words."
+    )
 
 
 class RunPage(Out):

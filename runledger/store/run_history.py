@@ -12,6 +12,7 @@ import asyncpg
 from runledger.core.models import trusted
 from runledger.store.records import (
     ArtifactRefOut,
+    FailedStepOut,
     MetricOut,
     MetricPoint,
     MetricSeries,
@@ -51,7 +52,14 @@ def run_from_row(row: asyncpg.Record) -> RunOut:
         "step_counts": row["step_counts"],
         "nodes_offloaded": row["nodes_offloaded"],
         "updated_at": row["updated_at"],
+        "failed_step": _failed_step(failed) if (failed := row["failed_step"]) else None,
+        "failure": failed["failure"] if failed else None,
     })  # fmt: skip
+
+
+def _failed_step(stored: dict) -> FailedStepOut:
+    return trusted(FailedStepOut, {"id": stored["id"], "name": stored["name"], "template": stored.get("template"),
+                                   "message": stored.get("message")})  # fmt: skip
 
 
 async def get_run(conn: asyncpg.Connection, run_id: str) -> RunOut | None:

@@ -107,7 +107,7 @@ class _Columns:
 
 class _Batch:
     def __init__(self) -> None:
-        self.runs = _Columns(20)
+        self.runs = _Columns(21)
         self.steps = _Columns(15)
         self.step_deletes = _Columns(2)
         self.edge_inserts = _Columns(3)
@@ -289,6 +289,11 @@ class RunWriter:
             # Only when set: runs stored before shutdown was recorded keep matching their fingerprints,
             # so an upgrade does not rewrite every run.
             run_fp = fingerprint(run_fp, run.shutdown)
+        failed_step = None
+        if run.failed_step is not None:
+            # Likewise only when set.
+            failed_step = run.failed_step.model_dump_json()
+            run_fp = fingerprint(run_fp, failed_step)
         after = Persisted(run_fp, run.phase, run.resource_version, state.deleted, sys.intern(run.namespace), run.name)
         changed = before is None or before.fp != run_fp
         old = before or Persisted(0, "", None, False, "", "")
@@ -352,7 +357,7 @@ class RunWriter:
         if not changed:
             return None
         deleted_at = (state.deletion_timestamp or now) if state.deleted else None
-        batch.runs.add(*run_row, deleted_at, run.resource_version, run_fp, run.shutdown)
+        batch.runs.add(*run_row, deleted_at, run.resource_version, run_fp, run.shutdown, failed_step)
         return after
 
 

@@ -58,11 +58,14 @@ async def run(example: Example, *, port: int, variables: dict[str, str]) -> str:
     return out.decode()
 
 
-def holds_data(output: str) -> bool:
-    """A JSON answer with something in it (not an error, no empty list), SSE events, or Prometheus samples."""
+def holds_data(output: str, *, plain_text: bool = False) -> bool:
+    """A JSON answer with something in it (not an error, no empty list), SSE events, or Prometheus samples;
+    with `plain_text` (a step's log), any text that is not a JSON error."""
     try:
         body = json.loads(output)
     except ValueError:
+        if plain_text:
+            return bool(output.strip())
         lines = output.splitlines()
         return any(line.startswith("data:") for line in lines) or any(
             line.startswith("runledger_") for line in lines

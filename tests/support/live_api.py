@@ -3,7 +3,7 @@
 Blocking clients cannot share the test's event loop with the server they call, so the server, its
 pool and the seeding run on a loop in a background thread. The data is every real fixture plus a
 few KFP-style runs whose artifacts live in moto's S3 and are indexed (metrics, a run reading another
-run's model), so every endpoint has something real to answer with.
+run's model, a step's archived log), so every endpoint has something real to answer with.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from runledger.store import connection as db
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
+from tests.support.logs import logging_workflow
 from tests.support.postgres import create_database
 from tests.support.real_objects import fixture_files
 from tests.support.s3 import MotoServer, S3Objects, argo_tgz, s3_settings
@@ -79,6 +80,9 @@ async def _seed(dsn: str, moto: MotoServer, tmp_path: Path) -> None:
             outputs = {"mlpipeline-metrics": f"runs/{run}/metrics.tgz", "model": f"runs/{run}/model.bin"}
             events.append(kfp_step_workflow(run, outputs, params={"lr": "0.1" if run != "beta" else "0.01"}))
     events.append(_reader("reader", "runs/gamma/model.bin"))
+    async with S3Objects(moto.url) as objects:
+        await objects.put("my-bucket", "logs/logged/main.log", b"epoch 1\nepoch 2\n")
+    events.append(logging_workflow("logged", {"logged-train": "logs/logged/main.log"}))
     pool = await db.create_pool(dsn, settings=settings)
     try:
         await ingest(pool, settings, events)

@@ -25,3 +25,25 @@ LIMIT $2;
 
 -- name: artifact_metrics
 SELECT name, value, format FROM artifact_metrics WHERE artifact_id = $1 ORDER BY name;
+
+-- name: step_log
+-- The steps $2 names in run $1 (its node id, else its display name; two rows say the name is not
+-- unique), each with its archived log: Argo's archiveLogs stores it as the output artifact
+-- main-logs (a container set's containers as <container>-logs).
+SELECT s.id AS step_id, r.name AS log_name, r.storage, a.id AS artifact_id, a.uri, a.bucket, a.key, a.endpoint,
+       a.region, a.insecure, a.state, a.size
+FROM steps s
+LEFT JOIN LATERAL (
+    SELECT r.name, r.storage, r.artifact_id FROM artifact_refs r
+    WHERE r.run_id = s.run_id AND r.step_id = s.id AND r.direction = 'output'
+      AND (r.name = 'main-logs' OR r.name LIKE '%-logs')
+    ORDER BY r.name <> 'main-logs', r.name
+    LIMIT 1) r ON true
+LEFT JOIN artifacts a ON a.id = r.artifact_id
+WHERE s.run_id = $1 AND (s.id = $2 OR s.display_name = $2)
+ORDER BY s.id = $2 DESC, s.id
+LIMIT 2;
+
+-- name: artifact_location
+SELECT a.id AS artifact_id, a.uri, a.bucket, a.key, a.endpoint, a.region, a.insecure, a.state, a.size
+FROM artifacts a WHERE a.id = $1;

@@ -4,12 +4,12 @@
 -- name: run_columns
 id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, message, shutdown, created_at,
 started_at, finished_at, labels, parameters, step_counts, nodes_offloaded, deleted_at, resource_version,
-updated_at, sort_at, first_seen_at
+updated_at, sort_at, first_seen_at, failed_step
 
 -- name: run_columns_r
 r.id, r.namespace, r.name, r.uid, r.kfp_run_id, r.pipeline_name, r.scheduled_workflow, r.phase, r.message,
 r.shutdown, r.created_at, r.started_at, r.finished_at, r.labels, r.parameters, r.step_counts, r.nodes_offloaded,
-r.deleted_at, r.resource_version, r.updated_at, r.sort_at, r.first_seen_at
+r.deleted_at, r.resource_version, r.updated_at, r.sort_at, r.first_seen_at, r.failed_step
 
 -- name: get_run
 SELECT {run_columns} FROM runs WHERE id = $1;

@@ -21,21 +21,22 @@ SELECT run_id, step_id, direction, name, fp FROM artifact_refs WHERE run_id = AN
 INSERT INTO runs AS r (
     id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, message,
     created_at, started_at, finished_at, labels, parameters, step_counts, nodes_offloaded,
-    deleted_at, resource_version, fp, shutdown)
+    deleted_at, resource_version, fp, shutdown, failed_step)
 SELECT u.id, u.namespace, u.name, u.uid, u.kfp_run_id, u.pipeline_name, u.scheduled_workflow, u.phase,
        u.message, u.created_at, u.started_at, u.finished_at, u.labels::jsonb, u.parameters::jsonb,
-       u.step_counts::jsonb, u.nodes_offloaded, u.deleted_at, u.resource_version, u.fp, u.shutdown
+       u.step_counts::jsonb, u.nodes_offloaded, u.deleted_at, u.resource_version, u.fp, u.shutdown,
+       u.failed_step::jsonb
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
             $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[],
-            $15::text[], $16::boolean[], $17::timestamptz[], $18::text[], $19::bigint[], $20::text[])
+            $15::text[], $16::boolean[], $17::timestamptz[], $18::text[], $19::bigint[], $20::text[], $21::text[])
      AS u(id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, message,
           created_at, started_at, finished_at, labels, parameters, step_counts, nodes_offloaded,
-          deleted_at, resource_version, fp, shutdown)
+          deleted_at, resource_version, fp, shutdown, failed_step)
 ON CONFLICT (id) DO UPDATE SET
     namespace = excluded.namespace, name = excluded.name, uid = excluded.uid,
     kfp_run_id = excluded.kfp_run_id, pipeline_name = excluded.pipeline_name,
     scheduled_workflow = excluded.scheduled_workflow, phase = excluded.phase, message = excluded.message,
-    shutdown = excluded.shutdown,
+    shutdown = excluded.shutdown, failed_step = excluded.failed_step,
     created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
     labels = excluded.labels, parameters = excluded.parameters, step_counts = excluded.step_counts,
     nodes_offloaded = excluded.nodes_offloaded,

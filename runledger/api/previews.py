@@ -1,0 +1,55 @@
+"""Artifact previews: GET /api/v1/artifacts/{artifact_id}/preview, from the object's first bytes in S3.
+
+One ranged GET of at most RUNLEDGER_API_PREVIEW_MAX_BYTES, whatever the object's size, turned into
+text, indented JSON, CSV rows or an archive's member list by runledger.indexer.previewing. Binary
+content is never echoed. Visibility is the artifact detail's: an artifact no readable step produced
+or consumed is not found.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import Field
+
+from runledger.api import auth, keys
+from runledger.api.responses import S3Refused, S3Unavailable, model_response
+from runledger.api.snapshot import snapshot
+from runledger.api.step_logs import location_of
+from runledger.indexer.previewing import Preview, preview
+from runledger.indexer.s3 import ObjectUnavailable, TransientS3Error
+from runledger.store import artifact_listing as repo
+
+
+class ArtifactPreview(Preview):
+    artifact_id: int
+    uri: str
+    size: int = Field(description="The object's size in bytes, as S3 reports it now.")
+    read_bytes: int = Field(description="Bytes read from S3 for this preview (a Range GET from the start).")
+
+
+async def artifact_preview(request: web.Request) -> web.Response:
+    artifact_id = request.match_info["artifact_id"]
+    visible = await auth.visible_namespaces(request)
+    async with snapshot(request, filters=False) as conn:
+        found = await repo.get_artifact(conn, artifact_id, namespaces=visible)
+        stored = await repo.artifact_location(conn, found.id) if found is not None else None
+    if stored is None:
+        raise web.HTTPNotFound(reason="no artifact with this id")
+    cap = request.app[keys.SETTINGS].api_preview_max_bytes
+    try:
+        part, data = await request.app[keys.OBJECT_STORE].store.read_range(location_of(stored), first=0, last=cap - 1)
+    except ObjectUnavailable as exc:
+        if exc.state == "missing":
+            raise web.HTTPNotFound(reason=f"artifact {stored.artifact_id} is missing in S3 ({stored.uri})") from None
+        raise S3Refused(f"S3 refused to send artifact {stored.artifact_id} ({stored.uri}): {exc.reason}") from None
+    except TransientS3Error as exc:
+        raise S3Unavailable(f"S3 is unavailable ({exc}); try again") from None
+    shown = preview(data, name=stored.key, complete=len(data) >= part.size, max_shown=cap,
+                    content_type=part.content_type)  # fmt: skip
+    return model_response(ArtifactPreview(**shown.model_dump(), artifact_id=stored.artifact_id, uri=stored.uri,
+                                          size=part.size, read_bytes=len(data)))  # fmt: skip
+
+
+def add_routes(app: web.Application) -> None:
+    # Before /api/v1/artifacts/{ref:.+}, which would take ".../preview" as part of an s3:// URI.
+    app.router.add_get(r"/api/v1/artifacts/{artifact_id:\d+}/preview", artifact_preview)
