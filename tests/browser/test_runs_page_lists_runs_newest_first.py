@@ -14,8 +14,9 @@ async def test_root_redirects_to_the_runs_page_which_lists_runs(page, ui):
     assert page.url == ui.base + "/ui/"
     rows = page.locator("table.runs tbody tr")
     await rows.first.wait_for()
-    assert await rows.count() == len(ui.runs)
+    assert await rows.count() >= len(ui.runs)  # other tests may have added live runs
     created = await page.locator("table.runs tbody tr td:nth-child(6)").all_inner_texts()
-    assert created == sorted(created, reverse=True)
+    known = [c for c in created if c != "—"]  # a fixture without a creation time sorts by when it was seen
+    assert known == sorted(known, reverse=True)
     assert await page.locator("table.runs .phase", has_text="Succeeded").count() > 0
     await screenshot(page, "runs")

@@ -73,7 +73,8 @@ def _xss_workflow() -> dict:
     wf.obj["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] = XSS
     wf.obj["spec"]["arguments"]["parameters"] = [{"name": "payload", "value": XSS}]
     wf.node("xss-run", "Failed", type="DAG", displayName=XSS, message=XSS)
-    wf.node("xss-step", "Failed", parent="xss-run", displayName=f"step {XSS}", message=XSS)
+    wf.node("xss-step", "Failed", parent="xss-run", displayName=f"step {XSS}", message=XSS,
+            outputs={"parameters": [{"name": "out", "value": XSS}]})
     wf.obj["status"]["message"] = XSS
     return wf.phase("Failed").event()
 

@@ -3,6 +3,13 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
+// Appends children, flattening arrays and leaving out null/undefined/false (DOM's append would
+// print them as text).
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;

@@ -91,7 +91,7 @@ function confusion(out) {
     h("tbody", {}, all.map((t) => h("tr", {}, h("th", { scope: "row" }, t), all.map((p) => {
       const v = counts.get(`${t}\u0000${p}`) || 0;
       const strong = v / max > 0.5;
-      return h("td", { class: "num", style: null, dataset: { level: String(Math.round((v / max) * 4)) } },
+      return h("td", { class: "num", dataset: { level: String(Math.round((v / max) * 4)) } },
         strong ? h("strong", {}, String(v)) : String(v));
     })))));
 }

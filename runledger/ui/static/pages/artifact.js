@@ -1,7 +1,7 @@
 // /ui/artifacts/{id or s3://uri} — the indexed object, who wrote and read it, and what it holds.
 
 import { get } from "../api.js";
-import { facts, fmtBytes, fmtNumber, fmtTime, h, lineageHref, phaseBadge, runHref, table } from "../dom.js";
+import { add, facts, fmtBytes, fmtNumber, fmtTime, h, lineageHref, phaseBadge, runHref, table } from "../dom.js";
 import { viewer } from "../viewers.js";
 
 function events(list, none) {
@@ -18,7 +18,7 @@ function events(list, none) {
 export async function render(main, { args: [ref], signal }) {
   const art = await get(`/api/v1/artifacts/${ref.startsWith("s3://") ? ref : encodeURIComponent(ref)}`, null, { signal });
   document.title = `${art.key} · runledger`;
-  main.append(
+  add(main, 
     h("h1", {}, art.key.split("/").pop() || art.uri),
     facts([
       ["URI", art.uri],

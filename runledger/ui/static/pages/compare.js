@@ -1,7 +1,7 @@
 // /ui/compare?ids=a,b,c — parameters and metrics side by side, differences marked, metrics as bars.
 
 import { get } from "../api.js";
-import { fmtNumber, h, phaseBadge, runHref } from "../dom.js";
+import { add, fmtNumber, h, phaseBadge, runHref } from "../dom.js";
 import { bars } from "../charts.js";
 
 function differs(values) {
@@ -23,20 +23,20 @@ function grid(title, data, runs, show) {
 }
 
 export async function render(main, { query, signal, navigate }) {
-  main.append(h("h1", {}, "Compare runs"));
+  add(main, h("h1", {}, "Compare runs"));
   const ids = (query.get("ids") || "").split(",").map((x) => x.trim()).filter(Boolean);
   const input = h("input", { id: "compare-ids", size: 80, value: ids.join(","), placeholder: "run ids, comma-separated" });
-  main.append(h("form", { class: "inline-form", onsubmit: (e) => {
+  add(main, h("form", { class: "inline-form", onsubmit: (e) => {
     e.preventDefault();
     navigate(`/ui/compare?ids=${input.value.split(",").map((x) => encodeURIComponent(x.trim())).filter(Boolean).join(",")}`);
   } }, h("label", { for: "compare-ids" }, "Runs", input), h("button", { type: "submit" }, "Compare")));
   if (!ids.length) {
-    main.append(h("p", { class: "muted" }, "Pick runs with the checkboxes of the runs list, or paste their ids."));
+    add(main, h("p", { class: "muted" }, "Pick runs with the checkboxes of the runs list, or paste their ids."));
     return;
   }
   const cmp = await get("/api/v1/runs/compare", { ids: ids.join(",") }, { signal });
   const runs = cmp.runs;
-  main.append(
+  add(main, 
     h("table", { class: "compare-runs" }, h("thead", {}, h("tr", {}, ["run", "namespace", "pipeline", "phase"].map((x) => h("th", { scope: "col" }, x)))),
       h("tbody", {}, runs.map((r) => h("tr", {}, h("td", {}, h("a", { href: runHref(r.id) }, r.name)), h("td", {}, r.namespace),
         h("td", {}, r.pipeline_name || "—"), h("td", {}, phaseBadge(r.phase)))))),
@@ -46,7 +46,7 @@ export async function render(main, { query, signal, navigate }) {
     grid("Metrics", cmp.metrics, runs, fmtNumber));
   const metricNames = Object.keys(cmp.metrics).sort();
   if (metricNames.length) {
-    main.append(h("h2", {}, "Metrics chart"), bars(metricNames.map((m) => ({
+    add(main, h("h2", {}, "Metrics chart"), bars(metricNames.map((m) => ({
       label: m, bars: runs.map((r) => ({ label: r.name, value: cmp.metrics[m][r.id] })),
     })), { label: `metrics of ${runs.length} runs as bars`, series: runs.map((r) => r.name) }));
   }

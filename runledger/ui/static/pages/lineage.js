@@ -3,7 +3,7 @@
 // as "redacted" and lead nowhere.
 
 import { get } from "../api.js";
-import { artifactHref, facts, fmtBytes, h, lineageHref, phaseBadge, runHref } from "../dom.js";
+import { add, artifactHref, facts, fmtBytes, h, lineageHref, phaseBadge, runHref } from "../dom.js";
 import { GraphView } from "../graph.js";
 
 function ref(node) {
@@ -48,17 +48,17 @@ function rootFacts(node) {
 }
 
 export async function render(main, { query, signal, navigate }) {
-  main.append(h("h1", {}, "Lineage"), controls(query, navigate));
+  add(main, h("h1", {}, "Lineage"), controls(query, navigate));
   const node = query.get("node");
   if (!node) {
-    main.append(h("p", { class: "muted" }, "Open a run, step or artifact and follow its lineage link, or name a node above."));
+    add(main, h("p", { class: "muted" }, "Open a run, step or artifact and follow its lineage link, or name a node above."));
     return;
   }
   const params = { node, direction: query.get("direction") || "both", depth: query.get("depth") || "3" };
   const graph = await get("/api/v1/lineage", params, { signal });
   const root = graph.nodes.find((n) => n.id === graph.root);
   const box = h("div");
-  main.append(
+  add(main, 
     h("p", {}, `${graph.nodes.length} nodes, ${graph.edges.length} edges, ${graph.direction}, depth ${graph.depth}`,
       graph.truncated ? " — truncated: lower the depth to see all of it" : "",
       node.startsWith("run:") ? [" · ", h("a", { href: runHref(node.slice(4)) }, "open the run")] : ""),

@@ -3,7 +3,7 @@
 
 import { follow, get } from "../api.js";
 import {
-  artifactHref, clear, facts, fmtBytes, fmtDuration, fmtNumber, fmtTime, h, lineageHref, notice, phaseBadge,
+  add, artifactHref, clear, facts, fmtBytes, fmtDuration, fmtNumber, fmtTime, h, lineageHref, notice, phaseBadge,
   phaseClass, runDuration, s, seconds, table,
 } from "../dom.js";
 import { GraphView } from "../graph.js";
@@ -123,7 +123,7 @@ function gantt(steps, onPick) {
     const a = scale(Date.parse(st.started_at));
     const b = scale(st.finished_at ? Date.parse(st.finished_at) : Date.now());
     const label = st.display_name || st.name;
-    const g = s("g", { class: "bar", style: "cursor:pointer" },
+    const g = s("g", { class: "bar" },
       s("text", { x: 4, y: y + 13 }, label.length > 30 ? label.slice(0, 29) + "…" : label),
       s("rect", { x: a, y: y + 3, width: Math.max(2, b - a), height: rowH - 6, fill: GANTT_COLOURS[phaseClass(st.phase)] }),
       s("text", { x: Math.min(b + 4, width - 66), y: y + 13, fill: "#57606a" }, `${st.phase} ${fmtDuration(seconds(st.started_at, st.finished_at))}`),
@@ -154,7 +154,7 @@ export async function render(main, { args: [id], query, signal, setLive }) {
     const st = steps.find((x) => (x.display_name || x.name) === wanted || x.id === wanted || x.name === wanted);
     if (st) pick(st.id, { centre: true });
   } }, h("label", { for: "find-step" }, "Find a step"), finder, names, h("button", { type: "submit" }, "Show"));
-  main.append(top, h("h2", {}, "Steps"), finderForm,
+  add(main, top, h("h2", {}, "Steps"), finderForm,
     h("div", { class: "cols" }, graphBox, panel), h("h2", {}, "Timeline"), timeline);
 
   let view = null;

@@ -2,7 +2,7 @@
 // through the API's page tokens, and rows updated in place from the event feed.
 
 import { follow, get } from "../api.js";
-import { clear, fmtNumber, fmtTime, h, phaseBadge, runDuration, runHref } from "../dom.js";
+import { add, clear, fmtNumber, fmtTime, h, phaseBadge, runDuration, runHref } from "../dom.js";
 
 // Query keys the page passes to /api/v1/runs as they are; `col` (the metric column) is the page's own.
 const PASSED = new Set(["namespace", "phase", "pipeline", "kfp_run_id", "scheduled_workflow", "created_after",
@@ -118,7 +118,7 @@ function runRow(run, col, selected) {
 
 export async function render(main, { query, signal, navigate, setLive }) {
   const col = query.get("col");
-  main.append(h("h1", {}, "Runs"), filterForm(query, navigate));
+  add(main, h("h1", {}, "Runs"), filterForm(query, navigate));
   const status = h("p", { class: "muted", role: "status" });
   const tbody = h("tbody");
   const selected = new Set();
@@ -136,7 +136,7 @@ export async function render(main, { query, signal, navigate, setLive }) {
     sortHeader("Duration", "duration", query, navigate, { numeric: true }), h("th", { scope: "col", class: "num" }, "Steps"),
     col ? sortHeader(col, `metric.${col}`, query, navigate, { numeric: true }) : null));
   const pager = h("div", { class: "pager" });
-  main.append(h("div", { class: "pager" }, compare, status), h("table", { class: "runs" }, thead, tbody), pager);
+  add(main, h("div", { class: "pager" }, compare, status), h("table", { class: "runs" }, thead, tbody), pager);
 
   const api = apiQuery(query);
   if (!api.has("limit")) api.set("limit", "50");
