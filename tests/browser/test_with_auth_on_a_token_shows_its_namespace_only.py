@@ -22,6 +22,10 @@ async def test_the_token_prompt_then_one_namespace(page, ui, watch):
     await page.get_by_role("link", name="team-a-run").click()
     await page.get_by_role("heading", name="team-a-run").wait_for()
 
+    await page.goto(f"{ui.auth_base}/ui/lineage?node=run:{ui.runs['team-a-run']}&direction=upstream")
+    await page.locator("g.node", has_text="redacted").wait_for()
+    assert await page.locator("g.node", has_text="team-b").count() == 0
+
     await page.goto(f"{ui.auth_base}/ui/runs/{ui.runs['team-b-run']}")
     await page.get_by_role("heading", name="Not found").wait_for()
     assert watch.errors and all("status of 404" in e for e in watch.errors)

@@ -26,7 +26,7 @@ from runledger.core.settings import Settings
 from runledger.store import connection as db
 from tests.conftest import create_database, s3_settings
 from tests.support.artifacts import index_everything, kfp_step_workflow
-from tests.support.builders import WorkflowBuilder
+from tests.support.builders import WorkflowBuilder, pod_of
 from tests.support.ingesting import ingest
 from tests.support.live_api import _LoopThread as LoopThread
 from tests.support.live_api import _seed as seed_api_data
@@ -102,22 +102,36 @@ def fanout_workflow(name: str = "fanout", *, pods: int = FANOUT_NODES) -> dict:
 
 
 def _tenant_runs() -> list[dict]:
+    """A run in team-a reading what a run in team-b wrote: team-a's lineage meets a redacted node."""
+    shared = {"name": "data", "path": "/tmp/data", "s3": {"bucket": "mlpipeline", "key": "shared/data.csv"}}
     events = []
-    for ns in ("team-a", "team-b"):
+    for ns, io in (("team-a", {"inputs": {"artifacts": [shared]}}), ("team-b", {"outputs": {"artifacts": [shared]}})):
         wf = WorkflowBuilder(name=f"{ns}-run", namespace=ns)
-        wf.node(f"{ns}-run", "Succeeded")
+        wf.node(f"{ns}-run", "Succeeded", **io)
         events.append(wf.phase("Succeeded").event())
     return events
+
+
+def oom_killed() -> tuple[dict, dict]:
+    """A failed step and the pod that says why: OOMKilled, exit code 137, after two restarts."""
+    wf = WorkflowBuilder(name="oom-run", namespace="ml")
+    wf.node("oom-step", "Failed", message="OOMKilled (exit code 137)")
+    pod = pod_of(wf, "oom-step", resource_version="900", restarts=2)
+    pod["spec"]["containers"][0]["image"] = "ghcr.io/acme/trainer:1.4"
+    pod["status"] = {"phase": "Failed", "containerStatuses": [{"name": "main", "restartCount": 2, "state": {"terminated": {
+        "exitCode": 137, "reason": "OOMKilled", "startedAt": "2026-01-01T00:00:10Z", "finishedAt": "2026-01-01T00:01:10Z"}}}]}
+    return wf.phase("Failed").event(), {"type": "MODIFIED", "object": pod}
 
 
 async def _seed_ui(dsn: str, moto: MotoServer, settings: Settings) -> None:
     async with S3Objects(moto.url) as objects:
         await objects.put("mlpipeline", "runs/report/ui.tgz", argo_tgz("ui.json", json.dumps(UI_METADATA).encode()))
+    oom_run, oom_pod = oom_killed()
     events = [kfp_step_workflow("report", {"mlpipeline-ui-metadata": "runs/report/ui.tgz"}), _xss_workflow(),
-              *_tenant_runs(), fanout_workflow()]  # fmt: skip
+              *_tenant_runs(), fanout_workflow(), oom_run]  # fmt: skip
     pool = await db.create_pool(dsn, settings=settings)
     try:
-        await ingest(pool, settings, events)
+        await ingest(pool, settings, events, pods=[oom_pod])
         await index_everything(pool, settings)
     finally:
         await pool.close()

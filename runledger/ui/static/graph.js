@@ -46,6 +46,7 @@ export function layout(ids, edges, { wrap = 40 } = {}) {
   for (let i = 0; i < n; i++) (layers[layer[i]] ||= []).push(i);
 
   const frac = new Float64Array(n); // each node's place across its layer, 0..1
+  const order = []; // nodes in reading order (layer by layer, left to right): what [ and ] walk
   const x = new Float64Array(n), y = new Float64Array(n);
   let rowY = 0, minX = 0, maxX = 0;
   for (const members of layers) {
@@ -60,6 +61,7 @@ export function layout(ids, edges, { wrap = 40 } = {}) {
     const keyed = members.map((i) => [key(i), i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     const perRow = Math.min(wrap, keyed.length);
     keyed.forEach(([, i], k) => {
+      order.push(i);
       frac[i] = keyed.length > 1 ? k / (keyed.length - 1) : 0.5;
       const row = Math.floor(k / perRow), col = k % perRow;
       const inRow = Math.min(perRow, keyed.length - row * perRow);
@@ -70,7 +72,9 @@ export function layout(ids, edges, { wrap = 40 } = {}) {
     });
     rowY += Math.ceil(keyed.length / perRow) * (NODE_H + GAP_Y / 2) + GAP_Y / 2;
   }
-  return { x, y, index, out, minX: minX - NODE_W / 2, maxX: maxX + NODE_W / 2, maxY: Math.max(rowY, NODE_H) };
+  const rank = new Int32Array(n);
+  order.forEach((i, r) => { rank[i] = r; });
+  return { x, y, index, out, order, rank, minX: minX - NODE_W / 2, maxX: maxX + NODE_W / 2, maxY: Math.max(rowY, NODE_H) };
 }
 
 function truncate(text, max) {
@@ -306,9 +310,10 @@ export class GraphView {
       else if (e.key === "-") this.zoomBy(0.8);
       else if (e.key === "0") this.fit();
       else if (e.key === "]" || e.key === "[") {
-        const n = this.nodes.length;
-        const from = this.selected < 0 ? (e.key === "]" ? -1 : 0) : this.selected;
-        const i = (from + (e.key === "]" ? 1 : n - 1)) % n;
+        const { order, rank } = this.lay;
+        const n = order.length;
+        const from = this.selected < 0 ? (e.key === "]" ? -1 : 0) : rank[this.selected];
+        const i = order[(from + (e.key === "]" ? 1 : n - 1)) % n];
         this.select(i, { centre: true, notify: false });
         if (!this.canvasMode) this.groups[i].focus();
       } else if (e.key === "Enter" && e.target === el && this.selected >= 0) this.select(this.selected);
