@@ -47,13 +47,9 @@ async def add_fanout(dsn: str) -> str:
     settings = Settings()
     pool = await db.create_pool(dsn, settings=settings)
     try:
-        ingestor = Ingestor(pool=pool, settings=settings, track_runs=True)
-        ingestor.start()
-        try:
+        async with Ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
             await ingestor.submit(WatchEvent.model_validate(event))
             await ingestor.drain()
-        finally:
-            await ingestor.stop()
         meta = event["object"]["metadata"]
         return await pool.fetchval("SELECT id FROM runs WHERE namespace = $1 AND name = $2", meta["namespace"], meta["name"])
     finally:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 
 import aiohttp
 
-from tests.conftest import fixture_files
-from tests.e2e.test_cli import free_port
+from tests.support.real_objects import fixture_files
 from tests.support.waiting import eventually
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 async def test_the_ui_address_comes_first_and_answers(dsn):

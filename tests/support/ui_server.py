@@ -24,13 +24,13 @@ from pydantic import SecretStr
 from runledger.api.app import create_app
 from runledger.core.settings import Settings
 from runledger.store import connection as db
-from tests.conftest import create_database, s3_settings
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder, pod_of
 from tests.support.ingesting import ingest
 from tests.support.live_api import _LoopThread as LoopThread
 from tests.support.live_api import _seed as seed_api_data
-from tests.support.s3 import MotoServer, S3Objects, argo_tgz
+from tests.support.postgres import create_database
+from tests.support.s3 import MotoServer, S3Objects, argo_tgz, s3_settings
 
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 TEAM_A_TOKEN = "team-a-token-0123456789"
