@@ -146,8 +146,15 @@ export async function render(main, { args: [id], query, signal, setLive }) {
   const panel = h("aside", { class: "panel", "aria-label": "selected step", "aria-live": "polite" });
   const timeline = h("div");
   const listId = "step-names";
-  const finder = h("input", { id: "find-step", list: listId, size: 30, placeholder: "step name" });
   const names = h("datalist", { id: listId });
+  // Thousands of <option>s cost more than the graph: the suggestions are built when first wanted.
+  let named = null;
+  const suggest = () => {
+    if (named === steps) return;
+    named = steps;
+    clear(names).append(...steps.map((st) => h("option", { value: st.display_name || st.name })));
+  };
+  const finder = h("input", { id: "find-step", list: listId, size: 30, placeholder: "step name", onfocus: suggest, oninput: suggest });
   const finderForm = h("form", { class: "inline-form", onsubmit: (e) => {
     e.preventDefault();
     const wanted = finder.value.trim();
@@ -170,7 +177,7 @@ export async function render(main, { args: [id], query, signal, setLive }) {
 
   function draw() {
     clear(top).append(header(run));
-    clear(names).append(...steps.slice(0, 5000).map((st) => h("option", { value: st.display_name || st.name })));
+    if (named) suggest();
     const keep = view && { k: view.k, tx: view.tx, ty: view.ty };
     view?.destroy();
     if (steps.length) {
