@@ -221,8 +221,10 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         gc.freeze()
         if cluster.cluster_configured(settings):
             announce(f"runledger: API on {base}; watching the cluster")
+            announce(f"  UI:  {base}/ui/")
             return await run_cluster_agent(settings, pool=pool, app=app, stop=stop)
         announce(f"runledger: API on {base}  (Ctrl-C to stop)")
+        announce(f"  UI:  {base}/ui/")
         announce(f"  curl -s '{base}/api/v1/runs?limit=5'")
         announce(f"  curl -s '{base}/api/v1/runs?phase=Failed'")
         return await run_replay_source(settings, pool=pool, app=app, stop=stop, announce=announce)

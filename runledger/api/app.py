@@ -44,11 +44,12 @@ from runledger.store.errors import (
     Forbidden,
     Unauthenticated,
 )
+from runledger.ui import routes as ui
 
 log = logging.getLogger(__name__)
 
 # Every module of endpoints; each has add_routes(app).
-ROUTES = (health, runs, step_logs, previews, artifacts, prometheus, lineage, kfp, events, openapi)
+ROUTES = (health, runs, step_logs, previews, artifacts, prometheus, lineage, kfp, events, openapi, ui)
 
 
 @web.middleware

@@ -25,6 +25,7 @@ from runledger.core import kube_client
 from runledger.core.settings import Settings
 from runledger.store.errors import Forbidden, Unauthenticated
 from runledger.store.sql_blocks import q
+from runledger.ui import routes as ui
 
 ACCESS = web.AppKey("access", access.Access)
 KNOWN_NAMESPACES = web.AppKey("known_namespaces", access.TtlCache)
@@ -63,7 +64,8 @@ def install(app: web.Application, settings: Settings) -> None:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-    if request.path in OPEN_PATHS:
+    # The UI's files hold no data: the pages' own API calls carry the token.
+    if request.path in OPEN_PATHS or ui.serves(request.path):
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import io
+
 from aiohttp import web
+from aiohttp.payload import TOO_LARGE_BYTES_BODY
 from pydantic import BaseModel
 
 from runledger.store.records import ErrorBody, ErrorResponse
 
 
 def model_response(model: BaseModel, *, status: int = 200) -> web.Response:
-    return web.Response(body=model.model_dump_json(), status=status, content_type="application/json")
+    body = model.model_dump_json().encode()
+    # aiohttp warns about raw bodies over its threshold (a 5,000-step run's steps are several MiB);
+    # a BytesIO body is the form it asks for, sent with the same Content-Length.
+    payload = io.BytesIO(body) if len(body) > TOO_LARGE_BYTES_BODY else body
+    return web.Response(body=payload, status=status, content_type="application/json")
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:

@@ -1,0 +1,214 @@
+// /ui/runs/{id}[?step=node] — one run: header, step graph, timeline and the selected step's panel.
+// Live while running: transitions of this run refetch it (debounced) and redraw in place.
+
+import { follow, get } from "../api.js";
+import {
+  add, artifactHref, clear, facts, fmtBytes, fmtDuration, fmtNumber, fmtTime, h, lineageHref, notice, phaseBadge,
+  phaseClass, runDuration, s, seconds, table,
+} from "../dom.js";
+import { GraphView } from "../graph.js";
+
+const GANTT_ROWS = 200;
+const GROUPS = new Set(["StepGroup", "TaskGroup", "DAG", "Steps"]);
+const TERMINAL = new Set(["Succeeded", "Failed", "Error"]);
+const GANTT_COLOURS = { ok: "#2da44e", bad: "#cf222e", run: "#0969da", wait: "#bf8700", skip: "#8c959f", none: "#8c959f" };
+
+function header(run) {
+  const params = Object.entries(run.parameters || {});
+  const metrics = (run.metrics || []).filter((m) => m.is_run_value);
+  return h("section", { "aria-label": "run" },
+    h("h1", {}, run.name, " ", phaseBadge(run.phase)),
+    facts([
+      ["Namespace", run.namespace],
+      ["Phase", run.phase || "(not picked up yet)"],
+      ["Message", run.message],
+      ["Stopping", run.shutdown],
+      ["Created", fmtTime(run.created_at)],
+      ["Started", fmtTime(run.started_at)],
+      ["Finished", fmtTime(run.finished_at)],
+      ["Duration", runDuration(run)],
+      ["Pipeline", run.pipeline_name ? h("a", { href: `/ui/pipelines/${encodeURIComponent(run.pipeline_name)}` }, run.pipeline_name) : null],
+      ["KFP run id", run.kfp_run_id],
+      ["Recurring run", run.scheduled_workflow],
+      ["Run id", run.id],
+      ["Deleted", run.deleted ? `yes, ${fmtTime(run.deleted_at)}` : null],
+      ["Steps", Object.entries(run.step_counts || {}).map(([p, c]) => `${c} ${p}`).join(", ") || "none recorded"],
+      ["Links", h("span", {}, h("a", { href: lineageHref(`run:${run.id}`) }, "lineage"), " · ",
+        h("a", { href: `/api/v1/runs/${encodeURIComponent(run.id)}` }, "JSON"))],
+    ]),
+    run.nodes_offloaded ? notice("This run's steps were offloaded to Argo's database and are not recorded.") : null,
+    h("div", { class: "cols" },
+      h("div", {}, h("h2", {}, "Parameters"),
+        params.length ? table(["name", "value"], params.map(([k, v]) => [k, v ?? "—"]), { class: "params" }) : h("p", { class: "muted" }, "none")),
+      h("div", {}, h("h2", {}, "Metrics"),
+        metrics.length ? table(["name", "value", "format"], metrics.map((m) => [m.name, fmtNumber(m.value), m.format]), { class: "metrics" })
+          : h("p", { class: "muted" }, "none"))));
+}
+
+function stepNodes(steps) {
+  return steps.map((st) => {
+    const kind = st.type === "Pod" ? "" : ` · ${st.type}`;
+    const attempts = st.type === "Retry" ? ` · ${st.children.length} attempt${st.children.length === 1 ? "" : "s"}` : "";
+    return { id: st.id, label: st.display_name || st.name, sub: `${st.phase || "Unknown"}${kind}${attempts}`, phase: st.phase,
+      dashed: st.phase === "Skipped" || st.phase === "Omitted", double: st.type === "Retry" };
+  });
+}
+
+function ioTables(io, title, runId) {
+  const parts = [h("h3", {}, title)];
+  if (io.parameters.length) {
+    parts.push(table(["parameter", "value"], io.parameters.map((p) => [p.name, (p.value ?? "—") + (p.truncated ? " (truncated)" : "")])));
+  }
+  if (io.artifacts.length) {
+    parts.push(table(["artifact", "state", "size"], io.artifacts.map((a) => [
+      a.artifact_id !== null ? h("a", { href: artifactHref(a.artifact_id) }, a.name) : h("span", {}, a.name, " ", h("span", { class: "muted" }, a.uri || a.path || "")),
+      a.state || (a.artifact_id === null ? "not in S3" : "—"),
+      a.size !== null ? fmtBytes(a.size) : "—",
+    ])));
+  }
+  if (!io.parameters.length && !io.artifacts.length) parts.push(h("p", { class: "muted" }, "none"));
+  return parts;
+}
+
+function stepPanel(step, run) {
+  if (!step) return h("p", { class: "muted" }, "Select a step in the graph, the timeline or the finder to see it here.");
+  const pod = step.pod;
+  const reason = pod?.termination_reason;
+  return h("div", { class: "step" },
+    h("h2", {}, step.display_name || step.name, " ", phaseBadge(step.phase)),
+    facts([
+      ["Phase", step.phase || "Unknown"],
+      ["Type", step.type],
+      ["Template", step.template],
+      ["Node id", step.id],
+      ["Started", fmtTime(step.started_at)],
+      ["Finished", fmtTime(step.finished_at)],
+      ["Duration", step.started_at ? fmtDuration(seconds(step.started_at, step.finished_at)) : null],
+      ["Message", step.message],
+      ["Exit code", step.exit_code ?? pod?.exit_code ?? null],
+      ["Node", step.host_node || pod?.host_node],
+      ["Lineage", h("a", { href: lineageHref(`step:${run.id}/${step.id}`) }, "this step's lineage")],
+    ]),
+    pod ? [h("h3", {}, "Pod"), facts([
+      ["Pod", pod.pod_name],
+      ["Pod phase", pod.phase],
+      ["Image", pod.image],
+      ["Node", pod.host_node],
+      ["Exit code", pod.exit_code],
+      ["Terminated", reason ? h("span", { class: /OOMKilled|Evicted/.test(reason) ? "warn" : null }, reason) : null],
+      ["Restarts", String(pod.restart_count)],
+      ["Requests", Object.entries(pod.requests).map(([k, v]) => `${k}=${v}`).join(", ")],
+      ["Limits", Object.entries(pod.limits).map(([k, v]) => `${k}=${v}`).join(", ")],
+      ["Deleted", pod.deleted ? "yes" : null],
+    ])] : null,
+    ioTables(step.inputs, "Inputs", run.id),
+    ioTables(step.outputs, "Outputs", run.id));
+}
+
+function gantt(steps, onPick) {
+  const rows = steps.filter((st) => st.started_at && !GROUPS.has(st.type))
+    .sort((a, b) => a.started_at.localeCompare(b.started_at) || a.id.localeCompare(b.id));
+  if (!rows.length) return h("p", { class: "muted" }, "No step has started.");
+  const shown = rows.slice(0, GANTT_ROWS);
+  const t0 = Date.parse(shown[0].started_at);
+  const t1 = Math.max(...shown.map((st) => (st.finished_at ? Date.parse(st.finished_at) : Date.now())), t0 + 1000);
+  const labelW = 230, width = 900, rowH = 20, plotW = width - labelW - 70;
+  const scale = (t) => labelW + ((t - t0) / (t1 - t0)) * plotW;
+  const svgEl = s("svg", { class: "chart", width, height: shown.length * rowH + 24, role: "img",
+    "aria-label": `timeline of ${rows.length} steps` });
+  svgEl.append(s("text", { x: labelW, y: 14 }, fmtTime(new Date(t0).toISOString())),
+    s("text", { x: width - 10, y: 14, "text-anchor": "end" }, `+${fmtDuration((t1 - t0) / 1000)}`));
+  shown.forEach((st, r) => {
+    const y = 22 + r * rowH;
+    const a = scale(Date.parse(st.started_at));
+    const b = scale(st.finished_at ? Date.parse(st.finished_at) : Date.now());
+    const label = st.display_name || st.name;
+    const g = s("g", { class: "bar" },
+      s("text", { x: 4, y: y + 13 }, label.length > 30 ? label.slice(0, 29) + "…" : label),
+      s("rect", { x: a, y: y + 3, width: Math.max(2, b - a), height: rowH - 6, fill: GANTT_COLOURS[phaseClass(st.phase)] }),
+      s("text", { x: Math.min(b + 4, width - 66), y: y + 13, fill: "#57606a" }, `${st.phase} ${fmtDuration(seconds(st.started_at, st.finished_at))}`),
+      s("title", {}, `${label}: ${st.phase}, ${fmtTime(st.started_at)} → ${fmtTime(st.finished_at)}`));
+    g.addEventListener("click", () => onPick(st.id));
+    svgEl.append(g);
+  });
+  return h("div", {}, h("div", { class: "gantt" }, svgEl),
+    rows.length > GANTT_ROWS ? h("p", { class: "muted" }, `The first ${GANTT_ROWS} of ${rows.length} steps by start time.`) : null);
+}
+
+export async function render(main, { args: [id], query, signal, setLive }) {
+  const path = `/api/v1/runs/${encodeURIComponent(id)}`;
+  const load = () => Promise.all([get(path, null, { signal }), get(`${path}/steps`, null, { signal })]);
+  let [run, { steps }] = await load();
+  document.title = `${run.name} · runledger`;
+
+  const top = h("div");
+  const graphBox = h("div");
+  const panel = h("aside", { class: "panel", "aria-label": "selected step", "aria-live": "polite" });
+  const timeline = h("div");
+  const listId = "step-names";
+  const names = h("datalist", { id: listId });
+  // Thousands of <option>s cost more than the graph: the suggestions are built when first wanted.
+  let named = null;
+  const suggest = () => {
+    if (named === steps) return;
+    named = steps;
+    clear(names).append(...steps.map((st) => h("option", { value: st.display_name || st.name })));
+  };
+  const finder = h("input", { id: "find-step", list: listId, size: 30, placeholder: "step name", onfocus: suggest, oninput: suggest });
+  const finderForm = h("form", { class: "inline-form", onsubmit: (e) => {
+    e.preventDefault();
+    const wanted = finder.value.trim();
+    const st = steps.find((x) => (x.display_name || x.name) === wanted || x.id === wanted || x.name === wanted);
+    if (st) pick(st.id, { centre: true });
+  } }, h("label", { for: "find-step" }, "Find a step"), finder, names, h("button", { type: "submit" }, "Show"));
+  add(main, top, h("h2", {}, "Steps"), finderForm,
+    h("div", { class: "cols" }, graphBox, panel), h("h2", {}, "Timeline"), timeline);
+
+  let view = null;
+  let selectedId = query.get("step");
+  function pick(stepId, { centre = false } = {}) {
+    selectedId = stepId;
+    const url = new URL(location.href);
+    url.searchParams.set("step", stepId);
+    history.replaceState(null, "", url.pathname + url.search);
+    view?.selectId(stepId, { centre, notify: false });
+    clear(panel).append(stepPanel(steps.find((st) => st.id === stepId), run));
+  }
+
+  function draw() {
+    clear(top).append(header(run));
+    if (named) suggest();
+    const keep = view && { k: view.k, tx: view.tx, ty: view.ty };
+    view?.destroy();
+    if (steps.length) {
+      view = new GraphView(graphBox, { nodes: stepNodes(steps), edges: steps.flatMap((st) => st.children.map((c) => [st.id, c])),
+        onSelect: (nd) => pick(nd.id), describe: `step graph of ${run.name}` });
+      if (keep) requestAnimationFrame(() => requestAnimationFrame(() => { Object.assign(view, keep); view.draw(); }));
+    } else {
+      clear(graphBox).append(h("p", { class: "muted" }, "No steps recorded."));
+    }
+    clear(timeline).append(gantt(steps, (stepId) => pick(stepId, { centre: true })));
+    const known = selectedId && steps.find((st) => st.id === selectedId);
+    clear(panel).append(stepPanel(known, run));
+    if (known) requestAnimationFrame(() => requestAnimationFrame(() => view?.selectId(selectedId, { centre: !keep, notify: false })));
+  }
+  draw();
+
+  if (TERMINAL.has(run.phase)) return null;
+  let timer = null;
+  follow({ run: id }, {
+    signal,
+    onState: (state) => setLive(state === "live" ? "● live" : state === "unauthorized" ? "" : "reconnecting…"),
+    onEvent: () => {
+      if (timer) return;
+      timer = setTimeout(async () => {
+        timer = null;
+        try {
+          [run, { steps }] = await load();
+          draw();
+        } catch { /* the next event tries again */ }
+      }, 300);
+    },
+  });
+  return () => clearTimeout(timer);
+}
