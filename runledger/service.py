@@ -210,6 +210,9 @@ async def run_main(settings: Settings, *, announce=print) -> int:
     async with contextlib.AsyncExitStack() as stack:
         pool = await stack.enter_async_context(open_pool(settings, database.dsn))
         app = create_app(settings=settings, pool=pool)
+        # Not ready until the source has made its initial pass: registered before the port opens, so
+        # a probe never sees 200 while the source is still being set up (then 503 once it is).
+        app[READINESS_CHECKS]["source"] = source_starting
         await stack.enter_async_context(
             serving_api(app, settings=settings, host=settings.api_host, port=settings.api_port)
         )
@@ -228,6 +231,10 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         announce(f"  curl -s '{base}/api/v1/runs?limit=5'")
         announce(f"  curl -s '{base}/api/v1/runs?phase=Failed'")
         return await run_replay_source(settings, pool=pool, app=app, stop=stop, announce=announce)
+
+
+async def source_starting() -> tuple[bool, str]:
+    return False, "starting"
 
 
 async def run_replay_source(
@@ -291,7 +298,7 @@ class Probes:
         self._stale_after = settings.watch_inactivity_seconds + 2 * settings.watch_backoff_max_seconds + 60
 
     def install(self, app: web.Application) -> None:
-        app[READINESS_CHECKS]["agent"] = self.ready
+        app[READINESS_CHECKS]["source"] = self.ready
         app[LIVENESS_CHECKS]["streams"] = self.alive
         if self._elector is not None:
             app[prometheus.TELEMETRY].leader = self._elector.leading
