@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=epilog, formatter_class=formatter,
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"runledger {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run", help="the main job: ingest and serve the API", epilog=epilog, formatter_class=formatter,
@@ -143,10 +144,24 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(coro)
     except KeyboardInterrupt:
         return 130
-    except Exception:
+    except Exception as exc:
         # Exiting non-zero lets Kubernetes restart a process that can no longer do its job.
-        logging.getLogger("runledger").exception("runledger %s failed", args.command)
-        return 1
+        return _report_failure(exc, command=args.command, debug=args.debug)
+
+
+def _report_failure(exc: Exception, *, command: str, debug: bool) -> int:
+    """One line a person can act on; the traceback only with --debug."""
+    from runledger.service import CommandError
+
+    if debug:
+        logging.getLogger("runledger").error("runledger %s failed", command, exc_info=exc)
+    if isinstance(exc, CommandError):
+        print(f"runledger {command}: {exc}", file=sys.stderr)
+        return exc.code
+    print(f"runledger {command} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if not debug:
+        print("runledger: run it again with --debug for the traceback", file=sys.stderr)
+    return 1
 
 
 def _progress_on_stderr():

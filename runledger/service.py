@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import gc
 import logging
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 from aiohttp import web
@@ -38,8 +40,8 @@ from runledger.agent.importing import run_import as run_import_source
 from runledger.agent.ingest import Ingestor
 from runledger.agent.kfp_database import KfpRuns
 from runledger.agent.leader import LeaderElector, LeaseSettings
-from runledger.agent.replay import ReplayErrors, read_events
-from runledger.agent.source_databases import SourceDatabase, SourceError
+from runledger.agent.replay import ReplayErrors, read_events, unreadable
+from runledger.agent.source_databases import SourceDatabase, SourceError, redacted
 from runledger.api import prometheus, serving
 from runledger.api.app import create_app
 from runledger.api.feed import HUB
@@ -60,6 +62,15 @@ from runledger.store.records import Health
 log = logging.getLogger(__name__)
 
 
+class CommandError(Exception):
+    """A failure whose message says what is wrong and what to do; the command exits with `code`
+    (2: what it was given is wrong, 1: it failed at run time)."""
+
+    def __init__(self, message: str, *, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True)
 class Database:
     dsn: str
@@ -68,13 +79,47 @@ class Database:
 
 async def resolve_database(settings: Settings) -> Database:
     if settings.database_url:
+        check_database_url(settings.database_url)
         return Database(settings.database_url, "the Postgres at RUNLEDGER_DATABASE_URL")
     dsn = await embedded.start_embedded(settings.embedded_pgdata)
     return Database(dsn, f"an embedded Postgres in {settings.embedded_pgdata}")
 
 
+def check_database_url(url: str) -> None:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+        ok = parts.scheme in ("postgresql", "postgres")
+    except ValueError:
+        ok = False
+    if not ok:
+        raise CommandError(
+            f"RUNLEDGER_DATABASE_URL {redacted(url)} is not a Postgres URL: "
+            "set it to postgresql://USER:PASSWORD@HOST:5432/DATABASE, or unset it for the embedded Postgres",
+            code=2,
+        )
+
+
+def _unreachable(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "no answer"
+    return str(exc) or type(exc).__name__
+
+
 async def migrate_database(dsn: str) -> list[migrations.Migration]:
-    conn = await db.connect(dsn)
+    # The first contact with the database for every command: a wrong URL ends here, in one line.
+    try:
+        conn = await db.connect(dsn)
+    except (OSError, asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as exc:
+        raise CommandError(
+            f"cannot connect to the database at {redacted(dsn)} ({_unreachable(exc)}): "
+            "check RUNLEDGER_DATABASE_URL and that Postgres is up there",
+            code=1,
+        ) from exc
     try:
         return await migrations.migrate(conn)
     finally:
@@ -149,7 +194,14 @@ class StopSignal:
 
 @contextlib.asynccontextmanager
 async def serving_api(app: web.Application, *, settings: Settings, host: str, port: int) -> AsyncIterator[None]:
-    runner = await serving.serve(app, settings=settings, host=host, port=port)
+    try:
+        runner = await serving.serve(app, settings=settings, host=host, port=port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            what = f"port {port} on {host} is in use: stop what listens there, or set RUNLEDGER_API_PORT (or --port)"
+        else:
+            what = f"cannot listen on {host}:{port} ({exc.strerror or exc}): check RUNLEDGER_API_HOST (or --host)"
+        raise CommandError(what, code=1) from exc
     try:
         yield
     finally:
@@ -202,6 +254,8 @@ async def answering_health_checks(settings: Settings, *, host: str, port: int) -
 
 async def run_main(settings: Settings, *, announce=print) -> int:
     """`runledger run`: ingest (a live cluster, else a replay source) and serve the API."""
+    if settings.replay_paths and not cluster.cluster_configured(settings):
+        check_replay_files(settings.replay_paths)
     database = await resolve_database(settings)
     async with answering_health_checks(settings, host=settings.api_host, port=settings.api_port):
         await migrate_database(database.dsn)
@@ -463,10 +517,7 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
     The replay ends when every state it read is written, however long that takes; only a stop signal
     cuts it short (reading stops, queued states get the shutdown grace).
     """
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        announce(f"runledger replay: no such file: {', '.join(map(str, missing))}")
-        return 2
+    check_replay_files(paths)
     database = await resolve_database(settings)
     await migrate_database(database.dsn)
     stop = StopSignal()
@@ -486,7 +537,22 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
     summary = ingestor.stats.summary() | {"errors": kinds.total()}
     summary |= {f"errors.{kind}": n for kind, n in sorted(kinds.items())}
     announce(" ".join(f"{k}={v}" for k, v in summary.items()))
+    if completed == "replay" and not summary["events"] and kinds:
+        raise CommandError(
+            f"nothing could be ingested from {', '.join(map(str, paths))} ({kinds.total()} errors): replay "
+            "Kubernetes watch events or Workflow objects, as JSON or YAML",
+            code=1,
+        )
     return 0 if completed == "replay" and ingestor.drained else 1
+
+
+def check_replay_files(paths: list[Path]) -> None:
+    """A name that does not exist is a mistake; an unreadable file among readable ones is bad input,
+    counted and skipped like a bad line. With nothing readable there is nothing to replay."""
+    problems = {path: unreadable(path) for path in paths}
+    missing = [problem for path, problem in problems.items() if problem and not path.exists()]
+    if missing or all(problems.values()):
+        raise CommandError("; ".join(missing or problems.values()), code=2)
 
 
 async def run_migrate(settings: Settings, *, announce=print) -> int:

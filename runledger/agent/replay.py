@@ -81,6 +81,23 @@ class ReplayErrors:
             log.warning("replay: %d error(s) so far (%s)", len(self), kinds)
 
 
+def unreadable(path: Path) -> str | None:
+    """Why `path` cannot be replayed at all, or None. Asked before a replay starts: a wrong name costs
+    one line, not a run that ingests nothing."""
+    if not path.exists():
+        return f"{path}: no such file"
+    if path.is_dir():
+        return f"{path} is a directory, not a file: name the files in it"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror}): check its permissions"
+    if path.suffix == ".gz" and head and head != b"\x1f\x8b":
+        return f"{path} is named .gz but is not gzip: compress it (gzip) or drop the .gz from its name"
+    return None
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     # utf-8-sig: a byte order mark (some Windows editors write one) is not part of the first line.
     if path.suffix == ".gz":

@@ -235,7 +235,11 @@ async def serve(app: web.Application, *, settings: Settings, host: str, port: in
     runner = _Runner(app, connections=connections, access_log=None, handle_signals=False,
                      keepalive_timeout=settings.api_keepalive_timeout_seconds)  # fmt: skip
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     return runner
 
 

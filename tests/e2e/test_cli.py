@@ -56,8 +56,8 @@ async def test_replay_of_every_fixture_succeeds_and_prints_counts(dsn):
 
 
 async def test_replay_of_a_missing_file_is_a_clear_nonzero_exit(dsn, tmp_path):
-    code, out, _ = await runledger("replay", str(tmp_path / "nope.jsonl"), env={"RUNLEDGER_DATABASE_URL": dsn})
-    assert code == 2 and "no such file" in out
+    code, _, err = await runledger("replay", str(tmp_path / "nope.jsonl"), env={"RUNLEDGER_DATABASE_URL": dsn})
+    assert code == 2 and "no such file" in err
 
 
 async def test_replay_with_garbage_lines_exits_zero_and_counts_errors(dsn, tmp_path):
