@@ -27,38 +27,55 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _parser() -> argparse.ArgumentParser:
-    from runledger.core.settings import describe_settings
+# The concerns of settings (runledger.core.settings_reference.CONCERNS) each command reads.
+_READS = {
+    "run": ["database", "cluster", "Argo's database and pod names", "ingest", "artifacts", "API and auth",
+            "leader election", "logging"],
+    "api": ["database", "API and auth", "logging"],
+    "replay": ["database", "Argo's database and pod names", "ingest", "logging"],
+    "migrate": ["database", "logging"],
+    "import": ["database", "Argo's database and pod names", "ingest", "logging"],
+}  # fmt: skip
 
-    epilog = describe_settings()
+
+def _parser() -> argparse.ArgumentParser:
+    from runledger.core.settings_reference import command_help
+
     formatter = argparse.RawDescriptionHelpFormatter
+    epilogs = {command: command_help(concerns=concerns) for command, concerns in _READS.items()}
     parser = argparse.ArgumentParser(
         prog="runledger", description="Run history and lineage for Argo Workflows and Kubeflow Pipelines.",
-        epilog=epilog, formatter_class=formatter,
+        epilog="Settings are RUNLEDGER_* environment variables: `runledger COMMAND --help` lists those a command "
+        "reads, `runledger settings` explains them all.", formatter_class=formatter,
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"runledger {_version()}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
-        "run", help="the main job: ingest and serve the API", epilog=epilog, formatter_class=formatter,
+        "run", help="the main job: ingest and serve the API", epilog=epilogs["run"], formatter_class=formatter,
         description="Ingest workflow events and serve the HTTP API. With no cluster configured, replays "
         "RUNLEDGER_REPLAY_FILES (default: the bundled demo recording).",
     )  # fmt: skip
     run.add_argument("--host", help="API address (RUNLEDGER_API_HOST)")
     run.add_argument("--port", type=int, help="API port (RUNLEDGER_API_PORT)")
     replay = commands.add_parser(
-        "replay", help="ingest watch events or Workflow objects from files", epilog=epilog,
+        "replay", help="ingest watch events or Workflow objects from files", epilog=epilogs["replay"],
         formatter_class=formatter,
         description="Ingest files of Kubernetes watch events (one JSON event per line, or kubectl's "
         "--output-watch-events output) or JSON/YAML Workflows and Lists, then print counts.",
     )  # fmt: skip
     replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    api = commands.add_parser("api", help="serve the read API only", epilog=epilog, formatter_class=formatter)
+    api = commands.add_parser(
+        "api", help="serve the read API only", epilog=epilogs["api"], formatter_class=formatter
+    )
     api.add_argument("--host", help="API address (RUNLEDGER_API_HOST)")
     api.add_argument("--port", type=int, help="API port (RUNLEDGER_API_PORT)")
-    commands.add_parser("migrate", help="apply pending schema migrations", epilog=epilog, formatter_class=formatter)
+    commands.add_parser(
+        "migrate", help="apply pending schema migrations", epilog=epilogs["migrate"], formatter_class=formatter
+    )
+    commands.add_parser("settings", help="print every setting: variable, default and meaning")
     imports = commands.add_parser(
-        "import", help="backfill runs from Argo's workflow archive or KFP's database", epilog=epilog,
+        "import", help="backfill runs from Argo's workflow archive or KFP's database", epilog=epilogs["import"],
         formatter_class=formatter,
         description="Import every workflow a database holds, through the same path as watched ones. Resumable: "
         "an interrupted import run again goes on where it stopped. Progress on stderr, counts on stdout.",
@@ -66,14 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     sources = imports.add_subparsers(dest="source", required=True)
     archive = sources.add_parser(
         "argo-archive", help="Argo's workflow archive (argo_archived_workflows), Postgres or MySQL",
-        formatter_class=formatter,
+        epilog=epilogs["import"], formatter_class=formatter,
     )  # fmt: skip
     archive.add_argument("--dsn", required=True, help="Argo's database: postgresql://… or mysql://user:pass@host/db")
     archive.add_argument("--namespace", help="only workflows of this namespace")
     archive.add_argument("--since", type=_timestamp, help="only workflows started at or after this time (ISO 8601)")
     kfp = sources.add_parser(
-        "kfp", help="KFP's API server database (run_details, experiments), MySQL or Postgres", formatter_class=formatter
-    )
+        "kfp", help="KFP's API server database (run_details, experiments), MySQL or Postgres",
+        epilog=epilogs["import"], formatter_class=formatter,
+    )  # fmt: skip
     kfp.add_argument("--dsn", required=True, help="KFP's database: mysql://user:pass@host/mlpipeline or postgresql://…")
     queries.add_parsers(commands)
     return parser
@@ -93,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in queries.COMMANDS:
         return queries.main(argv)
     args = _parser().parse_args(argv)
+    if args.command == "settings":
+        from runledger.core.settings_reference import settings_markdown
+
+        print(settings_markdown(), end="")
+        return 0
     import pydantic
 
     from runledger import service

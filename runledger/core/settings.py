@@ -2,8 +2,8 @@
 
 Every field is an environment variable with the ``RUNLEDGER_`` prefix (``database_url`` is
 ``RUNLEDGER_DATABASE_URL``). Fields are grouped by their name's first word (database, ingest,
-api, argo); ``runledger <command> --help`` prints them all, so the list can never drift from
-the code. Nothing below the CLI reads ``os.environ``.
+api, argo); ``runledger <command> --help`` prints those the command reads and ``runledger
+settings`` all of them, generated from this model so the lists can never drift from the code. Nothing below the CLI reads ``os.environ``.
 """
 
 from __future__ import annotations
@@ -311,18 +311,3 @@ class Settings(BaseSettings):
     @property
     def replay_paths(self) -> list[Path]:
         return [Path(p.strip()) for p in self.replay_files.split(",") if p.strip()]
-
-
-def describe_settings() -> str:
-    """The settings as `--help` prints them: variable, default and meaning, grouped."""
-    lines = ["settings (environment variables):"]
-    group = None
-    for name, field in Settings.model_fields.items():
-        head = name.split("_", 1)[0]
-        if head != group:
-            group = head
-            lines.append("")
-        default = field.default if field.default_factory is None else "(computed)"
-        lines.append(f"  RUNLEDGER_{name.upper()}  [default: {default}]")
-        lines.append(f"      {field.description}")
-    return "\n".join(lines)

@@ -5,7 +5,7 @@ hand would drift from `Settings` the first time a field is added, so the README 
 output between two markers and a test compares them. `python -m runledger.core.settings_reference` prints
 the table; `--write deploy/README.md` rewrites the marked section in place.
 
-Groups follow `describe_settings()` (a field's group is the first word of its name). Defaults are
+Groups are the first word of a field's name; `--help` gathers them into CONCERNS. Defaults are
 printed as an operator would type them into an environment variable (`true`, not `True`); a default
 computed at start-up (e.g. from the home directory) prints as "(computed)" so the reference does
 not depend on the machine that generated it, and a secret's default is never printed.
@@ -17,6 +17,7 @@ import argparse
 import enum
 import json
 import sys
+import textwrap
 import types
 import typing
 from pathlib import Path, PurePath
@@ -98,6 +99,38 @@ def meaning_text(field: FieldInfo) -> str:
     if allowed:
         meaning = f"{meaning} One of {', '.join(f'`{_env_text(v)}`' for v in allowed)}.".strip()
     return meaning
+
+
+# Concerns as `--help` groups them, by the first word of a field's name.
+CONCERNS: dict[str, tuple[str, ...]] = {
+    "database": ("database", "data"),
+    "cluster": ("source", "kube", "watch"),
+    "Argo's database and pod names": ("argo",),
+    "ingest": ("ingest", "replay"),
+    "artifacts": ("artifacts",),
+    "API and auth": ("api", "events", "auth", "metrics"),
+    "leader election": ("leader",),
+    "logging": ("log",),
+}
+
+
+def command_help(*, concerns: list[str]) -> str:
+    """The settings of `concerns` for a command's `--help`: each variable with its default, a few to a line.
+
+    A command lists what it reads, not all settings: its help fits a screen; `runledger settings`
+    explains each."""
+    lines = ["settings it reads (environment variables with their defaults; `runledger settings` explains each):"]
+    for concern in concerns:
+        heads = CONCERNS[concern]
+        fields = [
+            f"{env_name(name, field)}={default_text(field).strip('`')}"
+            for name, field in Settings.model_fields.items()
+            if name.split("_", 1)[0] in heads
+        ]
+        lines.append(f"  {concern}:")
+        lines.extend(textwrap.wrap("  ".join(fields), width=110, initial_indent="    ", subsequent_indent="    ",
+                                   break_on_hyphens=False))  # fmt: skip
+    return "\n".join(lines)
 
 
 def settings_markdown() -> str:

@@ -8,7 +8,8 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from runledger.core.settings import Settings, describe_settings
+from runledger.core.settings import Settings
+from runledger.core.settings_reference import CONCERNS, command_help
 from runledger.indexer.s3 import AWS_ENDPOINT, Location, ObjectStore, load_credentials
 
 SECRET = "team-a-secret-never-shown-0123"
@@ -78,7 +79,7 @@ def test_unset_means_no_per_repository_credentials():
 
 def test_the_setting_never_shows_its_value():
     settings = settings_with(json.dumps({"minio.team-a:9000": pair(session_token=TOKEN)}))
-    for text in (repr(settings), str(settings), settings.model_dump_json(), describe_settings()):
+    for text in (repr(settings), str(settings), settings.model_dump_json(), command_help(concerns=list(CONCERNS))):
         assert SECRET not in text and TOKEN not in text
 
 
