@@ -49,6 +49,7 @@ from runledger.api.keys import LIVENESS_CHECKS, OBJECT_STORE, READINESS_CHECKS
 from runledger.api.prometheus import Source, indexer_metrics
 from runledger.api.responses import model_response
 from runledger.core.lifecycle import Service, first
+from runledger.core.progress import Progress
 from runledger.core.repositories import RepositoryRegistry
 from runledger.core.settings import Settings
 from runledger.demo.artifact_store import bundled_recording, demo_artifact_store, wants_demo_artifact_store
@@ -156,15 +157,21 @@ async def argo_node_status(settings: Settings, *, url: str | None = None) -> Asy
         await source.close()
 
 
-async def replay_files(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
+async def replay_files(
+    ingestor: Ingestor, paths: list[Path], errors: ReplayErrors, *, progress: Progress | None = None
+) -> None:
     """Feed every event of `paths` to the ingestor (what cannot be read goes to `errors`)."""
     for path in paths:
         for event in read_events(path, errors):
             await ingestor.submit(event)
+            if progress is not None:
+                progress.advance()
 
 
-async def replay_to_the_end(ingestor: Ingestor, paths: list[Path], errors: ReplayErrors) -> None:
-    await replay_files(ingestor, paths, errors)
+async def replay_to_the_end(
+    ingestor: Ingestor, paths: list[Path], errors: ReplayErrors, *, progress: Progress | None = None
+) -> None:
+    await replay_files(ingestor, paths, errors, progress=progress)
     await ingestor.drain_all()
 
 
@@ -526,8 +533,11 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
         stop.install()
         try:
+            progress = Progress(what="replay", unit="events", interval=settings.progress_interval_seconds)
             async with ingestor:
-                completed = await first(stop=stop.event.wait(), replay=replay_to_the_end(ingestor, paths, errors))
+                with progress:
+                    replay = replay_to_the_end(ingestor, paths, errors, progress=progress)
+                    completed = await first(stop=stop.event.wait(), replay=replay)
         finally:
             stop.remove()
     if completed == "stop":

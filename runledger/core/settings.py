@@ -283,6 +283,9 @@ class Settings(BaseSettings):
     )  # fmt: skip
 
     # --- log ------------------------------------------------------------------------------
+    progress_interval_seconds: float = Field(
+        default=10.0, gt=0, description="Seconds between progress lines in the log of a long replay (no terminal)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 
     # --- replay ---------------------------------------------------------------------------
