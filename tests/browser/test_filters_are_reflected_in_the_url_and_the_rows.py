@@ -62,4 +62,6 @@ async def test_pages_follow_the_apis_page_tokens(page, ui):
     assert len(second) == 10 and not set(first) & set(second)
     await page.go_back()
     await page.wait_for_url("**/ui/?limit=10")
+    # The URL changes before the rows are drawn again: wait for the first page's rows to be back.
+    await page.locator("table.runs tbody tr td:nth-child(3)", has_text=first[0]).first.wait_for()
     assert await cells(page, 3) == first
