@@ -29,6 +29,7 @@ Time = Annotated[datetime | None, "timestamptz"]
 Flag = Annotated[bool, "boolean"]
 MaybeFlag = Annotated[bool | None, "boolean"]
 MaybeInt = Annotated[int | None, "integer"]
+MaybeBigInt = Annotated[int | None, "bigint"]
 Fingerprint = Annotated[int, "bigint"]
 
 
@@ -54,6 +55,9 @@ class RunRow(NamedTuple):
     fp: Fingerprint
     shutdown: MaybeText
     failed_step: MaybeJson
+    resources_duration: Json
+    progress: MaybeText
+    estimated_duration: MaybeBigInt
 
 
 class StepRow(NamedTuple):
@@ -72,6 +76,7 @@ class StepRow(NamedTuple):
     message: MaybeText
     host_node: MaybeText
     fp: Fingerprint
+    resources_duration: Json
 
 
 class StepKey(NamedTuple):

@@ -306,6 +306,8 @@ def _run_row(state: RunState, now: datetime) -> RunRow:
         deleted_at=(state.deletion_timestamp or now) if state.deleted else None,
         resource_version=run.resource_version, fp=0, shutdown=run.shutdown,
         failed_step=None if run.failed_step is None else run.failed_step.model_dump_json(),
+        resources_duration=orjson.dumps(run.resources_duration, option=orjson.OPT_SORT_KEYS).decode(),
+        progress=run.progress, estimated_duration=run.estimated_duration,
     )  # fmt: skip
     return row._replace(fp=_run_fingerprint(row, deleted=state.deleted))
 
@@ -319,13 +321,15 @@ def _run_fingerprint(row: RunRow, *, deleted: bool) -> int:
         row.phase, row.message, row.created_at, row.started_at, row.finished_at, row.labels, row.parameters,
         row.step_counts, row.nodes_offloaded, deleted,
     )  # fmt: skip
+    # Each only when set: runs stored before it was recorded keep matching their fingerprints, so
+    # an upgrade does not rewrite every run.
     if row.shutdown is not None:
-        # Only when set: runs stored before shutdown was recorded keep matching their fingerprints,
-        # so an upgrade does not rewrite every run.
         fp = fingerprint(fp, row.shutdown)
     if row.failed_step is not None:
         # Likewise only when set.
         fp = fingerprint(fp, row.failed_step)
+    if row.resources_duration != "{}" or row.progress is not None or row.estimated_duration is not None:
+        fp = fingerprint(fp, row.resources_duration, row.progress, row.estimated_duration)
     return fp
 
 
@@ -345,6 +349,7 @@ def _queue_steps(state: RunState, *, old: Persisted, after: Persisted, batch: _B
             template=step.template, phase=step.phase, boundary_id=step.boundary_id, pod_name=step.pod_name,
             started_at=step.started_at, finished_at=step.finished_at, exit_code=step.exit_code,
             message=step.message, host_node=step.host_node, fp=step_fp,
+            resources_duration=orjson.dumps(step.resources_duration, option=orjson.OPT_SORT_KEYS).decode(),
         ))  # fmt: skip
     for step_id in old_fps.keys() - fps.keys():
         changed = True
@@ -456,10 +461,13 @@ def _conflicts(state: RunState, before: Persisted) -> bool:
 
 
 def _step_fingerprint(step: Step) -> int:
-    return _fingerprint((
+    fp = _fingerprint((
         step.name, step.display_name, step.type, step.template, step.phase, step.boundary_id, step.pod_name,
         step.started_at, step.finished_at, step.exit_code, step.message, step.host_node,
     ))  # fmt: skip
+    if step.resources_duration:  # only when set, as for runs (_run_fingerprint)
+        fp = fingerprint(fp, sorted(step.resources_duration.items()))
+    return fp
 
 
 def _artifact_fingerprint(a: ArtifactRef) -> int:

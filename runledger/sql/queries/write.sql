@@ -30,7 +30,8 @@ ON CONFLICT (id) DO UPDATE SET
     shutdown = excluded.shutdown, failed_step = excluded.failed_step,
     created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
     labels = excluded.labels, parameters = excluded.parameters, step_counts = excluded.step_counts,
-    nodes_offloaded = excluded.nodes_offloaded,
+    nodes_offloaded = excluded.nodes_offloaded, resources_duration = excluded.resources_duration,
+    progress = excluded.progress, estimated_duration = excluded.estimated_duration,
     -- A run stays deleted at the moment it was first seen deleted.
     deleted_at = CASE WHEN excluded.deleted_at IS NULL THEN NULL ELSE coalesce(r.deleted_at, excluded.deleted_at) END,
     resource_version = excluded.resource_version, fp = excluded.fp, updated_at = now()
@@ -47,7 +48,7 @@ ON CONFLICT (run_id, id) DO UPDATE SET
     template = excluded.template, phase = excluded.phase, boundary_id = excluded.boundary_id,
     pod_name = excluded.pod_name, started_at = excluded.started_at, finished_at = excluded.finished_at,
     exit_code = excluded.exit_code, message = excluded.message, host_node = excluded.host_node,
-    fp = excluded.fp;
+    fp = excluded.fp, resources_duration = excluded.resources_duration;
 
 -- name: delete_steps
 DELETE FROM steps s USING {unnest} AS u({columns})
