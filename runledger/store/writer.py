@@ -33,12 +33,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
 
-from runledger.core.models import ArtifactRef, RunState, Step
+from runledger.core.models import ArtifactRef, Run, RunState, Step
 from runledger.core.phases import Seen, run_phase_at, step_phase_at
 from runledger.store.sql_blocks import q
 from runledger.store.write_rows import (
@@ -278,59 +278,76 @@ class RunWriter:
     def _diff(self, state: RunState, before: Persisted | None, batch: _Batch, now: datetime) -> Persisted | None:
         """Queue the rows that differ from `before`; returns the new fingerprints, or None if nothing changed."""
         run = state.run
-        row = _run_row(state, now)
-        after = Persisted(row.fp, run.phase, run.resource_version, state.deleted, sys.intern(run.namespace), run.name)
+        documents = _Documents.of(run)
+        run_fp = _run_fingerprint(state, documents)
+        after = Persisted(run_fp, run.phase, run.resource_version, state.deleted, sys.intern(run.namespace), run.name)
         old = before or Persisted(0, "", None, False, "", "")
         # Every step runs: each fills in its part of `after`.
-        changed = before is None or before.fp != row.fp
+        changed = before is None or before.fp != run_fp
         changed |= _queue_steps(state, old=old, after=after, batch=batch)
         changed |= _queue_edges(state, old=old, after=after, batch=batch)
         changed |= _queue_parameters(state, old=old, after=after, batch=batch)
         changed |= _queue_artifacts(state, old=old, after=after, batch=batch)
         if not changed:
             return None
-        batch.runs.append(row)
+        batch.runs.append(_run_row(state, documents, fp=run_fp, now=now))
         return after
 
 
-def _run_row(state: RunState, now: datetime) -> RunRow:
+class _Documents(NamedTuple):
+    """A run's jsonb columns serialised once, in a stable order (maps with sorted keys, the failed step in
+    its model's field order): their text is what is fingerprinted and sent."""
+
+    labels: str
+    parameters: str
+    step_counts: str
+    resources_duration: str
+    failed_step: str | None
+
+    @classmethod
+    def of(cls, run: Run, _dumps=orjson.dumps, _sorted=orjson.OPT_SORT_KEYS) -> _Documents:
+        return cls(
+            labels=_dumps(run.labels, option=_sorted).decode(),
+            parameters=_dumps(run.parameters, option=_sorted).decode(),
+            step_counts=_dumps(run.step_counts, option=_sorted).decode(),
+            resources_duration=_dumps(run.resources_duration, option=_sorted).decode(),
+            failed_step=None if run.failed_step is None else run.failed_step.model_dump_json(),
+        )
+
+
+def _run_fingerprint(state: RunState, documents: _Documents) -> int:
     run = state.run
-    row = RunRow(
-        id=run.id, namespace=run.namespace, name=run.name, uid=run.uid, kfp_run_id=run.kfp_run_id,
-        pipeline_name=run.pipeline_name, scheduled_workflow=run.scheduled_workflow, phase=run.phase,
-        message=run.message, created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
-        labels=orjson.dumps(run.labels, option=orjson.OPT_SORT_KEYS).decode(),
-        parameters=orjson.dumps(run.parameters, option=orjson.OPT_SORT_KEYS).decode(),
-        step_counts=orjson.dumps(run.step_counts, option=orjson.OPT_SORT_KEYS).decode(),
-        nodes_offloaded=run.nodes_offloaded,
-        deleted_at=(state.deletion_timestamp or now) if state.deleted else None,
-        resource_version=run.resource_version, fp=0, shutdown=run.shutdown,
-        failed_step=None if run.failed_step is None else run.failed_step.model_dump_json(),
-        resources_duration=orjson.dumps(run.resources_duration, option=orjson.OPT_SORT_KEYS).decode(),
-        progress=run.progress, estimated_duration=run.estimated_duration,
-    )  # fmt: skip
-    return row._replace(fp=_run_fingerprint(row, deleted=state.deleted))
-
-
-def _run_fingerprint(row: RunRow, *, deleted: bool) -> int:
     # The values and their order are those of the fingerprints already stored: another order would
     # rewrite every run once. resourceVersion is left out on purpose: a new version with the same
     # content is no change.
     fp = fingerprint(
-        row.id, row.namespace, row.name, row.uid, row.kfp_run_id, row.pipeline_name, row.scheduled_workflow,
-        row.phase, row.message, row.created_at, row.started_at, row.finished_at, row.labels, row.parameters,
-        row.step_counts, row.nodes_offloaded, deleted,
+        run.id, run.namespace, run.name, run.uid, run.kfp_run_id, run.pipeline_name, run.scheduled_workflow,
+        run.phase, run.message, run.created_at, run.started_at, run.finished_at, documents.labels,
+        documents.parameters, documents.step_counts, run.nodes_offloaded, state.deleted,
     )  # fmt: skip
     # Each only when set: runs stored before it was recorded keep matching their fingerprints, so
     # an upgrade does not rewrite every run.
-    if row.shutdown is not None:
-        fp = fingerprint(fp, row.shutdown)
-    if row.failed_step is not None:
-        # Likewise only when set.
-        fp = fingerprint(fp, row.failed_step)
-    if row.resources_duration != "{}" or row.progress is not None or row.estimated_duration is not None:
-        fp = fingerprint(fp, row.resources_duration, row.progress, row.estimated_duration)
+    if run.shutdown is not None:
+        fp = fingerprint(fp, run.shutdown)
+    if documents.failed_step is not None:
+        fp = fingerprint(fp, documents.failed_step)
+    if run.resources_duration or run.progress is not None or run.estimated_duration is not None:
+        fp = fingerprint(fp, documents.resources_duration, run.progress, run.estimated_duration)
     return fp
+
+
+def _run_row(state: RunState, documents: _Documents, *, fp: int, now: datetime) -> RunRow:
+    run = state.run
+    return RunRow(
+        id=run.id, namespace=run.namespace, name=run.name, uid=run.uid, kfp_run_id=run.kfp_run_id,
+        pipeline_name=run.pipeline_name, scheduled_workflow=run.scheduled_workflow, phase=run.phase,
+        message=run.message, created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+        labels=documents.labels, parameters=documents.parameters, step_counts=documents.step_counts,
+        nodes_offloaded=run.nodes_offloaded, deleted_at=(state.deletion_timestamp or now) if state.deleted else None,
+        resource_version=run.resource_version, fp=fp, shutdown=run.shutdown, failed_step=documents.failed_step,
+        resources_duration=documents.resources_duration, progress=run.progress,
+        estimated_duration=run.estimated_duration,
+    )  # fmt: skip
 
 
 def _queue_steps(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
@@ -461,13 +478,13 @@ def _conflicts(state: RunState, before: Persisted) -> bool:
 
 
 def _step_fingerprint(step: Step) -> int:
-    fp = _fingerprint((
+    values = (
         step.name, step.display_name, step.type, step.template, step.phase, step.boundary_id, step.pod_name,
         step.started_at, step.finished_at, step.exit_code, step.message, step.host_node,
-    ))  # fmt: skip
+    )  # fmt: skip
     if step.resources_duration:  # only when set, as for runs (_run_fingerprint)
-        fp = fingerprint(fp, sorted(step.resources_duration.items()))
-    return fp
+        values += (sorted(step.resources_duration.items()),)
+    return _fingerprint(values)
 
 
 def _artifact_fingerprint(a: ArtifactRef) -> int:
