@@ -18,6 +18,10 @@ cleaned, and reported as a warning of its kind:
   ±infinity. Go's zero time, ``0001-01-01T00:00:00Z``, is how Argo writes "unset": absent, no warning.
 * ``out_of_range``: an integer that does not fit its 32-bit column (an exit code of 2**40, YAML's
   ``.inf``): absent.
+* ``bad_seconds``: a duration in ``resourcesDuration`` or ``estimatedDuration`` that is not a
+  whole number of seconds, is negative, or exceeds 2**53 - 1 (what a JSON number holds exactly, and
+  beyond any real run): absent, the other resources of the map kept.
+* ``bad_progress``: a ``status.progress`` that is not Argo's ``done/total``: absent.
 * ``nul``: NUL characters, which no text or jsonb value can hold, removed from every string.
   Except from ``metadata.namespace`` and ``metadata.uid``: the namespace decides who may read the
   run and the uid is its id, so a cleaned one could file the run under another's; such an object
@@ -32,6 +36,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import re
 import uuid
 import zlib
 from datetime import datetime, timezone
@@ -76,6 +81,8 @@ _NUL_REFUSED = ("namespace", "uid")  # see the module docstring
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _UTC = timezone.utc
 _ZERO_TIME = datetime(1, 1, 1, tzinfo=_UTC)  # Go's time.Time{}
+_MAX_SECONDS = 2**53 - 1
+_PROGRESS = re.compile(r"[0-9]{1,18}/[0-9]{1,18}")
 
 
 class TranslationError(ValueError):
@@ -296,6 +303,9 @@ def _steps_of(
                     "exit_code": _int32(outputs.get("exitCode"), at="a node's exitCode", warnings=warnings),
                     "message": None if message is None else clip.text(message),
                     "host_node": _str(get("hostNodeName")) or None,
+                    "resources_duration": _resources(resources, at=f"node {node_id}'s resourcesDuration", warnings=warnings)
+                    if (resources := get("resourcesDuration"))
+                    else {},
                 },
             )
         )
@@ -393,6 +403,13 @@ def _run_of(
             "parameters": {p.name: p.value for p in arguments},
             "step_counts": _step_counts(steps),
             "nodes_offloaded": offloaded,
+            "resources_duration": _resources(
+                status.get("resourcesDuration"), at="status.resourcesDuration", warnings=warnings
+            ),
+            "progress": _progress(status.get("progress"), warnings=warnings),
+            "estimated_duration": _seconds(
+                status.get("estimatedDuration"), at="status.estimatedDuration", warnings=warnings
+            ),
             "resource_version": _str(meta.get("resourceVersion")) or None,
             "failed_step": failing_step(phase=_str(status.get("phase")), message=clip.text(status.get("message")),
                                         steps=steps, edges=edges),  # fmt: skip
@@ -644,6 +661,41 @@ def _int32(value: Any, *, at: str, warnings: list[str]) -> int | None:
     if number is not None and _INT32_MIN <= number <= _INT32_MAX:
         return number
     warnings.append(f"out_of_range: {at} {_shown(value)} does not fit a 32-bit integer; recorded as absent")
+    return None
+
+
+def _resources(value: Any, *, at: str, warnings: list[str]) -> dict[str, int]:
+    """resource -> seconds; each bad value is left out and reported, the others kept."""
+    if not value or not isinstance(value, dict):
+        return {}
+    resources: dict[str, int] = {}
+    for name, seconds in value.items():
+        kept = _seconds(seconds, at=f"{at}[{_shown(name)}]", warnings=warnings)
+        if kept is not None:
+            resources[str(name)] = kept
+    return resources
+
+
+def _seconds(value: Any, *, at: str, warnings: list[str]) -> int | None:
+    """A whole, non-negative number of seconds (Argo writes int64); anything else is absent and reported."""
+    if value is None:
+        return None
+    if value.__class__ is int and 0 <= value <= _MAX_SECONDS:
+        return value
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= _MAX_SECONDS:
+        return int(value)
+    warnings.append(
+        f"bad_seconds: {at} {_shown(value)} is not a whole number of seconds from 0 to 2**53-1; recorded as absent"
+    )
+    return None
+
+
+def _progress(value: Any, *, warnings: list[str]) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _PROGRESS.fullmatch(value):
+        return value
+    warnings.append(f"bad_progress: status.progress {_shown(value)} is not done/total; recorded as absent")
     return None
 
 

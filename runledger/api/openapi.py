@@ -10,7 +10,7 @@ cannot silently drift either.
 
 OPERATIONS is the whole API, one entry per route; a unit test holds it equal to the app's router,
 so an endpoint added without an entry fails. OpenAPI cannot name query keys that are themselves
-data (``param.lr=0.1``, ``metric.accuracy>=0.9``): they are described in the operation's text and
+data (``param.lr=0.1``, ``metric.accuracy>=0.9``, ``resources.cpu>=100``): they are described in the operation's text and
 declared as ``form``/``explode`` object parameters whose ``patternProperties`` say which keys are
 accepted, which is how OpenAPI spells "these keys, whatever their names".
 
@@ -148,7 +148,7 @@ def path_param(name: str, description: str, **schema: Any) -> Param:
 
 _NAME = run_listing.NAME
 _NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?"
-_SORT = rf"^-?(?:{'|'.join(get_args(run_listing.SortField))}|metric\.{_NAME})$"
+_SORT = rf"^-?(?:{'|'.join(get_args(run_listing.SortField))}|metric\.{_NAME}|resources\.{_NAME})$"
 
 RUN_FILTERS = (
     Param(
@@ -191,26 +191,44 @@ RUN_FILTERS = (
         "`= != < <= > >=`, against the run's value of the metric (the one its last-finished step reported).",
         style={"style": "form", "explode": True},
     ),
+    Param(
+        name="resources.{name}{op}",
+        schema={
+            "type": "object",
+            "patternProperties": {
+                # Written as the metric comparisons are (see above).
+                rf"^resources\.{_NAME}[!<>]?$": {"type": "string", "pattern": rf"^{_NUMBER}$"},
+                rf"^resources\.{_NAME}[<>]{_NUMBER}$": {"type": "string", "maxLength": 0},
+            },
+            "additionalProperties": False,
+            "maxProperties": run_listing.MAX_REPEATED,
+        },
+        description="Resource comparisons, one query key per comparison: `resources.NAME OP NUMBER` with OP one of "
+        "`= != < <= > >=`, against the seconds of the resource the run used (Argo's status.resourcesDuration, e.g. "
+        "`resources.cpu>=100`, `resources.nvidia.com/gpu>0`); runs that report no such resource never match.",
+        style={"style": "form", "explode": True},
+    ),
 )
 
 _RUNS_TEXT = """\
 Runs, newest first, paged by keyset on (sort key, id): `next_page_token` continues the same query
 and is refused (400) with other filters or another sort.
 
-Besides the fixed parameters, three families of query keys filter the list; each may be given up
+Besides the fixed parameters, four families of query keys filter the list; each may be given up
 to 20 times and every one must hold:
 
 * `label=team=nlp`, `label=team=ml-*` (a prefix), `label=team`, `label=!team`: label selectors;
 * `param.NAME=VALUE`: the run argument NAME equals VALUE, e.g. `param.lr=0.1`; a trailing `*` makes
   VALUE a prefix, e.g. `param.model=resnet*`;
-* `metric.NAME OP NUMBER`, OP one of `= != < <= > >=`, e.g. `metric.accuracy>=0.9`.
+* `metric.NAME OP NUMBER`, OP one of `= != < <= > >=`, e.g. `metric.accuracy>=0.9`;
+* `resources.NAME OP NUMBER`: seconds of a resource the run used (resourcesDuration), e.g. `resources.cpu>=100`.
 
 `phase` (in any case) and `namespace` take comma-separated lists, and they and `pipeline` may be
 repeated: a run in any of the values matches, e.g. `phase=failed,error`.
 
-`sort` is `[-]created_at` (default `-created_at`), `[-]finished_at`, `[-]duration`, `[-]name` or
-`[-]metric.NAME`; sorting by a metric lists the runs that report it. `limit` is at most the
-server's page cap (RUNLEDGER_API_MAX_PAGE_SIZE, 500 by default)."""
+`sort` is `[-]created_at` (default `-created_at`), `[-]finished_at`, `[-]duration`, `[-]name`,
+`[-]metric.NAME` or `[-]resources.NAME`; sorting by a metric or a resource lists the runs that
+report it. `limit` is at most the server's page cap (RUNLEDGER_API_MAX_PAGE_SIZE, 500 by default)."""
 
 _KFP_FILTER = Param(
     name="filter",
@@ -310,7 +328,8 @@ OPERATIONS: tuple[Operation, ...] = (
     # runs
     Operation("/api/v1/runs", "listRuns", "Runs, filtered and sorted", "runs", {**ok(RunPage), **errors(400, 503)},
               description=_RUNS_TEXT, parameters=RUN_FILTERS,
-              query=QueryModel(run_listing.RunListQuery, hidden=frozenset({"namespaces", "labels", "params", "metrics"}),
+              query=QueryModel(run_listing.RunListQuery,
+                               hidden=frozenset({"namespaces", "labels", "params", "metrics", "resources"}),
                                # Phases are read in any case, and a value may list several.
                                refine={"sort": {"pattern": _SORT}, "phase": {"items": {"type": "string"}}})),  # fmt: skip
     Operation("/api/v1/runs/compare", "compareRuns", "Up to 50 runs side by side: their parameters and metrics",
@@ -330,6 +349,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/api/v1/pipelines/{pipeline}/metrics", "getPipelineMetricSeries",
               "A metric's time series across a pipeline's runs, oldest first", "runs",
               {**ok(MetricSeries), **errors(400, 503)}, query=QueryModel(run_endpoints.SeriesQuery),
+              description="`points` are the runs reporting the metric; `resources_duration` sums the seconds of "
+              "each resource (resourcesDuration) over all the pipeline's runs in the same window.",
               parameters=(path_param("pipeline", "The pipeline's name."),)),  # fmt: skip
     # artifacts
     Operation("/api/v1/artifacts", "listArtifacts", "The artifact index, newest first", "artifacts",

@@ -5,7 +5,8 @@ anything malformed into a BadRequest (400) that says what is wrong: an unknown o
 parameter, a value out of range, a filter or sort written wrong, a token of another query.
 
 Run listings take repeatable filters written ``label=team=nlp`` / ``label=team`` / ``label=!team``,
-``param.lr=0.1`` and ``metric.accuracy>=0.9`` (operators ``= != < <= > >=``); a label or argument
+``param.lr=0.1``, ``metric.accuracy>=0.9`` and ``resources.cpu>=100`` (seconds of a resource the
+run used; operators ``= != < <= > >=``); a label or argument
 value ending in ``*`` is a prefix (``param.model=resnet*``). ``phase`` and ``namespace`` take
 comma-separated lists, and they and ``pipeline`` may be repeated: any of the values matches.
 Pipelines are not split on commas, as a pipeline's name may hold one. Phases are read in any case
@@ -25,10 +26,10 @@ from runledger.core.models import PHASES
 from runledger.store import artifact_listing, run_listing
 from runledger.store.errors import BadRequest
 from runledger.store.lineage_graph import LineageQuery, parse_ref
-from runledger.store.run_listing import NAME, LabelFilter, MetricFilter, ParamFilter, RunListQuery
+from runledger.store.run_listing import NAME, LabelFilter, MetricFilter, ParamFilter, ResourceFilter, RunListQuery
 
 Q = TypeVar("Q", bound=BaseModel)
-_COMPARISON = re.compile(rf"^(metric)\.({NAME}?)(>=|<=|!=|=|>|<)(.*)$", re.S)
+_COMPARISON = re.compile(rf"^(metric|resources)\.({NAME}?)(>=|<=|!=|=|>|<)(.*)$", re.S)
 _PARAM = re.compile(rf"^param\.({NAME})=(.*)$", re.S)
 _LABEL = re.compile(r"^(!)?([A-Za-z0-9_.\-/]{1,317})(?:=(.*))?$", re.S)
 _PHASES = {phase.lower(): phase for phase in PHASES}
@@ -43,6 +44,7 @@ def parse_run_query(params: MultiDictProxy[str], *, max_limit: int = 500) -> Run
     labels: list[LabelFilter] = []
     param_filters: list[ParamFilter] = []
     metric_filters: list[MetricFilter] = []
+    resource_filters: list[ResourceFilter] = []
     for key, value in params.items():
         if key == "label":
             labels.append(_label(value))
@@ -53,21 +55,24 @@ def parse_run_query(params: MultiDictProxy[str], *, max_limit: int = 500) -> Run
             value, prefix = _maybe_prefix(match[2])
             param_filters.append(ParamFilter(name=match[1], value=value, prefix=prefix))
         elif key.startswith("metric."):
-            metric_filters.append(_metric(key, value))
+            metric_filters.append(MetricFilter(**_comparison(key, value)))
+        elif key.startswith("resources."):
+            resource_filters.append(ResourceFilter(**_comparison(key, value)))
         elif key in _ANY_OF:
             any_of.setdefault(key, []).extend(value.split(",") if _ANY_OF[key] else [value])
         elif key in plain:
             raise BadRequest(f"parameter {key!r} given more than once")
         else:
             plain[key] = value
-    for what, found in (("label", labels), ("param.", param_filters), ("metric.", metric_filters)):
+    repeated = (("label", labels), ("param.", param_filters), ("metric.", metric_filters),
+                ("resources.", resource_filters))  # fmt: skip
+    for what, found in repeated:
         if len(found) > run_listing.MAX_REPEATED:
             raise BadRequest(f"at most {run_listing.MAX_REPEATED} {what} filters")
     if "phase" in any_of:
         any_of["phase"] = [_phase(p) for p in any_of["phase"]]
-    query = _validated(
-        RunListQuery, {**plain, **any_of, "labels": labels, "params": param_filters, "metrics": metric_filters}
-    )
+    filters = {"labels": labels, "params": param_filters, "metrics": metric_filters, "resources": resource_filters}
+    query = _validated(RunListQuery, {**plain, **any_of, **filters})
     _check_sort(query.sort)
     _check_limit(query.limit, max_limit=max_limit)
     run_listing.start_after(query)  # a bad token is a 400 before any query runs
@@ -138,30 +143,33 @@ def _label(value: str) -> LabelFilter:
     return LabelFilter(key=match[2], value=label_value, prefix=prefix)
 
 
-def _metric(key: str, value: str) -> MetricFilter:
+def _comparison(key: str, value: str) -> dict[str, object]:
+    """name, op and value of a `metric.NAME OP NUMBER` or `resources.NAME OP NUMBER` filter."""
     # `metric.acc>=0.9` reaches us as key "metric.acc>" and value "0.9"; `metric.acc<0.9` as a bare
     # key. Rejoining them gives back what the client wrote.
     text = key if (value == "" and any(c in key for c in "<>")) else f"{key}={value}"
+    kind = key.split(".", 1)[0]
     match = _COMPARISON.match(text)
     if not match or not match[2]:
-        raise BadRequest(f"bad metric filter {text!r}: use metric.NAME OP NUMBER with OP one of = != < <= > >=")
+        raise BadRequest(f"bad {kind} filter {text!r}: use {kind}.NAME OP NUMBER with OP one of = != < <= > >=")
     try:
         number = float(match[4])
     except ValueError:
-        raise BadRequest(f"bad metric filter {text!r}: {match[4]!r} is not a number") from None
+        raise BadRequest(f"bad {kind} filter {text!r}: {match[4]!r} is not a number") from None
     if not math.isfinite(number):
-        raise BadRequest(f"bad metric filter {text!r}: the number must be finite")
-    return MetricFilter(name=match[2], op=match[3], value=number)  # type: ignore[arg-type]
+        raise BadRequest(f"bad {kind} filter {text!r}: the number must be finite")
+    return {"name": match[2], "op": match[3], "value": number}
 
 
 def _check_sort(sort: str) -> None:
     field = sort.lstrip("-")
     if sort.count("-") > 1 or not sort:
         raise BadRequest(f"bad sort {sort!r}")
-    if field.startswith("metric."):
-        if not re.fullmatch(NAME, field[len("metric."):]):
-            raise BadRequest(f"bad sort {sort!r}: metric name is empty or malformed")
-        return
+    for kind in ("metric", "resources"):
+        if field.startswith(f"{kind}."):
+            if not re.fullmatch(NAME, field[len(kind) + 1 :]):
+                raise BadRequest(f"bad sort {sort!r}: {kind} name is empty or malformed")
+            return
     if field not in run_listing.SORTS:
-        allowed = ", ".join([*run_listing.SORTS, "metric.NAME"])
+        allowed = ", ".join([*run_listing.SORTS, "metric.NAME", "resources.NAME"])
         raise BadRequest(f"unknown sort key {field!r}: one of {allowed}, with '-' for descending")

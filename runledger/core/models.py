@@ -114,6 +114,9 @@ class Step(_Frozen):
     exit_code: int | None = None
     message: str | None = None
     host_node: str | None = None
+    resources_duration: dict[str, int] = Field(
+        default_factory=dict, description="status.nodes[].resourcesDuration: resource -> seconds of it used."
+    )
 
 
 class FailedStep(_Frozen):
@@ -148,6 +151,11 @@ class Run(_Frozen):
     parameters: dict[str, str | None] = Field(default_factory=dict)
     step_counts: dict[str, int] = Field(default_factory=dict)
     nodes_offloaded: bool = False
+    resources_duration: dict[str, int] = Field(
+        default_factory=dict, description="status.resourcesDuration: resource -> seconds of it used (cpu, memory...)."
+    )
+    progress: str | None = Field(default=None, description="status.progress: 'done/total' steps, e.g. '3/7'.")
+    estimated_duration: int | None = Field(default=None, description="status.estimatedDuration, in seconds.")
     resource_version: str | None = None
     failed_step: FailedStep | None = Field(default=None, description="Set when the run failed and a step shows why.")
 

@@ -66,6 +66,13 @@ class RunOut(Out):
     parameters: dict[str, str | None]
     step_counts: dict[str, int]
     nodes_offloaded: bool = Field(description="Steps live in Argo's offload database and are not recorded.")
+    duration: float | None = Field(description="finished_at - started_at in seconds; null while running.")
+    resources_duration: dict[str, int] = Field(
+        description="status.resourcesDuration: resource (cpu, memory, nvidia.com/gpu...) -> seconds of it the run"
+        " used, as Argo accounts it; {} when Argo reported none."
+    )
+    progress: str | None = Field(description="status.progress: done/total steps, e.g. '3/7'.")
+    estimated_duration: int | None = Field(description="status.estimatedDuration: Argo's estimate, in seconds.")
     updated_at: Timestamp
     failed_step: FailedStepOut | None = Field(
         description="For a failed run, the step that failed it: the most deeply nested failed pod under the node "
@@ -145,6 +152,9 @@ class StepOut(Out):
     exit_code: int | None
     message: str | None
     host_node: str | None
+    resources_duration: dict[str, int] = Field(
+        description="The node's resourcesDuration: resource -> seconds of it the step used; {} when none reported."
+    )
     parents: list[str]
     children: list[str]
     inputs: StepIO
@@ -271,3 +281,8 @@ class MetricSeries(Out):
     metric: str
     points: list[MetricPoint]
     truncated: bool
+    resources_duration: dict[str, int] = Field(
+        description="resource -> seconds of it used, summed over the pipeline's runs created in the window that the"
+        " caller may read (whether or not they report the metric; deleted runs left out)."
+    )
+    runs: int = Field(description="How many runs resources_duration sums over.")

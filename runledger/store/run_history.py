@@ -51,6 +51,10 @@ def run_from_row(row: asyncpg.Record) -> RunOut:
         "parameters": row["parameters"],
         "step_counts": row["step_counts"],
         "nodes_offloaded": row["nodes_offloaded"],
+        "duration": row["duration_seconds"],
+        "resources_duration": row["resources_duration"],
+        "progress": row["progress"],
+        "estimated_duration": row["estimated_duration"],
         "updated_at": row["updated_at"],
         "failed_step": _failed_step(failed) if (failed := row["failed_step"]) else None,
         "failure": failed["failure"] if failed else None,
@@ -111,6 +115,7 @@ async def list_steps(conn: asyncpg.Connection, run_id: str) -> list[StepOut]:
             exit_code=s["exit_code"],
             message=s["message"],
             host_node=s["host_node"],
+            resources_duration=s["resources_duration"],
             parents=sorted(parents.get(s["id"], [])),
             children=sorted(children.get(s["id"], [])),
             inputs=io.get((s["id"], "input"), StepIO()),
@@ -185,4 +190,8 @@ async def metric_series(
                     created_at=finite(r["sort_at"]), finished_at=finite(r["finished_at"]), value=r["value"])
         for r in rows[:limit]
     ]  # fmt: skip
-    return MetricSeries(pipeline=pipeline, metric=metric, points=points, truncated=len(rows) > limit)
+    used = await conn.fetchrow(q("pipeline_resources_duration"), pipeline, since, until, readable)
+    return MetricSeries(
+        pipeline=pipeline, metric=metric, points=points, truncated=len(rows) > limit,
+        resources_duration=used["resources"], runs=used["runs"],
+    )  # fmt: skip

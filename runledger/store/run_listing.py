@@ -14,9 +14,10 @@ label value may be a prefix (``prefix=True``): it is matched with LIKE, the valu
 ``_`` and ``\\`` escaped, and a parameter prefix is also bounded as a range of the index
 parameters_by_value_prefix (migration 0015), which a generic plan can use as well as a custom one.
 
-Sorting by a metric lists the runs that report it (a run's value of a metric is the one the step
-that finished last reported). Sorting by finish time or duration puts runs without one (still
-running) last in descending order and first in ascending order.
+Filtering or sorting by a resource (``resources.cpu>=100``: the seconds of it the run used, Argo's
+resourcesDuration) lists the runs that report it, as sorting by a metric does (a run's value of a
+metric is the one the step that finished last reported). Sorting by finish time or duration puts
+runs without one (still running) last in descending order and first in ascending order.
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ class MetricFilter(BaseModel):
     value: float
 
 
+class ResourceFilter(BaseModel):
+    """Seconds of a resource the run used (its resourcesDuration), compared to a number."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    op: Literal["=", "!=", "<", "<=", ">", ">="]
+    value: float
+
+
 class RunListQuery(BaseModel):
     """A validated run listing."""
 
@@ -102,6 +112,7 @@ class RunListQuery(BaseModel):
     labels: tuple[LabelFilter, ...] = ()
     params: tuple[ParamFilter, ...] = ()
     metrics: tuple[MetricFilter, ...] = ()
+    resources: tuple[ResourceFilter, ...] = ()
     sort: str = "-created_at"
     count: bool = False
     limit: int = Field(default=50, ge=1, le=500)
@@ -111,6 +122,11 @@ class RunListQuery(BaseModel):
     def sort_metric(self) -> str | None:
         field = self.sort.lstrip("-")
         return field[len("metric."):] if field.startswith("metric.") else None
+
+    @property
+    def sort_resource(self) -> str | None:
+        field = self.sort.lstrip("-")
+        return field[len("resources."):] if field.startswith("resources.") else None
 
     @property
     def descending(self) -> bool:
@@ -125,7 +141,9 @@ def _fingerprint(query: RunListQuery) -> str:
 
 
 def _key_kind(query: RunListQuery) -> page_tokens.KeyKind:
-    return "number" if query.sort_metric is not None else SORTS[query.sort.lstrip("-")][1]
+    if query.sort_metric is not None or query.sort_resource is not None:
+        return "number"
+    return SORTS[query.sort.lstrip("-")][1]
 
 
 def page_token(query: RunListQuery, cursor: Cursor) -> str:
@@ -153,6 +171,8 @@ _SIMPLE = {
     "min_duration": "r.duration_seconds >= {value}",
     "max_duration": "r.duration_seconds <= {value}",
 }
+# Seconds of the named resource the run used; NULL when it reported none (the writer stores integers only).
+_RESOURCE_SECONDS = "(r.resources_duration ->> {name}::text)::double precision"
 # md5(value) matches the expression index parameters_by_value; the value check makes it exact.
 _ARGUMENT = "{p}.name = {name} AND md5({p}.value) = md5({value}) AND {p}.value = {value}"
 # The range on left(value, n) is parameters_by_value_prefix's; LIKE makes it exact past n characters.
@@ -238,14 +258,22 @@ def _filters(query: RunListQuery, sql: Statement) -> str | None:
             "EXISTS (SELECT 1 FROM run_metrics m WHERE m.run_id = r.id AND m.name = {name} AND m.value {op} {value})",
             name=sql.bind(metric.name), op=_OPERATORS[metric.op], value=sql.bind(metric.value),
         )  # fmt: skip
+    for resource in query.resources:
+        seconds = splice(_RESOURCE_SECONDS, name=sql.bind(resource.name))
+        sql.where("{seconds} {op} {value}", seconds=seconds, op=_OPERATORS[resource.op], value=sql.bind(resource.value))
     return listing_key
 
 
 def _order(query: RunListQuery, sql: Statement, *, listing_key: str | None) -> paging.Order:
-    """The listing's order; a metric sort joins the metric (listing the runs that report it)."""
+    """The listing's order; a metric or resource sort lists the runs that report it."""
     if query.sort_metric is not None:
         sql.join("JOIN run_metrics sm ON sm.run_id = r.id AND sm.name = {metric}", metric=sql.bind(query.sort_metric))
         return paging.Order(key="sm.value", kind="number", id="r.id", descending=query.descending)
+    if query.sort_resource is not None:
+        name = sql.bind(query.sort_resource)
+        sql.where("r.resources_duration ? {name}", name=name)
+        key = splice(_RESOURCE_SECONDS, name=name)
+        return paging.Order(key=key, kind="number", id="r.id", descending=query.descending)
     if listing_key == "arg":
         return paging.Order(key="arg.run_sort_at", kind="time", id="arg.run_id", descending=query.descending)
     key, kind = SORTS[query.sort.lstrip("-")]

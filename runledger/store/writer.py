@@ -32,15 +32,28 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from operator import itemgetter
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
 
-from runledger.core.models import RunState, Step
+from runledger.core.models import ArtifactRef, Run, RunState, Step
 from runledger.core.phases import Seen, run_phase_at, step_phase_at
 from runledger.store.sql_blocks import q
+from runledger.store.write_rows import (
+    ArtifactRefRow,
+    ArtifactRow,
+    EdgeRow,
+    ParameterRow,
+    RefKey,
+    RunRow,
+    StepKey,
+    StepRow,
+    TransitionRow,
+    arrays,
+    statement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,71 +104,62 @@ class WriteResult:
     transitions: int = 0
 
 
-class _Columns:
-    """Rows for one statement, kept as columns (what unnest() takes)."""
-
-    def __init__(self, width: int) -> None:
-        self.cols: list[list[Any]] = [[] for _ in range(width)]
-
-    def add(self, *row: Any) -> None:
-        for col, value in zip(self.cols, row, strict=True):
-            col.append(value)
-
-    def __len__(self) -> int:
-        return len(self.cols[0])
-
-
 class _Batch:
-    def __init__(self) -> None:
-        self.runs = _Columns(21)
-        self.steps = _Columns(15)
-        self.step_deletes = _Columns(2)
-        self.edge_inserts = _Columns(3)
-        self.edge_deletes = _Columns(3)
-        self.params = _Columns(7)
-        self.param_deletes = _Columns(4)
-        self.artifacts = _Columns(16)
-        self.artifact_deletes = _Columns(4)
-        self.transitions = _Columns(5)
+    """The rows a batch writes, per statement, as the row type of its table (write_rows)."""
 
-    def statements(self) -> list[tuple[str, list[Any], int]]:
-        """(query name, arguments, rows of run state it writes) for every statement with work to do."""
+    def __init__(self) -> None:
+        self.runs: list[RunRow] = []
+        self.steps: list[StepRow] = []
+        self.step_deletes: list[StepKey] = []
+        self.edge_inserts: list[EdgeRow] = []
+        self.edge_deletes: list[EdgeRow] = []
+        self.params: list[ParameterRow] = []
+        self.param_deletes: list[RefKey] = []
+        self.artifacts: list[ArtifactRefRow] = []
+        self.artifact_deletes: list[RefKey] = []
+        self.transitions: list[TransitionRow] = []
+
+    def statements(self) -> list[tuple[str, str, list[Any], int]]:
+        """(query name, SQL, arguments, rows of run state it writes) for every statement with work to do."""
         # Parents before children (foreign keys), deletes before upserts of the same table.
         # Artifact discovery and queueing are bookkeeping of the indexer, not run state: not counted.
-        ordered = [
-            ("upsert_runs", self.runs),
-            ("delete_steps", self.step_deletes),
-            ("upsert_steps", self.steps),
-            ("delete_edges", self.edge_deletes),
-            ("insert_edges", self.edge_inserts),
-            ("delete_parameters", self.param_deletes),
-            ("upsert_parameters", self.params),
-            ("delete_artifact_refs", self.artifact_deletes),
-            ("upsert_artifact_refs", self.artifacts),
-            ("insert_transitions", self.transitions),
+        ordered: list[tuple[str, type[tuple], list[Any]]] = [
+            ("upsert_runs", RunRow, self.runs),
+            ("delete_steps", StepKey, self.step_deletes),
+            ("upsert_steps", StepRow, self.steps),
+            ("delete_edges", EdgeRow, self.edge_deletes),
+            ("insert_edges", EdgeRow, self.edge_inserts),
+            ("delete_parameters", RefKey, self.param_deletes),
+            ("upsert_parameters", ParameterRow, self.params),
+            ("delete_artifact_refs", RefKey, self.artifact_deletes),
+            ("upsert_artifact_refs", ArtifactRefRow, self.artifacts),
+            ("insert_transitions", TransitionRow, self.transitions),
         ]
-        found = [(name, cols.cols, len(cols)) for name, cols in ordered if len(cols)]
+        found = [(name, statement(name, row), arrays(rows, row), len(rows)) for name, row, rows in ordered if rows]
         discovered = self._discovered()
-        if len(discovered):
-            at = [name for name, _, _ in found].index("upsert_artifact_refs")
-            found.insert(at, ("discover_artifacts", discovered.cols, 0))
-            found.insert(at + 2, ("enqueue_artifacts", self._to_index(), 0))
+        if discovered:
+            at = [name for name, _, _, _ in found].index("upsert_artifact_refs")
+            found.insert(at, ("discover_artifacts", statement("discover_artifacts", ArtifactRow),
+                              arrays(discovered, ArtifactRow), 0))  # fmt: skip
+            found.insert(at + 2, ("enqueue_artifacts", q("enqueue_artifacts"), self._to_index(), 0))
         return found
 
-    def _discovered(self) -> _Columns:
-        cols = _Columns(7)
-        a = self.artifacts.cols
-        for uri, bucket, key, endpoint, region, insecure, direction in zip(a[14], a[6], a[7], a[8], a[9], a[10], a[2]):
-            if uri is not None:
-                cols.add(uri, bucket, key, endpoint, region, insecure, direction)
-        return cols
+    def _discovered(self) -> list[ArtifactRow]:
+        found = []
+        for a in self.artifacts:
+            if a.uri is not None:
+                found.append(ArtifactRow(
+                    uri=a.uri, bucket=a.s3_bucket, key=a.s3_key, endpoint=a.s3_endpoint, region=a.s3_region,
+                    insecure=a.s3_insecure, direction=a.direction,
+                ))  # fmt: skip
+        return found
 
     def _to_index(self) -> list[Any]:
         outputs: set[str] = set()
         inputs: set[str] = set()
-        for uri, direction in zip(self.artifacts.cols[14], self.artifacts.cols[2]):
-            if uri is not None:
-                (outputs if direction == "output" else inputs).add(uri)
+        for a in self.artifacts:
+            if a.uri is not None:
+                (outputs if a.direction == "output" else inputs).add(a.uri)
         return [sorted(outputs), sorted(inputs - outputs)]
 
 
@@ -228,8 +232,8 @@ class RunWriter:
                     else:
                         updates[state.run.id] = after
                         result.runs_written += 1
-                for name, args, rows in batch.statements():
-                    written = affected(await conn.execute(q(name), *args))
+                for name, sql, args, rows in batch.statements():
+                    written = affected(await conn.execute(sql, *args))
                     if name == "upsert_runs" and written != rows:
                         raise ConcurrentWrite(f"{rows - written} run(s) stored by another writer meanwhile")
                     result.rows += rows
@@ -274,91 +278,154 @@ class RunWriter:
     def _diff(self, state: RunState, before: Persisted | None, batch: _Batch, now: datetime) -> Persisted | None:
         """Queue the rows that differ from `before`; returns the new fingerprints, or None if nothing changed."""
         run = state.run
-        rid = run.id
-        labels = orjson.dumps(run.labels, option=orjson.OPT_SORT_KEYS).decode()
-        params = orjson.dumps(run.parameters, option=orjson.OPT_SORT_KEYS).decode()
-        counts = orjson.dumps(run.step_counts, option=orjson.OPT_SORT_KEYS).decode()
-        run_row = (
-            rid, run.namespace, run.name, run.uid, run.kfp_run_id, run.pipeline_name, run.scheduled_workflow,
-            run.phase, run.message, run.created_at, run.started_at, run.finished_at, labels, params, counts,
-            run.nodes_offloaded,
-        )  # fmt: skip
-        # resourceVersion is left out on purpose: a new version with the same content is no change.
-        run_fp = fingerprint(*run_row, state.deleted)
-        if run.shutdown is not None:
-            # Only when set: runs stored before shutdown was recorded keep matching their fingerprints,
-            # so an upgrade does not rewrite every run.
-            run_fp = fingerprint(run_fp, run.shutdown)
-        failed_step = None
-        if run.failed_step is not None:
-            # Likewise only when set.
-            failed_step = run.failed_step.model_dump_json()
-            run_fp = fingerprint(run_fp, failed_step)
+        documents = _Documents.of(run)
+        run_fp = _run_fingerprint(state, documents)
         after = Persisted(run_fp, run.phase, run.resource_version, state.deleted, sys.intern(run.namespace), run.name)
-        changed = before is None or before.fp != run_fp
         old = before or Persisted(0, "", None, False, "", "")
-
-        fps, phases, old_fps = after.steps, after.step_phases, old.steps
-        for step in state.steps:
-            step_fp = _step_fingerprint(step)
-            fps[step.id] = step_fp
-            phases[step.id] = step.phase
-            if old_fps.get(step.id) == step_fp:
-                continue
-            changed = True
-            batch.steps.add(
-                rid, step.id, step.name, step.display_name, step.type, step.template, step.phase, step.boundary_id,
-                step.pod_name, step.started_at, step.finished_at, step.exit_code, step.message, step.host_node,
-                step_fp,
-            )  # fmt: skip
-        for step_id in old.steps.keys() - after.steps.keys():
-            changed = True
-            batch.step_deletes.add(rid, step_id)
-
-        after.edges = state.edges
-        # Usually the very same pairs in the same order; only a difference needs the sets.
-        if state.edges != old.edges:
-            new_edges, old_edges = set(state.edges), set(old.edges)
-            for parent, child in state.edges:
-                if (parent, child) not in old_edges:
-                    changed = True
-                    batch.edge_inserts.add(rid, parent, child)
-            for parent, child in old.edges:
-                if (parent, child) not in new_edges:
-                    changed = True
-                    batch.edge_deletes.add(rid, parent, child)
-
-        for p in state.parameters:
-            key = (p.step_id, p.direction, p.name)
-            p_fp = fingerprint(p.value, p.truncated)
-            after.parameters[key] = p_fp
-            if old.parameters.get(key) != p_fp:
-                changed = True
-                batch.params.add(rid, p.step_id, p.direction, p.name, p.value, p.truncated, p_fp)
-        for key in old.parameters.keys() - after.parameters.keys():
-            changed = True
-            batch.param_deletes.add(rid, *key)
-
-        for a in state.artifacts:
-            key = (a.step_id, a.direction, a.name)
-            row = (
-                a.path, a.storage, a.s3_bucket, a.s3_key, a.s3_endpoint, a.s3_region, a.s3_insecure,
-                a.location_source, a.archive, a.optional, a.uri,
-            )  # fmt: skip
-            a_fp = fingerprint(*row)
-            after.artifacts[key] = a_fp
-            if old.artifacts.get(key) != a_fp:
-                changed = True
-                batch.artifacts.add(rid, *key, *row, a_fp)
-        for key in old.artifacts.keys() - after.artifacts.keys():
-            changed = True
-            batch.artifact_deletes.add(rid, *key)
-
+        # Every step runs: each fills in its part of `after`.
+        changed = before is None or before.fp != run_fp
+        changed |= _queue_steps(state, old=old, after=after, batch=batch)
+        changed |= _queue_edges(state, old=old, after=after, batch=batch)
+        changed |= _queue_parameters(state, old=old, after=after, batch=batch)
+        changed |= _queue_artifacts(state, old=old, after=after, batch=batch)
         if not changed:
             return None
-        deleted_at = (state.deletion_timestamp or now) if state.deleted else None
-        batch.runs.add(*run_row, deleted_at, run.resource_version, run_fp, run.shutdown, failed_step)
+        batch.runs.append(_run_row(state, documents, fp=run_fp, now=now))
         return after
+
+
+class _Documents(NamedTuple):
+    """A run's jsonb columns serialised once, in a stable order (maps with sorted keys, the failed step in
+    its model's field order): their text is what is fingerprinted and sent."""
+
+    labels: str
+    parameters: str
+    step_counts: str
+    resources_duration: str
+    failed_step: str | None
+
+    @classmethod
+    def of(cls, run: Run, _dumps=orjson.dumps, _sorted=orjson.OPT_SORT_KEYS) -> _Documents:
+        return cls(
+            labels=_dumps(run.labels, option=_sorted).decode(),
+            parameters=_dumps(run.parameters, option=_sorted).decode(),
+            step_counts=_dumps(run.step_counts, option=_sorted).decode(),
+            resources_duration=_dumps(run.resources_duration, option=_sorted).decode(),
+            failed_step=None if run.failed_step is None else run.failed_step.model_dump_json(),
+        )
+
+
+def _run_fingerprint(state: RunState, documents: _Documents) -> int:
+    run = state.run
+    # The values and their order are those of the fingerprints already stored: another order would
+    # rewrite every run once. resourceVersion is left out on purpose: a new version with the same
+    # content is no change.
+    fp = fingerprint(
+        run.id, run.namespace, run.name, run.uid, run.kfp_run_id, run.pipeline_name, run.scheduled_workflow,
+        run.phase, run.message, run.created_at, run.started_at, run.finished_at, documents.labels,
+        documents.parameters, documents.step_counts, run.nodes_offloaded, state.deleted,
+    )  # fmt: skip
+    # Each only when set: runs stored before it was recorded keep matching their fingerprints, so
+    # an upgrade does not rewrite every run.
+    if run.shutdown is not None:
+        fp = fingerprint(fp, run.shutdown)
+    if documents.failed_step is not None:
+        fp = fingerprint(fp, documents.failed_step)
+    if run.resources_duration or run.progress is not None or run.estimated_duration is not None:
+        fp = fingerprint(fp, documents.resources_duration, run.progress, run.estimated_duration)
+    return fp
+
+
+def _run_row(state: RunState, documents: _Documents, *, fp: int, now: datetime) -> RunRow:
+    run = state.run
+    return RunRow(
+        id=run.id, namespace=run.namespace, name=run.name, uid=run.uid, kfp_run_id=run.kfp_run_id,
+        pipeline_name=run.pipeline_name, scheduled_workflow=run.scheduled_workflow, phase=run.phase,
+        message=run.message, created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+        labels=documents.labels, parameters=documents.parameters, step_counts=documents.step_counts,
+        nodes_offloaded=run.nodes_offloaded, deleted_at=(state.deletion_timestamp or now) if state.deleted else None,
+        resource_version=run.resource_version, fp=fp, shutdown=run.shutdown, failed_step=documents.failed_step,
+        resources_duration=documents.resources_duration, progress=run.progress,
+        estimated_duration=run.estimated_duration,
+    )  # fmt: skip
+
+
+def _queue_steps(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
+    rid = state.run.id
+    changed = False
+    fps, phases, old_fps = after.steps, after.step_phases, old.steps
+    for step in state.steps:
+        step_fp = _step_fingerprint(step)
+        fps[step.id] = step_fp
+        phases[step.id] = step.phase
+        if old_fps.get(step.id) == step_fp:
+            continue
+        changed = True
+        batch.steps.append(StepRow(
+            run_id=rid, id=step.id, name=step.name, display_name=step.display_name, type=step.type,
+            template=step.template, phase=step.phase, boundary_id=step.boundary_id, pod_name=step.pod_name,
+            started_at=step.started_at, finished_at=step.finished_at, exit_code=step.exit_code,
+            message=step.message, host_node=step.host_node, fp=step_fp,
+            resources_duration=orjson.dumps(step.resources_duration, option=orjson.OPT_SORT_KEYS).decode(),
+        ))  # fmt: skip
+    for step_id in old_fps.keys() - fps.keys():
+        changed = True
+        batch.step_deletes.append(StepKey(run_id=rid, id=step_id))
+    return changed
+
+
+def _queue_edges(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
+    after.edges = state.edges
+    # Usually the very same pairs in the same order; only a difference needs the sets.
+    if state.edges == old.edges:
+        return False
+    rid = state.run.id
+    new_edges, old_edges = set(state.edges), set(old.edges)
+    inserts = [EdgeRow(run_id=rid, parent_id=p, child_id=c) for p, c in state.edges if (p, c) not in old_edges]
+    deletes = [EdgeRow(run_id=rid, parent_id=p, child_id=c) for p, c in old.edges if (p, c) not in new_edges]
+    batch.edge_inserts.extend(inserts)
+    batch.edge_deletes.extend(deletes)
+    return bool(inserts or deletes)
+
+
+def _queue_parameters(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
+    rid = state.run.id
+    changed = False
+    for p in state.parameters:
+        key = (p.step_id, p.direction, p.name)
+        p_fp = fingerprint(p.value, p.truncated)
+        after.parameters[key] = p_fp
+        if old.parameters.get(key) != p_fp:
+            changed = True
+            batch.params.append(ParameterRow(
+                run_id=rid, step_id=p.step_id, direction=p.direction, name=p.name, value=p.value,
+                truncated=p.truncated, fp=p_fp,
+            ))  # fmt: skip
+    for step_id, direction, name in old.parameters.keys() - after.parameters.keys():
+        changed = True
+        batch.param_deletes.append(RefKey(run_id=rid, step_id=step_id, direction=direction, name=name))
+    return changed
+
+
+def _queue_artifacts(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
+    rid = state.run.id
+    changed = False
+    for a in state.artifacts:
+        key = (a.step_id, a.direction, a.name)
+        a_fp = _artifact_fingerprint(a)
+        after.artifacts[key] = a_fp
+        if old.artifacts.get(key) != a_fp:
+            changed = True
+            batch.artifacts.append(ArtifactRefRow(
+                run_id=rid, step_id=a.step_id, direction=a.direction, name=a.name, path=a.path, storage=a.storage,
+                s3_bucket=a.s3_bucket, s3_key=a.s3_key, s3_endpoint=a.s3_endpoint, s3_region=a.s3_region,
+                s3_insecure=a.s3_insecure, location_source=a.location_source, archive=a.archive,
+                optional=a.optional, uri=a.uri, fp=a_fp,
+            ))  # fmt: skip
+    for step_id, direction, name in old.artifacts.keys() - after.artifacts.keys():
+        changed = True
+        batch.artifact_deletes.append(RefKey(run_id=rid, step_id=step_id, direction=direction, name=name))
+    return changed
 
 
 def _transitions(state: RunState, before: Persisted | None, seen: Seen | None, batch: _Batch, now: datetime) -> None:
@@ -368,18 +435,19 @@ def _transitions(state: RunState, before: Persisted | None, seen: Seen | None, b
     interleaved by time (each kept in its order), so the event feed tells a backlog as it happened.
     """
     rid = state.run.id
-    chains: dict[str, list[tuple[str, str, str | None, str, datetime]]] = {}  # step id ('' the run) -> rows
+    chains: dict[str, list[TransitionRow]] = {}  # step id ('' the run) -> rows
 
     def enter(step_id: str, phase: str, at: datetime) -> None:
         chain = chains.get(step_id)
         if chain:
-            previous = chain[-1][3]
+            previous = chain[-1].to_phase
         elif before is None:
             previous = None
         else:
             previous = before.phase if step_id == "" else before.step_phases.get(step_id)
         if phase and phase != previous:
-            chains.setdefault(step_id, []).append((rid, step_id, previous, phase, at))
+            row = TransitionRow(run_id=rid, step_id=step_id, from_phase=previous, to_phase=phase, at=at)
+            chains.setdefault(step_id, []).append(row)
 
     for change in seen.earlier if seen else ():
         if before is None or not _not_newer(change.resource_version, before.resource_version):
@@ -389,9 +457,8 @@ def _transitions(state: RunState, before: Persisted | None, seen: Seen | None, b
     for step in state.steps:
         enter(step.id, step.phase, step_phase_at(step) or fallback)
     enter("", state.run.phase, run_phase_at(state) or fallback)
-    rows = heapq.merge(*chains.values(), key=itemgetter(4)) if interleave else itertools.chain(*chains.values())
-    for row in rows:
-        batch.transitions.add(*row)
+    rows = heapq.merge(*chains.values(), key=attrgetter("at")) if interleave else itertools.chain(*chains.values())
+    batch.transitions.extend(rows)
 
 
 def _not_newer(incoming: str | None, stored: str | None) -> bool:
@@ -411,7 +478,17 @@ def _conflicts(state: RunState, before: Persisted) -> bool:
 
 
 def _step_fingerprint(step: Step) -> int:
-    return _fingerprint((
+    values = (
         step.name, step.display_name, step.type, step.template, step.phase, step.boundary_id, step.pod_name,
         step.started_at, step.finished_at, step.exit_code, step.message, step.host_node,
+    )  # fmt: skip
+    if step.resources_duration:  # only when set, as for runs (_run_fingerprint)
+        values += (sorted(step.resources_duration.items()),)
+    return _fingerprint(values)
+
+
+def _artifact_fingerprint(a: ArtifactRef) -> int:
+    return _fingerprint((
+        a.path, a.storage, a.s3_bucket, a.s3_key, a.s3_endpoint, a.s3_region, a.s3_insecure, a.location_source,
+        a.archive, a.optional, a.uri,
     ))  # fmt: skip

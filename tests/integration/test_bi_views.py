@@ -77,7 +77,7 @@ async def test_v_runs_has_one_row_per_run_with_its_steps_counted(pool, conn, set
                r.deleted_at IS NOT NULL AS deleted, r.labels, r.parameters,
                (SELECT count(*) FROM steps s WHERE s.run_id = r.id)::int AS step_count,
                (SELECT count(*) FROM steps s WHERE s.run_id = r.id AND s.phase IN ('Failed', 'Error'))::int AS failed_steps,
-               r.message, r.shutdown
+               r.message, r.shutdown, r.resources_duration, r.progress, r.estimated_duration
         FROM runs r ORDER BY r.id""")  # fmt: skip
     rows = await conn.fetch("SELECT * FROM v_runs ORDER BY id")
     assert len(rows) == len(fixture_files()) + 1
@@ -85,6 +85,7 @@ async def test_v_runs_has_one_row_per_run_with_its_steps_counted(pool, conn, set
     assert any(r["failed_steps"] for r in rows if r["id"] != "uid-gone"), "the fixtures hold failed steps"
     assert any(r["duration_seconds"] for r in rows)
     assert any(r["shutdown"] == "Terminate" for r in rows), "a fixture was terminated (spec.shutdown)"
+    assert any(r["resources_duration"] and r["progress"] for r in rows), "fixtures account resourcesDuration"
     [deleted] = [r for r in rows if r["deleted"]]
     assert (deleted["id"], deleted["step_count"], deleted["failed_steps"], deleted["duration_seconds"]) == ("uid-gone", 1, 1, None)
 
@@ -94,7 +95,7 @@ async def test_v_steps_has_one_row_per_step_with_what_its_pod_adds(pool, conn, s
     wf.obj["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] = "churn-pipeline"
     wf.node("prep", "Succeeded", at="2026-01-01T00:00:20Z", startedAt="2026-01-01T00:00:08Z", displayName="prep", outputs={"exitCode": "0"})
     wf.node("train", "Failed", at="2026-01-01T00:01:00Z", startedAt="2026-01-01T00:00:10Z", message="OOMKilled (exit code 137)",
-            hostNodeName="node-from-argo")  # fmt: skip
+            hostNodeName="node-from-argo", resourcesDuration={"cpu": 50, "nvidia.com/gpu": 50})  # fmt: skip
     wf.node("eval", "Running", startedAt="2026-01-01T00:00:30Z")
     pod = step_pod(wf, "train", image="registry.example/train:1.4", reason="OOMKilled", exit_code=137, restarts=2, node="gpu-node-7")
     await ingest(pool, settings, [wf.phase("Failed", at="2026-01-01T00:01:05Z").event()], [pod])
@@ -113,6 +114,7 @@ async def test_v_steps_has_one_row_per_step_with_what_its_pod_adds(pool, conn, s
         "registry.example/train:1.4", "OOMKilled", 2, 137, "gpu-node-7"
     )
     assert train["pod_name"] and (running["finished_at"], running["duration_seconds"]) == (None, None)
+    assert (train["resources_duration"], prep["resources_duration"]) == ({"cpu": 50, "nvidia.com/gpu": 50}, {})
     created = await conn.fetchval("SELECT created_at FROM v_runs WHERE id = 'uid-churn'")
     assert {r["run_created_at"] for r in rows.values()} == {created}
 

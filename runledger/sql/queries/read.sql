@@ -4,19 +4,20 @@
 -- name: run_columns
 id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, message, shutdown, created_at,
 started_at, finished_at, labels, parameters, step_counts, nodes_offloaded, deleted_at, resource_version,
-updated_at, sort_at, first_seen_at, failed_step
+updated_at, sort_at, first_seen_at, failed_step, duration_seconds, resources_duration, progress, estimated_duration
 
 -- name: run_columns_r
 r.id, r.namespace, r.name, r.uid, r.kfp_run_id, r.pipeline_name, r.scheduled_workflow, r.phase, r.message,
 r.shutdown, r.created_at, r.started_at, r.finished_at, r.labels, r.parameters, r.step_counts, r.nodes_offloaded,
-r.deleted_at, r.resource_version, r.updated_at, r.sort_at, r.first_seen_at, r.failed_step
+r.deleted_at, r.resource_version, r.updated_at, r.sort_at, r.first_seen_at, r.failed_step, r.duration_seconds,
+r.resources_duration, r.progress, r.estimated_duration
 
 -- name: get_run
 SELECT {run_columns} FROM runs WHERE id = $1;
 
 -- name: list_steps
 SELECT id, name, display_name, type, template, phase, boundary_id, pod_name, started_at, finished_at,
-       exit_code, message, host_node
+       exit_code, message, host_node, resources_duration
 FROM steps WHERE run_id = $1
 ORDER BY started_at NULLS LAST, id;
 
@@ -105,6 +106,21 @@ WHERE r.pipeline_name = $1 AND r.deleted_at IS NULL
   AND ($6::text[] IS NULL OR r.namespace = ANY($6::text[]))
 ORDER BY r.sort_at, r.id
 LIMIT $5;
+
+-- name: pipeline_resources_duration
+-- resource -> seconds summed over the pipeline's runs in the window (the runs a series reads from).
+WITH chosen AS (
+    SELECT r.resources_duration FROM runs r
+    WHERE r.pipeline_name = $1 AND r.deleted_at IS NULL
+      AND ($2::timestamptz IS NULL OR r.sort_at >= $2) AND ($3::timestamptz IS NULL OR r.sort_at < $3)
+      AND ($4::text[] IS NULL OR r.namespace = ANY($4::text[]))
+), sums AS (
+    SELECT e.key, sum(e.value::bigint) AS seconds
+    FROM chosen c, jsonb_each_text(c.resources_duration) AS e
+    GROUP BY e.key
+)
+SELECT (SELECT count(*) FROM chosen)::integer AS runs,
+       coalesce((SELECT jsonb_object_agg(key, seconds) FROM sums), '{}'::jsonb) AS resources;
 
 -- name: limit_statement_time
 -- SET LOCAL with bound values: they end with the request's transaction.

@@ -1,5 +1,8 @@
 -- Write side. Every statement takes whole columns as arrays and unnests them, so one round trip
--- writes the rows of every run in a group-committed batch, however many there are.
+-- writes the rows of every run in a group-committed batch, however many there are. The writer fills
+-- in {unnest} (unnest() of the arrays), {columns} (the column names, in the arrays' order) and
+-- {values} (u.<column>, cast to the column's type) from the table's row definition in
+-- runledger/store/write_rows.py, the one place that orders the columns.
 
 -- name: load_run_fingerprints
 SELECT id, fp, phase, resource_version, deleted_at IS NOT NULL AS deleted, namespace, name
@@ -18,20 +21,8 @@ SELECT run_id, step_id, direction, name, fp FROM parameters WHERE run_id = ANY($
 SELECT run_id, step_id, direction, name, fp FROM artifact_refs WHERE run_id = ANY($1::text[]);
 
 -- name: upsert_runs
-INSERT INTO runs AS r (
-    id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, message,
-    created_at, started_at, finished_at, labels, parameters, step_counts, nodes_offloaded,
-    deleted_at, resource_version, fp, shutdown, failed_step)
-SELECT u.id, u.namespace, u.name, u.uid, u.kfp_run_id, u.pipeline_name, u.scheduled_workflow, u.phase,
-       u.message, u.created_at, u.started_at, u.finished_at, u.labels::jsonb, u.parameters::jsonb,
-       u.step_counts::jsonb, u.nodes_offloaded, u.deleted_at, u.resource_version, u.fp, u.shutdown,
-       u.failed_step::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[],
-            $15::text[], $16::boolean[], $17::timestamptz[], $18::text[], $19::bigint[], $20::text[], $21::text[])
-     AS u(id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, message,
-          created_at, started_at, finished_at, labels, parameters, step_counts, nodes_offloaded,
-          deleted_at, resource_version, fp, shutdown, failed_step)
+INSERT INTO runs AS r ({columns})
+SELECT {values} FROM {unnest} AS u({columns})
 ON CONFLICT (id) DO UPDATE SET
     namespace = excluded.namespace, name = excluded.name, uid = excluded.uid,
     kfp_run_id = excluded.kfp_run_id, pipeline_name = excluded.pipeline_name,
@@ -39,7 +30,8 @@ ON CONFLICT (id) DO UPDATE SET
     shutdown = excluded.shutdown, failed_step = excluded.failed_step,
     created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
     labels = excluded.labels, parameters = excluded.parameters, step_counts = excluded.step_counts,
-    nodes_offloaded = excluded.nodes_offloaded,
+    nodes_offloaded = excluded.nodes_offloaded, resources_duration = excluded.resources_duration,
+    progress = excluded.progress, estimated_duration = excluded.estimated_duration,
     -- A run stays deleted at the moment it was first seen deleted.
     deleted_at = CASE WHEN excluded.deleted_at IS NULL THEN NULL ELSE coalesce(r.deleted_at, excluded.deleted_at) END,
     resource_version = excluded.resource_version, fp = excluded.fp, updated_at = now()
@@ -49,47 +41,43 @@ WHERE r.namespace = excluded.namespace AND r.name = excluded.name
   AND NOT resource_version_is_older(excluded.resource_version, r.resource_version);
 
 -- name: upsert_steps
-INSERT INTO steps (run_id, id, name, display_name, type, template, phase, boundary_id, pod_name,
-                   started_at, finished_at, exit_code, message, host_node, fp)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::integer[],
-                     $13::text[], $14::text[], $15::bigint[])
+INSERT INTO steps ({columns})
+SELECT {values} FROM {unnest} AS u({columns})
 ON CONFLICT (run_id, id) DO UPDATE SET
     name = excluded.name, display_name = excluded.display_name, type = excluded.type,
     template = excluded.template, phase = excluded.phase, boundary_id = excluded.boundary_id,
     pod_name = excluded.pod_name, started_at = excluded.started_at, finished_at = excluded.finished_at,
     exit_code = excluded.exit_code, message = excluded.message, host_node = excluded.host_node,
-    fp = excluded.fp;
+    fp = excluded.fp, resources_duration = excluded.resources_duration;
 
 -- name: delete_steps
-DELETE FROM steps s USING unnest($1::text[], $2::text[]) AS d(run_id, id)
-WHERE s.run_id = d.run_id AND s.id = d.id;
+DELETE FROM steps s USING {unnest} AS u({columns})
+WHERE s.run_id = u.run_id AND s.id = u.id;
 
 -- name: insert_edges
-INSERT INTO step_edges (run_id, parent_id, child_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+INSERT INTO step_edges ({columns})
+SELECT {values} FROM {unnest} AS u({columns})
 ON CONFLICT DO NOTHING;
 
 -- name: delete_edges
-DELETE FROM step_edges e USING unnest($1::text[], $2::text[], $3::text[]) AS d(run_id, parent_id, child_id)
-WHERE e.run_id = d.run_id AND e.parent_id = d.parent_id AND e.child_id = d.child_id;
+DELETE FROM step_edges e USING {unnest} AS u({columns})
+WHERE e.run_id = u.run_id AND e.parent_id = u.parent_id AND e.child_id = u.child_id;
 
 -- name: upsert_parameters
-INSERT INTO parameters (run_id, step_id, direction, name, value, truncated, fp)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::bigint[])
+INSERT INTO parameters ({columns})
+SELECT {values} FROM {unnest} AS u({columns})
 ON CONFLICT (run_id, step_id, direction, name) DO UPDATE SET
     value = excluded.value, truncated = excluded.truncated, fp = excluded.fp;
 
 -- name: delete_parameters
-DELETE FROM parameters p USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(run_id, step_id, direction, name)
-WHERE p.run_id = d.run_id AND p.step_id = d.step_id AND p.direction = d.direction AND p.name = d.name;
+DELETE FROM parameters p USING {unnest} AS u({columns})
+WHERE p.run_id = u.run_id AND p.step_id = u.step_id AND p.direction = u.direction AND p.name = u.name;
 
 -- name: discover_artifacts
 -- Ordered by uri so concurrent writers take the unique index's locks in one order (no deadlocks).
 INSERT INTO artifacts (uri, bucket, key, endpoint, region, insecure)
 SELECT DISTINCT ON (u.uri) u.uri, u.bucket, u.key, u.endpoint, u.region, u.insecure
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[])
-     AS u(uri, bucket, key, endpoint, region, insecure, direction)
+FROM {unnest} AS u({columns})
 WHERE u.uri IS NOT NULL
 -- Where a producer and a consumer disagree on the endpoint, the producer's location is the object's.
 ORDER BY u.uri, u.direction = 'output' DESC
@@ -98,14 +86,9 @@ ON CONFLICT (uri) DO NOTHING;
 -- name: upsert_artifact_refs
 -- A separate statement from discover_artifacts on purpose: under READ COMMITTED it sees artifacts
 -- another writer inserted concurrently, which a CTE in the same statement would not.
-INSERT INTO artifact_refs (run_id, step_id, direction, name, path, storage, s3_bucket, s3_key, s3_endpoint,
-                           s3_region, s3_insecure, location_source, archive, optional, uri, fp, artifact_id)
-SELECT u.*, a.id
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], $14::boolean[],
-            $15::text[], $16::bigint[])
-     AS u(run_id, step_id, direction, name, path, storage, s3_bucket, s3_key, s3_endpoint, s3_region,
-          s3_insecure, location_source, archive, optional, uri, fp)
+INSERT INTO artifact_refs ({columns}, artifact_id)
+SELECT {values}, a.id
+FROM {unnest} AS u({columns})
 LEFT JOIN artifacts a ON a.uri = u.uri
 ON CONFLICT (run_id, step_id, direction, name) DO UPDATE SET
     path = excluded.path, storage = excluded.storage, s3_bucket = excluded.s3_bucket, s3_key = excluded.s3_key,
@@ -124,15 +107,14 @@ ON CONFLICT (artifact_id) DO UPDATE
 SET generation = artifact_queue.generation + 1, due_at = least(artifact_queue.due_at, now());
 
 -- name: delete_artifact_refs
-DELETE FROM artifact_refs a USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(run_id, step_id, direction, name)
-WHERE a.run_id = d.run_id AND a.step_id = d.step_id AND a.direction = d.direction AND a.name = d.name;
+DELETE FROM artifact_refs a USING {unnest} AS u({columns})
+WHERE a.run_id = u.run_id AND a.step_id = u.step_id AND a.direction = u.direction AND a.name = u.name;
 
 -- name: insert_transitions
 -- Ids are drawn in the order of the arrays: a run's or step's transitions reach the event feed in
 -- the order they happened, earlier phases of a coalesced state before its own.
-INSERT INTO transitions (run_id, step_id, from_phase, to_phase, at)
-SELECT run_id, step_id, from_phase, to_phase, at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-    WITH ORDINALITY AS t(run_id, step_id, from_phase, to_phase, at, n)
+INSERT INTO transitions ({columns})
+SELECT {values}
+FROM {unnest} WITH ORDINALITY AS u({columns}, n)
 ORDER BY n
 ON CONFLICT (run_id, step_id, to_phase, at) DO NOTHING;
