@@ -65,6 +65,10 @@ class RunOut(_Body):
     updated_at: datetime
     failed_step: FailedStepOut | None
     failure: str | None
+    resources_duration: dict[str, int]
+    progress: str | None
+    estimated_duration: int | None
+    duration: float | None
 
 
 class RunDetail(RunOut):
@@ -146,6 +150,7 @@ class StepOut(_Body):
     children: list[str]
     inputs: StepIO
     outputs: StepIO
+    resources_duration: dict[str, int]
     pod: PodOut | None = None
 
 
