@@ -49,7 +49,8 @@ def _step(id: str, *, type: str = "Pod", parents: tuple[str, ...] = (), boundary
     start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=at)
     return StepOut(id=id, name=f"wf.{id}", display_name=id, type=type, template=None, phase="Succeeded",
                    boundary_id=boundary, pod_name=None, started_at=start, finished_at=None, exit_code=None,
-                   message=None, host_node=None, parents=list(parents), children=[], inputs=StepIO(), outputs=StepIO())  # fmt: skip
+                   message=None, host_node=None, parents=list(parents), children=[], inputs=StepIO(), outputs=StepIO(),
+                   resources_duration={})  # fmt: skip
 
 
 def test_dag_tasks_are_siblings_under_their_dag_and_retry_attempts_hang_under_their_retry():
