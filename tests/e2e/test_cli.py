@@ -5,34 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 
 import aiohttp
 import asyncpg
 
+from tests.support.processes import free_port, runledger
 from tests.support.real_objects import fixture_files
 from tests.support.waiting import eventually
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def runledger(*args: str, env: dict[str, str], timeout: float = 120) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runledger", *args, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()  # a command that should have exited must not outlive the test
-        await proc.wait()
-        raise
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_help_lists_every_setting_it_reads():

@@ -34,7 +34,7 @@ async def demo_is_indexed(http: aiohttp.ClientSession) -> bool:
 
 
 async def test_every_readme_and_api_example_returns_data_on_the_demo(dsn):
-    from tests.e2e.test_cli import free_port
+    from tests.support.processes import free_port
 
     assert len([e for e in README if not e.assigns]) >= 3, "the README shows a few examples"
     port = free_port()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.e2e.test_cli import free_port, runledger
 from tests.support.argo_database import new_argo_database
 from tests.support.importing import fixture_workflows
 from tests.support.kfp_database import experiment_row, new_kfp_database, run_row
+from tests.support.processes import free_port, runledger
 
 WORKFLOWS = fixture_workflows()
 

@@ -8,8 +8,8 @@ import time
 import aiohttp
 import pytest
 
-from tests.support.real_objects import fixture_files
 from tests.support.processes import free_port, running
+from tests.support.real_objects import fixture_files
 
 DEMO_RUNS = 40
 

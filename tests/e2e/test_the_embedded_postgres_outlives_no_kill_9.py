@@ -12,8 +12,8 @@ from typing import BinaryIO
 
 import aiohttp
 
-from tests.e2e.test_cli import free_port
 from tests.support.postgres_processes import postmasters, stop_postmasters
+from tests.support.processes import free_port
 from tests.support.waiting import eventually
 
 

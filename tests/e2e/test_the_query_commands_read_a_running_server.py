@@ -12,10 +12,10 @@ import sys
 import aiohttp
 import pytest
 
-from tests.e2e.test_cli import free_port, runledger
 from tests.e2e.test_documented_examples_return_data import demo_is_indexed
 from tests.support.builders import WorkflowBuilder
 from tests.support.postgres import create_database
+from tests.support.processes import free_port, runledger
 from tests.support.waiting import eventually
 
 # Starting `runledger run` and indexing the demo is part of the first test of the module.
