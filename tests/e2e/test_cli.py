@@ -10,7 +10,7 @@ import sys
 import aiohttp
 import asyncpg
 
-from tests.support.processes import free_port, runledger
+from tests.support.processes import free_port, runledger, until_ready
 from tests.support.real_objects import fixture_files
 from tests.support.waiting import eventually
 
@@ -65,15 +65,7 @@ async def test_run_serves_what_it_ingested_and_stops_cleanly_on_sigterm(dsn):
     )  # fmt: skip
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-
-            async def ready() -> bool:
-                try:
-                    async with http.get("/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-
-            await eventually(ready, timeout=60)
+            await until_ready(http, timeout=60)
             async with http.get("/api/v1/runs?limit=500") as resp:
                 body = await resp.json()
             assert len(body["runs"]) == len(fixture_files())

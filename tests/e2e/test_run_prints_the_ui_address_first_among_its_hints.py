@@ -10,8 +10,8 @@ import sys
 
 import aiohttp
 
+from tests.support.processes import until_ready
 from tests.support.real_objects import fixture_files
-from tests.support.waiting import eventually
 
 
 def free_port() -> int:
@@ -30,15 +30,7 @@ async def test_the_ui_address_comes_first_and_answers(dsn):
     )  # fmt: skip
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-
-            async def ready() -> bool:
-                try:
-                    async with http.get("/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-
-            await eventually(ready, timeout=60)
+            await until_ready(http, timeout=60)
             async with http.get("/", allow_redirects=False) as resp:
                 assert (resp.status, resp.headers["Location"]) == (302, "/ui/")
             async with http.get("/ui/") as resp:

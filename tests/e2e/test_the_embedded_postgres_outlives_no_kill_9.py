@@ -13,7 +13,7 @@ from typing import BinaryIO
 import aiohttp
 
 from tests.support.postgres_processes import postmasters, stop_postmasters
-from tests.support.processes import free_port
+from tests.support.processes import free_port, until_ready
 from tests.support.waiting import eventually
 
 
@@ -28,15 +28,7 @@ async def start_runledger(data_dir: Path, port: int, log: BinaryIO) -> asyncio.s
 
 async def wait_ready(port: int) -> None:
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-
-        async def ready() -> bool:
-            try:
-                async with http.get("/readyz") as resp:
-                    return resp.status == 200
-            except aiohttp.ClientConnectionError:
-                return False
-
-        await eventually(ready, timeout=90)
+        await until_ready(http, timeout=90)
 
 
 async def test_a_start_after_kill_9_takes_over_the_orphaned_server_and_stops_it_on_a_clean_exit(tmp_path):

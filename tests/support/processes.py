@@ -9,6 +9,10 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 
+import aiohttp
+
+from tests.support.waiting import eventually
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -44,3 +48,16 @@ async def running(*args: str, env: dict[str, str]) -> AsyncIterator[asyncio.subp
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def until_ready(http: aiohttp.ClientSession, *, timeout: float = 60) -> None:
+    """Wait until the server behind `http` answers /readyz with 200 (refused connections included)."""
+
+    async def ready() -> bool:
+        try:
+            async with http.get("/readyz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientConnectionError:
+            return False
+
+    await eventually(ready, timeout=timeout)
