@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import base64
 import gzip
-import secrets
 from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
 import orjson
+
+from tests.support.postgres import create_database
 
 OFFLOAD_TABLE = "argo_workflows"  # nodeStatusOffLoad's default table name
 CLUSTER = "default"  # Argo's default cluster name
@@ -289,15 +290,7 @@ class MySQLArgo:
 async def new_argo_database(dialect: str, *, pg_server_uri: str | None = None, mariadb: Any = None):
     """A new database on the test's Postgres or MariaDB server, with Argo's schema in it."""
     if dialect == "postgres":
-        from runledger.store import embedded
-
-        name = f"argo_{secrets.token_hex(6)}"
-        conn = await asyncpg.connect(pg_server_uri)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        argo: PostgresArgo | MySQLArgo = PostgresArgo(embedded.with_database(pg_server_uri, name))
+        argo: PostgresArgo | MySQLArgo = PostgresArgo(await create_database(pg_server_uri, template=None))
     else:
         argo = MySQLArgo(mariadb, mariadb.create_database())
     await argo.create()

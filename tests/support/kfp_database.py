@@ -12,11 +12,12 @@ Rows are filled from the real KFP runtime manifests in ``tests/fixtures/kfp``.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import asyncpg
 import orjson
+
+from tests.support.postgres import create_database
 
 _RUN_COLUMNS = [  # (name, MySQL type, Postgres type, NOT NULL)
     ("UUID", "varchar(255)", "varchar(255)", True),
@@ -158,15 +159,7 @@ class MySQLKfp:
 
 async def new_kfp_database(dialect: str, *, pg_server_uri: str | None = None, mariadb: Any = None):
     if dialect == "postgres":
-        from runledger.store import embedded
-
-        name = f"kfp_{secrets.token_hex(6)}"
-        conn = await asyncpg.connect(pg_server_uri)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        kfp: PostgresKfp | MySQLKfp = PostgresKfp(embedded.with_database(pg_server_uri, name))
+        kfp: PostgresKfp | MySQLKfp = PostgresKfp(await create_database(pg_server_uri, template=None))
     else:
         kfp = MySQLKfp(mariadb, mariadb.create_database())
     await kfp.create()
