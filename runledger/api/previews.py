@@ -12,11 +12,10 @@ from aiohttp import web
 from pydantic import Field
 
 from runledger.api import auth, keys
-from runledger.api.responses import S3Refused, S3Unavailable, model_response
+from runledger.api.responses import model_response, s3_failures_answered
 from runledger.api.snapshot import snapshot
 from runledger.api.step_logs import location_of
 from runledger.indexer.previewing import Preview, preview
-from runledger.indexer.s3 import ObjectUnavailable, TransientS3Error
 from runledger.store import artifact_listing as repo
 
 
@@ -36,14 +35,8 @@ async def artifact_preview(request: web.Request) -> web.Response:
     if stored is None:
         raise web.HTTPNotFound(reason="no artifact with this id")
     cap = request.app[keys.SETTINGS].api_preview_max_bytes
-    try:
+    with s3_failures_answered(what=f"artifact {stored.artifact_id}", uri=stored.uri):
         part, data = await request.app[keys.OBJECT_STORE].store.read_range(location_of(stored), first=0, last=cap - 1)
-    except ObjectUnavailable as exc:
-        if exc.state == "missing":
-            raise web.HTTPNotFound(reason=f"artifact {stored.artifact_id} is missing in S3 ({stored.uri})") from None
-        raise S3Refused(f"S3 refused to send artifact {stored.artifact_id} ({stored.uri}): {exc.reason}") from None
-    except TransientS3Error as exc:
-        raise S3Unavailable(f"S3 is unavailable ({exc}); try again") from None
     shown = preview(data, name=stored.key, complete=len(data) >= part.size, max_shown=cap,
                     content_type=part.content_type)  # fmt: skip
     return model_response(ArtifactPreview(**shown.model_dump(), artifact_id=stored.artifact_id, uri=stored.uri,

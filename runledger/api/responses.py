@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 
 from aiohttp import web
 from aiohttp.payload import TOO_LARGE_BYTES_BODY
 from pydantic import BaseModel
 
+from runledger.indexer.s3 import ObjectUnavailable, TransientS3Error
 from runledger.store.records import ErrorBody, ErrorResponse
 
 
@@ -29,3 +32,16 @@ class S3Unavailable(Exception):
 
 class S3Refused(Exception):
     """S3 refuses runledger's request for good (502): access denied, or a request it rejects."""
+
+
+@contextlib.contextmanager
+def s3_failures_answered(*, what: str, uri: str) -> Iterator[None]:
+    """S3's failures reading `what` as the API answers them: missing 404, refused 502, unavailable 503."""
+    try:
+        yield
+    except ObjectUnavailable as exc:
+        if exc.state == "missing":
+            raise web.HTTPNotFound(reason=f"{what} is missing in S3 ({uri})") from None
+        raise S3Refused(f"S3 refused to send {what} ({uri}): {exc.reason}") from None
+    except TransientS3Error as exc:
+        raise S3Unavailable(f"S3 is unavailable ({exc}); try again") from None

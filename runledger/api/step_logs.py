@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from runledger.api import auth, keys
-from runledger.api.responses import S3Refused, S3Unavailable
+from runledger.api.responses import s3_failures_answered
 from runledger.api.snapshot import snapshot
 from runledger.indexer.archive import ARCHIVE_OVERHEAD, ArchiveError, unpack_file
 from runledger.indexer.s3 import (
     Location,
     ObjectTooLarge,
-    ObjectUnavailable,
     RangeNotSatisfiable,
     TransientS3Error,
 )
@@ -122,17 +121,11 @@ async def step_log(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     location = location_of(found.stored)
     cap = wanted.capped(settings.api_log_max_bytes)
-    try:
+    with s3_failures_answered(what=f"step {found.step_id}'s log", uri=found.stored.uri):
         if found.stored.key.endswith(ARCHIVED_SUFFIXES):
             return await _unpacked(request, location=location, wanted=wanted, cap=cap, ranged=ranged,
                                    max_bytes=settings.api_log_max_bytes)  # fmt: skip
         return await _streamed(request, location=location, wanted=wanted, cap=cap, ranged=ranged)
-    except ObjectUnavailable as exc:
-        if exc.state == "missing":
-            raise web.HTTPNotFound(reason=f"step {found.step_id}'s log is missing in S3 ({found.stored.uri})") from None
-        raise S3Refused(f"S3 refused to send step {found.step_id}'s log ({found.stored.uri}): {exc.reason}") from None
-    except TransientS3Error as exc:
-        raise S3Unavailable(f"S3 is unavailable ({exc}); try again") from None
 
 
 async def _streamed(
