@@ -52,6 +52,7 @@ from runledger.core.lifecycle import Service, first
 from runledger.core.progress import Progress
 from runledger.core.repositories import RepositoryRegistry
 from runledger.core.settings import Settings
+from runledger.core.shards import Shard
 from runledger.demo.artifact_store import bundled_recording, demo_artifact_store, wants_demo_artifact_store
 from runledger.indexer.s3 import ObjectStore
 from runledger.indexer.worker import ArtifactIndexer
@@ -284,7 +285,8 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         gc.collect()
         gc.freeze()
         if cluster.cluster_configured(settings):
-            announce(f"runledger: API on {base}; watching the cluster")
+            shard = f" (shard {settings.shard_spec}: its namespaces only)" if settings.shard else ""
+            announce(f"runledger: API on {base}; watching the cluster{shard}")
             announce(f"  UI:  {base}/ui/")
             return await run_cluster_agent(settings, pool=pool, app=app, stop=stop)
         announce(f"runledger: API on {base}  (Ctrl-C to stop)")
@@ -444,7 +446,7 @@ async def enter_elector(
     if not settings.leader_election:
         return None
     lease = LeaseSettings(
-        name=settings.leader_lease_name,
+        name=shard_lease_name(settings.leader_lease_name, settings.shard_spec),
         namespace=settings.leader_lease_namespace,
         identity=settings.leader_identity or f"{socket.gethostname()}-{os.getpid()}",
         lease_seconds=settings.leader_lease_seconds,
@@ -452,6 +454,12 @@ async def enter_elector(
         retry_period=settings.leader_retry_seconds,
     )
     return await stack.enter_async_context(LeaderElector(api=api, settings=lease))
+
+
+def shard_lease_name(name: str, shard: Shard | None) -> str:
+    """Shards elect apart: each has its own leader, and a resized set (a new count) new Leases, so an
+    agent of the old set never stands by behind one of the new."""
+    return f"{name}-{shard.index}-of-{shard.count}" if shard else name
 
 
 async def wait_to_lead(elector: LeaderElector | None, *, stop: StopSignal, parts: list[Service]) -> bool:

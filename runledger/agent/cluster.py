@@ -4,6 +4,8 @@ Configuration: see runledger.core.kube_client (in-cluster service account, else 
 
 Scope: cluster-wide by default, or one stream per configured namespace. Workflows may be narrowed by
 a label selector; pods are always narrowed to Argo's (label ``workflows.argoproj.io/workflow``).
+With a shard (``RUNLEDGER_SHARD``), the streams still read their whole scope (the API server cannot
+filter by a hash) and the events of namespaces another shard owns are counted and dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from runledger.core.lifecycle import Service
 from runledger.core.models import WatchEvent
 from runledger.core.repositories import DEFAULT_REPOSITORY_CONFIGMAP
 from runledger.core.settings import Settings
+from runledger.core.shards import Shard
 from runledger.store.reconcile import selector_as_labels
 
 log = logging.getLogger(__name__)
@@ -62,14 +65,18 @@ class WorkflowHandler:
         namespace: str | None,
         selector: str | None,
         repositories: ClusterRepositories | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self._ingestor = ingestor
         self._repositories = repositories
         self._namespace = namespace
+        self._shard = shard
         self._labels = selector_as_labels(selector)
         self._list_started: datetime | None = None
 
     async def on_event(self, event: WatchEvent) -> None:
+        if not _owned(self._shard, event, self._ingestor, resource="workflow"):
+            return
         if self._repositories is not None:
             await self._repositories.before_translating(_repository_configmaps(event.object))
         await self._ingestor.submit(event)
@@ -87,7 +94,20 @@ class WorkflowHandler:
             list_started_at=self._list_started,
             namespaces=[self._namespace] if self._namespace else None,
             labels=self._labels or None,
+            shard=self._shard,
         )
+
+
+def _owned(shard: Shard | None, event: WatchEvent, ingestor: Ingestor, *, resource: str) -> bool:
+    """Whether this agent records the event: always unsharded, else when its namespace is the shard's.
+
+    An object without a namespace is left to the ingestor, which refuses it with a clear error.
+    """
+    namespace = (event.object.get("metadata") or {}).get("namespace") if isinstance(event.object, dict) else None
+    if shard is None or not isinstance(namespace, str) or shard.owns(namespace):
+        return True
+    ingestor.stats.other_shards[resource] += 1
+    return False
 
 
 def _repository_configmaps(workflow: dict[str, Any]) -> list[tuple[str, str]]:
@@ -108,11 +128,13 @@ def _repository_configmaps(workflow: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 class PodHandler:
-    def __init__(self, *, ingestor: Ingestor) -> None:
+    def __init__(self, *, ingestor: Ingestor, shard: Shard | None = None) -> None:
         self._ingestor = ingestor
+        self._shard = shard
 
     async def on_event(self, event: WatchEvent) -> None:
-        await self._ingestor.submit_pod(event)
+        if _owned(self._shard, event, self._ingestor, resource="pod"):
+            await self._ingestor.submit_pod(event)
 
     async def on_list_started(self) -> None:
         return None
@@ -131,10 +153,11 @@ def build_streams(
 ) -> list[WatchStream]:
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     options = watch_settings(settings)
-    selector = settings.kube_workflow_selector
+    selector, shard = settings.kube_workflow_selector, settings.shard_spec
     streams = []
     for namespace in settings.namespaces or [None]:
-        scope = namespace or "*"
+        # Each shard resumes from its own checkpoints: the same scope, but other events kept.
+        scope = (namespace or "*") + (f"@{shard}" if shard else "")
         if namespace:
             list_workflows = functools.partial(
                 custom.list_namespaced_custom_object, ARGO_GROUP, ARGO_VERSION, namespace, WORKFLOWS
@@ -148,7 +171,7 @@ def build_streams(
                 name=f"workflows:{scope}:{selector or ''}",
                 list_call=list_workflows,
                 handler=WorkflowHandler(
-                    ingestor=ingestor, namespace=namespace, selector=selector, repositories=repositories
+                    ingestor=ingestor, namespace=namespace, selector=selector, repositories=repositories, shard=shard
                 ),
                 settings=options,
                 checkpoints=checkpoints,
@@ -161,7 +184,7 @@ def build_streams(
                 WatchStream(
                     name=f"pods:{scope}:{ARGO_POD_SELECTOR}",
                     list_call=list_pods,
-                    handler=PodHandler(ingestor=ingestor),
+                    handler=PodHandler(ingestor=ingestor, shard=shard),
                     settings=options,
                     checkpoints=checkpoints,
                     progress=ingestor,

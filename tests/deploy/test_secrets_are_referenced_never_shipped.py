@@ -14,6 +14,8 @@ EXPECTED_REFS = {
                  ("mlpipeline-minio-artifact", "secretkey", True)},
     "namespaced": {("runledger-database", "url", False), ("runledger-s3", "accesskey", True),
                    ("runledger-s3", "secretkey", True)},
+    "sharded": {("runledger-database", "url", False), ("runledger-s3", "accesskey", True),
+                ("runledger-s3", "secretkey", True)},
     "base+servicemonitor": {("runledger-database", "url", False), ("runledger-s3", "accesskey", True),
                             ("runledger-s3", "secretkey", True)},
     "postgres": {("runledger-postgres", "password", False)},

@@ -65,4 +65,6 @@ WHERE deleted_at IS NULL
   AND updated_at < $2
   AND ($3::text[] IS NULL OR namespace = ANY($3::text[]))
   AND ($4::jsonb IS NULL OR labels @> $4::jsonb)
+  -- A shard's list holds only its own namespaces' runs: runledger.core.shards.namespace_hash, in SQL.
+  AND ($5::int IS NULL OR ('x' || left(md5(namespace), 8))::bit(32)::bigint % $5 = $6::int)
 RETURNING id, phase;
