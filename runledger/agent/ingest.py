@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import asyncpg
 
@@ -347,7 +347,7 @@ class Ingestor(Service):
             for key, work in batch:
                 self._writing[key] = work.seq
             try:
-                ok = await self._write(batch)
+                outcome = await self._write(batch)
             finally:
                 for key in keys:
                     del self._writing[key]
@@ -355,28 +355,29 @@ class Ingestor(Service):
                 await self._queue.done(keys)
                 async with self._room:
                     self._room.notify_all()
-            if ok:
+            if outcome == "written":
                 backoff.reset()
                 self.database_ok = True
                 continue
-            self.database_ok = False
+            # A statement timeout is a slow database, not an absent one: /readyz stays 200.
+            self.database_ok = outcome == "slow"
             self.stats.db_retries += 1
             await asyncio.sleep(backoff.next())
 
-    async def _write(self, batch: list[tuple[QueueKey, Work]]) -> bool:
-        """Persist a batch; False if the database is unavailable or slow (states were requeued)."""
+    async def _write(self, batch: list[tuple[QueueKey, Work]]) -> Literal["written", "away", "slow"]:
+        """Persist a batch; unless "written", states were requeued: the database is away or slow."""
         items = [work for _, work in batch]
         try:
             await self._commit(items)
             for key in self._timeouts.keys() & {key for key, _ in batch}:
                 del self._timeouts[key]
-            return True
+            return "written"
         except Exception as exc:
             if is_transient(exc):
                 log.warning("database unavailable (%s); %d state(s) requeued", exc, len(items))
                 for key, work in batch:
                     self._requeue(key, work)
-                return False
+                return "away"
             log.warning("batch of %d state(s) failed (%s); retrying one by one", len(items), exc)
         requeued = False
         for key, work in batch:
@@ -386,7 +387,7 @@ class Ingestor(Service):
             except Exception as exc:
                 if is_transient(exc):
                     self._requeue(key, work)
-                    return False
+                    return "away"
                 if isinstance(exc, asyncpg.QueryCanceledError) and self._timeouts[key] < WRITE_TIMEOUTS_PER_RUN:
                     self._timeouts[key] += 1
                     log.warning("storing %s timed out (%d of %d tries); it waits and is retried",
@@ -397,7 +398,7 @@ class Ingestor(Service):
                 self._timeouts.pop(key, None)
                 self.stats.errors["write_failed"] += 1
                 log.error("could not store %s: %s", _describe(work.item), exc)
-        return not requeued
+        return "slow" if requeued else "written"
 
     def _requeue(self, key: QueueKey, work: Work) -> None:
         self._queue.put_back(key, work)

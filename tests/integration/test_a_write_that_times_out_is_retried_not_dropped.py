@@ -29,6 +29,8 @@ async def test_a_run_whose_write_times_out_while_the_table_is_locked_is_stored_a
                     WorkflowBuilder("slow").phase("Succeeded").node("slow", "Succeeded").event("ADDED")
                 ))  # fmt: skip
                 await eventually(lambda: _retried(ingestor), timeout=15)
+                # Slow, not away: readiness (and runledger_database_up) must not flap under load.
+                assert ingestor.database_ok
                 await tx.rollback()
             finally:
                 await blocker.close()
