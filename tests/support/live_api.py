@@ -8,14 +8,11 @@ run's model, a step's archived log), so every endpoint has something real to ans
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -25,40 +22,13 @@ from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
 from tests.support.logs import logging_workflow
+from tests.support.loop_thread import LoopThread
 from tests.support.postgres import create_database
 from tests.support.real_objects import fixture_files
 from tests.support.s3 import MotoServer, S3Objects, argo_tgz, s3_settings
 from tests.support.workflows import load
 
-T = TypeVar("T")
 ACCURACY = {"alpha": 0.91, "beta": 0.72, "gamma": 0.95}
-
-
-class _LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="live-api", daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], *, timeout: float = 100) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout=timeout)
-        except BaseException:
-            future.cancel()
-            raise
-
-    def close(self) -> None:
-        async def cancel_the_rest() -> None:
-            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in rest:
-                task.cancel()
-            await asyncio.gather(*rest, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(cancel_the_rest(), self.loop).result(timeout=30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
 
 
 def _reader(name: str, key: str) -> dict:
@@ -69,7 +39,8 @@ def _reader(name: str, key: str) -> dict:
     return wf.phase("Succeeded").event()
 
 
-async def _seed(dsn: str, moto: MotoServer, tmp_path: Path) -> None:
+async def seed_api_data(dsn: str, moto: MotoServer, tmp_path: Path) -> None:
+    """Every real fixture and the KFP-style runs above, ingested and indexed into `dsn`."""
     settings = s3_settings(SimpleNamespace(url=moto.url), tmp_path)
     events = [{"type": "ADDED", "object": load(p)} for p in fixture_files()]
     async with S3Objects(moto.url) as objects:
@@ -95,10 +66,10 @@ async def _seed(dsn: str, moto: MotoServer, tmp_path: Path) -> None:
 def seeded_api(*, server_uri: str, template: str, moto: MotoServer, tmp_path: Path) -> Iterator[str]:
     """The base URL of an API over a fresh database holding the seed data."""
     moto.reset()
-    thread = _LoopThread()
+    thread = LoopThread()
     try:
         dsn = thread.run(create_database(server_uri, template=template))
-        thread.run(_seed(dsn, moto, tmp_path))
+        thread.run(seed_api_data(dsn, moto, tmp_path))
 
         async def start() -> web.AppRunner:
             settings = s3_settings(SimpleNamespace(url=moto.url), tmp_path)

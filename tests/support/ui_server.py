@@ -1,7 +1,7 @@
 """A seeded runledger app for the browser tests, served from a thread of its own.
 
 Playwright's sync API blocks, so the app, its pool and the seeding live on a loop in a background
-thread (as in live_api). The data: every real fixture and the KFP-style runs of live_api (indexed
+thread (tests/support/loop_thread.py). The data: every real fixture and the KFP-style runs of live_api (indexed
 metrics in moto's S3), plus what the UI must draw: a run whose step wrote mlpipeline-ui-metadata
 with every viewer type, a 5,000-pod fan-out, a workflow whose names and messages carry markup
 payloads, and a run in each of two tenant namespaces. Two apps serve the one database: one open,
@@ -27,8 +27,8 @@ from runledger.store import connection as db
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder, pod_of
 from tests.support.ingesting import ingest
-from tests.support.live_api import _LoopThread as LoopThread
-from tests.support.live_api import _seed as seed_api_data
+from tests.support.live_api import seed_api_data
+from tests.support.loop_thread import LoopThread
 from tests.support.postgres import create_database
 from tests.support.s3 import MotoServer, S3Objects, argo_tgz, s3_settings
 
