@@ -104,7 +104,7 @@ def meaning_text(field: FieldInfo) -> str:
 # Concerns as `--help` groups them, by the first word of a field's name.
 CONCERNS: dict[str, tuple[str, ...]] = {
     "database": ("database", "data"),
-    "cluster": ("source", "kube", "watch"),
+    "cluster": ("source", "kube", "watch", "shard"),
     "Argo's database and pod names": ("argo",),
     "ingest": ("ingest", "replay"),
     "artifacts": ("artifacts",),
