@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
-
 import aiohttp
 import asyncpg
 
-from tests.support.processes import free_port, runledger, until_ready
+from tests.support.processes import (
+    free_port,
+    runledger,
+    running,
+    stopped,
+    until_demo_indexed,
+    until_ready,
+)
 from tests.support.real_objects import fixture_files
-from tests.support.waiting import eventually
 
 
 async def test_help_lists_every_setting_it_reads():
@@ -59,24 +60,15 @@ async def test_run_serves_what_it_ingested_and_stops_cleanly_on_sigterm(dsn):
     port = free_port()
     files = ",".join(str(p) for p in fixture_files())
     env = {"RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_API_PORT": str(port), "RUNLEDGER_REPLAY_FILES": files}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runledger", "run", env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
+    async with running("run", env=env, capture=True) as proc:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
             await until_ready(http, timeout=60)
             async with http.get("/api/v1/runs?limit=500") as resp:
                 body = await resp.json()
             assert len(body["runs"]) == len(fixture_files())
-        proc.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode == 0, err.decode()
-        assert "curl" in out.decode() and "replay done" in out.decode()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        out, err = await stopped(proc)
+        assert proc.returncode == 0, err
+        assert "curl" in out and "replay done" in out
 
 
 async def test_run_watches_a_cluster_and_sigterm_drains_everything_it_received(dsn, tmp_path):
@@ -91,24 +83,15 @@ async def test_run_watches_a_cluster_and_sigterm_drains_everything_it_received(d
         config = write_kubeconfig(tmp_path / "kubeconfig", double.url)
         port = free_port()
         env = {"RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_API_PORT": str(port), "RUNLEDGER_KUBE_CONFIG": str(config)}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "runledger", "run", env={**os.environ, **env},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
+        async with running("run", env=env, capture=True) as proc:
             await double.wait_for_watchers("workflows", 1, timeout=60)
             for i in range(300, 600):  # arrive while the agent is running, right before SIGTERM
                 double.create("workflows", {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
                                             "metadata": {"name": f"wf-{i}", "namespace": "argo"},
                                             "status": {"phase": "Running"}})  # fmt: skip
             await double.wait_until(lambda: double.open_watches("workflows") >= 1)
-            proc.send_signal(signal.SIGTERM)
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
-            assert proc.returncode == 0, err.decode()[-2000:]
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            out, err = await stopped(proc, timeout=60)
+            assert proc.returncode == 0, err[-2000:]
         created = {o["metadata"]["name"]: int(o["metadata"]["resourceVersion"]) for o in double.objects("workflows")}
     conn = await asyncpg.connect(dsn)
     try:
@@ -125,42 +108,23 @@ async def test_run_watches_a_cluster_and_sigterm_drains_everything_it_received(d
 async def test_the_demo_indexes_the_recordings_artifacts_from_its_own_s3_and_shows_metrics(dsn):
     port = free_port()
     env = {"RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_API_PORT": str(port)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runledger", "run", env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
+    async with running("run", env=env, capture=True) as proc:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
 
-            async def get(path: str) -> dict | None:
-                try:
-                    async with http.get(path) as resp:
-                        return await resp.json() if resp.status == 200 else None
-                except aiohttp.ClientConnectionError:
-                    return None
+            async def get(path: str) -> dict:
+                async with http.get(path) as resp:
+                    return await resp.json()
 
-            async def all_checked() -> bool:
-                if await get("/readyz") is None:  # the replay is not fully ingested yet
-                    return False
-                body = await get("/api/v1/artifacts?state=pending&limit=1")
-                known = await get("/api/v1/artifacts?limit=1")
-                return bool(body is not None and not body["artifacts"] and known and known["artifacts"])
-
-            await eventually(all_checked, timeout=90, interval=0.5)
+            await until_demo_indexed(http)
             artifacts = (await get("/api/v1/artifacts?state=indexed&limit=50"))["artifacts"]
             assert len(artifacts) == 50 and all(a["size"] > 0 and a["etag"] for a in artifacts)
             assert (await get("/api/v1/artifacts?state=missing&limit=1"))["artifacts"], "the demo leaves a few out"
             best = (await get("/api/v1/runs?sort=-metric.accuracy&limit=1"))["runs"][0]
             metrics = (await get(f"/api/v1/runs/{best['id']}/metrics"))["metrics"]
             assert {m["name"] for m in metrics} == {"accuracy", "loss"}
-        proc.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode == 0, err.decode()
-        assert "demo S3 (moto)" in out.decode()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        out, err = await stopped(proc)
+        assert proc.returncode == 0, err
+        assert "demo S3 (moto)" in out
 
 
 async def test_a_static_token_list_naming_a_user_twice_stops_start_up_with_one_clear_line(dsn):

@@ -12,11 +12,15 @@ import sys
 import aiohttp
 import pytest
 
-from tests.e2e.test_documented_examples_return_data import demo_is_indexed
 from tests.support.builders import WorkflowBuilder
 from tests.support.postgres import create_database
-from tests.support.processes import free_port, runledger
-from tests.support.waiting import eventually
+from tests.support.processes import (
+    free_port,
+    runledger,
+    running,
+    stopped,
+    until_demo_indexed,
+)
 
 # Starting `runledger run` and indexing the demo is part of the first test of the module.
 pytestmark = pytest.mark.timeout(300)
@@ -27,23 +31,12 @@ async def served(pg_server_uri, template_database):
     dsn = await create_database(pg_server_uri, template=template_database)
     port = free_port()
     env = {"RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_API_PORT": str(port)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runledger", "run", env={**os.environ, **env},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
+    async with running("run", env=env) as proc:
         url = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(url) as http:
-            await eventually(lambda: demo_is_indexed(http), timeout=90, interval=0.5)
+            await until_demo_indexed(http)
         yield url, dsn
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stopped(proc)
 
 
 @pytest.fixture

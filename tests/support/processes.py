@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -36,11 +37,14 @@ async def runledger(*args: str, env: dict[str, str], timeout: float = 120) -> tu
 
 
 @contextlib.asynccontextmanager
-async def running(*args: str, env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`runledger ARGS` running for the block; killed after it if still running."""
+async def running(
+    *args: str, env: dict[str, str], capture: bool = False
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`runledger ARGS` running for the block, its output kept for `stopped` with `capture`; killed
+    after the block if still running."""
+    output = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runledger", *args, env={**os.environ, **env},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable, "-m", "runledger", *args, env={**os.environ, **env}, stdout=output, stderr=output,
     )  # fmt: skip
     try:
         yield proc
@@ -48,6 +52,13 @@ async def running(*args: str, env: dict[str, str]) -> AsyncIterator[asyncio.subp
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def stopped(proc: asyncio.subprocess.Process, *, timeout: float = 30) -> tuple[str, str]:
+    """SIGTERM `proc`, as Kubernetes stops a pod, and wait for its exit: its (stdout, stderr), if captured."""
+    proc.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return (out or b"").decode(), (err or b"").decode()
 
 
 async def until_ready(http: aiohttp.ClientSession, *, timeout: float = 60) -> None:
@@ -61,3 +72,24 @@ async def until_ready(http: aiohttp.ClientSession, *, timeout: float = 60) -> No
             return False
 
     await eventually(ready, timeout=timeout)
+
+
+async def until_demo_indexed(http: aiohttp.ClientSession, *, timeout: float = 90) -> None:
+    """Wait until `runledger run` on the demo has ingested it (ready) and checked every artifact of
+    the recording, so metrics and artifact states are in."""
+
+    async def get(path: str) -> dict | None:
+        try:
+            async with http.get(path) as resp:
+                return await resp.json() if resp.status == 200 else None
+        except aiohttp.ClientConnectionError:
+            return None
+
+    async def indexed() -> bool:
+        if await get("/readyz") is None:
+            return False
+        pending = await get("/api/v1/artifacts?state=pending&limit=1")
+        known = await get("/api/v1/artifacts?limit=1")
+        return bool(pending is not None and not pending["artifacts"] and known and known["artifacts"])
+
+    await eventually(indexed, timeout=timeout, interval=0.5)
