@@ -128,7 +128,9 @@ class Ingestor(Service):
         )
         self._pool = pool
         self._settings = settings
-        self._writer = writer or RunWriter(cache_runs=settings.ingest_fingerprint_cache_runs)
+        self._writer = writer or RunWriter(
+            cache_runs=settings.ingest_fingerprint_cache_runs, lineage_outbox=settings.openlineage_export
+        )
         self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(
             max_keys=settings.ingest_max_pending_runs,
             kind=resource_of,

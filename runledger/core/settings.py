@@ -289,6 +289,32 @@ class Settings(BaseSettings):
         description="Most metrics kept per run, across its steps' metrics files (KFP: 50); the rest are recorded as errors.",
     )  # fmt: skip
 
+    # --- OpenLineage export -------------------------------------------------------------------
+    openlineage_url: str | None = Field(
+        default=None,
+        description="Send every run's and step's phase changes as OpenLineage run events to this HTTP endpoint "
+        "(Marquez: http://marquez:5000/api/v1/lineage). Unset, with openlineage_file unset too: no export.",
+    )
+    openlineage_api_key: SecretStr | None = Field(
+        default=None, description="Sent as 'Authorization: Bearer <key>' to openlineage_url."
+    )
+    openlineage_file: Path | None = Field(
+        default=None, description="Append the OpenLineage events to this file instead, one JSON document a line."
+    )
+    openlineage_batch_events: int = Field(
+        default=500, ge=1, description="Most events the sender takes from the outbox at a time."
+    )
+    openlineage_concurrency: int = Field(
+        default=8, ge=1, description="Runs whose events are sent in parallel (each run's in order)."
+    )
+    openlineage_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one HTTP request, s.")
+    openlineage_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the sender looks for new events when it has sent them all, s."
+    )
+    openlineage_retry_max_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait before retrying while the endpoint fails or is unreachable, s."
+    )
+
     # --- log ------------------------------------------------------------------------------
     progress_interval_seconds: float = Field(
         default=10.0, gt=0, description="Seconds between progress lines in the log of a long replay (no terminal)."
@@ -328,6 +354,11 @@ class Settings(BaseSettings):
     @property
     def token_audiences(self) -> list[str]:
         return [a.strip() for a in self.auth_token_audiences.split(",") if a.strip()]
+
+    @property
+    def openlineage_export(self) -> bool:
+        """Whether phase changes are queued and sent as OpenLineage events."""
+        return self.openlineage_url is not None or self.openlineage_file is not None
 
     @property
     def replay_paths(self) -> list[Path]:

@@ -110,6 +110,7 @@ CONCERNS: dict[str, tuple[str, ...]] = {
     "artifacts": ("artifacts",),
     "API and auth": ("api", "events", "auth", "metrics"),
     "leader election": ("leader",),
+    "OpenLineage export": ("openlineage",),
     "logging": ("log", "progress"),
 }
 

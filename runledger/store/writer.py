@@ -107,7 +107,8 @@ class WriteResult:
 class _Batch:
     """The rows a batch writes, per statement, as the row type of its table (write_rows)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, outbox: bool) -> None:
+        self.outbox = outbox  # queue an OpenLineage event with every transition
         self.runs: list[RunRow] = []
         self.steps: list[StepRow] = []
         self.step_deletes: list[StepKey] = []
@@ -133,7 +134,7 @@ class _Batch:
             ("upsert_parameters", ParameterRow, self.params),
             ("delete_artifact_refs", RefKey, self.artifact_deletes),
             ("upsert_artifact_refs", ArtifactRefRow, self.artifacts),
-            ("insert_transitions", TransitionRow, self.transitions),
+            ("insert_transitions_and_outbox" if self.outbox else "insert_transitions", TransitionRow, self.transitions),
         ]
         found = [(name, statement(name, row), arrays(rows, row), len(rows)) for name, row, rows in ordered if rows]
         discovered = self._discovered()
@@ -188,9 +189,11 @@ def is_stale(incoming: str | None, stored: str | None) -> bool:
 
 
 class RunWriter:
-    def __init__(self, *, cache_runs: int = 100_000) -> None:
+    def __init__(self, *, cache_runs: int = 100_000, lineage_outbox: bool = False) -> None:
         self._cache: OrderedDict[str, Persisted] = OrderedDict()
         self._cache_runs = cache_runs
+        # Off by default: no outbox rows, and ingest costs what it did without export.
+        self._lineage_outbox = lineage_outbox
 
     @property
     def cached_runs(self) -> int:
@@ -215,7 +218,7 @@ class RunWriter:
         try:
             async with conn.transaction():
                 await self._load_missing(conn, [i for i in ids if i not in self._cache])
-                batch = _Batch()
+                batch = _Batch(outbox=self._lineage_outbox)
                 updates: dict[str, Persisted] = {}
                 for state in states:
                     before = self._cache.get(state.run.id)

@@ -118,3 +118,17 @@ SELECT {values}
 FROM {unnest} WITH ORDINALITY AS u({columns}, n)
 ORDER BY n
 ON CONFLICT (run_id, step_id, to_phase, at) DO NOTHING;
+
+-- name: insert_transitions_and_outbox
+-- insert_transitions while OpenLineage export is on: every transition inserted (none a replay skips)
+-- queues its event in the same statement (migration 0018).
+WITH inserted AS (
+    INSERT INTO transitions ({columns})
+    SELECT {values}
+    FROM {unnest} WITH ORDINALITY AS u({columns}, n)
+    ORDER BY n
+    ON CONFLICT (run_id, step_id, to_phase, at) DO NOTHING
+    RETURNING id, run_id
+)
+INSERT INTO openlineage_outbox (transition_id, run_id)
+SELECT id, run_id FROM inserted;
