@@ -1,4 +1,4 @@
-"""The `runledger` command: run, replay, api, migrate, import; and the query commands (runs, lineage,
+"""The `runledger` command: run, replay, api, migrate, import, openlineage; and the query commands (runs, lineage,
 artifacts, compare) that read a server over HTTP.
 
 Settings come from RUNLEDGER_* environment variables (see `--help`); flags override a few of them.
@@ -30,11 +30,12 @@ def _version() -> str:
 # The concerns of settings (runledger.core.settings_reference.CONCERNS) each command reads.
 _READS = {
     "run": ["database", "cluster", "Argo's database and pod names", "ingest", "artifacts", "API and auth",
-            "leader election", "logging"],
+            "leader election", "OpenLineage export", "logging"],
     "api": ["database", "API and auth", "logging"],
-    "replay": ["database", "Argo's database and pod names", "ingest", "logging"],
+    "replay": ["database", "Argo's database and pod names", "ingest", "OpenLineage export", "logging"],
     "migrate": ["database", "logging"],
-    "import": ["database", "Argo's database and pod names", "ingest", "logging"],
+    "import": ["database", "Argo's database and pod names", "ingest", "OpenLineage export", "logging"],
+    "openlineage": ["database", "OpenLineage export", "logging"],
 }  # fmt: skip
 
 
@@ -93,6 +94,18 @@ def _parser() -> argparse.ArgumentParser:
         epilog=epilogs["import"], formatter_class=formatter,
     )  # fmt: skip
     kfp.add_argument("--dsn", required=True, help="KFP's database: mysql://user:pass@host/mlpipeline or postgresql://…")
+    lineage = commands.add_parser(
+        "openlineage", help="OpenLineage export: queue the history already stored", epilog=epilogs["openlineage"],
+        formatter_class=formatter,
+    )  # fmt: skip
+    lineage_commands = lineage.add_subparsers(dest="action", required=True)
+    backfill = lineage_commands.add_parser(
+        "backfill", help="queue an event for every phase change already stored (run again: nothing twice)",
+        epilog=epilogs["openlineage"], formatter_class=formatter,
+        description="Queue OpenLineage events for the phase changes stored before export was turned on; "
+        "`runledger run` with RUNLEDGER_OPENLINEAGE_URL or _FILE sends them. Those queued already are skipped.",
+    )  # fmt: skip
+    backfill.add_argument("--since", type=_timestamp, help="only phase changes at or after this time (ISO 8601)")
     queries.add_parsers(commands)
     return parser
 
@@ -159,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             kind=args.source, dsn=args.dsn, namespace=getattr(args, "namespace", None), since=getattr(args, "since", None)
         )
         coro = service.run_import(settings, request, announce=announce, progress=_progress_on_stderr())
+    elif args.command == "openlineage":
+        coro = service.run_lineage_backfill(settings, since=args.since, announce=announce)
     elif args.command == "api":
         coro = service.run_api(settings, host=settings.api_host, port=settings.api_port, announce=announce)
     else:

@@ -46,7 +46,7 @@ from runledger.api import prometheus, serving
 from runledger.api.app import create_app
 from runledger.api.feed import HUB
 from runledger.api.keys import LIVENESS_CHECKS, OBJECT_STORE, READINESS_CHECKS
-from runledger.api.prometheus import Source, indexer_metrics
+from runledger.api.prometheus import Source, indexer_metrics, openlineage_metrics
 from runledger.api.responses import model_response
 from runledger.core.lifecycle import Service, first
 from runledger.core.progress import Progress
@@ -56,8 +56,10 @@ from runledger.core.shards import Shard
 from runledger.demo.artifact_store import bundled_recording, demo_artifact_store, wants_demo_artifact_store
 from runledger.indexer.s3 import ObjectStore
 from runledger.indexer.worker import ArtifactIndexer
+from runledger.openlineage.sender import LineageSender
+from runledger.openlineage.transports import transport_of
 from runledger.store import connection as db
-from runledger.store import embedded, migrations
+from runledger.store import embedded, migrations, openlineage_outbox
 from runledger.store.checkpoints import PgCheckpointStore
 from runledger.store.records import Health
 
@@ -240,6 +242,34 @@ async def enter_indexer(stack: contextlib.AsyncExitStack, settings: Settings, *,
     return [await stack.enter_async_context(ArtifactIndexer(pool=pool, settings=settings))]
 
 
+async def enter_lineage_sender(
+    stack: contextlib.AsyncExitStack, settings: Settings, *, pool: asyncpg.Pool
+) -> list[Service]:
+    """The OpenLineage sender, started on `stack` when export is configured: [sender] or []."""
+    if not settings.openlineage_export:
+        return []
+    check_lineage_settings(settings)
+    return [await stack.enter_async_context(LineageSender(pool=pool, settings=settings, transport=transport_of(settings)))]
+
+
+def check_lineage_settings(settings: Settings) -> None:
+    if settings.openlineage_url is not None and settings.openlineage_file is not None:
+        raise CommandError(
+            "RUNLEDGER_OPENLINEAGE_URL and RUNLEDGER_OPENLINEAGE_FILE are both set: set one of them", code=2
+        )
+    url = urlsplit(settings.openlineage_url or "http://x")
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise CommandError(
+            f"RUNLEDGER_OPENLINEAGE_URL {settings.openlineage_url!r} is not an http(s) URL: set it to the "
+            "endpoint's, e.g. http://marquez:5000/api/v1/lineage",
+            code=2,
+        )
+
+
+def lineage_reports(senders: list[Service]) -> dict[str, Source]:
+    return {"openlineage": functools.partial(openlineage_metrics, s) for s in senders}
+
+
 @contextlib.asynccontextmanager
 async def answering_health_checks(settings: Settings, *, host: str, port: int) -> AsyncIterator[None]:
     """While migrations run, the API port answers the probes alone: /healthz 200 (alive: a startup
@@ -315,15 +345,17 @@ async def run_replay_source(
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
         await stack.enter_async_context(ingestor)
         indexers = await enter_indexer(stack, settings, pool=pool)
+        senders = await enter_lineage_sender(stack, settings, pool=pool)
         stack.enter_context(reporting(app, ingest=functools.partial(ingest_metrics, ingestor),
-                                      **{"indexer": functools.partial(indexer_metrics, i) for i in indexers}))  # fmt: skip
+                                      **{"indexer": functools.partial(indexer_metrics, i) for i in indexers},
+                                      **lineage_reports(senders)))  # fmt: skip
         source_done = asyncio.Event()
 
         async def source_check() -> tuple[bool, str]:
             return source_done.is_set(), "ingested" if source_done.is_set() else "initial ingest in progress"
 
         app[READINESS_CHECKS]["source"] = source_check
-        parts = [ingestor, *indexers, *api_parts(app)]
+        parts = [ingestor, *indexers, *senders, *api_parts(app)]
         errors = ReplayErrors()
         if await first(parts=parts, stop=stop.event.wait(), source=replay_to_the_end(ingestor, paths, errors)) == "source":
             source_done.set()
@@ -494,13 +526,16 @@ async def lead(
         term.push_async_callback(save_final_checkpoints, agent=agent, ingestor=ingestor)
         await term.enter_async_context(ingestor)
         indexers = await enter_indexer(term, settings, pool=pool)
+        # Only the leader sends (and a round holds an advisory lock besides: never two senders at once).
+        senders = await enter_lineage_sender(term, settings, pool=pool)
         await term.enter_async_context(agent)
         term.enter_context(reporting(app, ingest=functools.partial(ingest_metrics, ingestor),
                                      watch=functools.partial(watch_metrics, agent.streams),
-                                     **{"indexer": functools.partial(indexer_metrics, i) for i in indexers}))  # fmt: skip
+                                     **{"indexer": functools.partial(indexer_metrics, i) for i in indexers},
+                                     **lineage_reports(senders)))  # fmt: skip
         term.enter_context(probes.leading(Term(ingestor=ingestor, agent=agent)))
         waits = {"stop": stop.event.wait()} | ({"lost": lost.wait()} if lost is not None else {})
-        if await first(parts=[ingestor, agent, *indexers, *parts], **waits) == "lost":
+        if await first(parts=[ingestor, agent, *indexers, *senders, *parts], **waits) == "lost":
             raise LeadershipLost
 
 
@@ -635,4 +670,16 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
         announce("runledger import: stopped; what was imported is kept: run the same command again to resume")
         return 1
     announce(reports[0].line(ingestor.stats.errors))
+    return 0
+
+
+async def run_lineage_backfill(settings: Settings, *, since: datetime | None, announce=print) -> int:
+    """`runledger openlineage backfill`: queue the stored history's events; those queued already are skipped."""
+    database = await resolve_database(settings)
+    await migrate_database(database.dsn)
+    async with open_pool(settings, database.dsn) as pool, pool.acquire() as conn:
+        added = await openlineage_outbox.backfill(conn, since=since)
+        waiting = await openlineage_outbox.backlog(conn)
+    where = "" if settings.openlineage_export else " (export is off: set RUNLEDGER_OPENLINEAGE_URL or _FILE to send them)"
+    announce(f"runledger openlineage backfill: {added} event(s) queued, {waiting} waiting to be sent{where}")
     return 0

@@ -35,6 +35,7 @@ from runledger.api import keys
 from runledger.core.counters import counted_by
 from runledger.core.models import TERMINAL_PHASES
 from runledger.indexer.worker import ArtifactIndexer
+from runledger.openlineage.sender import LineageSender
 from runledger.store import connection as db
 from runledger.store.sql_blocks import q
 from runledger.store.transition_feed import EventHub
@@ -192,6 +193,17 @@ def indexer_metrics(indexer: ArtifactIndexer) -> Iterable[Metric]:
     yield CounterMetricFamily("runledger_metrics_stored", "KFP metrics read from metrics files.", value=stats.metrics_stored)
     yield CounterMetricFamily("runledger_artifact_s3_wait_seconds", "Time indexer workers spent awaiting S3.",
                               value=stats.s3_seconds)  # fmt: skip
+
+
+def openlineage_metrics(sender: LineageSender) -> Iterable[Metric]:
+    stats = sender.stats
+    yield CounterMetricFamily("runledger_openlineage_events_sent", "OpenLineage events the endpoint acknowledged.",
+                              value=stats.sent)  # fmt: skip
+    yield counted_by("runledger_openlineage_events_failed", "OpenLineage events not delivered, by kind: retried "
+                     "(the endpoint failed or was unreachable), refused (4xx: never resent), unrenderable.",
+                     "kind", stats.failed)  # fmt: skip
+    yield GaugeMetricFamily("runledger_openlineage_backlog", "OpenLineage events waiting in the outbox.",
+                            value=stats.backlog)  # fmt: skip
 
 
 def event_feed_metrics(hub: EventHub) -> Iterable[Metric]:

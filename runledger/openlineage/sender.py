@@ -49,6 +49,7 @@ class LineageSender(Service):
         self._settings = settings
         self._transport = transport
         self._stopping = asyncio.Event()
+        self._between_rounds = asyncio.Event()
         self._backoff = Backoff(min(1.0, settings.openlineage_retry_max_seconds), settings.openlineage_retry_max_seconds)
         self.stats = SenderStats()
         self.grace = settings.openlineage_timeout_seconds + 5
@@ -60,14 +61,17 @@ class LineageSender(Service):
         self._stopping.set()
 
     async def _finish(self) -> None:
-        # The loop ends after the round in flight: what it sent is marked.
-        await asyncio.wait(self._tasks)
+        # The round in flight ends and marks what it sent; then the loop is stopped between rounds.
+        await self._between_rounds.wait()
 
     async def _close(self) -> None:
         await self._transport.close()
 
     async def _loop(self) -> None:
-        while not self._stopping.is_set():
+        while True:
+            if self._stopping.is_set():
+                self._between_rounds.set()
+                await asyncio.Future()  # parked until the lifecycle cancels it
             try:
                 taken, failed = await self.round()
             except Exception as exc:
