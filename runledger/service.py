@@ -249,7 +249,7 @@ async def enter_lineage_sender(
     if not settings.openlineage_export:
         return []
     check_lineage_settings(settings)
-    return [await stack.enter_async_context(LineageSender(pool=pool, settings=settings, transport=transport_of(settings)))]
+    return [await stack.enter_async_context(LineageSender(pool=pool, transport=transport_of(settings)))]
 
 
 def check_lineage_settings(settings: Settings) -> None:

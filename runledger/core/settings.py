@@ -301,19 +301,6 @@ class Settings(BaseSettings):
     openlineage_file: Path | None = Field(
         default=None, description="Append the OpenLineage events to this file instead, one JSON document a line."
     )
-    openlineage_batch_events: int = Field(
-        default=500, ge=1, description="Most events the sender takes from the outbox at a time."
-    )
-    openlineage_concurrency: int = Field(
-        default=8, ge=1, description="Runs whose events are sent in parallel (each run's in order)."
-    )
-    openlineage_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one HTTP request, s.")
-    openlineage_poll_seconds: float = Field(
-        default=1.0, gt=0, description="How often the sender looks for new events when it has sent them all, s."
-    )
-    openlineage_retry_max_seconds: float = Field(
-        default=60.0, gt=0, description="Longest wait before retrying while the endpoint fails or is unreachable, s."
-    )
 
     # --- log ------------------------------------------------------------------------------
     progress_interval_seconds: float = Field(

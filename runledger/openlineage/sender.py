@@ -1,11 +1,11 @@
 """The sender: drains the OpenLineage outbox to the transport, each run's events in order.
 
 A round takes the oldest unsent events (transition id order), renders them from what is stored, sends
-each run's in order (different runs in parallel, up to RUNLEDGER_OPENLINEAGE_CONCURRENCY) and marks
+each run's in order (different runs in parallel, up to 8 by default) and marks
 them: acknowledged ones sent, the rest failed with their error. A run whose event was not acknowledged
 stops there for the round, so its later events never overtake it. A round with failures is followed by
-the one backoff (core/backoff.py): an endpoint down for an hour is retried, capped at
-RUNLEDGER_OPENLINEAGE_RETRY_MAX_SECONDS, and loses nothing; the outbox just grows meanwhile.
+the one backoff (core/backoff.py): an endpoint down for an hour is retried, capped at a
+minute, and loses nothing; the outbox just grows meanwhile.
 
 Several senders are safe: a round runs under a Postgres advisory lock, so one sends at a time (the
 others wait for the next poll), whichever replica or process they are in. The acknowledged events of a
@@ -24,9 +24,8 @@ import asyncpg
 
 from runledger.core.backoff import Backoff
 from runledger.core.lifecycle import Service
-from runledger.core.settings import Settings
 from runledger.openlineage.events import render
-from runledger.openlineage.transports import Outcome, Transport
+from runledger.openlineage.transports import TIMEOUT_SECONDS, Outcome, Transport
 from runledger.store import openlineage_outbox as outbox
 from runledger.store.connection import is_retried_by_pollers
 
@@ -43,16 +42,22 @@ class SenderStats:
 class LineageSender(Service):
     name = "openlineage-sender"
 
-    def __init__(self, *, pool: asyncpg.Pool, settings: Settings, transport: Transport) -> None:
+    def __init__(
+        self, *, pool: asyncpg.Pool, transport: Transport, batch: int = 500, poll_seconds: float = 1.0,
+        concurrency: int = 8, retry_max_seconds: float = 60.0,
+    ) -> None:  # fmt: skip
         super().__init__()
+        self._concurrency = concurrency  # runs whose events are sent in parallel (each run's in order)
+        self._batch = batch  # events taken from the outbox at a time
+        self._poll_seconds = poll_seconds  # how often an empty outbox is looked at again
         self._pool = pool
-        self._settings = settings
         self._transport = transport
         self._stopping = asyncio.Event()
         self._between_rounds = asyncio.Event()
-        self._backoff = Backoff(min(1.0, settings.openlineage_retry_max_seconds), settings.openlineage_retry_max_seconds)
+        # Waits while the endpoint fails or is unreachable, up to a minute by default.
+        self._backoff = Backoff(min(1.0, retry_max_seconds), retry_max_seconds)
         self.stats = SenderStats()
-        self.grace = settings.openlineage_timeout_seconds + 5
+        self.grace = TIMEOUT_SECONDS + 5
 
     async def _start(self) -> None:
         self.spawn(self._loop(), name="openlineage-send")
@@ -83,7 +88,7 @@ class LineageSender(Service):
                 delay = self._backoff.next()
             else:
                 self._backoff.reset()
-                delay = 0 if taken >= self._settings.openlineage_batch_events else self._settings.openlineage_poll_seconds
+                delay = 0 if taken >= self._batch else self._poll_seconds
             if delay:
                 try:
                     async with asyncio.timeout(delay):
@@ -102,7 +107,7 @@ class LineageSender(Service):
                 await asyncio.shield(conn.execute("SELECT pg_advisory_unlock($1)", outbox.SENDER_LOCK))
 
     async def _round(self, conn: asyncpg.Connection) -> tuple[int, bool]:
-        ids = await outbox.unsent(conn, limit=self._settings.openlineage_batch_events)
+        ids = await outbox.unsent(conn, limit=self._batch)
         self.stats.backlog = await outbox.backlog(conn) if ids else 0
         if not ids:
             return 0, False
@@ -127,7 +132,7 @@ class LineageSender(Service):
         return len(ids), any(not o.sent and not o.refused for o in results.values())
 
     async def _send_runs(self, runs: list[list[tuple[int, bytes]]], results: dict[int, Outcome]) -> None:
-        limit = asyncio.Semaphore(self._settings.openlineage_concurrency)
+        limit = asyncio.Semaphore(self._concurrency)
 
         async def send(events: list[tuple[int, bytes]]) -> None:
             async with limit:

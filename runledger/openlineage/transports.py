@@ -26,6 +26,7 @@ class Outcome:
 
 
 ACKNOWLEDGED = Outcome(sent=True)
+TIMEOUT_SECONDS = 10.0  # one HTTP request
 
 
 class Transport(Protocol):
@@ -96,6 +97,6 @@ class FileTransport:
 def transport_of(settings: Settings) -> Transport:
     if settings.openlineage_url is not None:
         key = settings.openlineage_api_key.get_secret_value() if settings.openlineage_api_key else None
-        return HttpTransport(url=settings.openlineage_url, api_key=key, timeout=settings.openlineage_timeout_seconds)
+        return HttpTransport(url=settings.openlineage_url, api_key=key, timeout=TIMEOUT_SECONDS)
     assert settings.openlineage_file is not None
     return FileTransport(path=settings.openlineage_file)

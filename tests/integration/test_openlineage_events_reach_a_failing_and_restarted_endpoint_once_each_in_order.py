@@ -14,11 +14,13 @@ from tests.support.openlineage_schema import validate_event
 from tests.support.waiting import eventually
 
 
+def sender_of(pool, settings) -> LineageSender:
+    # Small batches: a run's events span several rounds, as a long backlog's do.
+    return LineageSender(pool=pool, transport=transport_of(settings), batch=7, poll_seconds=0.05, retry_max_seconds=0.2)
+
+
 def export_settings(settings, url):
-    return settings.model_copy(update={
-        "openlineage_url": url, "openlineage_batch_events": 7, "openlineage_poll_seconds": 0.05,
-        "openlineage_retry_max_seconds": 0.2, "openlineage_timeout_seconds": 2.0,
-    })  # fmt: skip
+    return settings.model_copy(update={"openlineage_url": url})
 
 
 async def test_nothing_is_lost_or_duplicated_and_each_run_keeps_its_order(pool, conn, settings, tmp_path):
@@ -27,7 +29,7 @@ async def test_nothing_is_lost_or_duplicated_and_each_run_keeps_its_order(pool, 
         await ingest(pool, on, workflow_histories(6))
         expected = await queued(conn)
         await receiver.fail(True)
-        async with LineageSender(pool=pool, settings=on, transport=transport_of(on)) as sender:
+        async with sender_of(pool, on) as sender:
             await eventually(lambda: _async(sender.stats.failed["retried"] >= 3), timeout=30)
             assert receiver.events() == []
             await receiver.restart()  # a new process, answering again
@@ -49,7 +51,7 @@ async def test_nothing_is_lost_or_duplicated_and_each_run_keeps_its_order(pool, 
         assert await conn.fetchval("SELECT count(*) FROM openlineage_outbox WHERE sent_at IS NULL") == 0
 
         # A restart: a new sender finds nothing to send.
-        async with LineageSender(pool=pool, settings=on, transport=transport_of(on)) as again:
+        async with sender_of(pool, on) as again:
             assert await again.round() == (0, False)
         assert len(receiver.events()) == len(expected)
 
@@ -63,7 +65,7 @@ async def test_a_refused_event_is_marked_and_never_blocks_the_rest(pool, conn, s
         async def all_refused() -> bool:
             return await conn.fetchval("SELECT count(*) FROM openlineage_outbox WHERE refused_at IS NULL") == 0
 
-        async with LineageSender(pool=pool, settings=on, transport=transport_of(on)) as sender:
+        async with sender_of(pool, on) as sender:
             await eventually(all_refused, timeout=30)
         assert sender.stats.failed["refused"] == total and sender.stats.failed["retried"] == 0
 
