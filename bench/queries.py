@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
@@ -69,6 +70,11 @@ from runledger.store.page_tokens import Cursor
 
 DATABASE = "bench_queries"
 TARGETS_MS = {"list": 20.0, "lineage": 50.0, "detail": 20.0}
+# p50 over HTTP, the JSON decoded, at 2,000 and at 20,000 runs.
+GOALS_MS = {
+    "runs: first page": 3.0, "runs: param.lr=0.1": 3.0, "runs: param.lr=0.1 & metric.accuracy>0.9": 5.0,
+    "runs: sort=-metric.accuracy": 5.0, "lineage: step, upstream, depth 10": 3.0, "lineage: step, upstream, depth 50": 5.0,
+}  # fmt: skip
 
 
 @dataclass
@@ -94,12 +100,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def start_api(dsn: str) -> tuple[subprocess.Popen, str]:
+async def start_api(dsn: str, *, source: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`runledger api` on a free port; from the checkout `source` instead of this one when given."""
     port = _free_port()
     env = {**os.environ, "RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_LOG_LEVEL": "WARNING"}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)  # `-m` puts the working directory first too: it is `source` as well
     proc = subprocess.Popen(
         [sys.executable, "-m", "runledger", "api", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL,
+        env=env, stdout=subprocess.DEVNULL, cwd=source,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -206,8 +215,9 @@ async def measure_http(
             break
         started = time.perf_counter()
         async with session.get(urls[k % len(urls)]) as resp:
-            await resp.read()
+            body = await resp.read()
             result.errors += resp.status != 200
+        json.loads(body)  # a client reads the answer: decoding it is part of the wait
         result.samples.append((time.perf_counter() - started) * 1000)
     total = await _db_time(stats)
     if total is not None:
@@ -308,7 +318,26 @@ async def hop_by_hop(conn: asyncpg.Connection, seed: str, depth: int, limit: int
     return seen
 
 
-async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float) -> tuple[list[Result], list[str], list[tuple[str, float, str, str]]]:
+def request_plan(targets: Targets) -> list[tuple[str, str, list[str], list[str] | None]]:
+    """(name, kind, paths under /api/v1, the baseline's paths when they differ) of every HTTP query."""
+    lineage = [f"/lineage?node={r}&direction=upstream" for r in targets.lineage_roots]
+    return [
+        ("runs: first page", "list", ["/runs?limit=100"], None),
+        ("runs: first page, namespace=team-c", "list", ["/runs?limit=100&namespace=team-c"], None),
+        ("runs: page at 80% depth (keyset token)", "list", [f"/runs?limit=100&page_token={t}" for t in targets.deep_tokens], None),
+        ("runs: param.lr=0.1 & metric.accuracy>0.9", "list", ["/runs?param.lr=0.1&metric.accuracy%3E0.9&limit=100"], None),
+        ("runs: param.lr=0.1", "list", ["/runs?param.lr=0.1&limit=100"], None),
+        ("runs: sort=-metric.accuracy", "list", ["/runs?sort=-metric.accuracy&limit=100"], None),
+        ("runs: param.experiment=<one of 5000>", "list", [f"/runs?param.experiment={e}&limit=100" for e in targets.experiments], None),
+        ("lineage: step, upstream, depth 10", "lineage", [f"{p}&depth=10" for p in lineage], None),
+        # Older servers cap depth at 20: their figure is for 20 hops.
+        ("lineage: step, upstream, depth 50", "lineage", [f"{p}&depth=50" for p in lineage], [f"{p}&depth=20" for p in lineage]),
+        ("run detail", "detail", [f"/runs/{i}" for i in targets.detail_ids], None),
+        ("run steps", "detail", [f"/runs/{i}/steps" for i in targets.detail_ids], None),
+    ]  # fmt: skip
+
+
+async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float, *, baseline: Path | None = None) -> tuple[list[Result], list[str], list[tuple[str, float, str, str]]]:
     rng = random.Random(7)
     conn = await db.connect(dsn)
     stats: asyncpg.Connection | None = await db.connect(dsn)
@@ -323,29 +352,21 @@ async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float) -
     notes: list[str] = []
     results: list[Result] = []
     proc, base = await start_api(dsn)
+    baseline_api = await start_api(dsn, source=baseline) if baseline is not None else None
     try:
-        connector = aiohttp.TCPConnector(limit=1, keepalive_timeout=60)
+        connector = aiohttp.TCPConnector(limit=2, keepalive_timeout=60)
         async with aiohttp.ClientSession(connector=connector) as session:
             api = f"{base}/api/v1"
-            plan: list[tuple[str, str, list[str], int]] = [
-                ("runs: first page", "list", [f"{api}/runs?limit=100"], requests),
-                ("runs: first page, namespace=team-c", "list", [f"{api}/runs?limit=100&namespace=team-c"], requests),
-                ("runs: page at 80% depth (keyset token)", "list",
-                 [f"{api}/runs?limit=100&page_token={t}" for t in targets.deep_tokens], requests),
-                ("runs: param.lr=0.1 & metric.accuracy>=0.9", "list",
-                 [f"{api}/runs?param.lr=0.1&metric.accuracy%3E=0.9&limit=100"], requests),
-                ("runs: param.lr=0.1", "list", [f"{api}/runs?param.lr=0.1&limit=100"], requests),
-                ("runs: sort=-metric.accuracy", "list", [f"{api}/runs?sort=-metric.accuracy&limit=100"], requests),
-                ("runs: param.experiment=<one of 5000>", "list",
-                 [f"{api}/runs?param.experiment={e}&limit=100" for e in targets.experiments], requests),
-                ("lineage: step, upstream, depth 10", "lineage",
-                 [f"{api}/lineage?node={r}&direction=upstream&depth=10" for r in targets.lineage_roots], requests),
-                ("run detail", "detail", [f"{api}/runs/{i}" for i in targets.detail_ids], requests),
-                ("run steps", "detail", [f"{api}/runs/{i}/steps" for i in targets.detail_ids], requests),
-            ]  # fmt: skip
-            for name, kind, urls, n in plan:
-                results.append(await measure_http(session, stats, name, kind, urls, n, seconds=seconds))
-                print(f"  {name}: p50 {results[-1].pct(50):.2f} ms, p99 {results[-1].pct(99):.2f} ms", flush=True)
+            for name, kind, paths, baseline_paths in request_plan(targets):
+                ours = await measure_http(session, stats, name, kind, [api + p for p in paths], requests, seconds=seconds)
+                if baseline_api is not None:
+                    # Interleaved, query by query: both see the same load, the same caches.
+                    urls = [f"{baseline_api[1]}/api/v1{p}" for p in baseline_paths or paths]
+                    theirs = await measure_http(session, stats, f"{name} [baseline]", kind, urls, requests, seconds=seconds)
+                    results.append(theirs)
+                results.append(ours)
+                print(f"  {name}: p50 {ours.pct(50):.2f} ms, p99 {ours.pct(99):.2f} ms"
+                      + (f"; baseline p50 {theirs.pct(50):.2f} ms" if baseline_api is not None else ""), flush=True)
             async with session.get(f"{api}/lineage?node={targets.lineage_roots[0]}&direction=upstream&depth=10") as resp:
                 graph = await resp.json()
             depths = [n["depth"] for n in graph["nodes"]]
@@ -414,6 +435,8 @@ async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float) -
                 explained.append((f"{name} [generic plan]", _execution_ms(plan), sql, plan))
     finally:
         stop_api(proc)
+        if baseline_api is not None:
+            stop_api(baseline_api[0])
         await conn.close()
         if stats is not None:
             await stats.close()
@@ -449,6 +472,15 @@ def print_report(results: list[Result], notes: list[str], explained: list[tuple[
               f"  x{b.pct(50) / a.pct(50):.1f}")  # fmt: skip
     for note in notes:
         print(note)
+    if any(name.endswith(" [baseline]") for name in by_name):
+        print("\n## against the baseline checkout (same database, interleaved query by query), ms")
+        print(f"{'query':<46}{'base p50':>10}{'p50':>8}{'x':>6}{'base p99':>10}{'p99':>8}{'goal':>6}  met")
+        for r in results:
+            if (b := by_name.get(f"{r.name} [baseline]")) is not None:
+                goal = GOALS_MS.get(r.name)
+                met = "" if goal is None else ("yes" if r.pct(50) <= goal else "NO")
+                print(f"{r.name:<46}{b.pct(50):10.2f}{r.pct(50):8.2f}{b.pct(50) / r.pct(50):6.1f}{b.pct(99):10.2f}"
+                      f"{r.pct(99):8.2f}{goal or '':>6}  {met}")  # fmt: skip
     print(f"\n## EXPLAIN (ANALYZE, BUFFERS) of the {plans} slowest statements the API ran")
     for name, ms, sql, text in sorted(explained, key=lambda e: -e[1])[:plans]:
         print(f"\n### {name}: {ms:.2f} ms\n{' '.join(sql.split())[:600]}\n{text}")
@@ -490,7 +522,8 @@ async def main_async(args: argparse.Namespace) -> None:
                                       ("server_version", "shared_buffers", "work_mem", "jit", "fsync")]))  # fmt: skip
     finally:
         await conn.close()
-    results, notes, explained = await run_benchmark(dsn, shape, args.requests, args.seconds)
+    baseline = Path(args.baseline).resolve() if args.baseline else None
+    results, notes, explained = await run_benchmark(dsn, shape, args.requests, args.seconds, baseline=baseline)
     print_report(results, notes, explained, plans=args.plans)
 
 
@@ -504,6 +537,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=query_load.default_workers(), help="row-generating processes")
     parser.add_argument("--chunk-runs", type=int, default=2000, help="runs per COPY transaction")
     parser.add_argument("--plans", type=int, default=4, help="EXPLAIN plans printed, slowest first")
+    parser.add_argument("--baseline", metavar="CHECKOUT", help="also time the API of this source tree (another "
+                        "version, e.g. a worktree of main), query by query interleaved with this one's")  # fmt: skip
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -164,13 +164,17 @@ async def ensure_dataset(admin_dsn: str, database: str, shape: Shape, *, workers
 
 
 async def _schema_objects(conn: asyncpg.Connection) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-    """(keys and foreign keys, other indexes) of the loaded tables, with their definitions."""
+    """(keys and foreign keys, other indexes) of the loaded tables, with their definitions.
+
+    Foreign keys of other tables that point into the loaded ones (kfp_run_details -> runs) come too:
+    a key cannot be dropped while one depends on it."""
     constraints = await conn.fetch(
         """
         SELECT c.conrelid::regclass::text AS tbl, c.conname AS name, c.contype::text AS kind,
                pg_get_constraintdef(c.oid) AS def
         FROM pg_constraint c
-        WHERE c.conrelid = ANY ($1::regclass[]) AND c.contype IN ('p', 'u', 'f')
+        WHERE (c.conrelid = ANY ($1::regclass[]) AND c.contype IN ('p', 'u', 'f'))
+           OR (c.confrelid = ANY ($1::regclass[]) AND c.contype = 'f')
         ORDER BY c.conrelid::regclass::text, c.conname
         """,
         list(TABLES),
