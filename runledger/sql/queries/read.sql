@@ -12,6 +12,28 @@ r.shutdown, r.created_at, r.started_at, r.finished_at, r.labels, r.parameters, r
 r.deleted_at, r.resource_version, r.updated_at, r.sort_at, r.first_seen_at, r.failed_step, r.duration_seconds,
 r.resources_duration, r.progress, r.estimated_duration
 
+-- name: run_documents_r
+-- A run as the API answers it (RunOut: these names, in its field order), for listings answered
+-- without a model per row: ±infinity times as NULL, the JSON columns as their text (sent as they
+-- are), and the derived fields (deleted, duration, failed_step, failure) made here.
+r.id, r.namespace, r.name, r.uid, r.phase, r.message, r.shutdown, r.kfp_run_id, r.pipeline_name,
+r.scheduled_workflow,
+CASE WHEN isfinite(r.created_at) THEN r.created_at END AS created_at,
+CASE WHEN isfinite(r.started_at) THEN r.started_at END AS started_at,
+CASE WHEN isfinite(r.finished_at) THEN r.finished_at END AS finished_at,
+r.deleted_at IS NOT NULL AS deleted,
+CASE WHEN isfinite(r.deleted_at) THEN r.deleted_at END AS deleted_at,
+r.labels::text AS labels, r.parameters::text AS parameters, r.step_counts::text AS step_counts, r.nodes_offloaded,
+r.duration_seconds AS duration, r.resources_duration::text AS resources_duration, r.progress, r.estimated_duration,
+r.updated_at,
+CASE WHEN jsonb_typeof(r.failed_step) = 'object' AND r.failed_step <> '{}'::jsonb
+     THEN jsonb_build_object('id', r.failed_step -> 'id', 'name', r.failed_step -> 'name',
+                             'template', r.failed_step -> 'template', 'message', r.failed_step -> 'message')::text
+END AS failed_step,
+CASE WHEN jsonb_typeof(r.failed_step) = 'object' AND r.failed_step <> '{}'::jsonb
+     THEN r.failed_step ->> 'failure'
+END AS failure
+
 -- name: get_run
 SELECT {run_columns} FROM runs WHERE id = $1;
 
@@ -122,13 +144,15 @@ WITH chosen AS (
 SELECT (SELECT count(*) FROM chosen)::integer AS runs,
        coalesce((SELECT jsonb_object_agg(key, seconds) FROM sums), '{}'::jsonb) AS resources;
 
--- name: limit_statement_time
--- SET LOCAL with bound values: they end with the request's transaction.
--- $2 is the plan cache mode: force_custom_plan where the API binds user values whose selectivity
--- varies by orders of magnitude (a parameter value a fifth of all runs share, or one a few hold:
--- a cached generic plan fits one and takes seconds on the other), auto where it binds ids only.
+-- name: begin_snapshot
+-- A request's snapshot, begun and limited in one round trip (a simple query: several statements, so
+-- no bound values; both slots are fixed words or an integer setting). SET LOCAL ends with it.
+-- {plan_cache_mode} is force_custom_plan where the API binds user values whose selectivity varies
+-- by orders of magnitude (a parameter value a fifth of all runs share, or one a few hold: a cached
+-- generic plan fits one and takes seconds on the other), auto where it binds ids only.
 -- No parallel workers: a page is LIMITed, and starting workers costs more than the scan they
 -- would share, while taking cores from concurrent requests.
-SELECT set_config('statement_timeout', $1, true),
-       set_config('plan_cache_mode', $2, true),
-       set_config('max_parallel_workers_per_gather', '0', true);
+BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+SET LOCAL statement_timeout = {timeout_ms};
+SET LOCAL plan_cache_mode = {plan_cache_mode};
+SET LOCAL max_parallel_workers_per_gather = 0;

@@ -1,0 +1,37 @@
+"""A request whose read fails (a 404, a cancelled statement) ends its snapshot before the pool gets the
+connection back: the next request on it starts clean, with no limits of the last one left over."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from runledger.api import keys
+from runledger.api.snapshot import snapshot
+from runledger.store import connection as db
+
+
+def request_for(pool, settings) -> web.Request:
+    app = web.Application()
+    app[keys.POOL], app[keys.SETTINGS] = pool, settings
+    return type("FakeRequest", (), {"app": app})()  # snapshot() only reads request.app
+
+
+async def test_a_failed_request_leaves_its_connection_outside_any_transaction(dsn, settings):
+    one = await db.create_pool(dsn, settings=settings.model_copy(update={"database_pool_min": 1, "database_pool_max": 1}))
+    try:
+        request = request_for(one, settings.model_copy(update={"api_statement_timeout_ms": 50}))
+        with pytest.raises(web.HTTPNotFound):
+            async with snapshot(request) as conn:
+                await conn.fetchval("SELECT 1")
+                raise web.HTTPNotFound()
+        with pytest.raises(asyncpg.QueryCanceledError):
+            async with snapshot(request) as conn:
+                await conn.execute("SELECT pg_sleep(2)")
+        async with one.acquire() as same:
+            assert not same.is_in_transaction()
+            assert await same.fetchval("SHOW transaction_read_only") == "off"
+            assert await same.fetchval("SHOW statement_timeout") != "50ms"
+    finally:
+        await one.close()
