@@ -9,12 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.api import auth, keys
 from runledger.api.query_params import parse_run_query
-from runledger.api.responses import model_response
+from runledger.api.responses import document_response, model_response
 from runledger.api.snapshot import snapshot
 from runledger.store import run_history as repo
 from runledger.store import run_listing as listing
 from runledger.store.errors import BadRequest
-from runledger.store.records import MetricList, RunDetail, RunPage, StepList, Timeline
+from runledger.store.records import MetricList, RunDetail, Timeline
 
 MAX_COMPARED = 50
 
@@ -28,7 +28,8 @@ async def list_runs(request: web.Request) -> web.Response:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
     async with snapshot(request) as conn:
         rows, token, total = await listing.list_runs(conn, query)
-    return model_response(RunPage(runs=[repo.run_from_row(r) for r in rows], next_page_token=token, total=total))
+    # RunPage, written without a model per run (see run_listing.run_documents).
+    return document_response({"runs": listing.run_documents(rows), "next_page_token": token, "total": total})
 
 
 async def get_run(request: web.Request) -> web.Response:
@@ -55,7 +56,8 @@ async def list_metrics(request: web.Request) -> web.Response:
 
 
 async def list_steps(request: web.Request) -> web.Response:
-    return model_response(StepList(steps=await _of_existing_run(request, repo.list_steps)))
+    # StepList, written without a model per step (see run_history.list_step_documents).
+    return document_response({"steps": await _of_existing_run(request, repo.list_step_documents)})
 
 
 async def timeline(request: web.Request) -> web.Response:

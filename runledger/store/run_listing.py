@@ -26,11 +26,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import asyncpg
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.core.models import PHASES
 from runledger.store import page_tokens, paging
 from runledger.store.page_tokens import Cursor
+from runledger.store.records import RunOut
 from runledger.store.sql_blocks import Statement, q, splice
 
 NAME = r"[A-Za-z0-9_.\-/]{1,253}"  # of a metric or parameter
@@ -254,6 +256,13 @@ def _filters(query: RunListQuery, sql: Statement) -> str | None:
                 argument=argument,
             )
     for metric in query.metrics:
+        if metric.name == query.sort_metric:
+            # On the sort's own join (see _order): its walk down run_metrics_by_value is then bounded by
+            # the filter, where an EXISTS apart from it left the planner to scan or sort every match.
+            if "sm" not in sql.aliases:
+                _join_sort_metric(query, sql)
+            sql.where("sm.value {op} {value}", op=_OPERATORS[metric.op], value=sql.bind(metric.value))
+            continue
         sql.where(
             "EXISTS (SELECT 1 FROM run_metrics m WHERE m.run_id = r.id AND m.name = {name} AND m.value {op} {value})",
             name=sql.bind(metric.name), op=_OPERATORS[metric.op], value=sql.bind(metric.value),
@@ -264,10 +273,16 @@ def _filters(query: RunListQuery, sql: Statement) -> str | None:
     return listing_key
 
 
+def _join_sort_metric(query: RunListQuery, sql: Statement) -> None:
+    sql.join("JOIN run_metrics sm ON sm.run_id = r.id AND sm.name = {metric}", metric=sql.bind(query.sort_metric))
+    sql.aliases.add("sm")
+
+
 def _order(query: RunListQuery, sql: Statement, *, listing_key: str | None) -> paging.Order:
     """The listing's order; a metric or resource sort lists the runs that report it."""
     if query.sort_metric is not None:
-        sql.join("JOIN run_metrics sm ON sm.run_id = r.id AND sm.name = {metric}", metric=sql.bind(query.sort_metric))
+        if "sm" not in sql.aliases:
+            _join_sort_metric(query, sql)
         return paging.Order(key="sm.value", kind="number", id="r.id", descending=query.descending)
     if query.sort_resource is not None:
         name = sql.bind(query.sort_resource)
@@ -281,13 +296,42 @@ def _order(query: RunListQuery, sql: Statement, *, listing_key: str | None) -> p
 
 
 async def list_runs(conn: asyncpg.Connection, query: RunListQuery) -> tuple[list[asyncpg.Record], str | None, int | None]:
-    """One page of runs: (rows, next page token, total when asked for)."""
+    """One page of runs: (rows of run_documents_r, next page token, total when asked for)."""
     after = start_after(query)
     sql = Statement()
     listing_key = _filters(query, sql)
     total = await paging.count(conn, sql, source="runs r") if query.count else None
     order = _order(query, sql, listing_key=listing_key)
     page = await paging.fetch_page(
-        conn, sql, columns=q("run_columns_r"), source="runs r", order=order, after=after, limit=query.limit
+        conn, sql, columns=q("run_documents_r"), source="runs r", order=order, after=after, limit=query.limit
     )
     return page.rows, page_token(query, page.next) if page.next else None, total
+
+
+# RunOut's fields that run_documents_r reads as JSON text.
+_JSON_TEXT = frozenset({"labels", "parameters", "step_counts", "resources_duration", "failed_step"})
+
+
+def run_documents(rows: list[asyncpg.Record]) -> list[dict]:
+    """The runs of a page as RunOut's JSON documents, for orjson to write (times aware, in UTC).
+
+    A page of runs is most of what a listing costs when every row becomes a model and every JSON
+    column is parsed only to be written again: here each row is a dict, its JSON columns passed
+    through as the text Postgres sent (orjson.Fragment). The equality with RunOut's own JSON is a
+    test (test_run_listings_answer_what_the_run_models_would).
+    """
+    if not rows:
+        return []
+    names = [n for n in rows[0].keys() if n != "sort_key"]  # noqa: SIM118 (iterating a Record gives its values)
+    if names != list(RunOut.model_fields):
+        raise RuntimeError("run_documents_r no longer lists RunOut's fields in order")
+    json_at = [i for i, name in enumerate(names) if name in _JSON_TEXT]
+    fragment = orjson.Fragment
+    documents = []
+    for row in rows:
+        values = list(row.values())
+        for i in json_at:
+            if values[i] is not None:
+                values[i] = fragment(values[i])
+        documents.append(dict(zip(names, values)))
+    return documents

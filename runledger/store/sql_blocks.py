@@ -91,6 +91,7 @@ class Statement:
         self.args: list[Any] = []
         self.joins: list[str] = []
         self.conditions: list[str] = []
+        self.aliases: set[str] = set()  # tables joined under a name later parts of the statement share
 
     def bind(self, value: Any) -> str:
         """The placeholder of `value`, bound as the statement's next parameter."""
