@@ -271,6 +271,7 @@ class LineageGraph(_Body):
     nodes: list[StepNode | ArtifactNode | RedactedNode]
     edges: list[LineageEdge]
     truncated: bool
+    truncated_at_depth: int | None = None
 
 
 class TransitionEvent(_Body):

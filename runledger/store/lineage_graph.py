@@ -59,7 +59,7 @@ from runledger.store.errors import BadRequest
 from runledger.store.records import Out, Timestamp
 from runledger.store.sql_blocks import q
 
-MAX_DEPTH = 20
+MAX_DEPTH = 100
 MAX_LIMIT = 2000
 _BIGINT_MAX = 2**63 - 1
 # Run ids are Kubernetes uids or UUIDv5s: never a '/', so a step ref splits at its first one.
@@ -182,6 +182,12 @@ class LineageGraph(Out):
     nodes: list[StepNode | ArtifactNode | RedactedNode]
     edges: list[LineageEdge]
     truncated: bool = Field(description="The node cap cut the graph: more nodes lie within the depth.")
+    truncated_at_depth: int | None = Field(
+        default=None,
+        description="Where the node cap stopped the walk: every node nearer than this many hops is in the graph, some "
+        "at this distance are not, and none further was looked for (ask again from a node found there, or with a "
+        "larger limit). Null when the graph is whole within `depth`.",
+    )
 
 
 # --- the queries ----------------------------------------------------------------------------------
@@ -242,14 +248,14 @@ async def walk(
     depth: int,
     limit: int,
     namespaces: list[str] | None,
-) -> tuple[dict[str, int], bool]:
-    """Node id -> fewest hops from a seed, and whether the node cap cut the walk."""
+) -> tuple[dict[str, int], int | None]:
+    """Node id -> fewest hops from a seed, and the hop at which the node cap cut the walk (None: it did not)."""
     rows = await conn.fetch(walk_sql(direction), seeds, depth, limit, namespaces)
     found: dict[str, int] = {}
     for row in rows:
         for node_id in row["ids"]:
             found.setdefault(node_id, row["depth"])
-    return found, any(r["truncated"] for r in rows)
+    return found, next((r["depth"] for r in rows if r["truncated"]), None)
 
 
 async def get_lineage(
@@ -264,7 +270,7 @@ async def get_lineage(
     if found_roots is None:
         return None
     root, seeds = found_roots
-    truncated = len(seeds) > query.limit
+    cut_at = 0 if len(seeds) > query.limit else None  # the hop where the node cap cut the graph
     seeds = seeds[: query.limit]
     depths: dict[str, int] = {}
     directions: tuple[Literal["upstream", "downstream"], ...] = (
@@ -274,15 +280,17 @@ async def get_lineage(
         found, cut = await walk(
             conn, seeds, direction=direction, depth=query.depth, limit=query.limit, namespaces=readable
         )
-        truncated |= cut
+        if cut is not None:
+            cut_at = cut if cut_at is None else min(cut_at, cut)
         for node_id, hops in found.items():
             depths[node_id] = min(hops, depths.get(node_id, hops))
     if len(depths) > query.limit:
         # Two walks, each within the cap, can pass it together: keep the nearest nodes.
         kept = sorted(depths, key=lambda n: (depths[n], n))[: query.limit]
+        dropped_from = min(depths[n] for n in set(depths) - set(kept))
         depths = {n: depths[n] for n in kept}
-        truncated = True
-    return await _graph(conn, query, root=root, depths=depths, truncated=truncated, namespaces=namespaces)
+        cut_at = dropped_from if cut_at is None else min(cut_at, dropped_from)
+    return await _graph(conn, query, root=root, depths=depths, cut_at=cut_at, namespaces=namespaces)
 
 
 async def _graph(
@@ -291,7 +299,7 @@ async def _graph(
     *,
     root: str,
     depths: dict[str, int],
-    truncated: bool,
+    cut_at: int | None,
     namespaces: set[str] | None,
 ) -> LineageGraph:
     steps = [_split_step(n) for n in depths if n.startswith("step:")]
@@ -367,5 +375,6 @@ async def _graph(
         if alias.get(s, s) in shown and alias.get(t, t) in shown
     ]
     return LineageGraph(
-        root=root, direction=query.direction, depth=query.depth, nodes=nodes, edges=edges, truncated=truncated
-    )
+        root=root, direction=query.direction, depth=query.depth, nodes=nodes, edges=edges,
+        truncated=cut_at is not None, truncated_at_depth=cut_at,
+    )  # fmt: skip

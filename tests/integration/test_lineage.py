@@ -198,13 +198,31 @@ async def test_the_node_cap_keeps_the_nearest_nodes_and_says_it_cut(chain, limit
     assert body["truncated"] is truncated
     assert nodes == {n: d for n, d in UPSTREAM_OF_PUBLISH.items() if d < limit}
     assert edges == among(nodes)
+    # Where it stopped: the chain's nodes nearer than the cap's hop are all there, that hop's are not.
+    assert body["truncated_at_depth"] == (limit if truncated else None)
 
 
 async def test_two_walks_within_the_cap_can_still_pass_it_together(chain):
     body = await lineage_of(chain, step("evaluate"), direction="both", depth=2, limit=4)
     nodes, _ = graph(body)
-    assert body["truncated"] is True
+    assert body["truncated"] is True and body["truncated_at_depth"] == 2
     assert nodes == {step("evaluate"): 0, uri("models/m1"): 1, uri("reports/r1"): 1, uri("logs/evaluate"): 1}
+
+
+async def test_a_walk_goes_up_to_a_hundred_hops_and_no_further(pool, settings):
+    # 30 runs, each reading what the one before wrote: 59 hops from the last run's step to the first input.
+    runs = [one_step_run(f"r{i}", at=f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00Z", inputs=[("in", f"d/{i}")],
+                         outputs=[("out", f"d/{i + 1}")]) for i in range(30)]  # fmt: skip
+    await ingest(pool, settings, runs)
+    async with serve(settings=settings, pool=pool) as api:
+        body = await lineage_of(api, step("r29"), direction="upstream", depth=100)
+        nodes, _ = graph(body)
+        assert len(nodes) == 60 and max(nodes.values()) == 59
+        assert body["truncated"] is False and body["truncated_at_depth"] is None
+        fifty = await lineage_of(api, step("r29"), direction="upstream", depth=50)
+        assert max(graph(fifty)[0].values()) == 50 and fifty["truncated"] is False
+        async with api.get("/api/v1/lineage", params={"node": step("r29"), "depth": "101"}) as resp:
+            assert resp.status == 400
 
 
 # --- parameter passing inside a run ---------------------------------------------------------------
@@ -514,7 +532,7 @@ async def test_the_fixtures_do_pass_artifacts_between_steps(pool, settings):
         ("node=artifact:s3://", "artifact:"),
         ("node=artifact:s3://bucket", "artifact:"),
         ("node=run:uid-train&depth=0", "depth"),
-        ("node=run:uid-train&depth=21", "depth"),
+        ("node=run:uid-train&depth=101", "depth"),
         ("node=run:uid-train&depth=deep", "depth"),
         ("node=run:uid-train&direction=sideways", "direction"),
         ("node=run:uid-train&limit=0", "limit"),

@@ -43,13 +43,13 @@ def query(**params: str) -> LineageQuery:
 
 def test_defaults_are_both_directions_five_hops_and_500_nodes():
     assert query(node="run:x") == LineageQuery(node="run:x", direction="both", depth=5, limit=500)
-    assert query(node="run:x", direction="upstream", depth="20", limit="2000").depth == 20
+    assert query(node="run:x", direction="upstream", depth="100", limit="2000").depth == 100
 
 
 @pytest.mark.parametrize(
     "params",
     [
-        {}, {"node": "nope"}, {"node": "run:x", "depth": "0"}, {"node": "run:x", "depth": "21"},
+        {}, {"node": "nope"}, {"node": "run:x", "depth": "0"}, {"node": "run:x", "depth": "101"},
         {"node": "run:x", "limit": "2001"}, {"node": "run:x", "direction": "up"}, {"node": "run:x", "x": "1"},
     ],
 )  # fmt: skip

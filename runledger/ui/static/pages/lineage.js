@@ -27,7 +27,7 @@ function controls(query, navigate) {
     placeholder: "run:<id>, step:<run id>/<node id>, artifact:<id or s3://uri>" });
   const direction = h("select", { id: "lineage-direction", name: "direction" }, ["both", "upstream", "downstream"].map((d) =>
     h("option", { value: d, selected: (query.get("direction") || "both") === d }, d)));
-  const depth = h("input", { id: "lineage-depth", name: "depth", type: "number", min: 1, max: 20, value: query.get("depth") || "3" });
+  const depth = h("input", { id: "lineage-depth", name: "depth", type: "number", min: 1, max: 100, value: query.get("depth") || "3" });
   return h("form", { class: "inline-form", onsubmit: (e) => {
     e.preventDefault();
     navigate(lineageHref(node.value.trim(), { direction: direction.value, depth: depth.value }));
