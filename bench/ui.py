@@ -158,6 +158,7 @@ async def main_async(args: argparse.Namespace) -> None:
           f"{load.seconds:.0f} s), plus a {FANOUT:,}-pod fan-out run ingested in {fanout_seconds:.1f} s; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)  # fmt: skip
     proc, base = await start_api(dsn)
+    baseline = await start_api(dsn, source=Path(args.baseline).resolve()) if args.baseline else None
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -166,7 +167,19 @@ async def main_async(args: argparse.Namespace) -> None:
                 run = f"/api/v1/runs/{run_id}"
                 filtered = "phase=Succeeded&metric.accuracy>=0.8&sort=-metric.accuracy"
                 print(f"{'':52} wall time from here{'':14}| since the page's navigation start", flush=True)
-                lines = [
+                lines = []
+                if baseline is not None:
+                    # The run page first, the baseline checkout's and this one's in turn, under the same load.
+                    other = baseline[1]
+                    for k in range(2):
+                        lines += [
+                            summary(f"API  run + steps, baseline checkout [{k}]", await api_times(other, [run, f"{run}/steps"], n)),
+                            summary(f"API  run + steps, this checkout [{k}]", await api_times(base, [run, f"{run}/steps"], n)),
+                            summary(f"UI   run page, baseline checkout [{k}]", await page_times(browser, f"{other}/ui/runs/{run_id}", graph_drawn, n), 2),
+                            summary(f"UI   run page, this checkout [{k}]", await page_times(browser, f"{base}/ui/runs/{run_id}", graph_drawn, n), 2),
+                        ]  # fmt: skip
+                        print("\n".join(lines[-4:]), flush=True)
+                lines += [
                     summary("API  GET /api/v1/runs?limit=50 (Python client)", await api_times(base, ["/api/v1/runs?limit=50"], n)),
                     summary("API  same, fetch() inside the page", await in_page_fetch(browser, base, "/api/v1/runs?limit=50", n)),
                     summary("UI   /ui/ first rows (fresh tab)", await page_times(browser, base + "/ui/", first_row, n), 1),
@@ -179,6 +192,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 await browser.close()
     finally:
         stop_api(proc)
+        if baseline is not None:
+            stop_api(baseline[0])
     print("\n".join(lines))
 
 
@@ -189,6 +204,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10, help="timed repetitions of each measurement")
     parser.add_argument("--keep", metavar="DIR", help="keep the Postgres data directory in DIR and reuse its dataset")
     parser.add_argument("--workers", type=int, default=query_load.default_workers())
+    parser.add_argument("--baseline", metavar="CHECKOUT", help="also time the run page served by this source tree's "
+                        "API (another version, e.g. a worktree of main), interleaved with this one's")  # fmt: skip
     asyncio.run(main_async(parser.parse_args()))
 
 
