@@ -1,13 +1,24 @@
-"""Each statement of write.sql gets its unnest() arrays, their types and its column lists from one
-row definition per table (store/write_rows.py), so a column cannot be misplaced by hand."""
+"""Each statement of write.sql gets the fields it reads from its rows, their types and its column lists
+from one row definition per table (store/write_rows.py), so a column cannot be misplaced by hand."""
 
 import re
+from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from runledger.store import write_rows
 from runledger.store.sql_blocks import all_queries
-from runledger.store.write_rows import RunRow, StepRow, postgres_types, statement
+from runledger.store.write_rows import (
+    EdgeRow,
+    RunRow,
+    StepKey,
+    StepRow,
+    TransitionRow,
+    arrays,
+    postgres_types,
+    statement,
+)
 
 ROWS_OF = {
     "upsert_runs": write_rows.RunRow,
@@ -30,23 +41,35 @@ def test_every_block_reading_rows_has_a_row_definition() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(ROWS_OF))
-def test_the_arrays_are_the_fields_of_the_row_in_order(name: str) -> None:
+def test_the_fields_read_are_the_fields_of_the_row_in_order(name: str) -> None:
     row = ROWS_OF[name]
     sql = statement(name, row)
-    unnest = re.search(r"unnest\((.*?)\)(?: WITH ORDINALITY)? AS u\((.*?)\)", sql)
-    assert unnest is not None
-    arrays = [a.strip() for a in unnest.group(1).split(",")]
-    expected = [f"${i}::{kind}[]" for i, (kind, _) in enumerate(postgres_types(row), 1)]
-    assert arrays == expected
-    assert [c.strip() for c in unnest.group(2).split(",")][: len(row._fields)] == list(row._fields)
-    assert sorted({int(n) for n in re.findall(r"\$(\d+)", sql)}) == list(range(1, len(row._fields) + 1))
+    rows = re.search(r"\(SELECT (.*?), n FROM jsonb_array_elements\(\$1::text::jsonb\) WITH ORDINALITY AS j\(r, n\)\) AS u\((.*?)\)", sql)
+    assert rows is not None
+    read = [a.strip() for a in rows.group(1).split(",")]
+    expected = [f"r->>{i}" if kind == "text" else f"(r->>{i})::{kind}" for i, (kind, _) in enumerate(postgres_types(row))]
+    assert read == expected
+    assert [c.strip() for c in rows.group(2).split(",")] == list(row._fields)
+    assert sorted({int(n) for n in re.findall(r"\$(\d+)", sql)}) == [1]
     assert "{" not in sql
+
+
+def test_rows_are_sent_as_one_json_array_of_their_fields_in_order() -> None:
+    at = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+    rows = [TransitionRow(run_id="r", step_id="", from_phase=None, to_phase="Running", at=at)]
+    assert orjson.loads(arrays(rows, TransitionRow)[0]) == [["r", "", None, "Running", "2024-05-01T12:00:00.250000+00:00"]]
+    assert arrays([], TransitionRow) == ["[]"]
+
+
+def test_a_row_of_another_table_is_refused() -> None:
+    with pytest.raises(TypeError, match="StepKey among the rows of EdgeRow"):
+        arrays([StepKey(run_id="r", id="s")], EdgeRow)
 
 
 def test_inserted_columns_and_selected_values_follow_the_same_order() -> None:
     sql = statement("upsert_runs", RunRow)
     inserted = re.search(r"INSERT INTO runs AS r \((.*?)\)", sql).group(1).split(", ")
-    selected = re.search(r"SELECT (.*?) FROM unnest", sql).group(1).split(", ")
+    selected = re.search(r"SELECT (.*?) FROM \(SELECT", sql).group(1).split(", ")
     assert inserted == list(RunRow._fields)
     assert [v.removeprefix("u.").split("::")[0] for v in selected] == inserted
     assert "u.labels::jsonb" in selected

@@ -1,6 +1,6 @@
--- Write side. Every statement takes whole columns as arrays and unnests them, so one round trip
+-- Write side. Every statement takes its rows as one JSON array and unnests it, so one round trip
 -- writes the rows of every run in a group-committed batch, however many there are. The writer fills
--- in {unnest} (unnest() of the arrays), {columns} (the column names, in the arrays' order) and
+-- in {unnest} (the rows, numbered n in the order sent), {columns} (the column names, in the rows' order) and
 -- {values} (u.<column>, cast to the column's type) from the table's row definition in
 -- runledger/store/write_rows.py, the one place that orders the columns.
 
@@ -115,8 +115,8 @@ WHERE a.run_id = u.run_id AND a.step_id = u.step_id AND a.direction = u.directio
 -- the order they happened, earlier phases of a coalesced state before its own.
 INSERT INTO transitions ({columns})
 SELECT {values}
-FROM {unnest} WITH ORDINALITY AS u({columns}, n)
-ORDER BY n
+FROM {unnest} AS u({columns})
+ORDER BY u.n
 ON CONFLICT (run_id, step_id, to_phase, at) DO NOTHING;
 
 -- name: insert_transitions_and_outbox
