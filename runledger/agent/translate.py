@@ -478,8 +478,12 @@ class _Repository:
 
 
 def _artifact(node_id: str, direction: str, art: dict[str, Any], repository: _Repository) -> ArtifactRef:
-    storage = next((kind for kind in _STORAGE_KINDS if isinstance(art.get(kind), dict)), None)
-    s3 = _dict(art.get("s3"))
+    s3 = art.get("s3")
+    if isinstance(s3, dict):  # the common case, and the first of _STORAGE_KINDS
+        storage: str | None = "s3"
+    else:
+        s3 = _EMPTY
+        storage = next((kind for kind in _STORAGE_KINDS if isinstance(art.get(kind), dict)), None)
     archive = _dict(art.get("archive"))
     bucket = _str(s3.get("bucket")) or None
     endpoint = _str(s3.get("endpoint")) or None

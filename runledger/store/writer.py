@@ -415,7 +415,8 @@ def _queue_artifacts(state: RunState, *, old: Persisted, after: Persisted, batch
     changed = False
     for a in state.artifacts:
         key = (a.step_id, a.direction, a.name)
-        a_fp = _artifact_fingerprint(a)
+        uri = a.uri  # a property that builds its string: once per reference
+        a_fp = _artifact_fingerprint(a, uri)
         after.artifacts[key] = a_fp
         if old.artifacts.get(key) != a_fp:
             changed = True
@@ -423,7 +424,7 @@ def _queue_artifacts(state: RunState, *, old: Persisted, after: Persisted, batch
                 run_id=rid, step_id=a.step_id, direction=a.direction, name=a.name, path=a.path, storage=a.storage,
                 s3_bucket=a.s3_bucket, s3_key=a.s3_key, s3_endpoint=a.s3_endpoint, s3_region=a.s3_region,
                 s3_insecure=a.s3_insecure, location_source=a.location_source, archive=a.archive,
-                optional=a.optional, uri=a.uri, fp=a_fp,
+                optional=a.optional, uri=uri, fp=a_fp,
             ))  # fmt: skip
     for step_id, direction, name in old.artifacts.keys() - after.artifacts.keys():
         changed = True
@@ -490,8 +491,8 @@ def _step_fingerprint(step: Step) -> int:
     return _fingerprint(values)
 
 
-def _artifact_fingerprint(a: ArtifactRef) -> int:
+def _artifact_fingerprint(a: ArtifactRef, uri: str | None) -> int:
     return _fingerprint((
         a.path, a.storage, a.s3_bucket, a.s3_key, a.s3_endpoint, a.s3_region, a.s3_insecure, a.location_source,
-        a.archive, a.optional, a.uri,
+        a.archive, a.optional, uri,
     ))  # fmt: skip
