@@ -11,8 +11,8 @@ bounds the number of runs, an outage costs bounded memory and no final state is 
 costs history: a state that replaces a waiting one carries the phases the replaced one recorded
 (at most ingest_max_pending_phase_changes per run, the oldest dropped and counted past it), and the
 writer stores them as transitions before its own. The steps held
-by queued and in-flight states are bounded too (one run may hold a hundred thousand): a reader faster
-than the database waits. A batch that fails for a data reason is split run by run, so one bad run is
+by queued and in-flight states are bounded too (one run may hold a hundred thousand), and so is the memory
+they take, estimated from their rows and parameter values: a reader faster than the database waits. A batch that fails for a data reason is split run by run, so one bad run is
 reported and dropped alone.
 
 A workflow whose nodes Argo offloaded to its database gets them back from ``NodeStatus`` (when Argo's
@@ -140,8 +140,8 @@ class Ingestor(Service):
         self._seq = 0
         self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
         self._timeouts: Counter[QueueKey] = Counter()  # statement timeouts in a row, per key
-        self._queued_steps: dict[QueueKey, int] = {}  # steps of the queued state of each key
-        self._held_steps = 0  # steps of every state queued or being written
+        self._queued: dict[QueueKey, Weight] = {}  # weight of the queued state of each key
+        self._held = Weight(0, 0)  # weight of every state queued or being written
         self._room = asyncio.Condition()
         self.stats = IngestStats()
         self.database_ok = True
@@ -168,11 +168,13 @@ class Ingestor(Service):
         return min(waiting, default=self._seq + 1)
 
     async def _put(self, key: QueueKey, item: RunState | PodObservation) -> None:
-        steps = _steps(item)
+        steps, size = _steps(item), _bytes(item)
+        max_steps, max_bytes = self._settings.ingest_max_pending_steps, self._settings.ingest_max_pending_bytes
         async with self._room:
             # Nothing held: a run larger than the bound still goes through, alone.
             await self._room.wait_for(
-                lambda: self._held_steps == 0 or self._held_steps + steps <= self._settings.ingest_max_pending_steps
+                lambda: self._held.steps == 0
+                or (self._held.steps + steps <= max_steps and self._held.bytes + size <= max_bytes)
             )
         rv = _version(item)
         if rv and revision(rv) is None and rv.isascii() and rv.isdigit():
@@ -193,10 +195,12 @@ class Ingestor(Service):
             self.stats.errors[kind] += 1
             log.warning("refused %s: %s", _describe(item), detail)
 
-    def _hold(self, key: QueueKey, steps: int) -> None:
-        """Count the steps of the state just queued for `key`, which replaced any older queued one."""
-        self._held_steps += steps - self._queued_steps.get(key, 0)
-        self._queued_steps[key] = steps
+    def _hold(self, key: QueueKey, weight: Weight) -> None:
+        """Count the weight of the state just queued for `key`, which replaced any older queued one."""
+        before = self._queued.get(key, Weight(0, 0))
+        self._held = Weight(self._held.steps + weight.steps - before.steps,
+                            self._held.bytes + weight.bytes - before.bytes)  # fmt: skip
+        self._queued[key] = weight
 
     def _keep_phases(self, work: Work, replaced: Work) -> Work:
         """`work` replacing `replaced` in the queue, with the phases `replaced` recorded that `work` does not."""
@@ -345,7 +349,7 @@ class Ingestor(Service):
         while True:
             batch = await self._queue.get_batch(self._settings.ingest_batch_runs)
             keys = [key for key, _ in batch]
-            steps = sum(self._queued_steps.pop(key, 0) for key in keys)  # still held, while written
+            taken = [self._queued.pop(key, Weight(0, 0)) for key in keys]  # still held, while written
             for key, work in batch:
                 self._writing[key] = work.seq
             try:
@@ -353,7 +357,8 @@ class Ingestor(Service):
             finally:
                 for key in keys:
                     del self._writing[key]
-                self._held_steps -= steps
+                self._held = Weight(self._held.steps - sum(w.steps for w in taken),
+                                    self._held.bytes - sum(w.bytes for w in taken))  # fmt: skip
                 await self._queue.done(keys)
                 async with self._room:
                     self._room.notify_all()
@@ -464,9 +469,32 @@ def _steps(item: RunState | PodObservation) -> int:
     return len(item.steps) + 1 if isinstance(item, RunState) else 1
 
 
-def _weight(work: Work) -> int:
-    """The weight of queued work against ingest_max_pending_steps: a kept phase change counts as a step."""
-    return _steps(work.item) + len(work.earlier)
+# Measured sizes of translated states (sys.getsizeof over their objects, strings included), per row
+# of each kind: what a queued state costs in memory, before the text of its longer values.
+_RUN_BYTES, _STEP_BYTES, _PARAMETER_BYTES, _ARTIFACT_BYTES, _EDGE_BYTES = 5_000, 1_500, 450, 850, 210
+_POD_BYTES, _PHASE_CHANGE_BYTES = 2_000, 250
+
+
+class Weight(NamedTuple):
+    """What queued work holds, against ingest_max_pending_steps and ingest_max_pending_bytes."""
+
+    steps: int
+    bytes: int
+
+
+def _bytes(item: RunState | PodObservation) -> int:
+    """The memory a state holds, estimated: rows by their measured size, plus the text of parameter values."""
+    if not isinstance(item, RunState):
+        return _POD_BYTES
+    values = sum(len(p.value) for p in item.parameters if p.value)
+    return (_RUN_BYTES + _STEP_BYTES * len(item.steps) + _PARAMETER_BYTES * len(item.parameters)
+            + _ARTIFACT_BYTES * len(item.artifacts) + _EDGE_BYTES * len(item.edges) + values)  # fmt: skip
+
+
+def _weight(work: Work) -> Weight:
+    """The weight of queued work: a kept phase change counts as a step."""
+    earlier = len(work.earlier)
+    return Weight(_steps(work.item) + earlier, _bytes(work.item) + _PHASE_CHANGE_BYTES * earlier)
 
 
 def _describe(item: RunState | PodObservation) -> str:

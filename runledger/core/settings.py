@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         description="Most steps held by the run states waiting or being written; intake waits beyond it "
         "(backpressure by size, as large runs weigh more). A single larger run is still taken.",
     )
+    ingest_max_pending_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="Most memory, in bytes (estimated from their rows and parameter values), held by the run "
+        "states waiting or being written; intake waits beyond it. Bounds memory where the step bound alone does "
+        "not: a translated run of ten steps, with its parameters and artifacts, takes some 55 KB. A single larger "
+        "run is still taken.",
+    )
     ingest_max_pending_phase_changes: int = Field(
         default=1_000,
         ge=0,
