@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 
 import asyncpg
 from aiohttp import web
-from kubernetes_asyncio import client
 
 from runledger.agent import cluster
 from runledger.agent.argo_archive import ArgoArchive
@@ -48,6 +47,7 @@ from runledger.api.feed import HUB
 from runledger.api.keys import LIVENESS_CHECKS, OBJECT_STORE, READINESS_CHECKS
 from runledger.api.prometheus import Source, indexer_metrics, openlineage_metrics
 from runledger.api.responses import model_response
+from runledger.core.kube_client import client
 from runledger.core.lifecycle import Service, first
 from runledger.core.progress import Progress
 from runledger.core.repositories import RepositoryRegistry

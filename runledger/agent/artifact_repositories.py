@@ -24,9 +24,8 @@ import time
 from collections.abc import Iterable
 
 import yaml
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
+from runledger.core.kube_client import ApiException, client
 from runledger.core.repositories import (
     CONTROLLER_REPOSITORY_KEY,
     DEFAULT_REPOSITORY_ANNOTATION,

@@ -15,13 +15,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from kubernetes_asyncio import client
-
 from runledger.agent.artifact_repositories import ClusterRepositories
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import run_id_for
 from runledger.agent.watching import CheckpointStore, WatchSettings, WatchStream
 from runledger.core import kube_client
+from runledger.core.kube_client import client
 from runledger.core.lifecycle import Service
 from runledger.core.models import WatchEvent
 from runledger.core.repositories import DEFAULT_REPOSITORY_CONFIGMAP

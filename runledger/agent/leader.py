@@ -27,8 +27,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from kubernetes_asyncio import client
 
+from runledger.core.kube_client import client
 from runledger.core.lifecycle import Service
 
 log = logging.getLogger(__name__)

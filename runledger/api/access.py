@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -43,6 +41,7 @@ from pydantic import (
     ValidationError,
 )
 
+from runledger.core.kube_client import ApiException, client
 from runledger.core.settings import Settings
 from runledger.store.errors import AccessUnavailable
 

@@ -2,7 +2,9 @@
 
 kubernetes-asyncio's own loaders do the work: the in-cluster service account when running in a pod
 (and no kubeconfig is named), else a kubeconfig (RUNLEDGER_KUBE_CONFIG, KUBECONFIG, ~/.kube/config).
-The agent watches with it; the API reviews callers' tokens and access with it.
+The agent watches with it; the API reviews callers' tokens and access with it. Modules that use the
+client import ``client`` (and ``ApiException``) from here, so that only what they use is loaded
+(runledger.core.lean_kubernetes).
 """
 
 from __future__ import annotations
@@ -10,10 +12,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
+from runledger.core import lean_kubernetes
 
-from runledger.core.settings import Settings
+lean_kubernetes.install()  # before the first import of kubernetes_asyncio: see there
+
+from kubernetes_asyncio import client, config  # noqa: E402
+from kubernetes_asyncio.client.exceptions import ApiException  # noqa: E402
+from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION  # noqa: E402
+
+from runledger.core.settings import Settings  # noqa: E402
+
+__all__ = ["ApiException", "client", "cluster_configured", "connect"]
 
 _SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
