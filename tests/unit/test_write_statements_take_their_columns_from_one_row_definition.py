@@ -32,6 +32,7 @@ ROWS_OF = {
     "upsert_artifact_refs": write_rows.ArtifactRefRow,
     "delete_artifact_refs": write_rows.RefKey,
     "insert_transitions": write_rows.TransitionRow,
+    "insert_transitions_and_outbox": write_rows.TransitionRow,
 }
 
 

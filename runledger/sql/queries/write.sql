@@ -125,8 +125,8 @@ ON CONFLICT (run_id, step_id, to_phase, at) DO NOTHING;
 WITH inserted AS (
     INSERT INTO transitions ({columns})
     SELECT {values}
-    FROM {unnest} WITH ORDINALITY AS u({columns}, n)
-    ORDER BY n
+    FROM {unnest} AS u({columns})
+    ORDER BY u.n
     ON CONFLICT (run_id, step_id, to_phase, at) DO NOTHING
     RETURNING id, run_id
 )
