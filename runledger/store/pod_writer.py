@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 
 from runledger.core.models import PodObservation
+from runledger.store.rollups import rollups_kept
 from runledger.store.sql_blocks import q
 from runledger.store.writer import affected, fingerprint
 
@@ -39,7 +40,9 @@ async def write_pods(conn: asyncpg.Connection, pods: list[PodObservation]) -> tu
         full = (*row, pod.resource_version, pod.deleted, fingerprint(*row, pod.deleted))
         for col, value in zip(cols, full, strict=True):
             col.append(value)
-    return affected(await conn.execute(q("upsert_step_pods"), *cols)), refused
+    async with rollups_kept(conn, cols[0]):  # a pod says why its step failed, and how long it queued
+        written = affected(await conn.execute(q("upsert_step_pods"), *cols))
+    return written, refused
 
 
 async def _without_foreign(conn: asyncpg.Connection, pods: list[PodObservation]) -> tuple[list[PodObservation], int]:

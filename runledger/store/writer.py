@@ -40,6 +40,7 @@ import orjson
 
 from runledger.core.models import ArtifactRef, Run, RunState, Step
 from runledger.core.phases import Seen, run_phase_at, step_phase_at
+from runledger.store.rollups import rollups_kept
 from runledger.store.sql_blocks import q
 from runledger.store.write_rows import (
     ArtifactRefRow,
@@ -235,11 +236,12 @@ class RunWriter:
                     else:
                         updates[state.run.id] = after
                         result.runs_written += 1
-                for name, sql, args, rows in batch.statements():
-                    written = affected(await conn.execute(sql, *args))
-                    if name == "upsert_runs" and written != rows:
-                        raise ConcurrentWrite(f"{rows - written} run(s) stored by another writer meanwhile")
-                    result.rows += rows
+                async with rollups_kept(conn, updates.keys()):
+                    for name, sql, args, rows in batch.statements():
+                        written = affected(await conn.execute(sql, *args))
+                        if name == "upsert_runs" and written != rows:
+                            raise ConcurrentWrite(f"{rows - written} run(s) stored by another writer meanwhile")
+                        result.rows += rows
                 result.transitions = len(batch.transitions)
         except BaseException:
             self.forget(ids)

@@ -1,0 +1,51 @@
+-- Pipeline analytics: keeping the rollups current (write side) and reading them (read side).
+-- The rollup tables and the functions that work out a run's contribution: migration 0018.
+
+-- name: lock_runs_for_stats
+-- Serialises the writers of one run's rows (runs and steps, pods) until commit, so the contribution
+-- taken before a change is the one the rollups hold. In id order: two batches never deadlock.
+SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest($1::text[]) AS u (id) ORDER BY id;
+
+-- name: stats_contribution
+SELECT * FROM stats_contribution($1::text[]);
+
+-- name: stats_apply
+SELECT stats_apply($1::text[], $2::stats_delta[]);
+
+-- name: stats_totals
+-- Counts and sums per {group} (pipeline, or template of one pipeline) in the window: whole UTC days
+-- from the daily rows ($1 to $2), the hours around them from the hourly rows ($3 to $4, $5 to $6);
+-- $7 the namespaces the caller reads (NULL: all), $8 the pipeline.
+SELECT {group} AS key, sum(n)::bigint AS n, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed,
+       sum(other)::bigint AS other, sum(duration_n)::bigint AS duration_n, sum(duration_sum) AS duration_sum,
+       sum(queue_n)::bigint AS queue_n, sum(queue_sum) AS queue_sum, sum(retries)::bigint AS retries,
+       sum(flaky)::bigint AS flaky, sum(cpu)::bigint AS cpu, sum(memory)::bigint AS memory, sum(gpu)::bigint AS gpu,
+       sum(resources_n)::bigint AS resources_n
+FROM stats_rollup
+WHERE {which} AND {window} AND ($7::text[] IS NULL OR namespace = ANY ($7::text[]))
+GROUP BY 1
+HAVING sum(n) > 0 OR sum(retries) > 0;
+
+-- name: stats_causes
+SELECT {group} AS key, cause, sum(n)::bigint AS n
+FROM stats_rollup_causes
+WHERE {which} AND {window} AND ($7::text[] IS NULL OR namespace = ANY ($7::text[]))
+GROUP BY 1, 2
+HAVING sum(n) > 0;
+
+-- name: stats_buckets
+SELECT {group} AS key, metric, bucket, sum(n)::bigint AS n
+FROM stats_rollup_buckets
+WHERE {which} AND {window} AND ($7::text[] IS NULL OR namespace = ANY ($7::text[]))
+GROUP BY 1, 2, 3
+HAVING sum(n) > 0;
+
+-- name: stats_window
+((grain = 'day' AND start >= $1 AND start < $2)
+ OR (grain = 'hour' AND ((start >= $3 AND start < $4) OR (start >= $5 AND start < $6))))
+
+-- name: stats_every_pipeline
+template = '' AND $8::text IS NULL
+
+-- name: stats_one_pipeline
+pipeline = $8

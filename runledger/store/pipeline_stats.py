@@ -1,0 +1,234 @@
+"""Read side of pipeline analytics: what fails, what waits, what costs, from the rollups.
+
+The rollups (migration 0018, kept by ``store/rollups``) hold per pipeline, template, namespace and
+UTC hour and day: counts, sums and log-scale histograms. A window is read as whole days from the
+daily rows and the hours around them from the hourly rows, so a week costs a few rows per
+pipeline, not a scan of its runs. Counts and sums are exact; a percentile is its histogram
+bucket's geometric middle, within ``PERCENTILE_RELATIVE_ERROR`` of the true (nearest-rank) value,
+or ``PERCENTILE_ABSOLUTE_ERROR_S`` below one second.
+
+A figure without data is None, with the reason in the answer's ``missing``; never a zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+from pydantic import Field
+
+from runledger.store.records import Out, Timestamp
+from runledger.store.sql_blocks import block, q, splice
+
+BUCKETS_PER_DOUBLING = 8
+PERCENTILE_RELATIVE_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1  # 4.4 %
+PERCENTILE_ABSOLUTE_ERROR_S = 0.5
+MEMORY_BASE_GIB = 100 / 1024  # Argo counts memory in seconds of 100Mi
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+class Prices(Out):
+    cpu_hour: float | None = Field(default=None, description="Price of one core for an hour.")
+    memory_gib_hour: float | None = Field(default=None, description="Price of one GiB of memory for an hour.")
+    gpu_hour: float | None = Field(default=None, description="Price of one GPU for an hour.")
+
+    def any(self) -> bool:
+        return any(p is not None for p in (self.cpu_hour, self.memory_gib_hour, self.gpu_hour))
+
+
+class Durations(Out):
+    count: int = Field(description="How many durations the figures are of.")
+    mean_seconds: float | None = Field(
+        description="Exact; None where only the histogram is kept (a pipeline's figures of all its steps)."
+    )
+    p50_seconds: float = Field(description="Within percentile_relative_error (0.5 s below one second).")
+    p95_seconds: float = Field(description="Within percentile_relative_error (0.5 s below one second).")
+
+
+class Failure(Out):
+    cause: str = Field(description="OOMKilled, Evicted, DeadlineExceeded, ExitCode, Error or Unknown.")
+    detail: str | None = Field(description="ExitCode: the code; Error: the message with its particulars taken out.")
+    count: int
+
+
+class Resources(Out):
+    reported: int = Field(description="How many of the runs (steps) report resourcesDuration.")
+    cpu_seconds: int = Field(description="Seconds of one core, as Argo accounts them.")
+    memory_gib_seconds: float = Field(description="Seconds of one GiB (Argo's memory seconds are of 100Mi).")
+    gpu_seconds: int = Field(description="Seconds of one GPU (every resource named *gpu*).")
+
+
+class Cost(Out):
+    cpu: float | None = Field(description="None when the CPU price is not configured.")
+    memory: float | None
+    gpu: float | None
+    total: float = Field(description="The sum of the priced resources.")
+
+
+class GroupStats(Out):
+    name: str | None = Field(description="The pipeline (None: runs without a pipeline name) or the template.")
+    count: int = Field(description="Runs (for a template: its steps, each attempt one) created in the window.")
+    succeeded: int
+    failed: int = Field(description="Failed or Error.")
+    other: int = Field(description="Neither yet (Pending, Running) or never (a skipped or omitted step).")
+    success_rate: float | None = Field(description="succeeded / (succeeded + failed).")
+    failures: list[Failure] = Field(description="By cause, most frequent first; counts add up to `failed`.")
+    duration: Durations | None = Field(description="Of the finished runs (steps): finished - started.")
+    queue: Durations | None = Field(
+        description="Time Pending before running: a run's started - created; a step's pod container start - node start."
+    )
+    step_duration: Durations | None = Field(default=None, description="Pipelines only: of all its steps.")
+    step_queue: Durations | None = Field(default=None, description="Pipelines only: of all its steps.")
+    retries: int = Field(description="Attempts beyond the first of retried steps.")
+    flaky: int = Field(description="Retried steps that succeeded only on a later attempt.")
+    resources: Resources | None
+    cost: Cost | None = Field(default=None, description="Absent when no unit price is configured.")
+    missing: dict[str, str] = Field(description="Why each figure that is None has no value.")
+
+
+class StatsAnswer(Out):
+    since: Timestamp = Field(description="Start of the window, floored to the hour (UTC).")
+    until: Timestamp = Field(description="End of the window (exclusive), raised to the hour.")
+    namespaces: list[str] | None = Field(description="The namespaces counted; None: all.")
+    pipeline: str | None = Field(default=None, description="Templates only: whose templates.")
+    percentile_relative_error: float = Field(description="Bound of p50/p95 against the exact nearest-rank value.")
+    prices: Prices | None = Field(description="The unit prices costs are worked out with; None: not configured.")
+    groups: list[GroupStats]
+
+
+def window(*, since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """[since, until) aligned to whole hours; the last 7 days by default."""
+    end = _ceil(until or now, HOUR)
+    start = _floor(since or end - 7 * DAY, HOUR)
+    return start, max(start, end)
+
+
+async def read_stats(
+    conn: asyncpg.Connection, *, since: datetime, until: datetime, namespaces: frozenset[str] | None,
+    pipeline: str | None, prices: Prices,
+) -> StatsAnswer:  # fmt: skip
+    """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`."""
+    group, which = ("pipeline", "stats_every_pipeline") if pipeline is None else ("template", "stats_one_pipeline")
+    fragments = {"group": group, "which": block(which), "window": block("stats_window")}
+    args = (*_ranges(since, until), sorted(namespaces) if namespaces is not None else None, pipeline)
+    totals = await conn.fetch(q("stats_totals", **fragments), *args)
+    causes: dict[str, list[Any]] = defaultdict(list)
+    for r in await conn.fetch(q("stats_causes", **fragments), *args):
+        causes[r["key"]].append(r)
+    buckets: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    for r in await conn.fetch(q("stats_buckets", **fragments), *args):
+        buckets[(r["key"], r["metric"])][r["bucket"]] = r["n"]
+    groups = [_group(t, causes[t["key"]], buckets, pipelines=pipeline is None, prices=prices) for t in totals]
+    if pipeline is not None:  # the run's own row first, then the templates by name
+        groups.sort(key=lambda g: (g.name is not None, g.name or ""))
+    return StatsAnswer(
+        since=since, until=until, namespaces=sorted(namespaces) if namespaces is not None else None,
+        pipeline=pipeline, percentile_relative_error=round(PERCENTILE_RELATIVE_ERROR, 4),
+        prices=prices if prices.any() else None, groups=groups,
+    )  # fmt: skip
+
+
+def _group(t: Any, causes: list[Any], buckets: dict, *, pipelines: bool, prices: Prices) -> GroupStats:
+    key = t["key"]
+    what = "run" if pipelines or key == "" else "step"
+    missing: dict[str, str] = {}
+    finished = t["succeeded"] + t["failed"]
+    if not finished:
+        missing["success_rate"] = f"no {what} finished (succeeded or failed) yet"
+    unfinished = "no {} has finished with a start time"
+    unqueued = {"run": "no run has both a creation and a start time",
+                "step": "no step has a pod observation with a container start (the agent records pods it watches)"}
+    figures = {
+        "duration": _durations(buckets.get((key, "duration")), t["duration_n"], t["duration_sum"]),
+        "queue": _durations(buckets.get((key, "queue")), t["queue_n"], t["queue_sum"]),
+    }  # fmt: skip
+    absent = {"duration": unfinished.format(what), "queue": unqueued[what]}
+    if what == "run":
+        figures["step_duration"] = _durations(buckets.get((key, "step_duration")), None, None)
+        figures["step_queue"] = _durations(buckets.get((key, "step_queue")), None, None)
+        absent |= {"step_duration": unfinished.format("step"), "step_queue": unqueued["step"]}
+    missing |= {name: absent[name] for name, value in figures.items() if value is None}
+    resources = None
+    if t["resources_n"]:
+        resources = Resources(reported=t["resources_n"], cpu_seconds=t["cpu"],
+                              memory_gib_seconds=t["memory"] * MEMORY_BASE_GIB, gpu_seconds=t["gpu"])  # fmt: skip
+    else:
+        missing["resources"] = f"no {what} reports resourcesDuration"
+    if prices.any():
+        figures["cost"] = _cost(resources, prices)
+        if resources is None:
+            missing["cost"] = missing["resources"]
+    return GroupStats(
+        name=(key or None), count=t["n"], succeeded=t["succeeded"], failed=t["failed"], other=t["other"],
+        success_rate=t["succeeded"] / finished if finished else None, failures=_failures(causes),
+        retries=t["retries"], flaky=t["flaky"], resources=resources, missing=missing, **figures,
+    )  # fmt: skip
+
+
+def _durations(histogram: dict[int, int] | None, count: int | None, total: Any) -> Durations | None:
+    """The figures of a histogram, with the exact mean when its exact count and sum are kept."""
+    if not histogram or count == 0:
+        return None
+    return Durations(
+        count=count if count is not None else sum(histogram.values()),
+        mean_seconds=float(total) / count if count else None,
+        p50_seconds=percentile(histogram, 0.5), p95_seconds=percentile(histogram, 0.95),
+    )  # fmt: skip
+
+
+def percentile(histogram: dict[int, int], p: float) -> float:
+    """The nearest-rank p-th percentile of a histogram, as its bucket's geometric middle."""
+    rank = max(1, math.ceil(p * sum(histogram.values())))
+    seen = 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= rank:
+            return bucket_value(bucket)
+    raise ValueError("empty histogram")
+
+
+def bucket_value(bucket: int) -> float:
+    return PERCENTILE_ABSOLUTE_ERROR_S if bucket == 0 else 2 ** ((bucket - 0.5) / BUCKETS_PER_DOUBLING)
+
+
+def _failures(rows: list[Any]) -> list[Failure]:
+    found = []
+    for r in rows:
+        cause, _, detail = r["cause"].partition(": ")
+        found.append(Failure(cause=cause, detail=detail or None, count=r["n"]))
+    return sorted(found, key=lambda f: (-f.count, f.cause, f.detail or ""))
+
+
+def _cost(resources: Resources | None, prices: Prices) -> Cost | None:
+    if resources is None:
+        return None
+
+    def priced(seconds: float, price: float | None) -> float | None:
+        return None if price is None else seconds / 3600 * price
+
+    cpu = priced(resources.cpu_seconds, prices.cpu_hour)
+    memory = priced(resources.memory_gib_seconds, prices.memory_gib_hour)
+    gpu = priced(resources.gpu_seconds, prices.gpu_hour)
+    return Cost(cpu=cpu, memory=memory, gpu=gpu, total=sum(c for c in (cpu, memory, gpu) if c is not None))
+
+
+def _ranges(since: datetime, until: datetime) -> tuple[datetime, ...]:
+    """(days from, days to, hours from, to, hours from, to): whole days inside, hours around them."""
+    first_day, last_day = _ceil(since, DAY), _floor(until, DAY)
+    if first_day >= last_day:
+        return (since, since, since, until, until, until)
+    return (first_day, last_day, since, first_day, last_day, until)
+
+
+def _floor(at: datetime, step: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return epoch + (at.astimezone(timezone.utc) - epoch) // step * step
+
+
+def _ceil(at: datetime, step: timedelta) -> datetime:
+    floored = _floor(at, step)
+    return floored if floored == at else floored + step
