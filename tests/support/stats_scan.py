@@ -1,0 +1,78 @@
+"""Pipeline analytics the slow way: a scan of the runs themselves, to check the rollups against.
+
+Exact percentiles (nearest rank, percentile_disc) and sums straight from runs, steps and pods;
+only the failure classification (stats_failure_cause) is shared with the rollups.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+SCAN = """
+WITH r AS (
+    SELECT r.* FROM runs r
+    WHERE r.sort_at >= $1 AND r.sort_at < $2 AND ($3::text[] IS NULL OR r.namespace = ANY ($3::text[]))
+), retried AS (
+    SELECT s.run_id, count(e.child_id) AS attempts, s.phase
+    FROM steps s LEFT JOIN step_edges e ON e.run_id = s.run_id AND e.parent_id = s.id
+    WHERE s.type = 'Retry' AND s.run_id IN (SELECT id FROM r)
+    GROUP BY s.run_id, s.id, s.phase
+), per_run AS (
+    SELECT r.*,
+           CASE WHEN r.phase IN ('Succeeded', 'Failed', 'Error')
+                THEN extract(epoch FROM r.finished_at - r.started_at) END AS duration,
+           extract(epoch FROM r.started_at - r.created_at) AS queue,
+           (SELECT coalesce(sum(greatest(attempts - 1, 0)), 0) FROM retried WHERE run_id = r.id) AS retries,
+           (SELECT count(*) FROM retried WHERE run_id = r.id AND phase = 'Succeeded' AND attempts > 1) AS flaky
+    FROM r
+)
+SELECT coalesce(pipeline_name, '') AS pipeline, count(*) AS n,
+       count(*) FILTER (WHERE phase = 'Succeeded') AS succeeded,
+       count(*) FILTER (WHERE phase IN ('Failed', 'Error')) AS failed,
+       count(duration) FILTER (WHERE duration >= 0) AS duration_n,
+       coalesce(sum(duration) FILTER (WHERE duration >= 0), 0) AS duration_sum,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY duration) FILTER (WHERE duration >= 0) AS duration_p50,
+       percentile_disc(0.95) WITHIN GROUP (ORDER BY duration) FILTER (WHERE duration >= 0) AS duration_p95,
+       count(queue) FILTER (WHERE queue >= 0) AS queue_n,
+       coalesce(sum(queue) FILTER (WHERE queue >= 0), 0) AS queue_sum,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY queue) FILTER (WHERE queue >= 0) AS queue_p50,
+       percentile_disc(0.95) WITHIN GROUP (ORDER BY queue) FILTER (WHERE queue >= 0) AS queue_p95,
+       sum(retries) AS retries, sum(flaky) AS flaky,
+       coalesce(sum((resources_duration ->> 'cpu')::bigint), 0) AS cpu,
+       coalesce(sum((resources_duration ->> 'memory')::bigint), 0) AS memory,
+       count(*) FILTER (WHERE resources_duration <> '{}') AS resources_n
+FROM per_run GROUP BY 1 ORDER BY 1
+"""
+
+
+async def scan(conn: asyncpg.Connection, *, since: datetime, until: datetime,
+               namespaces: list[str] | None = None) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Per pipeline ('' for none), the run-level figures, exactly."""
+    rows = await conn.fetch(SCAN, since, until, namespaces)
+    return {r["pipeline"]: dict(r) for r in rows}
+
+
+async def rollup_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]:
+    """The rollups' non-zero rows, for before/after comparisons."""
+    return {
+        "stats_rollup": {tuple(r) for r in await conn.fetch(
+            "SELECT * FROM stats_rollup WHERE n <> 0 OR retries <> 0 OR resources_n <> 0 OR duration_n <> 0"
+            " OR queue_n <> 0")},
+        "stats_rollup_causes": {tuple(r) for r in await conn.fetch("SELECT * FROM stats_rollup_causes WHERE n <> 0")},
+        "stats_rollup_buckets": {tuple(r) for r in await conn.fetch("SELECT * FROM stats_rollup_buckets WHERE n <> 0")},
+    }  # fmt: skip
+
+
+async def rebuilt_rollup_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]:
+    """What the rollups would hold if built afresh from the stored runs (in a transaction rolled back)."""
+    tr = conn.transaction()
+    await tr.start()
+    try:
+        await conn.execute("TRUNCATE stats_rollup, stats_rollup_causes, stats_rollup_buckets")
+        await conn.execute("SELECT stats_rebuild()")
+        return await rollup_rows(conn)
+    finally:
+        await tr.rollback()
