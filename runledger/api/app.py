@@ -22,6 +22,7 @@ from runledger.api import (
     previews,
     prometheus,
     runs,
+    stats,
     step_logs,
 )
 from runledger.api import feed as events
@@ -49,7 +50,7 @@ from runledger.ui import routes as ui
 log = logging.getLogger(__name__)
 
 # Every module of endpoints; each has add_routes(app).
-ROUTES = (health, runs, step_logs, previews, artifacts, prometheus, lineage, kfp, events, openapi, ui)
+ROUTES = (health, runs, stats, step_logs, previews, artifacts, prometheus, lineage, kfp, events, openapi, ui)
 
 
 @web.middleware

@@ -37,8 +37,9 @@ from pydantic.json_schema import models_json_schema
 
 from runledger.api import previews
 from runledger.api import runs as run_endpoints
+from runledger.api import stats as stats_endpoints
 from runledger.kfp import runs as kfp_runs
-from runledger.store import artifact_listing, run_listing
+from runledger.store import artifact_listing, pipeline_stats, run_listing
 from runledger.store import lineage_graph as lineage
 from runledger.store import transition_feed as feed
 from runledger.store.records import (
@@ -352,6 +353,23 @@ OPERATIONS: tuple[Operation, ...] = (
               description="`points` are the runs reporting the metric; `resources_duration` sums the seconds of "
               "each resource (resourcesDuration) over all the pipeline's runs in the same window.",
               parameters=(path_param("pipeline", "The pipeline's name."),)),  # fmt: skip
+    # analytics
+    Operation("/api/v1/stats/pipelines", "getPipelineStats",
+              "What fails, what waits, what costs: every pipeline's figures over a window", "stats",
+              {**ok(pipeline_stats.PipelineStats), **errors(400, 503)}, query=QueryModel(stats_endpoints.StatsQuery),
+              description="One group per pipeline with runs created in the window, in the namespaces asked for (or "
+              "all you may read): runs and their outcomes, success rate, failures by cause, p50/p95 of run and step "
+              "duration and of the time spent Pending, retries and flaky steps, resourcesDuration and, with unit "
+              "prices configured (RUNLEDGER_COST_*), an estimated cost. Read from hourly and daily rollups: counts "
+              "and sums are exact, percentiles within `percentile_relative_error`. A figure without data is null, "
+              "its reason in the group's `missing`."),
+    Operation("/api/v1/stats/pipelines/{pipeline}/templates", "getPipelineTemplateStats",
+              "The same figures for one pipeline: its runs (the group named null), then each template of its steps",
+              "stats", {**ok(pipeline_stats.PipelineStats), **errors(400, 503)},
+              query=QueryModel(stats_endpoints.StatsQuery),
+              description="A template's figures are of its steps that ran something (pods, containers, HTTP and "
+              "plugin steps), each attempt of a retried step counted once; `retries` and `flaky` are of its retried "
+              "steps.", parameters=(path_param("pipeline", "The pipeline's name."),)),
     # artifacts
     Operation("/api/v1/artifacts", "listArtifacts", "The artifact index, newest first", "artifacts",
               {**ok(ArtifactPage), **errors(400, 503)},

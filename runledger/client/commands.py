@@ -1,4 +1,4 @@
-"""The query commands of ``runledger``: runs list/get, lineage, artifacts list/get, compare.
+"""The query commands of ``runledger``: runs list/get, lineage, artifacts list/get, compare, stats.
 
 They read a runledger server over HTTP with the client of this folder, in the conventions of kubectl
 and argo: ``-o table|wide|json|yaml``, ``-n NAMESPACE``, ``-w`` to follow changes. ``runledger.cli``
@@ -29,7 +29,7 @@ from runledger.client.output import terminal_width
 from runledger.client.session import RunledgerClient
 from runledger.client.views import UsageError
 
-COMMANDS = ("runs", "lineage", "artifacts", "compare")
+COMMANDS = ("runs", "lineage", "artifacts", "compare", "stats")
 OUTPUTS = ("table", "wide", "json", "yaml")
 
 
@@ -89,6 +89,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     compare = commands.add_parser("compare", parents=[common], help="runs side by side: parameters and metrics")
     compare.add_argument("runs", nargs="+", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
     compare.set_defaults(handler=views.compare)
+
+    stats = commands.add_parser(
+        "stats", parents=[common], help="what fails, what waits, what costs: per pipeline, or per template of one",
+        description="Pipeline analytics as GET /api/v1/stats/pipelines (and .../PIPELINE/templates) answers them.",
+    )  # fmt: skip
+    stats.add_argument("pipeline", metavar="PIPELINE", nargs="?", help="show this pipeline's templates")
+    stats.add_argument("-n", "--namespace", help="namespaces to count, comma-separated (default: all you may read)")
+    stats.add_argument("--since", help="runs created from then: RFC 3339, or an age such as 24h or 30d (default 7d)")
+    stats.add_argument("--until", help="runs created before then, as --since (default now)")
+    stats.set_defaults(handler=views.stats)
 
 
 def main(argv: list[str]) -> int:

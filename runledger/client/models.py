@@ -309,3 +309,71 @@ class V2ListRunsResponse(_Body):
     runs: list[V2Run] | None = None
     total_size: int | None = None
     next_page_token: str | None = None
+
+
+class UnitPrices(_Body):
+    """The unit prices a cost estimate is worked out with."""
+
+    cpu_hour: float | None = None
+    memory_gib_hour: float | None = None
+    gpu_hour: float | None = None
+
+
+class DurationStats(_Body):
+    count: int
+    mean_seconds: float | None
+    p50_seconds: float
+    p95_seconds: float
+
+
+class FailureCause(_Body):
+    cause: str
+    detail: str | None
+    count: int
+
+
+class ResourceUse(_Body):
+    reported: int
+    cpu_seconds: int
+    memory_gib_seconds: float
+    gpu_seconds: int
+
+
+class CostEstimate(_Body):
+    cpu: float | None
+    memory: float | None
+    gpu: float | None
+    total: float
+
+
+class GroupStats(_Body):
+    """A pipeline's (or a template's) figures; a figure that is None has its reason in `missing`."""
+
+    name: str | None
+    count: int
+    succeeded: int
+    failed: int
+    other: int
+    success_rate: float | None
+    failures: list[FailureCause]
+    duration: DurationStats | None
+    queue: DurationStats | None
+    step_duration: DurationStats | None = None
+    step_queue: DurationStats | None = None
+    retries: int
+    flaky: int
+    resources: ResourceUse | None
+    cost: CostEstimate | None
+    missing: dict[str, str]
+
+
+class PipelineStats(_Body):
+    """GET /api/v1/stats/pipelines (and .../{pipeline}/templates)."""
+
+    since: datetime
+    until: datetime
+    namespaces: list[str] | None
+    pipeline: str | None
+    percentile_relative_error: float
+    prices: UnitPrices | None
+    groups: list[GroupStats]

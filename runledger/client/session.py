@@ -18,6 +18,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -37,6 +38,7 @@ from runledger.client.models import (
     ArtifactOut,
     ArtifactPage,
     LineageGraph,
+    PipelineStats,
     RunComparison,
     RunDetail,
     RunOut,
@@ -63,6 +65,7 @@ class Endpoint:
 
 RUN_FILTERS = ("namespace", "phase", "pipeline", "kfp_run_id", "deleted", "sort", "count", "limit", "page_token",
                "label", "param.{name}", "metric.{name}{op}")  # fmt: skip
+STATS_WINDOW = ("since", "until", "namespace")
 ENDPOINTS = {
     "list_runs": Endpoint("/api/v1/runs", RUN_FILTERS, RunPage),
     "get_run": Endpoint("/api/v1/runs/{run_id}", (), RunDetail),
@@ -76,6 +79,8 @@ ENDPOINTS = {
     "lineage": Endpoint("/api/v1/lineage", ("node", "direction", "depth", "limit"), LineageGraph),
     "kfp_list_runs": Endpoint("/apis/v2beta1/runs", ("namespace", "page_size", "sort_by", "filter"), V2ListRunsResponse),
     "events": Endpoint("/api/v1/events", ("namespace", "run", "last_event_id"), None),
+    "pipeline_stats": Endpoint("/api/v1/stats/pipelines", STATS_WINDOW, PipelineStats),
+    "template_stats": Endpoint("/api/v1/stats/pipelines/{pipeline}/templates", STATS_WINDOW, PipelineStats),
 }
 
 
@@ -174,6 +179,18 @@ class RunledgerClient:
     async def compare_runs(self, run_ids: Iterable[str]) -> RunComparison:
         """Runs side by side: parameters and metrics by name, then by run id."""
         return await self._get("compare_runs", query=[("ids", ",".join(run_ids))])
+
+    # --- analytics -------------------------------------------------------------------------------
+
+    async def pipeline_stats(
+        self, pipeline: str | None = None, *, since: datetime | None = None, until: datetime | None = None,
+        namespace: str | None = None,
+    ) -> PipelineStats:  # fmt: skip
+        """Every pipeline's figures over the window, or (`pipeline`) its runs' and each template's."""
+        query = _pairs(since=since and since.isoformat(), until=until and until.isoformat(), namespace=namespace)
+        if pipeline is None:
+            return await self._get("pipeline_stats", query=query)
+        return await self._get("template_stats", query=query, pipeline=pipeline)
 
     # --- artifacts and lineage -------------------------------------------------------------------
 

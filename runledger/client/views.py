@@ -8,9 +8,10 @@ person. Run arguments accept a run id, a KFP run id or ``namespace/name`` (``Run
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from runledger.client.models import RunOut, StepOut
@@ -20,6 +21,7 @@ from runledger.client.output import (
     as_json,
     as_yaml,
     between,
+    duration,
     paint_phase,
     render_table,
     size,
@@ -322,3 +324,53 @@ def _cell(value: str | float | None) -> str:
     if value is None:
         return "-"
     return f"{value:g}" if isinstance(value, float) else " ".join(value.split())
+
+
+# --- stats -----------------------------------------------------------------------------------------
+
+_AGE = re.compile(r"^(\d{1,6})([mhdw])$")
+_AGE_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def when(value: str | None, *, flag: str, now: datetime) -> datetime | None:
+    """An RFC 3339 time, or an age (30m, 24h, 7d, 2w) before `now`."""
+    if value is None:
+        return None
+    if match := _AGE.match(value.strip()):
+        return now - int(match[1]) * _AGE_UNITS[match[2]]
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{flag}: {value!r} is neither a time (2026-03-01T00:00:00Z) nor an age (24h, 7d)") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
+async def stats(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    now = datetime.now(timezone.utc)
+    answer = await client.pipeline_stats(
+        args.pipeline, since=when(args.since, flag="--since", now=now), until=when(args.until, flag="--until", now=now),
+        namespace=args.namespace,
+    )  # fmt: skip
+    if out.structured:
+        out.data(answer.model_dump(mode="json"))
+        return
+    first = "PIPELINE" if args.pipeline is None else "TEMPLATE"
+    columns = [Column(first, shrink=True), Column("RUNS" if args.pipeline is None else "COUNT"), Column("OK%"),
+               Column("FAILED"), Column("TOP CAUSE", shrink=True), Column("P50"), Column("P95"), Column("QUEUE P95"),
+               Column("FLAKY")]  # fmt: skip
+    if out.wide:
+        columns += [Column("RETRIES"), Column("CPU H"), Column("GPU H"), Column("COST")]
+    rows = []
+    for g in answer.groups:
+        name = g.name or ("(no pipeline)" if args.pipeline is None else "(the runs)")
+        top = g.failures[0] if g.failures else None
+        row = [name, str(g.count), "-" if g.success_rate is None else f"{100 * g.success_rate:.1f}", str(g.failed),
+               "-" if top is None else f"{top.cause}{' ' + top.detail if top.detail else ''} ({top.count})",
+               duration(g.duration and g.duration.p50_seconds), duration(g.duration and g.duration.p95_seconds),
+               duration(g.queue and g.queue.p95_seconds), str(g.flaky)]  # fmt: skip
+        if out.wide:
+            r = g.resources
+            row += [str(g.retries), "-" if r is None else f"{r.cpu_seconds / 3600:.2f}",
+                    "-" if r is None else f"{r.gpu_seconds / 3600:.2f}", "-" if g.cost is None else f"{g.cost.total:.2f}"]  # fmt: skip
+        rows.append(row)
+    out.table(columns, rows)

@@ -310,6 +310,18 @@ class Settings(BaseSettings):
         default=None, description="Append the OpenLineage events to this file instead, one JSON document a line."
     )
 
+    # --- cost ---------------------------------------------------------------------------
+    # Unit prices for the estimated cost in GET /api/v1/stats/pipelines; unset: no cost is given.
+    cost_cpu_hour: float | None = Field(
+        default=None, ge=0, description="Price of one CPU core for an hour (unset: costs leave CPU out)."
+    )
+    cost_memory_gib_hour: float | None = Field(
+        default=None, ge=0, description="Price of one GiB of memory for an hour (unset: costs leave memory out)."
+    )
+    cost_gpu_hour: float | None = Field(
+        default=None, ge=0, description="Price of one GPU for an hour (unset: costs leave GPUs out)."
+    )
+
     # --- log ------------------------------------------------------------------------------
     progress_interval_seconds: float = Field(
         default=10.0, gt=0, description="Seconds between progress lines in the log of a long replay (no terminal)."

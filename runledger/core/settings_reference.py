@@ -108,7 +108,7 @@ CONCERNS: dict[str, tuple[str, ...]] = {
     "Argo's database and pod names": ("argo",),
     "ingest": ("ingest", "replay"),
     "artifacts": ("artifacts",),
-    "API and auth": ("api", "events", "auth", "metrics"),
+    "API and auth": ("api", "events", "auth", "metrics", "cost"),
     "leader election": ("leader",),
     "OpenLineage export": ("openlineage",),
     "logging": ("log", "progress"),

@@ -27,11 +27,12 @@ BUCKETS_PER_DOUBLING = 8
 PERCENTILE_RELATIVE_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1  # 4.4 %
 PERCENTILE_ABSOLUTE_ERROR_S = 0.5
 MEMORY_BASE_GIB = 100 / 1024  # Argo counts memory in seconds of 100Mi
+NO_PRICES = "no unit price configured (RUNLEDGER_COST_CPU_HOUR, RUNLEDGER_COST_MEMORY_GIB_HOUR, RUNLEDGER_COST_GPU_HOUR)"
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 
-class Prices(Out):
+class UnitPrices(Out):
     cpu_hour: float | None = Field(default=None, description="Price of one core for an hour.")
     memory_gib_hour: float | None = Field(default=None, description="Price of one GiB of memory for an hour.")
     gpu_hour: float | None = Field(default=None, description="Price of one GPU for an hour.")
@@ -40,7 +41,7 @@ class Prices(Out):
         return any(p is not None for p in (self.cpu_hour, self.memory_gib_hour, self.gpu_hour))
 
 
-class Durations(Out):
+class DurationStats(Out):
     count: int = Field(description="How many durations the figures are of.")
     mean_seconds: float | None = Field(
         description="Exact; None where only the histogram is kept (a pipeline's figures of all its steps)."
@@ -49,20 +50,20 @@ class Durations(Out):
     p95_seconds: float = Field(description="Within percentile_relative_error (0.5 s below one second).")
 
 
-class Failure(Out):
+class FailureCause(Out):
     cause: str = Field(description="OOMKilled, Evicted, DeadlineExceeded, ExitCode, Error or Unknown.")
     detail: str | None = Field(description="ExitCode: the code; Error: the message with its particulars taken out.")
     count: int
 
 
-class Resources(Out):
+class ResourceUse(Out):
     reported: int = Field(description="How many of the runs (steps) report resourcesDuration.")
     cpu_seconds: int = Field(description="Seconds of one core, as Argo accounts them.")
     memory_gib_seconds: float = Field(description="Seconds of one GiB (Argo's memory seconds are of 100Mi).")
     gpu_seconds: int = Field(description="Seconds of one GPU (every resource named *gpu*).")
 
 
-class Cost(Out):
+class CostEstimate(Out):
     cpu: float | None = Field(description="None when the CPU price is not configured.")
     memory: float | None
     gpu: float | None
@@ -76,27 +77,27 @@ class GroupStats(Out):
     failed: int = Field(description="Failed or Error.")
     other: int = Field(description="Neither yet (Pending, Running) or never (a skipped or omitted step).")
     success_rate: float | None = Field(description="succeeded / (succeeded + failed).")
-    failures: list[Failure] = Field(description="By cause, most frequent first; counts add up to `failed`.")
-    duration: Durations | None = Field(description="Of the finished runs (steps): finished - started.")
-    queue: Durations | None = Field(
+    failures: list[FailureCause] = Field(description="By cause, most frequent first; counts add up to `failed`.")
+    duration: DurationStats | None = Field(description="Of the finished runs (steps): finished - started.")
+    queue: DurationStats | None = Field(
         description="Time Pending before running: a run's started - created; a step's pod container start - node start."
     )
-    step_duration: Durations | None = Field(default=None, description="Pipelines only: of all its steps.")
-    step_queue: Durations | None = Field(default=None, description="Pipelines only: of all its steps.")
+    step_duration: DurationStats | None = Field(default=None, description="Pipelines only: of all its steps.")
+    step_queue: DurationStats | None = Field(default=None, description="Pipelines only: of all its steps.")
     retries: int = Field(description="Attempts beyond the first of retried steps.")
     flaky: int = Field(description="Retried steps that succeeded only on a later attempt.")
-    resources: Resources | None
-    cost: Cost | None = Field(default=None, description="Absent when no unit price is configured.")
+    resources: ResourceUse | None
+    cost: CostEstimate | None = Field(description="From the configured unit prices (`prices`).")
     missing: dict[str, str] = Field(description="Why each figure that is None has no value.")
 
 
-class StatsAnswer(Out):
+class PipelineStats(Out):
     since: Timestamp = Field(description="Start of the window, floored to the hour (UTC).")
     until: Timestamp = Field(description="End of the window (exclusive), raised to the hour.")
     namespaces: list[str] | None = Field(description="The namespaces counted; None: all.")
-    pipeline: str | None = Field(default=None, description="Templates only: whose templates.")
+    pipeline: str | None = Field(description="Whose templates; None: every pipeline.")
     percentile_relative_error: float = Field(description="Bound of p50/p95 against the exact nearest-rank value.")
-    prices: Prices | None = Field(description="The unit prices costs are worked out with; None: not configured.")
+    prices: UnitPrices | None = Field(description="The unit prices costs are worked out with; None: not configured.")
     groups: list[GroupStats]
 
 
@@ -109,8 +110,8 @@ def window(*, since: datetime | None, until: datetime | None, now: datetime) -> 
 
 async def read_stats(
     conn: asyncpg.Connection, *, since: datetime, until: datetime, namespaces: frozenset[str] | None,
-    pipeline: str | None, prices: Prices,
-) -> StatsAnswer:  # fmt: skip
+    pipeline: str | None, prices: UnitPrices,
+) -> PipelineStats:  # fmt: skip
     """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`."""
     group, which = ("pipeline", "stats_every_pipeline") if pipeline is None else ("template", "stats_one_pipeline")
     fragments = {"group": group, "which": block(which), "window": block("stats_window")}
@@ -125,14 +126,14 @@ async def read_stats(
     groups = [_group(t, causes[t["key"]], buckets, pipelines=pipeline is None, prices=prices) for t in totals]
     if pipeline is not None:  # the run's own row first, then the templates by name
         groups.sort(key=lambda g: (g.name is not None, g.name or ""))
-    return StatsAnswer(
+    return PipelineStats(
         since=since, until=until, namespaces=sorted(namespaces) if namespaces is not None else None,
         pipeline=pipeline, percentile_relative_error=round(PERCENTILE_RELATIVE_ERROR, 4),
         prices=prices if prices.any() else None, groups=groups,
     )  # fmt: skip
 
 
-def _group(t: Any, causes: list[Any], buckets: dict, *, pipelines: bool, prices: Prices) -> GroupStats:
+def _group(t: Any, causes: list[Any], buckets: dict, *, pipelines: bool, prices: UnitPrices) -> GroupStats:
     key = t["key"]
     what = "run" if pipelines or key == "" else "step"
     missing: dict[str, str] = {}
@@ -154,14 +155,13 @@ def _group(t: Any, causes: list[Any], buckets: dict, *, pipelines: bool, prices:
     missing |= {name: absent[name] for name, value in figures.items() if value is None}
     resources = None
     if t["resources_n"]:
-        resources = Resources(reported=t["resources_n"], cpu_seconds=t["cpu"],
+        resources = ResourceUse(reported=t["resources_n"], cpu_seconds=t["cpu"],
                               memory_gib_seconds=t["memory"] * MEMORY_BASE_GIB, gpu_seconds=t["gpu"])  # fmt: skip
     else:
         missing["resources"] = f"no {what} reports resourcesDuration"
-    if prices.any():
-        figures["cost"] = _cost(resources, prices)
-        if resources is None:
-            missing["cost"] = missing["resources"]
+    figures["cost"] = _cost(resources, prices) if prices.any() else None
+    if figures["cost"] is None:
+        missing["cost"] = missing.get("resources") or NO_PRICES
     return GroupStats(
         name=(key or None), count=t["n"], succeeded=t["succeeded"], failed=t["failed"], other=t["other"],
         success_rate=t["succeeded"] / finished if finished else None, failures=_failures(causes),
@@ -169,11 +169,11 @@ def _group(t: Any, causes: list[Any], buckets: dict, *, pipelines: bool, prices:
     )  # fmt: skip
 
 
-def _durations(histogram: dict[int, int] | None, count: int | None, total: Any) -> Durations | None:
+def _durations(histogram: dict[int, int] | None, count: int | None, total: Any) -> DurationStats | None:
     """The figures of a histogram, with the exact mean when its exact count and sum are kept."""
     if not histogram or count == 0:
         return None
-    return Durations(
+    return DurationStats(
         count=count if count is not None else sum(histogram.values()),
         mean_seconds=float(total) / count if count else None,
         p50_seconds=percentile(histogram, 0.5), p95_seconds=percentile(histogram, 0.95),
@@ -195,25 +195,25 @@ def bucket_value(bucket: int) -> float:
     return PERCENTILE_ABSOLUTE_ERROR_S if bucket == 0 else 2 ** ((bucket - 0.5) / BUCKETS_PER_DOUBLING)
 
 
-def _failures(rows: list[Any]) -> list[Failure]:
+def _failures(rows: list[Any]) -> list[FailureCause]:
     found = []
     for r in rows:
         cause, _, detail = r["cause"].partition(": ")
-        found.append(Failure(cause=cause, detail=detail or None, count=r["n"]))
+        found.append(FailureCause(cause=cause, detail=detail or None, count=r["n"]))
     return sorted(found, key=lambda f: (-f.count, f.cause, f.detail or ""))
 
 
-def _cost(resources: Resources | None, prices: Prices) -> Cost | None:
+def _cost(resources: ResourceUse | None, prices: UnitPrices) -> CostEstimate | None:
     if resources is None:
         return None
 
     def priced(seconds: float, price: float | None) -> float | None:
-        return None if price is None else seconds / 3600 * price
+        return None if price is None else round(seconds / 3600 * price, 6)  # to a millionth of the unit
 
     cpu = priced(resources.cpu_seconds, prices.cpu_hour)
     memory = priced(resources.memory_gib_seconds, prices.memory_gib_hour)
     gpu = priced(resources.gpu_seconds, prices.gpu_hour)
-    return Cost(cpu=cpu, memory=memory, gpu=gpu, total=sum(c for c in (cpu, memory, gpu) if c is not None))
+    return CostEstimate(cpu=cpu, memory=memory, gpu=gpu, total=round(sum(c for c in (cpu, memory, gpu) if c is not None), 6))
 
 
 def _ranges(since: datetime, until: datetime) -> tuple[datetime, ...]:

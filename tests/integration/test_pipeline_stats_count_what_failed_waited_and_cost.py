@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from runledger.store.pipeline_stats import PERCENTILE_RELATIVE_ERROR, Prices, read_stats
+from runledger.store.pipeline_stats import PERCENTILE_RELATIVE_ERROR, UnitPrices, read_stats
 from tests.support.ingesting import ingest
 from tests.support.pipeline_runs import PIPELINE, crafted
 
@@ -19,7 +19,7 @@ async def stored(pool, settings) -> None:
     await ingest(pool, settings, [wf.event() for wf in runs], pods=[{"type": "MODIFIED", "object": p} for p in pods])
 
 
-async def read(conn, *, pipeline=None, namespaces=None, prices=Prices()):
+async def read(conn, *, pipeline=None, namespaces=None, prices=UnitPrices()):
     return await read_stats(conn, since=SINCE, until=UNTIL, namespaces=namespaces, pipeline=pipeline, prices=prices)
 
 
@@ -52,12 +52,12 @@ async def test_retries_flaky_steps_and_resources_are_summed(pool, settings, conn
     assert (train.retries, train.flaky) == (1, 1)
     assert train.resources.model_dump() == {"reported": 1, "cpu_seconds": 200, "memory_gib_seconds": 100.0,
                                             "gpu_seconds": 50}  # fmt: skip
-    assert train.cost is None and "cost" not in train.missing
+    assert train.cost is None and "RUNLEDGER_COST_CPU_HOUR" in train.missing["cost"]
 
 
 async def test_a_cost_is_estimated_from_the_configured_unit_prices(pool, settings, conn):
     await stored(pool, settings)
-    (train,) = (await read(conn, prices=Prices(cpu_hour=3.6, gpu_hour=36.0))).groups
+    (train,) = (await read(conn, prices=UnitPrices(cpu_hour=3.6, gpu_hour=36.0))).groups
     assert train.cost.model_dump() == pytest.approx({"cpu": 0.2, "memory": None, "gpu": 0.5, "total": 0.7})
 
 

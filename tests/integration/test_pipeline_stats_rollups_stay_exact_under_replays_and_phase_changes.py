@@ -8,7 +8,7 @@ import math
 from datetime import datetime, timezone
 
 from runledger.demo.artifact_store import bundled_recording
-from runledger.store.pipeline_stats import PERCENTILE_RELATIVE_ERROR, Prices, read_stats
+from runledger.store.pipeline_stats import PERCENTILE_RELATIVE_ERROR, UnitPrices, read_stats
 from tests.support.ingesting import ingest, replay_command
 from tests.support.pipeline_runs import crafted
 from tests.support.real_objects import fixture_files
@@ -43,7 +43,7 @@ async def test_a_run_that_changes_phase_moves_between_columns_and_is_counted_onc
     slow.node("slow", "Succeeded", at="2026-03-02T13:05:00Z").phase("Succeeded", "2026-03-02T13:05:00Z")
     await ingest(pool, settings, [slow.event()])
     (train,) = (await read_stats(conn, since=EVER[0], until=EVER[1], namespaces=None, pipeline=None,
-                                 prices=Prices())).groups  # fmt: skip
+                                 prices=UnitPrices())).groups  # fmt: skip
     assert (train.count, train.succeeded, train.other, train.duration.count) == (1, 1, 0, 1)
     assert await rollup_rows(conn) == await rebuilt_rollup_rows(conn)
 
@@ -56,7 +56,7 @@ def within(estimate: float | None, exact: float | None) -> bool:
 
 async def test_every_pipeline_s_figures_agree_with_a_scan_of_its_runs(dsn, settings, conn):
     await replay(settings, dsn)
-    answer = await read_stats(conn, since=EVER[0], until=EVER[1], namespaces=None, pipeline=None, prices=Prices())
+    answer = await read_stats(conn, since=EVER[0], until=EVER[1], namespaces=None, pipeline=None, prices=UnitPrices())
     scanned = await scan(conn, since=EVER[0], until=EVER[1])
     assert {g.name or "" for g in answer.groups} == scanned.keys()
     for group in answer.groups:
