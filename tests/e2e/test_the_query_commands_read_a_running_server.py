@@ -151,3 +151,22 @@ async def test_watch_prints_the_list_then_each_run_whose_phase_changes(served, t
         watch.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(watch.communicate(), 30)
     assert watch.returncode == 130 and b"Traceback" not in err
+
+
+async def test_stats_prints_each_pipeline_s_figures_as_the_api_answers_them(server):
+    code, out, err = await query(server, "stats", "--since", "2000-01-01T00:00:00Z", "--until", "2100-01-01T00:00:00Z",
+                                 "-o", "json")  # fmt: skip
+    assert code == 0, err
+    expected = await api(server, "/api/v1/stats/pipelines?since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z")
+    assert json.loads(out)["groups"] == expected["groups"] and expected["groups"]
+
+    pipeline = expected["groups"][0]["name"]
+    code, out, err = await query(server, "stats", pipeline, "--since", "2000-01-01T00:00:00Z", "--until", "2100-01-01T00:00:00Z")  # fmt: skip
+    header, first, *templates = out.splitlines()
+    assert code == 0 and header.split()[:3] == ["TEMPLATE", "COUNT", "OK%"]
+    assert first.startswith("(the runs)") and templates
+
+
+async def test_stats_with_a_time_it_cannot_read_says_so_in_one_line(server):
+    code, out, err = await query(server, "stats", "--since", "last tuesday")
+    assert code == 2 and err.startswith("runledger: --since:") and len(err.splitlines()) == 1
