@@ -19,7 +19,7 @@ from tests.support.real_objects import fixture_files
 from tests.support.s3 import argo_tgz, s3_settings
 from tests.support.workflows import load
 
-VIEWS = ("v_runs", "v_steps", "v_metrics")
+VIEWS = ("v_runs", "v_steps", "v_metrics", "v_pipeline_stats_daily", "v_pipeline_failures_daily")
 FAILED = ("Failed", "Error")
 
 

@@ -20,14 +20,17 @@ WITH r AS (
     FROM steps s LEFT JOIN step_edges e ON e.run_id = s.run_id AND e.parent_id = s.id
     WHERE s.type = 'Retry' AND s.run_id IN (SELECT id FROM r)
     GROUP BY s.run_id, s.id, s.phase
+), retries AS (
+    SELECT run_id, sum(greatest(attempts - 1, 0)) AS retries,
+           count(*) FILTER (WHERE phase = 'Succeeded' AND attempts > 1) AS flaky
+    FROM retried GROUP BY run_id
 ), per_run AS (
     SELECT r.*,
            CASE WHEN r.phase IN ('Succeeded', 'Failed', 'Error')
                 THEN extract(epoch FROM r.finished_at - r.started_at) END AS duration,
            extract(epoch FROM r.started_at - r.created_at) AS queue,
-           (SELECT coalesce(sum(greatest(attempts - 1, 0)), 0) FROM retried WHERE run_id = r.id) AS retries,
-           (SELECT count(*) FROM retried WHERE run_id = r.id AND phase = 'Succeeded' AND attempts > 1) AS flaky
-    FROM r
+           coalesce(x.retries, 0) AS retries, coalesce(x.flaky, 0) AS flaky
+    FROM r LEFT JOIN retries x ON x.run_id = r.id
 )
 SELECT coalesce(pipeline_name, '') AS pipeline, count(*) AS n,
        count(*) FILTER (WHERE phase = 'Succeeded') AS succeeded,

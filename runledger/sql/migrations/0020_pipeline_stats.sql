@@ -310,3 +310,86 @@ END
 $$;
 
 SELECT stats_rebuild();
+
+-- The same figures for BI tools (see 0006_views.sql): per pipeline, namespace and UTC day, from the
+-- daily rollups, so a dashboard over months reads a row per pipeline and day, not the runs.
+CREATE VIEW v_pipeline_stats_daily AS
+SELECT t.start AS day,
+       nullif(t.pipeline, '') AS pipeline_name,
+       t.namespace,
+       t.n AS runs,
+       t.succeeded,
+       t.failed,
+       t.other AS unfinished,
+       t.succeeded::double precision / nullif(t.succeeded + t.failed, 0) AS success_rate,
+       (t.duration_sum / nullif(t.duration_n, 0))::double precision AS mean_duration_seconds,
+       stats_bucket_value(d.p50) AS p50_duration_seconds,
+       stats_bucket_value(d.p95) AS p95_duration_seconds,
+       (t.queue_sum / nullif(t.queue_n, 0))::double precision AS mean_queue_seconds,
+       stats_bucket_value(q.p95) AS p95_queue_seconds,
+       t.retries,
+       t.flaky AS flaky_steps,
+       t.cpu AS cpu_seconds,
+       t.memory * 100.0 / 1024 AS memory_gib_seconds,
+       t.gpu AS gpu_seconds
+FROM stats_rollup t
+-- Nearest-rank percentiles of the row's histograms, read in the view (with its owner's rights).
+LEFT JOIN LATERAL (
+    SELECT min(c.bucket) FILTER (WHERE c.seen >= greatest(ceil(0.5 * c.total), 1)) AS p50,
+           min(c.bucket) FILTER (WHERE c.seen >= greatest(ceil(0.95 * c.total), 1)) AS p95
+    FROM (SELECT b.bucket, sum(b.n) OVER (ORDER BY b.bucket) AS seen, sum(b.n) OVER () AS total
+          FROM stats_rollup_buckets b
+          WHERE b.grain = 'day' AND b.pipeline = t.pipeline AND b.template = '' AND b.start = t.start
+            AND b.namespace = t.namespace AND b.metric = 'duration' AND b.n > 0) AS c
+) AS d ON true
+LEFT JOIN LATERAL (
+    SELECT min(c.bucket) FILTER (WHERE c.seen >= greatest(ceil(0.95 * c.total), 1)) AS p95
+    FROM (SELECT b.bucket, sum(b.n) OVER (ORDER BY b.bucket) AS seen, sum(b.n) OVER () AS total
+          FROM stats_rollup_buckets b
+          WHERE b.grain = 'day' AND b.pipeline = t.pipeline AND b.template = '' AND b.start = t.start
+            AND b.namespace = t.namespace AND b.metric = 'queue' AND b.n > 0) AS c
+) AS q ON true
+WHERE t.grain = 'day' AND t.template = '' AND t.n > 0;
+
+COMMENT ON VIEW v_pipeline_stats_daily IS
+    'Pipeline analytics per pipeline, namespace and UTC day of run creation, from the rollups the writers keep: '
+    'counts and sums exact, percentiles within 4.5 % (0.5 s below one second). NULL: no data (no finished run, ...).';
+COMMENT ON COLUMN v_pipeline_stats_daily.day IS 'The UTC day the runs were created on (midnight).';
+COMMENT ON COLUMN v_pipeline_stats_daily.pipeline_name IS 'The pipeline; NULL for runs without a pipeline name.';
+COMMENT ON COLUMN v_pipeline_stats_daily.namespace IS 'The runs'' namespace.';
+COMMENT ON COLUMN v_pipeline_stats_daily.runs IS 'Runs created that day.';
+COMMENT ON COLUMN v_pipeline_stats_daily.succeeded IS 'Of them, Succeeded.';
+COMMENT ON COLUMN v_pipeline_stats_daily.failed IS 'Of them, Failed or Error (v_pipeline_failures_daily says why).';
+COMMENT ON COLUMN v_pipeline_stats_daily.unfinished IS 'Of them, not finished yet.';
+COMMENT ON COLUMN v_pipeline_stats_daily.success_rate IS 'succeeded / (succeeded + failed); NULL when none finished.';
+COMMENT ON COLUMN v_pipeline_stats_daily.mean_duration_seconds IS 'Mean finished - started of finished runs, exact.';
+COMMENT ON COLUMN v_pipeline_stats_daily.p50_duration_seconds IS 'Median run duration, within 4.5 %.';
+COMMENT ON COLUMN v_pipeline_stats_daily.p95_duration_seconds IS '95th percentile of run duration, within 4.5 %.';
+COMMENT ON COLUMN v_pipeline_stats_daily.mean_queue_seconds IS 'Mean started - created (time Pending), exact.';
+COMMENT ON COLUMN v_pipeline_stats_daily.p95_queue_seconds IS '95th percentile of the time Pending, within 4.5 %.';
+COMMENT ON COLUMN v_pipeline_stats_daily.retries IS 'Attempts beyond the first of retried steps.';
+COMMENT ON COLUMN v_pipeline_stats_daily.flaky_steps IS 'Retried steps that succeeded on a later attempt.';
+COMMENT ON COLUMN v_pipeline_stats_daily.cpu_seconds IS 'resourcesDuration cpu: seconds of one core.';
+COMMENT ON COLUMN v_pipeline_stats_daily.memory_gib_seconds IS 'resourcesDuration memory, in seconds of one GiB.';
+COMMENT ON COLUMN v_pipeline_stats_daily.gpu_seconds IS 'resourcesDuration of every *gpu* resource: seconds of one GPU.';
+
+CREATE VIEW v_pipeline_failures_daily AS
+SELECT c.start AS day,
+       nullif(c.pipeline, '') AS pipeline_name,
+       nullif(c.template, '') AS template,
+       c.namespace,
+       split_part(c.cause, ': ', 1) AS cause,
+       nullif(substr(c.cause, length(split_part(c.cause, ': ', 1)) + 3), '') AS detail,
+       c.n AS failures
+FROM stats_rollup_causes c
+WHERE c.grain = 'day' AND c.n > 0;
+
+COMMENT ON VIEW v_pipeline_failures_daily IS
+    'Why runs (template NULL) and steps (per template) failed, per pipeline, namespace and UTC day of run creation.';
+COMMENT ON COLUMN v_pipeline_failures_daily.day IS 'The UTC day the runs were created on (midnight).';
+COMMENT ON COLUMN v_pipeline_failures_daily.pipeline_name IS 'The pipeline; NULL for runs without a pipeline name.';
+COMMENT ON COLUMN v_pipeline_failures_daily.template IS 'The steps'' template; NULL: the runs themselves.';
+COMMENT ON COLUMN v_pipeline_failures_daily.namespace IS 'The runs'' namespace.';
+COMMENT ON COLUMN v_pipeline_failures_daily.cause IS 'OOMKilled, Evicted, DeadlineExceeded, ExitCode, Error or Unknown.';
+COMMENT ON COLUMN v_pipeline_failures_daily.detail IS 'ExitCode: the code; Error: the message with its particulars taken out.';
+COMMENT ON COLUMN v_pipeline_failures_daily.failures IS 'How many failed so.';
