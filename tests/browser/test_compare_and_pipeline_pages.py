@@ -39,3 +39,27 @@ async def test_a_pipeline_shows_its_metric_duration_success_rate_and_failures(pa
     assert await page.locator("svg.chart").first.locator("circle").count() == 3
     assert await page.get_by_text("None among these runs.").count() == 1
     await screenshot(page, "pipeline")
+
+
+async def test_a_pipeline_shows_its_analytics_over_the_window_chosen(page, ui):
+    await page.goto(f"{ui.base}/ui/pipelines/trainer?window=all")
+    await page.locator(".success-rate-window").wait_for()
+    assert (await page.locator(".success-rate-window").inner_text()) == "100.0 %"
+    assert await page.get_by_label("Runs created in the").input_value() == "all"
+    assert "no data" in await page.locator(".cost").inner_text()
+    assert await page.get_by_text("No run failed in this window.").count() == 1
+    await page.get_by_label("Runs created in the").select_option("1d")
+    await page.wait_for_url("**window=1d*")
+    await page.locator(".stats-empty").wait_for()
+
+
+async def test_a_pipeline_s_failure_causes_show_a_message_as_text(page, ui):
+    from tests.support.ui_server import XSS
+
+    await page.goto(f"{ui.base}/ui/pipelines/{XSS.replace('/', '%2F')}?window=all")
+    causes = page.locator("table.failure-causes tbody tr")
+    await causes.first.wait_for()
+    assert await causes.locator("td").first.inner_text() == "Error"
+    assert "<img" in await causes.locator("td").nth(1).inner_text()
+    assert await page.locator("main img, main script, main iframe").count() == 0
+    await screenshot(page, "pipeline-analytics")

@@ -1,16 +1,19 @@
-// /ui/pipelines/{name}[?metric=accuracy] — a pipeline's trends: a metric and the duration over
-// time, its success rate and its recent failures, from its newest runs.
+// /ui/pipelines/{name}[?metric=accuracy][&window=7d] — a pipeline's analytics over a window (what
+// fails and why, what waits, what it costs: GET /api/v1/stats/pipelines/{name}/templates, from the
+// rollups) and its trends: a metric and the duration over time, its recent failures, from its newest runs.
 
 import { get } from "../api.js";
 import { add, fmtDuration, fmtTime, h, phaseBadge, runHref, seconds, table } from "../dom.js";
 import { timeSeries } from "../charts.js";
 
 const RECENT = 500;
+const WINDOWS = { "1d": 1, "7d": 7, "30d": 30, "365d": 365, "all": Infinity };
 const FINAL = new Set(["Succeeded", "Failed", "Error"]);
 
 export async function render(main, { args: [name], query, signal, navigate }) {
   document.title = `${name} · runledger`;
   add(main, h("h1", {}, `Pipeline ${name}`));
+  await analytics(main, name, { query, signal, navigate });
   const page = await get("/api/v1/runs", { pipeline: name, limit: String(RECENT) }, { signal });
   const runs = page.runs;
   const finished = runs.filter((r) => FINAL.has(r.phase));
@@ -50,4 +53,62 @@ export async function render(main, { args: [name], query, signal, navigate }) {
     ? table(["run", "phase", "created", "message"], failures.map((r) => [h("a", { href: runHref(r.id) }, r.name), phaseBadge(r.phase),
       fmtTime(r.created_at), r.message || "—"]))
     : h("p", { class: "muted" }, "None among these runs."));
+}
+
+// --- analytics: the stats endpoint's figures; a figure it has no data for shows why -------------
+
+async function analytics(main, name, { query, signal, navigate }) {
+  const chosen = WINDOWS[query.get("window")] ? query.get("window") : "7d";
+  const until = new Date();
+  const since = WINDOWS[chosen] === Infinity ? new Date(0) : new Date(until.getTime() - WINDOWS[chosen] * 86400e3);
+  const stats = await get(`/api/v1/stats/pipelines/${encodeURIComponent(name)}/templates`,
+    { since: since.toISOString(), until: until.toISOString() }, { signal });
+  const picker = h("select", { id: "window", onchange: (e) => {
+    const next = new URLSearchParams(query);
+    next.set("window", e.target.value);
+    navigate(`/ui/pipelines/${encodeURIComponent(name)}?${next}`);
+  } }, Object.keys(WINDOWS).map((w) => h("option", { value: w, selected: w === chosen }, w === "all" ? "all time" : `last ${w}`)));
+  add(main, h("h2", {}, "Analytics"), h("div", { class: "inline-form" }, h("label", { for: "window" }, "Runs created in the", picker)));
+  const [runs, ...templates] = stats.groups;
+  if (!runs || runs.name !== null) {
+    add(main, h("p", { class: "muted stats-empty" }, "No runs created in this window."));
+    return;
+  }
+  add(main, h("dl", { class: "facts stats-runs" },
+    figure("Runs", `${runs.count} (${runs.succeeded} succeeded, ${runs.failed} failed, ${runs.other} not finished)`),
+    figure("Success rate", pct(runs.success_rate, runs.missing.success_rate), "success-rate-window"),
+    figure("Duration p50 / p95", pair(runs.duration, runs.missing.duration)),
+    figure("Queueing p50 / p95", pair(runs.queue, runs.missing.queue)),
+    figure("Step duration p50 / p95", pair(runs.step_duration, runs.missing.step_duration)),
+    figure("Step queueing p50 / p95", pair(runs.step_queue, runs.missing.step_queue)),
+    figure("Retries / flaky steps", `${runs.retries} / ${runs.flaky}`),
+    figure("CPU / GPU hours", runs.resources ? `${(runs.resources.cpu_seconds / 3600).toFixed(2)} / ${(runs.resources.gpu_seconds / 3600).toFixed(2)}` : why(runs.missing.resources)),
+    figure("Estimated cost", runs.cost ? runs.cost.total.toFixed(2) : why(runs.missing.cost), "cost")));
+  add(main, h("h3", {}, "Failures by cause"), runs.failures.length
+    ? table(["cause", "detail", "runs"], runs.failures.map((f) => [f.cause, f.detail || "—", String(f.count)]), { class: "failure-causes" })
+    : h("p", { class: "muted" }, "No run failed in this window."));
+  add(main, h("h3", {}, "By template"), templates.length
+    ? table(["template", "steps", "success rate", "top cause", "p50", "p95", "queue p95", "retries", "flaky"], templates.map((t) => [
+      t.name, String(t.count), pct(t.success_rate, t.missing.success_rate),
+      t.failures.length ? `${t.failures[0].cause}${t.failures[0].detail ? ` ${t.failures[0].detail}` : ""} (${t.failures[0].count})` : "—",
+      t.duration ? fmtDuration(t.duration.p50_seconds) : "—", t.duration ? fmtDuration(t.duration.p95_seconds) : "—",
+      t.queue ? fmtDuration(t.queue.p95_seconds) : "—", String(t.retries), String(t.flaky)]), { class: "template-stats" })
+    : h("p", { class: "muted" }, "Its steps ran no templates in this window."));
+  add(main, h("p", { class: "muted" }, `Percentiles within ${(100 * stats.percentile_relative_error).toFixed(1)} %; counts exact.`));
+}
+
+function figure(label, value, cls) {
+  return [h("dt", {}, label), h("dd", cls ? { class: cls } : {}, value)];
+}
+
+function why(reason) {
+  return h("span", { class: "muted", title: reason || "" }, `no data: ${reason || "none"}`);
+}
+
+function pct(rate, reason) {
+  return rate === null ? why(reason) : `${(100 * rate).toFixed(1)} %`;
+}
+
+function pair(d, reason) {
+  return d ? `${fmtDuration(d.p50_seconds)} / ${fmtDuration(d.p95_seconds)}` : why(reason);
 }
