@@ -50,8 +50,8 @@ async def _answer(request: web.Request, *, pipeline: str | None) -> web.Response
 async def _namespaces(request: web.Request, asked: str | None) -> frozenset[str] | None:
     if asked is not None:
         wanted = frozenset(n.strip() for n in asked.split(",") if n.strip())
-        if not wanted:
-            raise BadRequest("namespace: give one or more namespace names, comma-separated")
+        if not wanted or stats.EVERY_NAMESPACE in wanted:
+            raise BadRequest("namespace: give one or more namespace names, comma-separated (leave it out for all)")
         for namespace in sorted(wanted):
             await auth.require_namespace(request, namespace)
         return wanted

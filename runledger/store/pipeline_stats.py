@@ -28,6 +28,7 @@ PERCENTILE_RELATIVE_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1  # 4.4 %
 PERCENTILE_ABSOLUTE_ERROR_S = 0.5
 MEMORY_BASE_GIB = 100 / 1024  # Argo counts memory in seconds of 100Mi
 NO_PRICES = "no unit price configured (RUNLEDGER_COST_CPU_HOUR, RUNLEDGER_COST_MEMORY_GIB_HOUR, RUNLEDGER_COST_GPU_HOUR)"
+EVERY_NAMESPACE = "*"  # the rollups' rows of all namespaces at once
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
@@ -82,8 +83,10 @@ class GroupStats(Out):
     queue: DurationStats | None = Field(
         description="Time Pending before running: a run's started - created; a step's pod container start - node start."
     )
-    step_duration: DurationStats | None = Field(default=None, description="Pipelines only: of all its steps.")
-    step_queue: DurationStats | None = Field(default=None, description="Pipelines only: of all its steps.")
+    step_duration: DurationStats | None = Field(
+        default=None, description="A pipeline's runs in its templates answer (the group named null): of all its steps."
+    )
+    step_queue: DurationStats | None = Field(default=None, description="As step_duration.")
     retries: int = Field(description="Attempts beyond the first of retried steps.")
     flaky: int = Field(description="Retried steps that succeeded only on a later attempt.")
     resources: ResourceUse | None
@@ -115,12 +118,14 @@ async def read_stats(
     """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`."""
     group, which = ("pipeline", "stats_every_pipeline") if pipeline is None else ("template", "stats_one_pipeline")
     fragments = {"group": group, "which": block(which), "window": block("stats_window")}
-    args = (*_ranges(since, until), sorted(namespaces) if namespaces is not None else None, pipeline)
+    args = (*_ranges(since, until), sorted(namespaces) if namespaces is not None else [EVERY_NAMESPACE], pipeline)
     totals = await conn.fetch(q("stats_totals", **fragments), *args)
     causes: dict[str, list[Any]] = defaultdict(list)
     for r in await conn.fetch(q("stats_causes", **fragments), *args):
         causes[r["key"]].append(r)
     buckets: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    if pipeline is None:  # a list leaves the step histograms to each pipeline's templates: half the rows
+        fragments["which"] = block("stats_every_pipeline_runs")
     for r in await conn.fetch(q("stats_buckets", **fragments), *args):
         buckets[(r["key"], r["metric"])][r["bucket"]] = r["n"]
     groups = [_group(t, causes[t["key"]], buckets, pipelines=pipeline is None, prices=prices) for t in totals]
@@ -148,7 +153,7 @@ def _group(t: Any, causes: list[Any], buckets: dict, *, pipelines: bool, prices:
         "queue": _durations(buckets.get((key, "queue")), t["queue_n"], t["queue_sum"]),
     }  # fmt: skip
     absent = {"duration": unfinished.format(what), "queue": unqueued[what]}
-    if what == "run":
+    if what == "run" and not pipelines:
         figures["step_duration"] = _durations(buckets.get((key, "step_duration")), None, None)
         figures["step_queue"] = _durations(buckets.get((key, "step_queue")), None, None)
         absent |= {"step_duration": unfinished.format("step"), "step_queue": unqueued["step"]}

@@ -65,7 +65,7 @@ async def test_each_template_counts_its_steps_causes_and_retries(pool, settings,
     await stored(pool, settings)
     answer = await read(conn, pipeline=PIPELINE)
     run, fit, prep = answer.groups
-    assert (run.name, run.count) == (None, 5)
+    assert (run.name, run.count, run.step_duration.count, run.step_queue.count) == (None, 5, 6, 1)
     assert (fit.name, fit.count, fit.succeeded, fit.failed, fit.retries, fit.flaky) == ("fit", 5, 1, 4, 1, 1)
     assert [(f.cause, f.detail, f.count) for f in fit.failures] == [
         ("Evicted", None, 1), ("ExitCode", "1", 1), ("ExitCode", "3", 1), ("OOMKilled", None, 1)

@@ -75,3 +75,5 @@ async def test_a_bad_window_is_a_400_that_says_what_to_change(pool, settings):
         assert "since" in body["error"]["message"]
         body = await get(api, "/api/v1/stats/pipelines?since=yesterday", status=400)
         assert "since" in body["error"]["message"]
+        body = await get(api, "/api/v1/stats/pipelines?namespace=*", status=400)  # every namespace: leave it out
+        assert "namespace" in body["error"]["message"]
