@@ -35,7 +35,7 @@ from tests.support.kube_double import KubeDouble
 
 DASHBOARD = DEPLOY / "grafana" / "runledger.json"
 INPUTS = {"DS_PROMETHEUS": "prometheus", "DS_POSTGRES": "grafana-postgresql-datasource"}
-VIEWS = {"v_runs", "v_steps", "v_metrics"}
+VIEWS = {"v_runs", "v_steps", "v_metrics", "v_pipeline_stats_daily", "v_pipeline_failures_daily"}
 # Labels Prometheus attaches to every scraped series (the target's), not runledger's own.
 TARGET_LABELS = {"job", "instance", "pod", "namespace", "service", "endpoint", "container"}
 SERIES_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
