@@ -360,7 +360,8 @@ OPERATIONS: tuple[Operation, ...] = (
               description="One group per pipeline with runs created in the window, in the namespaces asked for (or "
               "all you may read): runs and their outcomes, success rate, failures by cause, p50/p95 of run and step "
               "duration and of the time spent Pending, retries and flaky steps, resourcesDuration and, with unit "
-              "prices configured (RUNLEDGER_COST_*), an estimated cost. Read from hourly and daily rollups: counts "
+              "prices configured (RUNLEDGER_COST_*), an estimated cost. The window is whole UTC days. Read from daily "
+              "rollups: counts "
               "and sums are exact, percentiles within `percentile_relative_error`. A figure without data is null, "
               "its reason in the group's `missing`."),
     Operation("/api/v1/stats/pipelines/{pipeline}/templates", "getPipelineTemplateStats",

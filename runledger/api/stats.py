@@ -22,10 +22,10 @@ from runledger.store.errors import BadRequest
 class StatsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     since: datetime | None = Field(
-        default=None, description="Runs created from then (RFC 3339; floored to the hour). Default: `until` - 7 days."
+        default=None, description="Runs created from that UTC day on (RFC 3339). Default: 7 days before `until`."
     )
     until: datetime | None = Field(
-        default=None, description="Runs created before then (RFC 3339; raised to the hour). Default: now."
+        default=None, description="Runs created before then (RFC 3339; raised to the next midnight UTC). Default: now."
     )
     namespace: str | None = Field(
         default=None, max_length=8192, description="Comma-separated namespaces to count (default: all you may read)."
@@ -59,7 +59,7 @@ async def _namespaces(request: web.Request, asked: str | None) -> frozenset[str]
 
 
 def _utc(at: datetime | None) -> datetime | None:
-    # A time without an offset is read as UTC, as the window is.
+    # A time without an offset is read as UTC, as the window's days are.
     return at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
 
 

@@ -1,9 +1,9 @@
 """Read side of pipeline analytics: what fails, what waits, what costs, from the rollups.
 
 The rollups (migration 0018, kept by ``store/rollups``) hold per pipeline, template, namespace and
-UTC hour and day: counts, sums and log-scale histograms. A window is read as whole days from the
-daily rows and the hours around them from the hourly rows, so a week costs a few rows per
-pipeline, not a scan of its runs. Counts and sums are exact; a percentile is its histogram
+UTC day of run creation: counts, sums and log-scale histograms, and the same for every namespace at
+once. A window is whole days, so a week costs a few rows per pipeline, not a scan of its runs; a
+day is the grain because every finer one multiplies what each write and each read touches. Counts and sums are exact; a percentile is its histogram
 bucket's geometric middle, within ``PERCENTILE_RELATIVE_ERROR`` of the true (nearest-rank) value,
 or ``PERCENTILE_ABSOLUTE_ERROR_S`` below one second.
 
@@ -29,7 +29,6 @@ PERCENTILE_ABSOLUTE_ERROR_S = 0.5
 MEMORY_BASE_GIB = 100 / 1024  # Argo counts memory in seconds of 100Mi
 NO_PRICES = "no unit price configured (RUNLEDGER_COST_CPU_HOUR, RUNLEDGER_COST_MEMORY_GIB_HOUR, RUNLEDGER_COST_GPU_HOUR)"
 EVERY_NAMESPACE = "*"  # the rollups' rows of all namespaces at once
-HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 
@@ -95,8 +94,8 @@ class GroupStats(Out):
 
 
 class PipelineStats(Out):
-    since: Timestamp = Field(description="Start of the window, floored to the hour (UTC).")
-    until: Timestamp = Field(description="End of the window (exclusive), raised to the hour.")
+    since: Timestamp = Field(description="Start of the window: midnight UTC of the day `since` falls on.")
+    until: Timestamp = Field(description="End of the window (exclusive): `until` raised to midnight UTC.")
     namespaces: list[str] | None = Field(description="The namespaces counted; None: all.")
     pipeline: str | None = Field(description="Whose templates; None: every pipeline.")
     percentile_relative_error: float = Field(description="Bound of p50/p95 against the exact nearest-rank value.")
@@ -105,9 +104,9 @@ class PipelineStats(Out):
 
 
 def window(*, since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """[since, until) aligned to whole hours; the last 7 days by default."""
-    end = _ceil(until or now, HOUR)
-    start = _floor(since or end - 7 * DAY, HOUR)
+    """[since, until) widened to whole UTC days; by default the last 7 (today the last of them)."""
+    end = _ceil(until or now, DAY)
+    start = _floor(since or end - 7 * DAY, DAY)
     return start, max(start, end)
 
 
@@ -118,7 +117,7 @@ async def read_stats(
     """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`."""
     group, which = ("pipeline", "stats_every_pipeline") if pipeline is None else ("template", "stats_one_pipeline")
     fragments = {"group": group, "which": block(which), "window": block("stats_window")}
-    args = (*_ranges(since, until), sorted(namespaces) if namespaces is not None else [EVERY_NAMESPACE], pipeline)
+    args = (since, until, sorted(namespaces) if namespaces is not None else [EVERY_NAMESPACE], pipeline)
     totals = await conn.fetch(q("stats_totals", **fragments), *args)
     causes: dict[str, list[Any]] = defaultdict(list)
     for r in await conn.fetch(q("stats_causes", **fragments), *args):
@@ -219,14 +218,6 @@ def _cost(resources: ResourceUse | None, prices: UnitPrices) -> CostEstimate | N
     memory = priced(resources.memory_gib_seconds, prices.memory_gib_hour)
     gpu = priced(resources.gpu_seconds, prices.gpu_hour)
     return CostEstimate(cpu=cpu, memory=memory, gpu=gpu, total=round(sum(c for c in (cpu, memory, gpu) if c is not None), 6))
-
-
-def _ranges(since: datetime, until: datetime) -> tuple[datetime, ...]:
-    """(days from, days to, hours from, to, hours from, to): whole days inside, hours around them."""
-    first_day, last_day = _ceil(since, DAY), _floor(until, DAY)
-    if first_day >= last_day:
-        return (since, since, since, until, until, until)
-    return (first_day, last_day, since, first_day, last_day, until)
 
 
 def _floor(at: datetime, step: timedelta) -> datetime:

@@ -1,4 +1,4 @@
-"""GET /api/v1/stats/pipelines and .../{pipeline}/templates over HTTP: the window, the namespaces the
+"""GET /api/v1/stats/pipelines and .../{pipeline}/templates over HTTP: the window (whole days), the namespaces the
 caller may read (as every run listing), unit prices from the settings, and clear 400s."""
 
 from __future__ import annotations
@@ -49,13 +49,13 @@ async def test_a_reader_of_one_namespace_sees_figures_of_that_namespace_only(poo
         await get(api, f"/api/v1/stats/pipelines?{WINDOW}", status=401)
 
 
-async def test_the_window_is_whole_hours_and_runs_outside_it_are_not_counted(pool, settings):
+async def test_the_window_is_whole_days_and_runs_outside_it_are_not_counted(pool, settings):
     await stored(pool, settings)
     async with serve(settings=settings, pool=pool) as api:
-        # 10:30 to 12:10 holds the runs created at 11:00 and 12:00 (hours 10 to 13 once widened)
         body = await get(api, "/api/v1/stats/pipelines?since=2026-03-02T10:30:00Z&until=2026-03-02T12:10:00Z")
-        assert (body["since"], body["until"]) == ("2026-03-02T10:00:00Z", "2026-03-02T13:00:00Z")
-        assert body["groups"][0]["count"] == 3
+        assert (body["since"], body["until"]) == ("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z")
+        assert body["groups"][0]["count"] == 5
+        assert (await get(api, "/api/v1/stats/pipelines?since=2026-03-03T00:00:00Z"))["groups"] == []
         assert (await get(api, "/api/v1/stats/pipelines"))["groups"] == []  # the last 7 days: none of them
 
 

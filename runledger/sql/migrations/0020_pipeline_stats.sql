@@ -1,7 +1,7 @@
 -- Pipeline analytics (what fails, what waits, what costs) kept as rollups, so a question over a
 -- million runs reads a few thousand rows instead of scanning them.
 --
--- A run contributes to the rollup rows of its pipeline, namespace and creation hour (and day, UTC):
+-- A run contributes to the rollup rows of its pipeline, namespace and creation day (UTC):
 -- one row for the run itself (template '') and one per template of the steps that ran something.
 -- stats_contribution(ids) works a run's contribution out from its stored rows (runs, steps,
 -- step_edges, step_pods); the writers take it before and after they change a run, in the same
@@ -21,7 +21,7 @@ CREATE TYPE stats_delta AS (
     namespace    text,
     pipeline     text,       -- '' for runs without a pipeline name
     template     text,       -- '' for the run itself
-    hour         timestamptz,
+    day         timestamptz,  -- the UTC day of the run's creation (midnight)
     cause        text,       -- kind 'c'
     metric       text,       -- kind 'h': duration, queue (of the row's runs or steps); step_duration, step_queue
     bucket       smallint,   -- kind 'h'
@@ -42,10 +42,9 @@ CREATE TYPE stats_delta AS (
 );
 
 CREATE TABLE stats_rollup (
-    grain        text NOT NULL CHECK (grain IN ('hour', 'day')),
     pipeline     text NOT NULL,
     template     text NOT NULL,
-    start        timestamptz NOT NULL,
+    start        timestamptz NOT NULL,          -- the UTC day (midnight) the runs were created on
     namespace    text NOT NULL,              -- '*': every namespace (never a namespace's name)
     n            bigint NOT NULL DEFAULT 0,
     succeeded    bigint NOT NULL DEFAULT 0,
@@ -61,27 +60,26 @@ CREATE TABLE stats_rollup (
     memory       bigint NOT NULL DEFAULT 0,
     gpu          bigint NOT NULL DEFAULT 0,
     resources_n  bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (grain, pipeline, template, start, namespace)
+    -- A pipeline's templates: one range of the key per namespace read.
+    PRIMARY KEY (pipeline, namespace, start, template)
 );
 
--- Every pipeline at once reads only the runs' rows.
-CREATE INDEX stats_rollup_runs ON stats_rollup (grain, start) WHERE template = '';
+-- Every pipeline at once: the runs' rows of the namespaces read, one range each.
+CREATE INDEX stats_rollup_runs ON stats_rollup (namespace, start) WHERE template = '';
 
 CREATE TABLE stats_rollup_causes (
-    grain     text NOT NULL,
     pipeline  text NOT NULL,
     template  text NOT NULL,
     start     timestamptz NOT NULL,
     namespace text NOT NULL,
     cause     text NOT NULL,     -- OOMKilled, Evicted, DeadlineExceeded, ExitCode: <code>, Error: <class>, Unknown
     n         bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (grain, pipeline, template, start, namespace, cause)
+    PRIMARY KEY (pipeline, namespace, start, template, cause)
 );
 
-CREATE INDEX stats_rollup_causes_runs ON stats_rollup_causes (grain, start) WHERE template = '';
+CREATE INDEX stats_rollup_causes_runs ON stats_rollup_causes (namespace, start) WHERE template = '';
 
 CREATE TABLE stats_rollup_buckets (
-    grain     text NOT NULL,
     pipeline  text NOT NULL,
     template  text NOT NULL,
     start     timestamptz NOT NULL,
@@ -89,10 +87,10 @@ CREATE TABLE stats_rollup_buckets (
     metric    text NOT NULL,
     bucket    smallint NOT NULL,
     n         bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (grain, pipeline, template, start, namespace, metric, bucket)
+    PRIMARY KEY (pipeline, namespace, start, template, metric, bucket)
 );
 
-CREATE INDEX stats_rollup_buckets_runs ON stats_rollup_buckets (grain, start) WHERE template = '';
+CREATE INDEX stats_rollup_buckets_runs ON stats_rollup_buckets (namespace, start, metric) WHERE template = '';
 
 -- The histogram bucket of a duration: 0 below a second, then 8 per doubling (ratio 2^(1/8)).
 CREATE FUNCTION stats_bucket(seconds numeric) RETURNS smallint
@@ -147,12 +145,12 @@ CREATE FUNCTION stats_contribution(ids text[]) RETURNS SETOF stats_delta
 LANGUAGE sql STABLE AS $$
 WITH r AS (
     SELECT r.id, r.namespace, r.name, coalesce(r.pipeline_name, '') AS pipeline,
-           date_trunc('hour', r.sort_at, 'UTC') AS hour, r.phase, r.message, r.failed_step,
+           date_trunc('day', r.sort_at, 'UTC') AS day, r.phase, r.message, r.failed_step,
            r.created_at, r.started_at, r.finished_at, r.resources_duration
     FROM runs r WHERE r.id = ANY (ids)
 ), s AS (
     -- Steps that run something: pods, containers, HTTP and plugin steps.
-    SELECT r.namespace, r.pipeline, r.hour, coalesce(nullif(s.template, ''), '(none)') AS template, s.phase,
+    SELECT r.namespace, r.pipeline, r.day, coalesce(nullif(s.template, ''), '(none)') AS template, s.phase,
            CASE WHEN s.phase IN ('Succeeded', 'Failed', 'Error')
                 THEN extract(epoch FROM s.finished_at - s.started_at) END AS duration,
            extract(epoch FROM p.started_at - s.started_at) AS queue,
@@ -164,14 +162,14 @@ WITH r AS (
         AND p.namespace = r.namespace AND p.workflow_name = r.name
     WHERE s.type IN ('Pod', 'Container', 'HTTP', 'Plugin')
 ), retried AS (
-    SELECT r.namespace, r.pipeline, r.hour, coalesce(nullif(s.template, ''), '(none)') AS template,
+    SELECT r.namespace, r.pipeline, r.day, coalesce(nullif(s.template, ''), '(none)') AS template,
            greatest(count(e.child_id) - 1, 0) AS retries,
            (s.phase = 'Succeeded' AND count(e.child_id) > 1)::integer AS flaky
     FROM r JOIN steps s ON s.run_id = r.id AND s.type = 'Retry'
     LEFT JOIN step_edges e ON e.run_id = s.run_id AND e.parent_id = s.id
-    GROUP BY r.namespace, r.pipeline, r.hour, s.run_id, s.id, s.template, s.phase
+    GROUP BY r.namespace, r.pipeline, r.day, s.run_id, s.id, s.template, s.phase
 ), run_facts AS (
-    SELECT r.namespace, r.pipeline, r.hour, r.phase,
+    SELECT r.namespace, r.pipeline, r.day, r.phase,
            CASE WHEN r.phase IN ('Succeeded', 'Failed', 'Error')
                 THEN extract(epoch FROM r.finished_at - r.started_at) END AS duration,
            extract(epoch FROM r.started_at - r.created_at) AS queue,
@@ -188,20 +186,20 @@ WITH r AS (
         AND fp.namespace = r.namespace AND fp.workflow_name = r.name
 ), facts AS (
     -- One row per run ('') and per running step (its template), with what each holds.
-    SELECT namespace, pipeline, hour, '' AS template, phase, duration, queue, cause, rd, 0 AS retries, 0 AS flaky,
+    SELECT namespace, pipeline, day, '' AS template, phase, duration, queue, cause, rd, 0 AS retries, 0 AS flaky,
            'duration' AS d_metric, 'queue' AS q_metric
     FROM run_facts
     UNION ALL
-    SELECT namespace, pipeline, hour, template, phase, duration, queue, cause, rd, 0, 0, 'duration', 'queue' FROM s
+    SELECT namespace, pipeline, day, template, phase, duration, queue, cause, rd, 0, 0, 'duration', 'queue' FROM s
     UNION ALL
     -- The run's row also holds the histograms of all its steps, and their retries.
-    SELECT namespace, pipeline, hour, '', NULL, duration, queue, NULL, NULL, 0, 0, 'step_duration', 'step_queue' FROM s
+    SELECT namespace, pipeline, day, '', NULL, duration, queue, NULL, NULL, 0, 0, 'step_duration', 'step_queue' FROM s
     UNION ALL
-    SELECT namespace, pipeline, hour, template, NULL, NULL, NULL, NULL, NULL, retries, flaky, NULL, NULL FROM retried
+    SELECT namespace, pipeline, day, template, NULL, NULL, NULL, NULL, NULL, retries, flaky, NULL, NULL FROM retried
     UNION ALL
-    SELECT namespace, pipeline, hour, '', NULL, NULL, NULL, NULL, NULL, retries, flaky, NULL, NULL FROM retried
+    SELECT namespace, pipeline, day, '', NULL, NULL, NULL, NULL, NULL, retries, flaky, NULL, NULL FROM retried
 )
-SELECT 'm', namespace, pipeline, template, hour, NULL, NULL, NULL::smallint,
+SELECT 'm', namespace, pipeline, template, day, NULL, NULL, NULL::smallint,
        count(phase), count(*) FILTER (WHERE phase = 'Succeeded'), count(*) FILTER (WHERE phase IN ('Failed', 'Error')),
        count(phase) FILTER (WHERE phase NOT IN ('Succeeded', 'Failed', 'Error')),
        count(duration) FILTER (WHERE d_metric = 'duration' AND duration >= 0),
@@ -213,21 +211,21 @@ SELECT 'm', namespace, pipeline, template, hour, NULL, NULL, NULL::smallint,
        -- Looking for a GPU key only in documents that name one: most name cpu and memory alone.
        coalesce(sum(stats_gpu_seconds(rd)) FILTER (WHERE strpos(rd::text, 'gpu') > 0), 0),
        count(*) FILTER (WHERE rd <> '{}')
-FROM facts GROUP BY namespace, pipeline, template, hour
+FROM facts GROUP BY namespace, pipeline, template, day
 UNION ALL
-SELECT 'c', namespace, pipeline, template, hour, cause, NULL, NULL, count(*),
+SELECT 'c', namespace, pipeline, template, day, cause, NULL, NULL, count(*),
        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-FROM facts WHERE cause IS NOT NULL GROUP BY namespace, pipeline, template, hour, cause
+FROM facts WHERE cause IS NOT NULL GROUP BY namespace, pipeline, template, day, cause
 UNION ALL
-SELECT 'h', namespace, pipeline, template, hour, NULL, metric, stats_bucket(value), count(*),
+SELECT 'h', namespace, pipeline, template, day, NULL, metric, stats_bucket(value), count(*),
        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 FROM facts, LATERAL (VALUES (d_metric, duration), (q_metric, queue)) AS v (metric, value)
 WHERE value >= 0 AND metric IS NOT NULL
-GROUP BY namespace, pipeline, template, hour, metric, stats_bucket(value)
+GROUP BY namespace, pipeline, template, day, metric, stats_bucket(value)
 $$;
 
 -- Adds what the runs `ids` contribute now, less `old` (what they contributed before the change),
--- to the hourly and daily rows of its namespace and of '*' (every namespace at once: what a caller
+-- to the daily rows of its namespace and of '*' (every namespace at once: what a caller
 -- who reads all of them asks, in a tenth of the rows); a row whose figures do not change is not written. Each table's rows
 -- are taken in key order, one table after the other, so concurrent writers never deadlock.
 CREATE FUNCTION stats_apply(ids text[], old stats_delta[]) RETURNS void
@@ -236,7 +234,7 @@ DECLARE
     d stats_delta[];
 BEGIN
     SELECT array_agg(g) INTO d FROM (
-        SELECT kind, namespace, pipeline, template, hour, cause, metric, bucket,
+        SELECT kind, namespace, pipeline, template, day, cause, metric, bucket,
                sum(n)::bigint, sum(succeeded)::bigint, sum(failed)::bigint, sum(other)::bigint,
                sum(duration_n)::bigint, sum(duration_sum), sum(queue_n)::bigint, sum(queue_sum),
                sum(retries)::bigint, sum(flaky)::bigint, sum(cpu)::bigint, sum(memory)::bigint, sum(gpu)::bigint,
@@ -244,12 +242,12 @@ BEGIN
         FROM (
             SELECT * FROM stats_contribution(ids)
             UNION ALL
-            SELECT o.kind, o.namespace, o.pipeline, o.template, o.hour, o.cause, o.metric, o.bucket,
+            SELECT o.kind, o.namespace, o.pipeline, o.template, o.day, o.cause, o.metric, o.bucket,
                    -o.n, -o.succeeded, -o.failed, -o.other, -o.duration_n, -o.duration_sum, -o.queue_n,
                    -o.queue_sum, -o.retries, -o.flaky, -o.cpu, -o.memory, -o.gpu, -o.resources_n
             FROM unnest(old) AS o
         ) AS both_ways
-        GROUP BY kind, namespace, pipeline, template, hour, cause, metric, bucket
+        GROUP BY kind, namespace, pipeline, template, day, cause, metric, bucket
         HAVING sum(n) <> 0 OR sum(succeeded) <> 0 OR sum(failed) <> 0 OR sum(other) <> 0
             OR sum(duration_n) <> 0 OR sum(duration_sum) <> 0 OR sum(queue_n) <> 0 OR sum(queue_sum) <> 0
             OR sum(retries) <> 0 OR sum(flaky) <> 0 OR sum(cpu) <> 0 OR sum(memory) <> 0 OR sum(gpu) <> 0
@@ -259,19 +257,18 @@ BEGIN
         RETURN;
     END IF;
 
-    INSERT INTO stats_rollup AS t (grain, pipeline, template, start, namespace, n, succeeded, failed, other,
+    INSERT INTO stats_rollup AS t (pipeline, template, start, namespace, n, succeeded, failed, other,
                                    duration_n, duration_sum, queue_n, queue_sum, retries, flaky, cpu, memory,
                                    gpu, resources_n)
-    SELECT gr.grain, x.pipeline, x.template, CASE gr.grain WHEN 'hour' THEN x.hour
-                                                           ELSE date_trunc('day', x.hour, 'UTC') END AS start,
+    SELECT x.pipeline, x.template, x.day AS start,
            ns.namespace, sum(x.n), sum(x.succeeded), sum(x.failed), sum(x.other), sum(x.duration_n),
            sum(x.duration_sum), sum(x.queue_n), sum(x.queue_sum), sum(x.retries), sum(x.flaky), sum(x.cpu),
            sum(x.memory), sum(x.gpu), sum(x.resources_n)
-    FROM unnest(d) AS x CROSS JOIN (VALUES ('hour'), ('day')) AS gr (grain)
+    FROM unnest(d) AS x
     CROSS JOIN LATERAL (VALUES (x.namespace), ('*')) AS ns (namespace)
     WHERE x.kind = 'm'
-    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (grain, pipeline, template, start, namespace) DO UPDATE SET
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (pipeline, template, start, namespace) DO UPDATE SET
         n = t.n + excluded.n, succeeded = t.succeeded + excluded.succeeded, failed = t.failed + excluded.failed,
         other = t.other + excluded.other, duration_n = t.duration_n + excluded.duration_n,
         duration_sum = t.duration_sum + excluded.duration_sum, queue_n = t.queue_n + excluded.queue_n,
@@ -279,25 +276,23 @@ BEGIN
         flaky = t.flaky + excluded.flaky, cpu = t.cpu + excluded.cpu, memory = t.memory + excluded.memory,
         gpu = t.gpu + excluded.gpu, resources_n = t.resources_n + excluded.resources_n;
 
-    INSERT INTO stats_rollup_causes AS t (grain, pipeline, template, start, namespace, cause, n)
-    SELECT gr.grain, x.pipeline, x.template, CASE gr.grain WHEN 'hour' THEN x.hour
-                                                           ELSE date_trunc('day', x.hour, 'UTC') END,
+    INSERT INTO stats_rollup_causes AS t (pipeline, template, start, namespace, cause, n)
+    SELECT x.pipeline, x.template, x.day,
            ns.namespace, x.cause, sum(x.n)
-    FROM unnest(d) AS x CROSS JOIN (VALUES ('hour'), ('day')) AS gr (grain)
+    FROM unnest(d) AS x
     CROSS JOIN LATERAL (VALUES (x.namespace), ('*')) AS ns (namespace)
     WHERE x.kind = 'c'
-    GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (grain, pipeline, template, start, namespace, cause) DO UPDATE SET n = t.n + excluded.n;
+    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (pipeline, template, start, namespace, cause) DO UPDATE SET n = t.n + excluded.n;
 
-    INSERT INTO stats_rollup_buckets AS t (grain, pipeline, template, start, namespace, metric, bucket, n)
-    SELECT gr.grain, x.pipeline, x.template, CASE gr.grain WHEN 'hour' THEN x.hour
-                                                           ELSE date_trunc('day', x.hour, 'UTC') END,
+    INSERT INTO stats_rollup_buckets AS t (pipeline, template, start, namespace, metric, bucket, n)
+    SELECT x.pipeline, x.template, x.day,
            ns.namespace, x.metric, x.bucket, sum(x.n)
-    FROM unnest(d) AS x CROSS JOIN (VALUES ('hour'), ('day')) AS gr (grain)
+    FROM unnest(d) AS x
     CROSS JOIN LATERAL (VALUES (x.namespace), ('*')) AS ns (namespace)
     WHERE x.kind = 'h'
-    GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
-    ON CONFLICT (grain, pipeline, template, start, namespace, metric, bucket) DO UPDATE SET n = t.n + excluded.n;
+    GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (pipeline, template, start, namespace, metric, bucket) DO UPDATE SET n = t.n + excluded.n;
 END
 $$;
 
@@ -345,17 +340,17 @@ LEFT JOIN LATERAL (
            min(c.bucket) FILTER (WHERE c.seen >= greatest(ceil(0.95 * c.total), 1)) AS p95
     FROM (SELECT b.bucket, sum(b.n) OVER (ORDER BY b.bucket) AS seen, sum(b.n) OVER () AS total
           FROM stats_rollup_buckets b
-          WHERE b.grain = 'day' AND b.pipeline = t.pipeline AND b.template = '' AND b.start = t.start
+          WHERE b.pipeline = t.pipeline AND b.template = '' AND b.start = t.start
             AND b.namespace = t.namespace AND b.metric = 'duration' AND b.n > 0) AS c
 ) AS d ON true
 LEFT JOIN LATERAL (
     SELECT min(c.bucket) FILTER (WHERE c.seen >= greatest(ceil(0.95 * c.total), 1)) AS p95
     FROM (SELECT b.bucket, sum(b.n) OVER (ORDER BY b.bucket) AS seen, sum(b.n) OVER () AS total
           FROM stats_rollup_buckets b
-          WHERE b.grain = 'day' AND b.pipeline = t.pipeline AND b.template = '' AND b.start = t.start
+          WHERE b.pipeline = t.pipeline AND b.template = '' AND b.start = t.start
             AND b.namespace = t.namespace AND b.metric = 'queue' AND b.n > 0) AS c
 ) AS q ON true
-WHERE t.grain = 'day' AND t.template = '' AND t.namespace <> '*' AND t.n > 0;
+WHERE t.template = '' AND t.namespace <> '*' AND t.n > 0;
 
 COMMENT ON VIEW v_pipeline_stats_daily IS
     'Pipeline analytics per pipeline, namespace and UTC day of run creation, from the rollups the writers keep: '
@@ -388,7 +383,7 @@ SELECT c.start AS day,
        nullif(substr(c.cause, length(split_part(c.cause, ': ', 1)) + 3), '') AS detail,
        c.n AS failures
 FROM stats_rollup_causes c
-WHERE c.grain = 'day' AND c.namespace <> '*' AND c.n > 0;
+WHERE c.namespace <> '*' AND c.n > 0;
 
 COMMENT ON VIEW v_pipeline_failures_daily IS
     'Why runs (template NULL) and steps (per template) failed, per pipeline, namespace and UTC day of run creation.';

@@ -13,23 +13,22 @@ SELECT * FROM stats_contribution($1::text[]);
 SELECT stats_apply($1::text[], $2::stats_delta[]);
 
 -- name: stats_totals
--- Counts and sums per {group} (pipeline, or template of one pipeline) in the window: whole UTC days
--- from the daily rows ($1 to $2), the hours around them from the hourly rows ($3 to $4, $5 to $6);
--- $7 the namespaces ('{*}': all of them, kept as one), $8 the pipeline.
+-- Counts and sums per {group} (pipeline, or template of one pipeline) of the runs created on the UTC
+-- days from $1 to $2 (exclusive), in the namespaces $3 ('{*}': all of them, kept as one); $4 the pipeline.
 SELECT {group} AS key, sum(n)::bigint AS n, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed,
        sum(other)::bigint AS other, sum(duration_n)::bigint AS duration_n, sum(duration_sum) AS duration_sum,
        sum(queue_n)::bigint AS queue_n, sum(queue_sum) AS queue_sum, sum(retries)::bigint AS retries,
        sum(flaky)::bigint AS flaky, sum(cpu)::bigint AS cpu, sum(memory)::bigint AS memory, sum(gpu)::bigint AS gpu,
        sum(resources_n)::bigint AS resources_n
 FROM stats_rollup
-WHERE {which} AND {window} AND namespace = ANY ($7::text[])
+WHERE {which} AND {window} AND namespace = ANY ($3::text[])
 GROUP BY 1
 HAVING sum(n) > 0 OR sum(retries) > 0;
 
 -- name: stats_causes
 SELECT {group} AS key, cause, sum(n)::bigint AS n
 FROM stats_rollup_causes
-WHERE {which} AND {window} AND namespace = ANY ($7::text[])
+WHERE {which} AND {window} AND namespace = ANY ($3::text[])
 GROUP BY 1, 2
 HAVING sum(n) > 0;
 
@@ -37,19 +36,18 @@ HAVING sum(n) > 0;
 -- Every pipeline at once: the histograms of its runs (a pipeline's templates answer for its steps).
 SELECT {group} AS key, metric, bucket, sum(n)::bigint AS n
 FROM stats_rollup_buckets
-WHERE {which} AND {window} AND namespace = ANY ($7::text[])
+WHERE {which} AND {window} AND namespace = ANY ($3::text[])
 GROUP BY 1, 2, 3
 HAVING sum(n) > 0;
 
 -- name: stats_window
-((grain = 'day' AND start >= $1 AND start < $2)
- OR (grain = 'hour' AND ((start >= $3 AND start < $4) OR (start >= $5 AND start < $6))))
+start >= $1 AND start < $2
 
 -- name: stats_every_pipeline
-template = '' AND $8::text IS NULL
+template = '' AND $4::text IS NULL
 
 -- name: stats_every_pipeline_runs
-template = '' AND $8::text IS NULL AND metric IN ('duration', 'queue')
+template = '' AND $4::text IS NULL AND metric IN ('duration', 'queue')
 
 -- name: stats_one_pipeline
-pipeline = $8
+pipeline = $4
