@@ -8,7 +8,7 @@ would take hours on a small machine): runs created evenly over the last --days d
 20 pipelines, 8 namespaces, ~5 % Failed, 2 % Error, the newest 0.05 % Running; each run with a
 `prep` pod, a `fit` Retry node with one attempt (two, the first failed, for every tenth run), and an
 `eval` pod that fails with the run (OOMKilled, Evicted, exit code 1 or a deadline, by turn);
-resourcesDuration on the runs and pods. The rollups are then built the way migration 0018 builds
+resourcesDuration on the runs and pods. The rollups are then built the way migration 0020 builds
 them on an existing database (``stats_rebuild()``), timed.
 
 Measured: ``runledger api`` in its own process, one keep-alive client, one request at a time
@@ -99,7 +99,7 @@ async def build(dsn: str, *, runs: int, days: int) -> None:
         rebuilt = time.perf_counter() - started
         rows = await conn.fetchval("SELECT (SELECT count(*) FROM stats_rollup) + (SELECT count(*) FROM stats_rollup_causes)"
                                    " + (SELECT count(*) FROM stats_rollup_buckets)")  # fmt: skip
-        print(f"rollups built from the stored runs (stats_rebuild, as migration 0018 does) in {rebuilt:.0f} s "
+        print(f"rollups built from the stored runs (stats_rebuild, as migration 0020 does) in {rebuilt:.0f} s "
               f"({runs / rebuilt:,.0f} runs/s): {rows:,} rollup rows", flush=True)  # fmt: skip
     finally:
         await conn.close()

@@ -1,6 +1,6 @@
 """Read side of pipeline analytics: what fails, what waits, what costs, from the rollups.
 
-The rollups (migration 0018, kept by ``store/rollups``) hold per pipeline, template, namespace and
+The rollups (migration 0020, kept by ``store/rollups``) hold per pipeline, template, namespace and
 UTC day of run creation: counts, sums and log-scale histograms, and the same for every namespace at
 once. A window is whole days, so a week costs a few rows per pipeline, not a scan of its runs; a
 day is the grain because every finer one multiplies what each write and each read touches. Counts and sums are exact; a percentile is its histogram

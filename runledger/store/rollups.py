@@ -1,6 +1,6 @@
 """Keeping the pipeline analytics rollups current, in the transaction that changes a run.
 
-A run's contribution to the rollups (``stats_contribution`` in migration 0018) is worked out from
+A run's contribution to the rollups (``stats_contribution`` in migration 0020) is worked out from
 its stored rows, before and after a writer changes them; the difference is added
 (``stats_apply``). So a run changing phase moves between the columns of its rows, a replay that
 changes nothing adds nothing, and no run is counted twice. The runs are locked for the rest of

@@ -1,5 +1,5 @@
 -- Pipeline analytics: keeping the rollups current (write side) and reading them (read side).
--- The rollup tables and the functions that work out a run's contribution: migration 0018.
+-- The rollup tables and the functions that work out a run's contribution: migration 0020.
 
 -- name: lock_runs_for_stats
 -- Serialises the writers of one run's rows (runs and steps, pods) until commit, so the contribution
