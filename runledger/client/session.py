@@ -1,4 +1,4 @@
-"""The async client of the runledger HTTP API: one aiohttp session, typed answers, typed errors.
+"""The async client of the runledger HTTP API: kept-alive HTTP connections, typed answers, typed errors.
 
     async with RunledgerClient("http://127.0.0.1:8080", token=token) as client:
         async for run in client.iter_runs(phase="Failed"):
@@ -9,12 +9,16 @@ query keys as the OpenAPI document names them, and the model of the 200 answer. 
 same table against the document, so the client never calls a path, a parameter or a shape the server
 does not describe. Lists are paged by the server's opaque ``next_page_token``; the ``iter_*`` methods
 follow it for the caller. The event feed is Server-Sent Events; ``events`` reconnects with the last
-event id whenever the server ends a stream, so the caller sees one endless, gap-free iterator.
+event id whenever the server ends a stream, so the caller sees one endless, gap-free iterator. A step's
+log is plain text, streamed in chunks; ``step_log`` goes on from where each capped answer stopped.
+HTTP itself is ``transport.Transport`` (h11 over asyncio streams), light enough to import for a query
+command that lives a fraction of a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,7 +26,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from runledger.client.errors import (
@@ -48,6 +51,7 @@ from runledger.client.models import (
     TransitionEvent,
     V2ListRunsResponse,
 )
+from runledger.client.transport import ConnectionFailed, Response, Transport
 from runledger.core.backoff import Backoff
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -60,7 +64,8 @@ class Endpoint:
 
     path: str
     params: tuple[str, ...]
-    model: type[BaseModel] | None  # None: not JSON (the event stream)
+    model: type[BaseModel] | None  # None: not JSON, but `media`
+    media: str = "application/json"
 
 
 RUN_FILTERS = ("namespace", "phase", "pipeline", "kfp_run_id", "deleted", "sort", "count", "limit", "page_token",
@@ -78,7 +83,8 @@ ENDPOINTS = {
     "get_artifact": Endpoint("/api/v1/artifacts/{ref}", (), ArtifactDetail),
     "lineage": Endpoint("/api/v1/lineage", ("node", "direction", "depth", "limit"), LineageGraph),
     "kfp_list_runs": Endpoint("/apis/v2beta1/runs", ("namespace", "page_size", "sort_by", "filter"), V2ListRunsResponse),
-    "events": Endpoint("/api/v1/events", ("namespace", "run", "last_event_id"), None),
+    "events": Endpoint("/api/v1/events", ("namespace", "run", "last_event_id"), None, "text/event-stream"),
+    "step_log": Endpoint("/api/v1/runs/{run_id}/steps/{step}/logs", ("offset", "limit"), None, "text/plain"),
     "pipeline_stats": Endpoint("/api/v1/stats/pipelines", STATS_WINDOW, PipelineStats),
     "template_stats": Endpoint("/api/v1/stats/pipelines/{pipeline}/templates", STATS_WINDOW, PipelineStats),
 }
@@ -95,11 +101,8 @@ class RunledgerClient:
 
     def __init__(self, server: str = DEFAULT_SERVER, *, token: str | None = None, timeout: float = 30.0) -> None:
         self.server = server.rstrip("/")
-        self._headers = {"Accept": "application/json"}
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
+        self._timeout = timeout
+        self._transport = Transport(self.server, headers={"Authorization": f"Bearer {token}"} if token else {})
 
     async def __aenter__(self) -> RunledgerClient:
         return self
@@ -108,15 +111,7 @@ class RunledgerClient:
         await self.close()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        # Created on first use, inside the running loop, as aiohttp requires.
-        if self._session is None:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
-        return self._session
+        await self._transport.close()
 
     # --- runs ----------------------------------------------------------------------------------
 
@@ -218,6 +213,23 @@ class RunledgerClient:
         """The graph around ``node`` (``run:<id>``, ``step:<run id>/<node id>``, ``artifact:<id or s3 URI>``)."""
         return await self._get("lineage", query=_pairs(node=node, direction=direction, depth=depth, limit=limit))
 
+    # --- step logs -------------------------------------------------------------------------------
+
+    async def step_log(self, run_id: str, step: str, *, offset: int = 0) -> AsyncIterator[bytes]:
+        """The archived log of ``step`` (node id or display name) of run ``run_id`` from byte ``offset``,
+        in chunks as they arrive; answers the server cut at its cap are followed up to the end."""
+        while True:
+            async with self._request("step_log", query=[("offset", str(offset))], stream=True, run_id=run_id,
+                                     step=step) as resp:  # fmt: skip
+                async for chunk in resp.chunks():
+                    offset += len(chunk)
+                    yield chunk
+                more = resp.headers.get("x-log-truncated") == "true"
+                sent = int(resp.headers.get("content-length") or 0)
+            # A capped answer that sent nothing cannot move on: stop rather than ask again forever.
+            if not more or not sent:
+                return
+
     # --- the live feed ---------------------------------------------------------------------------
 
     async def events(
@@ -243,16 +255,29 @@ class RunledgerClient:
 
     # --- plumbing --------------------------------------------------------------------------------
 
-    def _url(self, endpoint: Endpoint, path_args: Mapping[str, str]) -> str:
-        path = endpoint.path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
-        return self.server + path
-
-    def _request(self, name: str, *, query: list[tuple[str, str]], stream: bool = False, **path_args: str):
+    @contextlib.asynccontextmanager
+    async def _request(
+        self, name: str, *, query: list[tuple[str, str]], stream: bool = False, **path_args: str
+    ) -> AsyncIterator[Response]:
+        """The answer of endpoint ``name``, its body unread; errors raised as ``RunledgerError``s. A
+        stream's request is bounded in time until its answer starts, then by the server."""
         endpoint = ENDPOINTS[name]
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.total) if stream else None
-        headers = {"Accept": "text/event-stream"} if stream else None
-        return _Checked(self._http().get(self._url(endpoint, path_args), params=query, timeout=timeout,
-                                         headers=headers), server=self.server)  # fmt: skip
+        path = endpoint.path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                async with asyncio.timeout(self._timeout):
+                    resp = await stack.enter_async_context(
+                        self._transport.get(path, query=query, headers={"Accept": endpoint.media})
+                    )
+                    if resp.status >= 400:
+                        raise await _error(resp)
+                    if not stream:
+                        await resp.read()  # the whole body within the timeout
+                yield resp
+        except ConnectionFailed as exc:
+            raise Unreachable(f"cannot reach {self.server}: {exc}") from exc
+        except TimeoutError as exc:
+            raise Unavailable(f"{self.server} did not answer in time") from exc
 
     async def _get(self, name: str, *, query: list[tuple[str, str]] | None = None, **path_args: str) -> Any:
         async with self._request(name, query=query or [], **path_args) as resp:
@@ -264,32 +289,7 @@ class RunledgerClient:
                               status=resp.status) from exc  # fmt: skip
 
 
-class _Checked:
-    """A request context that turns connection failures and error statuses into ``RunledgerError``s."""
-
-    def __init__(self, request, *, server: str) -> None:
-        self._request = request
-        self._server = server
-
-    async def __aenter__(self) -> aiohttp.ClientResponse:
-        try:
-            resp = await self._request.__aenter__()
-        except aiohttp.ClientConnectionError as exc:
-            raise Unreachable(f"cannot reach {self._server}: {_reason(exc)}") from exc
-        except TimeoutError as exc:
-            raise Unavailable(f"{self._server} did not answer in time") from exc
-        if resp.status >= 400:
-            try:
-                raise await _error(resp)
-            finally:
-                await self._request.__aexit__(None, None, None)
-        return resp
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._request.__aexit__(*exc)
-
-
-async def _error(resp: aiohttp.ClientResponse) -> RunledgerError:
+async def _error(resp: Response) -> RunledgerError:
     text = (await resp.read()).decode(errors="replace")
     try:
         error = json.loads(text)["error"]
@@ -298,14 +298,9 @@ async def _error(resp: aiohttp.ClientResponse) -> RunledgerError:
         return error_for(resp.status, text.strip()[:300] or resp.reason or f"HTTP {resp.status}")
 
 
-def _reason(exc: aiohttp.ClientConnectionError) -> str:
-    cause = getattr(exc, "os_error", None) or exc.__cause__
-    return getattr(cause, "strerror", None) or str(cause or exc) or type(exc).__name__
-
-
-async def _server_sent_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, TransitionEvent]]:
+async def _server_sent_events(resp: Response) -> AsyncIterator[tuple[str, TransitionEvent]]:
     kind, data = "message", []
-    async for raw in resp.content:
+    async for raw in resp.lines():
         line = raw.decode().rstrip("\r\n")
         if line.startswith(":"):
             continue  # a heartbeat

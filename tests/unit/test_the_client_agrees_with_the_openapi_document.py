@@ -46,7 +46,7 @@ def test_every_endpoint_the_client_calls_is_in_the_document_with_its_parameters(
     assert path_params == {part[1:-1] for part in endpoint.path.split("/") if part.startswith("{")}
     content = operation["responses"]["200"]["content"]
     if endpoint.model is None:
-        assert "text/event-stream" in content
+        assert endpoint.media in content
     else:
         assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{endpoint.model.__name__}"}
 
