@@ -1,4 +1,4 @@
-"""The query commands of ``runledger``: runs list/get, lineage, artifacts list/get, compare, stats.
+"""The query commands of ``runledger``: runs list/get, logs, lineage, artifacts list/get, compare, stats.
 
 They read a runledger server over HTTP with the client of this folder, in the conventions of kubectl
 and argo: ``-o table|wide|json|yaml``, ``-n NAMESPACE``, ``-w`` to follow changes. ``runledger.cli``
@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from runledger.client import views
+from runledger.client import step_logs, views
 from runledger.client.config import ConfigError, bearer_token, server_url
 from runledger.client.errors import (
     BadRequest,
@@ -29,15 +29,16 @@ from runledger.client.output import terminal_width
 from runledger.client.session import RunledgerClient
 from runledger.client.views import UsageError
 
-COMMANDS = ("runs", "lineage", "artifacts", "compare", "stats")
+COMMANDS = ("runs", "logs", "lineage", "artifacts", "compare", "stats")
 OUTPUTS = ("table", "wide", "json", "yaml")
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, output: bool = True) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--server", help="the runledger API (RUNLEDGER_SERVER; default http://127.0.0.1:8080)")
     common.add_argument("--token", help="bearer token (RUNLEDGER_TOKEN; default: the current kubeconfig user's token)")
-    common.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="output format (default table)")
+    if output:
+        common.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="output format (default table)")
     common.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     return common
 
@@ -63,6 +64,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     get = runs.add_parser("get", parents=[common], help="a run and its steps as a tree")
     get.add_argument("run", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
     get.set_defaults(handler=views.get_run)
+
+    logs = commands.add_parser(
+        "logs", parents=[_common(output=False)], help="a step's archived log, or every step's in order",
+        description="The logs Argo archived (archiveLogs) of a run's steps, as the server streams them from S3.",
+    )  # fmt: skip
+    logs.add_argument("run", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
+    logs.add_argument("step", metavar="STEP", nargs="?",
+                      help="step id, display name or template (default: every step, each under a header line)")  # fmt: skip
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing the steps' logs as they are archived, until the run finishes")  # fmt: skip
+    logs.set_defaults(handler=step_logs.logs)
 
     lineage = commands.add_parser("lineage", parents=[common], help="what a run, step or artifact came from and fed")
     lineage.add_argument("node", metavar="NODE",
@@ -134,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 async def _run(handler: Callable[..., Coroutine[Any, Any, None]], args: argparse.Namespace, *, server: str,
                token: str | None) -> int:  # fmt: skip
     tty = sys.stdout.isatty()
-    out = views.Printer(output=args.output, colour=tty and "NO_COLOR" not in os.environ,
+    out = views.Printer(output=getattr(args, "output", "table"), colour=tty and "NO_COLOR" not in os.environ,
                         width=terminal_width(tty=tty, env=os.environ))  # fmt: skip
     async with RunledgerClient(server, token=token) as client:
         await handler(client, args, out)

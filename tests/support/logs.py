@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+
 from tests.support.builders import WorkflowBuilder
+from tests.support.processes import free_port, running, until_ready
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 
 
 def logging_workflow(name: str, logs: dict[str, str], *, namespace: str = "ml", bucket: str = "my-bucket") -> dict:
@@ -15,3 +23,20 @@ def logging_workflow(name: str, logs: dict[str, str], *, namespace: str = "ml", 
         ]})  # fmt: skip
     wf.node(f"{name}-nolog", "Succeeded", displayName="nolog")
     return wf.phase("Succeeded").event()
+
+
+@contextlib.asynccontextmanager
+async def api_serving_logs(*, dsn: str, s3_url: str, log_max_bytes: int) -> AsyncIterator[str]:
+    """`runledger api` as a process of its own over `dsn`, reading logs from the S3 at `s3_url` (as
+    `minio:9000`, the endpoint `logging_workflow` names) at most `log_max_bytes` per answer; its URL."""
+    port = free_port()
+    env = {
+        "RUNLEDGER_DATABASE_URL": dsn, "RUNLEDGER_API_HOST": "127.0.0.1", "RUNLEDGER_API_PORT": str(port),
+        "RUNLEDGER_ARTIFACTS_ENDPOINT_MAP": json.dumps({"minio:9000": s3_url}),
+        "RUNLEDGER_ARTIFACTS_ACCESS_KEY_ID": ACCESS_KEY, "RUNLEDGER_ARTIFACTS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "RUNLEDGER_API_LOG_MAX_BYTES": str(log_max_bytes),
+    }  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    async with running("api", env=env), aiohttp.ClientSession(url) as http:
+        await until_ready(http)
+        yield url
