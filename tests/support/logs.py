@@ -17,12 +17,15 @@ def logging_workflow(name: str, logs: dict[str, str], *, namespace: str = "ml", 
     """A finished workflow whose steps (node id -> S3 key) each archived a `main-logs` artifact."""
     wf = WorkflowBuilder(name=name, namespace=namespace)
     for node_id, key in logs.items():
-        wf.node(node_id, "Succeeded", displayName=node_id.rsplit("-", 1)[-1], outputs={"artifacts": [
-            {"name": "main-logs", "archiveLogs": True,
-             "s3": {"bucket": bucket, "key": key, "endpoint": "minio:9000", "insecure": True}},
-        ]})  # fmt: skip
+        wf.node(node_id, "Succeeded", displayName=node_id.rsplit("-", 1)[-1], outputs=archived_log(key, bucket=bucket))
     wf.node(f"{name}-nolog", "Succeeded", displayName="nolog")
     return wf.phase("Succeeded").event()
+
+
+def archived_log(key: str, *, bucket: str = "my-bucket") -> dict:
+    """A node's outputs holding the log Argo archived at `key`."""
+    return {"artifacts": [{"name": "main-logs", "archiveLogs": True,
+                           "s3": {"bucket": bucket, "key": key, "endpoint": "minio:9000", "insecure": True}}]}  # fmt: skip
 
 
 @contextlib.asynccontextmanager
