@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         request = service.ImportRequest(
             kind=args.source, dsn=args.dsn, namespace=getattr(args, "namespace", None), since=getattr(args, "since", None)
         )
-        coro = service.run_import(settings, request, announce=announce, progress=_progress_on_stderr())
+        coro = service.run_import(settings, request, announce=announce)
     elif args.command == "openlineage":
         coro = service.run_lineage_backfill(settings, since=args.since, announce=announce)
     elif args.command == "api":
@@ -200,12 +200,6 @@ def _report_failure(exc: Exception, *, command: str, debug: bool) -> int:
     if not debug:
         print("runledger: run it again with --debug for the traceback", file=sys.stderr)
     return 1
-
-
-def _progress_on_stderr():
-    from runledger.agent.importing import Progress
-
-    return Progress(lambda line: print(line, file=sys.stderr, flush=True))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from runledger.agent.importing import run_import as run_import_source
 from runledger.agent.ingest import Ingestor
 from runledger.agent.kfp_database import KfpRuns
 from runledger.agent.leader import LeaderElector, LeaseSettings
-from runledger.agent.replay import ReplayErrors, read_events, unreadable
+from runledger.agent.replay import ReadPosition, ReplayErrors, read_events, unreadable
 from runledger.agent.source_databases import SourceDatabase, SourceError, redacted
 from runledger.api import prometheus, serving
 from runledger.api.app import create_app
@@ -114,7 +114,7 @@ def _unreachable(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def migrate_database(dsn: str) -> list[migrations.Migration]:
+async def migrate_database(dsn: str, *, settings: Settings) -> list[migrations.Migration]:
     # The first contact with the database for every command: a wrong URL ends here, in one line.
     try:
         conn = await db.connect(dsn)
@@ -125,7 +125,8 @@ async def migrate_database(dsn: str) -> list[migrations.Migration]:
             code=1,
         ) from exc
     try:
-        return await migrations.migrate(conn)
+        progress = Progress(what="migrate", unit="migrations", interval=settings.progress_interval_seconds)
+        return await migrations.migrate(conn, progress=progress)
     finally:
         await conn.close()
 
@@ -163,12 +164,18 @@ async def argo_node_status(settings: Settings, *, url: str | None = None) -> Asy
 async def replay_files(
     ingestor: Ingestor, paths: list[Path], errors: ReplayErrors, *, progress: Progress | None = None
 ) -> None:
-    """Feed every event of `paths` to the ingestor (what cannot be read goes to `errors`)."""
+    """Feed every event of `paths` to the ingestor (what cannot be read goes to `errors`); progress in
+    bytes read, against the files' sizes."""
+    position = ReadPosition()
+    if progress is not None:
+        progress.set_total(sum(path.stat().st_size for path in paths if path.is_file()))
     for path in paths:
-        for event in read_events(path, errors):
+        for event in read_events(path, errors, position=position):
             await ingestor.submit(event)
             if progress is not None:
-                progress.advance()
+                progress.update(position.bytes_read())
+    if progress is not None:
+        progress.update(position.bytes_read())
 
 
 async def replay_to_the_end(
@@ -296,7 +303,7 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         check_replay_files(settings.replay_paths)
     database = await resolve_database(settings)
     async with answering_health_checks(settings, host=settings.api_host, port=settings.api_port):
-        await migrate_database(database.dsn)
+        await migrate_database(database.dsn, settings=settings)
     stop = StopSignal()
     stop.install()
     async with contextlib.AsyncExitStack() as stack:
@@ -549,7 +556,7 @@ async def run_api(settings: Settings, *, host: str, port: int, announce=print) -
     """`runledger api`: the read API alone (a read replica)."""
     database = await resolve_database(settings)
     async with answering_health_checks(settings, host=host, port=port):
-        await migrate_database(database.dsn)
+        await migrate_database(database.dsn, settings=settings)
     stop = StopSignal()
     stop.install()
     async with contextlib.AsyncExitStack() as stack:
@@ -569,14 +576,14 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
     """
     check_replay_files(paths)
     database = await resolve_database(settings)
-    await migrate_database(database.dsn)
+    await migrate_database(database.dsn, settings=settings)
     stop = StopSignal()
     errors = ReplayErrors()
     async with open_pool(settings, database.dsn) as pool, argo_node_status(settings) as node_status:
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
         stop.install()
         try:
-            progress = Progress(what="replay", unit="events", interval=settings.progress_interval_seconds)
+            progress = Progress(what="replay", unit="bytes", interval=settings.progress_interval_seconds)
             async with ingestor:
                 with progress:
                     replay = replay_to_the_end(ingestor, paths, errors, progress=progress)
@@ -610,7 +617,7 @@ def check_replay_files(paths: list[Path]) -> None:
 
 async def run_migrate(settings: Settings, *, announce=print) -> int:
     database = await resolve_database(settings)
-    applied = await migrate_database(database.dsn)
+    applied = await migrate_database(database.dsn, settings=settings)
     announce(f"runledger migrate: {len(applied)} migration(s) applied to {database.description}")
     return 0
 
@@ -624,7 +631,7 @@ class ImportRequest:
     page_size: int = 500
 
 
-async def run_import(settings: Settings, request: ImportRequest, *, announce=print, progress=None) -> int:
+async def run_import(settings: Settings, request: ImportRequest, *, announce=print) -> int:
     """`runledger import KIND --dsn URL`: import a finite source, resumable; print counts.
 
     0 when the source was read to its end (bad rows are counted, not fatal); 1 when the source failed
@@ -636,7 +643,7 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
         announce(f"runledger import: {exc}")
         return 2
     database = await resolve_database(settings)
-    await migrate_database(database.dsn)
+    await migrate_database(database.dsn, settings=settings)
     stop = StopSignal()
     node_url = request.dsn if request.kind == "argo-archive" else None
     async with open_pool(settings, database.dsn) as pool, source_db, argo_node_status(settings, url=node_url) as nodes:
@@ -649,11 +656,10 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
         reports: list[ImportReport] = []
 
         async def importing() -> None:
-            reports.append(
-                await run_import_source(
-                    source, ingestor=ingestor, pool=pool, page_size=request.page_size, progress=progress
-                )
-            )
+            progress = Progress(what=f"import {request.kind}", unit="rows", interval=settings.progress_interval_seconds)
+            with progress:
+                reports.append(await run_import_source(source, ingestor=ingestor, pool=pool,
+                                                       page_size=request.page_size, progress=progress))  # fmt: skip
 
         stop.install()
         try:
@@ -676,7 +682,7 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
 async def run_lineage_backfill(settings: Settings, *, since: datetime | None, announce=print) -> int:
     """`runledger openlineage backfill`: queue the stored history's events; those queued already are skipped."""
     database = await resolve_database(settings)
-    await migrate_database(database.dsn)
+    await migrate_database(database.dsn, settings=settings)
     async with open_pool(settings, database.dsn) as pool, pool.acquire() as conn:
         added = await openlineage_outbox.backfill(conn, since=since)
         waiting = await openlineage_outbox.backlog(conn)

@@ -36,14 +36,18 @@ class ArgoArchive:
         self.scope = f"{redacted(source.url)} namespace={self._namespace or '*'} since={self._since or '-'}"
 
     async def read(self, *, after: str | None, limit: int) -> list[ImportRow]:
+        rows = await self._source.fetch("argo_archive_page", (*self._filters(after), limit))
+        return [self._row(r) for r in rows]
+
+    async def count(self, *, after: str | None) -> int:
+        return (await self._source.fetch("argo_archive_count", self._filters(after)))[0]["rows"]
+
+    def _filters(self, after: str | None) -> tuple:
         cluster, uid = tuple(orjson.loads(after)) if after else _START
         ns, since = self._namespace, self._since
         if self._source.dialect == "postgres":
-            args: tuple = (cluster, uid, ns, since, limit)
-        else:
-            args = (cluster, cluster, uid, ns, ns, since, since, limit)
-        rows = await self._source.fetch("argo_archive_page", args)
-        return [self._row(r) for r in rows]
+            return (cluster, uid, ns, since)
+        return (cluster, cluster, uid, ns, ns, since, since)
 
     def _row(self, r: dict[str, Any]) -> ImportRow:
         key = orjson.dumps([r["clustername"], r["uid"]]).decode()

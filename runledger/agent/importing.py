@@ -21,7 +21,6 @@ import hashlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +29,7 @@ import asyncpg
 from runledger.agent.ingest import Ingestor
 from runledger.agent.source_databases import SourceError
 from runledger.core.models import WatchEvent
+from runledger.core.progress import Progress
 from runledger.store.checkpoints import PgCheckpointStore
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ class ImportSource(Protocol):
     scope: str  # the source and its filters, without secrets: names the checkpoint
 
     async def read(self, *, after: str | None, limit: int) -> list[ImportRow]: ...
+
+    async def count(self, *, after: str | None) -> int: ...
 
     async def persisted(self, rows: list[ImportRow], *, pool: asyncpg.Pool) -> None: ...
 
@@ -75,21 +77,6 @@ def checkpoint_stream(source: ImportSource) -> str:
     return f"import:{source.kind}:{hashlib.sha256(source.scope.encode()).hexdigest()[:16]}"
 
 
-class Progress:
-    """A line on stderr (or wherever `write` sends it) every `every` seconds."""
-
-    def __init__(self, write: Callable[[str], None], *, every: float = 2.0) -> None:
-        self._write, self._every = write, every
-        self._next = time.monotonic() + every
-
-    def tick(self, report: ImportReport, ingestor: Ingestor, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now >= self._next:
-            self._next = now + self._every
-            errors = report.bad.total() + ingestor.stats.errors.total()
-            self._write(f"runledger import: {report.rows} rows read, {report.imported} imported, {errors} errors")
-
-
 async def run_import(
     source: ImportSource,
     *,
@@ -102,6 +89,8 @@ async def run_import(
     checkpoints = PgCheckpointStore(pool)
     stream = checkpoint_stream(source)
     report = ImportReport(resumed_after=await checkpoints.load(stream))
+    if progress is not None:
+        progress.set_total(await source.count(after=report.resumed_after))
     started = time.perf_counter()
     # Pages submitted but maybe not yet persisted, oldest first: (sequence number of the page's last
     # state, the page). Writers keep working on one page while the next is read and translated.
@@ -122,7 +111,7 @@ async def run_import(
             raise
         report.seconds = time.perf_counter() - started
         if progress is not None:
-            progress.tick(report, ingestor)
+            progress.update(report.rows)
         try:
             page = await ahead
         except SourceError:
@@ -135,8 +124,6 @@ async def run_import(
     await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool, checkpoints=checkpoints,
                           stream=stream)  # fmt: skip
     report.seconds = time.perf_counter() - started
-    if progress is not None:
-        progress.tick(report, ingestor, force=True)
     return report
 
 

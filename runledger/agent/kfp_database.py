@@ -43,6 +43,9 @@ class KfpRuns:
         rows = await self._source.fetch("kfp_runs_page", (after or "", limit))
         return [self._row(r) for r in rows]
 
+    async def count(self, *, after: str | None) -> int:
+        return (await self._source.fetch("kfp_runs_count", (after or "",)))[0]["rows"]
+
     def _row(self, r: dict[str, Any]) -> ImportRow:
         kfp_run_id = r["uuid"]
         manifest = _text(r["workflow_manifest"]) or _text(r["pipeline_manifest"])

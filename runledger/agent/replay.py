@@ -16,6 +16,7 @@ A file of garbage costs counting, not memory: only the first errors are kept and
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import logging
@@ -98,29 +99,58 @@ def unreadable(path: Path) -> str | None:
     return None
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+class ReadPosition:
+    """How far the files of a replay have been read, in bytes as stored (compressed for .gz): cheap to
+    know, and with the files' sizes a total to measure progress against."""
+
+    def __init__(self) -> None:
+        self.finished = 0  # bytes of the files read to their end
+        self._current: io.BufferedReader | None = None
+
+    def bytes_read(self) -> int:
+        current = self._current
+        return self.finished + (current.tell() if current is not None and not current.closed else 0)
+
+    def open(self, path: Path) -> io.BufferedReader:
+        self._current = open(path, "rb")
+        return self._current
+
+    def close(self, path: Path) -> None:
+        """The file is read (to its end, or as far as it could be): it counts whole."""
+        if self._current is not None:
+            self._current.close()  # a GzipFile over it leaves it open
+            self._current = None
+        with contextlib.suppress(OSError):
+            self.finished += path.stat().st_size
+
+
+def _open_text(path: Path, position: ReadPosition) -> io.TextIOBase:
+    raw = position.open(path)
     # utf-8-sig: a byte order mark (some Windows editors write one) is not part of the first line.
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
-    return open(path, encoding="utf-8-sig", errors="replace")
+    binary = gzip.GzipFile(fileobj=raw, mode="rb") if path.suffix == ".gz" else raw
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace")
 
 
-def read_events(path: Path, errors: ReplayErrors) -> Iterator[WatchEvent]:
-    """Yield the watch events a file holds; what cannot be read is added to `errors`."""
+def read_events(path: Path, errors: ReplayErrors, *, position: ReadPosition | None = None) -> Iterator[WatchEvent]:
+    """Yield the watch events a file holds; what cannot be read is added to `errors`. ``position``
+    follows the bytes read."""
     if path.is_dir():
         errors.add(str(path), "unreadable", "a directory, not a file: name the files in it")
         return
     name = path.name.removesuffix(".gz")
     read = _yaml_events if name.endswith((".yaml", ".yml")) else _json_events
+    position = position or ReadPosition()
     try:
-        yield from read(path, errors)
+        yield from read(path, errors, position)
     except (OSError, EOFError, zlib.error) as exc:
         # The events before the fault were read; the rest of the file cannot be.
         errors.add(str(path), "unreadable", f"cannot read the file ({type(exc).__name__}: {exc}); the rest of it is skipped")
+    finally:
+        position.close(path)
 
 
-def _yaml_events(path: Path, errors: ReplayErrors) -> Iterator[WatchEvent]:
-    with _open_text(path) as handle:
+def _yaml_events(path: Path, errors: ReplayErrors, position: ReadPosition) -> Iterator[WatchEvent]:
+    with _open_text(path, position) as handle:
         for start, text in _yaml_documents(handle):
             where = f"{path}:{start}"
             try:
@@ -221,11 +251,11 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def _json_events(path: Path, errors: ReplayErrors) -> Iterator[WatchEvent]:
+def _json_events(path: Path, errors: ReplayErrors, position: ReadPosition) -> Iterator[WatchEvent]:
     """JSON values one per line, or pretty-printed ones that open and close at column 0."""
     buffer: list[str] = []
     start = 0
-    with _open_text(path) as handle:
+    with _open_text(path, position) as handle:
         for number, line in enumerate(handle, start=1):
             if buffer and line.startswith(("{", "[")):
                 # A new top-level value begins: what was buffered never closed (a broken line).

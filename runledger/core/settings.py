@@ -324,7 +324,9 @@ class Settings(BaseSettings):
 
     # --- log ------------------------------------------------------------------------------
     progress_interval_seconds: float = Field(
-        default=10.0, gt=0, description="Seconds between progress lines in the log of a long replay (no terminal)."
+        default=10.0, gt=0,
+        description="Seconds between progress lines in the log of long work (a replay, an import, migrations) "
+        "when stderr is not a terminal.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 

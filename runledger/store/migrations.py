@@ -15,6 +15,8 @@ from importlib import resources
 
 import asyncpg
 
+from runledger.core.progress import Progress
+
 log = logging.getLogger(__name__)
 
 # Any constant works as long as every replica uses the same one; this is "runledgr" in ASCII.
@@ -55,8 +57,9 @@ async def pending_migrations(conn: asyncpg.Connection) -> list[Migration]:
     return [m for m in available_migrations() if m.version not in done]
 
 
-async def migrate(conn: asyncpg.Connection) -> list[Migration]:
-    """Apply every pending migration; returns those this call applied."""
+async def migrate(conn: asyncpg.Connection, *, progress: Progress | None = None) -> list[Migration]:
+    """Apply every pending migration; returns those this call applied. ``progress`` (not yet entered)
+    is shown while there are some to apply."""
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
         await conn.execute(
@@ -68,15 +71,24 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
             )
             """
         )
-        applied = []
-        for migration in await pending_migrations(conn):
-            async with conn.transaction():
-                await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", migration.version, migration.name
-                )
-            log.info("applied migration %04d_%s", migration.version, migration.name)
-            applied.append(migration)
-        return applied
+        pending = await pending_migrations(conn)
+        if not pending:
+            return []
+        progress = progress or Progress(what="migrate", unit="migrations")
+        progress.set_total(len(pending))
+        with progress:
+            for migration in pending:
+                await _apply(conn, migration)
+                progress.advance()
+        return pending
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+
+
+async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:
+    async with conn.transaction():
+        await conn.execute(migration.sql)
+        await conn.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", migration.version, migration.name
+        )
+    log.info("applied migration %04d_%s", migration.version, migration.name)

@@ -93,3 +93,36 @@ async def until_demo_indexed(http: aiohttp.ClientSession, *, timeout: float = 90
         return bool(pending is not None and not pending["artifacts"] and known and known["artifacts"])
 
     await eventually(indexed, timeout=timeout, interval=0.5)
+
+
+def on_a_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run `runledger ARGS` with stdout and stderr on a pseudo-terminal (blocking: call it in a thread);
+    (exit code, what the terminal showed)."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    pid = os.fork()
+    if pid == 0:  # the child: stderr and stdout on the terminal
+        os.dup2(secondary, 1)
+        os.dup2(secondary, 2)
+        os.execve(sys.executable, [sys.executable, "-m", "runledger", *args], {**os.environ, **env})
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(primary)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def plain(terminal_output: str) -> str:
+    """What a terminal showed, without its control sequences (colours, cursor moves)."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal_output)

@@ -28,3 +28,18 @@ WHERE (clustername > %s OR (clustername = %s AND uid > %s))
   AND (%s IS NULL OR startedat >= %s)
 ORDER BY clustername, uid
 LIMIT %s;
+
+-- name: argo_archive_count__postgres
+-- The rows an import reads after a key (the whole archive from the start): its progress's total.
+SELECT count(*) AS rows
+FROM argo_archived_workflows
+WHERE (clustername, uid) > ($1, $2)
+  AND ($3::text IS NULL OR namespace = $3)
+  AND ($4::timestamp IS NULL OR startedat >= $4);
+
+-- name: argo_archive_count__mysql
+SELECT count(*) AS `rows`
+FROM argo_archived_workflows
+WHERE (clustername > %s OR (clustername = %s AND uid > %s))
+  AND (%s IS NULL OR namespace = %s)
+  AND (%s IS NULL OR startedat >= %s);

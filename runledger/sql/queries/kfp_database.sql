@@ -26,3 +26,10 @@ FROM run_details r LEFT JOIN experiments e ON e.UUID = r.ExperimentUUID
 WHERE r.UUID > %s
 ORDER BY r.UUID
 LIMIT %s;
+
+-- name: kfp_runs_count__postgres
+-- The runs an import reads after a run id: its progress's total.
+SELECT count(*) AS rows FROM run_details r WHERE r."UUID" > $1;
+
+-- name: kfp_runs_count__mysql
+SELECT count(*) AS `rows` FROM run_details r WHERE r.UUID > %s;
