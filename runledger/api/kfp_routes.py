@@ -91,7 +91,7 @@ async def healthz_v2(request: web.Request) -> web.Response:
 async def list_runs_v2(request: web.Request) -> web.Response:
     params = _params(request, _V2_LIST_PARAMS)
     if params.get("experiment_id"):
-        raise BadRequest("unsupported parameter 'experiment_id': runledger does not know KFP experiments")
+        raise BadRequest("unsupported parameter 'experiment_id': runledger cannot list runs by KFP experiment")
     page, histories = await _list_page(
         request, params, api="v2", namespace=params.get("namespace") or None, details=kfp.run_histories
     )
@@ -169,7 +169,7 @@ def _v1_namespace(params: dict[str, str]) -> str | None:
         return None
     raise BadRequest(
         f"unsupported resource_reference_key.type {kind!r}: runledger lists runs by NAMESPACE only"
-        " (it does not know KFP experiments, pipelines or jobs)"
+        " (it cannot list runs by KFP experiment, pipeline or job)"
     )
 
 

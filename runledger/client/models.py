@@ -40,6 +40,19 @@ class FailedStepOut(_Body):
     message: str | None
 
 
+class KfpRunOut(_Body):
+    """What Kubeflow Pipelines' own database says of a run, kept by ``runledger import kfp``."""
+
+    kfp_run_id: str
+    display_name: str | None
+    experiment_id: str | None
+    experiment_name: str | None
+    pipeline_id: str | None
+    pipeline_name: str | None
+    storage_state: str | None
+    has_manifest: bool
+
+
 class RunOut(_Body):
     """One run (a Workflow), as listed."""
 
@@ -69,6 +82,7 @@ class RunOut(_Body):
     progress: str | None
     estimated_duration: int | None
     duration: float | None
+    kfp: KfpRunOut | None
 
 
 class RunDetail(RunOut):

@@ -154,7 +154,9 @@ async def get_run(client: RunledgerClient, args: argparse.Namespace, out: Printe
         return
     out.fields([
         ("Name", f"{run.namespace}/{run.name}"), ("ID", run.id), ("KFP run ID", run.kfp_run_id or "-"),
-        ("Pipeline", run.pipeline_name or "-"), ("Phase", paint_phase(run.phase or "-", colour=out.colour)),
+        ("Pipeline", run.pipeline_name or (run.kfp and run.kfp.pipeline_name) or "-"),
+        *_kfp_fields(run),
+        ("Phase", paint_phase(run.phase or "-", colour=out.colour)),
         ("Created", _time(run.created_at)), ("Started", _time(run.started_at)), ("Finished", _time(run.finished_at)),
         ("Duration", between(run.started_at, run.finished_at)),
         *([("Message", run.message)] if run.message else []),
@@ -167,6 +169,17 @@ async def get_run(client: RunledgerClient, args: argparse.Namespace, out: Printe
     if out.wide:
         columns += [Column("RESTARTS"), Column("REASON"), Column("IMAGE", shrink=True), Column("MESSAGE", shrink=True)]
     out.table(columns, [_step_row(step, prefix, wide=out.wide) for prefix, step in step_tree(steps)])
+
+
+def _kfp_fields(run: RunOut) -> list[tuple[str, str]]:
+    """What KFP's database says of the run, when it was imported from there."""
+    kfp = run.kfp
+    if kfp is None:
+        return []
+    experiment = kfp.experiment_name or kfp.experiment_id
+    return [("KFP name", kfp.display_name or "-"), ("Experiment", experiment or "-"),
+            ("KFP storage", kfp.storage_state or "-"),
+            *([("KFP manifest", "none kept: the run's steps are unknown")] if not kfp.has_manifest else [])]  # fmt: skip
 
 
 def step_tree(steps: list[StepOut]) -> list[tuple[str, StepOut]]:

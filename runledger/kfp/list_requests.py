@@ -54,15 +54,16 @@ FIELDS: dict[str, tuple[str, KeyKind]] = {
     "namespace": ("r.namespace", "text"),
     "status": (q("kfp_v1_status"), "text"),
     "state": (q("kfp_run_state"), "text"),
-    "storage_state": ("'AVAILABLE'::text", "text"),
+    "storage_state": ("coalesce((SELECT k.storage_state FROM kfp_run_details k WHERE k.run_id = r.id), 'AVAILABLE')",
+                      "text"),  # fmt: skip
     "created_at": ("r.sort_at", "time"),
     "finished_at": ("r.finished_sort", "time"),  # unfinished runs hold -infinity, as KFP's 0
     "scheduled_at": (q("kfp_scheduled_at"), "time"),
     "pipeline_name": ("r.pipeline_name", "text"),  # a runledger extension: KFP has no such key
 }
 _UNSUPPORTED = {
-    "experiment_id": "runledger does not know KFP experiments",
-    "pipeline_id": "runledger does not know KFP pipeline ids (filter by pipeline_name)",
+    "experiment_id": "runledger cannot filter by KFP experiment",
+    "pipeline_id": "runledger cannot filter by KFP pipeline id (filter by pipeline_name)",
     "pipeline_version_id": "runledger does not know KFP pipeline version ids (filter by pipeline_name)",
     "recurring_run_id": "runledger does not know KFP recurring run ids",
     "description": "runledger does not record run descriptions",

@@ -19,14 +19,16 @@ Mapping decisions (each one is the closest thing KFP itself would report):
   1.x served it, except that CANCELING is "Terminating", KFP's v1 name for it. CANCELING is not in
   ``state_history`` (runledger does not know when the stop was asked, and KFP does not record it
   there either); PAUSED is never reported: runledger does not record suspension.
-- **storage_state** is always AVAILABLE. Archiving is a KFP database flag runledger cannot see, and a
-  workflow deleted from the cluster is not archived: KFP's persistence agent itself deletes every
-  workflow a day after it finishes (``ttlSecondsAfterWorkflowFinish``), while the run stays available.
-- **display_name** is the workflow's name (KFP's run display name lives in an annotation runledger
-  does not record); ``scheduled_at`` is a recurring run's scheduled time (label
+- **From KFP's database.** A run that ``runledger import kfp`` read (``kfp_run_details``) reports what
+  KFP keeps and the Workflow does not: its display name, its experiment (v2 ``experiment_id``, v1 an
+  EXPERIMENT resource reference with its name), its pipeline id, and its storage state (ARCHIVED once
+  archived in KFP). A run only watched has none of these: its display name is the workflow's name and
+  its storage state AVAILABLE (a workflow deleted from the cluster is not archived: KFP's persistence
+  agent itself deletes every workflow a day after it finishes, while the run stays available).
+- ``scheduled_at`` is a recurring run's scheduled time (label
   ``scheduledworkflows.kubeflow.org/workflowEpoch``), else its creation time.
-- Not recorded, so never reported, and refused as filters: experiment, pipeline and pipeline version
-  ids, recurring run id, description, service account, pipeline spec.
+- Not recorded, so never reported, and refused as filters: pipeline version and recurring run ids,
+  description, service account, pipeline spec; experiment and pipeline ids are reported, not filtered.
 
 Lists are keyset-paged like runledger's own (a deep page costs what the first does). KFP's page token
 carries the query it was issued for, and KFP clients often send only the token for later pages; so does
@@ -140,7 +142,8 @@ class V2Run(_Proto):
 
     run_id: str
     display_name: str
-    storage_state: Literal["AVAILABLE"] = "AVAILABLE"
+    experiment_id: str | None = None
+    storage_state: Literal["AVAILABLE", "ARCHIVED"] = "AVAILABLE"
     runtime_config: RuntimeConfig
     created_at: Timestamp
     scheduled_at: Timestamp
@@ -162,6 +165,7 @@ class ApiParameter(_Proto):
 
 
 class ApiPipelineSpec(_Proto):
+    pipeline_id: str | None = None
     pipeline_name: str | None = None
     parameters: list[ApiParameter] | None = None
 
@@ -173,6 +177,7 @@ class ApiResourceKey(_Proto):
 
 class ApiResourceReference(_Proto):
     key: ApiResourceKey
+    name: str | None = None
     relationship: str
 
 
@@ -188,7 +193,7 @@ class ApiRun(_Proto):
 
     id: str
     name: str
-    storage_state: Literal["STORAGESTATE_AVAILABLE"] = "STORAGESTATE_AVAILABLE"
+    storage_state: Literal["STORAGESTATE_AVAILABLE", "STORAGESTATE_ARCHIVED"] = "STORAGESTATE_AVAILABLE"
     pipeline_spec: ApiPipelineSpec | None = None
     resource_references: list[ApiResourceReference]
     created_at: Timestamp
@@ -286,7 +291,7 @@ async def list_runs(
                  metric=sql.bind(query.sort[len("metric:"):]))  # fmt: skip
     order = paging.Order(key=key, kind=kind, id="r.id", descending=query.descending)
     page = await paging.fetch_page(
-        conn, sql, columns=q("run_columns_r"), source="runs r", order=order, after=after, limit=page_size
+        conn, sql, columns=run_repo.run_columns(aliased=True), source="runs r", order=order, after=after, limit=page_size
     )
     token = page_token(query, page.next) if page.next is not None else None
     return RunPage(rows=page.rows, next_page_token=token, total_size=total)
@@ -294,7 +299,7 @@ async def list_runs(
 
 async def find_run(conn: asyncpg.Connection, run_id: str) -> asyncpg.Record | None:
     """The run a KFP client means by `run_id`: KFP's run id first, else runledger's id."""
-    return await conn.fetchrow(q("kfp_get_run", run_columns_r=q("run_columns_r")), run_id)
+    return await conn.fetchrow(q("kfp_get_run", run_columns_r=run_repo.run_columns(aliased=True)), run_id)
 
 
 async def run_histories(conn: asyncpg.Connection, run_ids: list[str]) -> dict[str, list[tuple[str, datetime]]]:
@@ -371,9 +376,12 @@ def v2_run(
     details = None
     if steps is not None:
         details = RunDetails(task_details=_task_details(kfp_id(run), steps, transitions or []) or None)
+    kfp = run.kfp
     return V2Run(
         run_id=kfp_id(run),
-        display_name=run.name,
+        display_name=(kfp and kfp.display_name) or run.name,
+        experiment_id=kfp.experiment_id if kfp else None,
+        storage_state="ARCHIVED" if kfp and kfp.storage_state == "ARCHIVED" else "AVAILABLE",
         runtime_config=RuntimeConfig(parameters={k: v for k, v in run.parameters.items() if v is not None} or None),
         created_at=created,
         scheduled_at=scheduled_at(run, created),
@@ -417,14 +425,19 @@ def v1_run(row: asyncpg.Record, *, metrics: list[ApiRunMetric]) -> ApiRun:
     run = run_repo.run_from_row(row)
     created = _created(row, run)
     parameters = [ApiParameter(name=k, value=v) for k, v in run.parameters.items()]
-    spec = ApiPipelineSpec(pipeline_name=run.pipeline_name, parameters=parameters or None)
+    kfp = run.kfp
+    pipeline_id, pipeline_name = (kfp and kfp.pipeline_id), run.pipeline_name or (kfp and kfp.pipeline_name)
+    spec = ApiPipelineSpec(pipeline_id=pipeline_id, pipeline_name=pipeline_name, parameters=parameters or None)
+    references = [ApiResourceReference(key=ApiResourceKey(type="NAMESPACE", id=run.namespace), relationship="OWNER")]
+    if kfp and kfp.experiment_id:
+        references.append(ApiResourceReference(key=ApiResourceKey(type="EXPERIMENT", id=kfp.experiment_id),
+                                               name=kfp.experiment_name, relationship="OWNER"))  # fmt: skip
     return ApiRun(
         id=kfp_id(run),
-        name=run.name,
-        pipeline_spec=spec if (run.pipeline_name or parameters) else None,
-        resource_references=[
-            ApiResourceReference(key=ApiResourceKey(type="NAMESPACE", id=run.namespace), relationship="OWNER")
-        ],
+        name=(kfp and kfp.display_name) or run.name,
+        storage_state="STORAGESTATE_ARCHIVED" if kfp and kfp.storage_state == "ARCHIVED" else "STORAGESTATE_AVAILABLE",
+        pipeline_spec=spec if (pipeline_id or pipeline_name or parameters) else None,
+        resource_references=references,
         created_at=created,
         scheduled_at=scheduled_at(run, created),
         finished_at=run.finished_at,

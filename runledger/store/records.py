@@ -42,6 +42,21 @@ class FailedStepOut(Out):
     message: str | None = Field(description="The step's own message, e.g. 'failed with exit code 1'.")
 
 
+class KfpRunOut(Out):
+    """What Kubeflow Pipelines' own database says of a run, kept by `runledger import kfp`."""
+
+    kfp_run_id: str
+    display_name: str | None = Field(description="The run's name as people gave it in KFP.")
+    experiment_id: str | None
+    experiment_name: str | None
+    pipeline_id: str | None
+    pipeline_name: str | None
+    storage_state: str | None = Field(description="AVAILABLE, or ARCHIVED once archived in KFP.")
+    has_manifest: bool = Field(
+        description="false: KFP kept no Workflow for the run, so runledger knows none of its steps."
+    )
+
+
 class RunOut(Out):
     id: str
     namespace: str
@@ -82,6 +97,10 @@ class RunOut(Out):
         description="For a failed run, why, naming steps instead of node ids: Argo's message with each node id "
         "replaced by the step's display name and template (e.g. \"child 'train' (template train-model) failed: "
         "Error (exit code 1)\"), or which step failed when Argo gave no message. `message` keeps Argo's words."
+    )
+    kfp: KfpRunOut | None = Field(
+        description="What KFP's database says of the run (display name, experiment, pipeline, storage state), "
+        "once `runledger import kfp` read it; null for a run only watched."
     )
 
 

@@ -13,6 +13,7 @@ from runledger.core.models import trusted
 from runledger.store.records import (
     ArtifactRefOut,
     FailedStepOut,
+    KfpRunOut,
     MetricOut,
     MetricPoint,
     MetricSeries,
@@ -24,6 +25,11 @@ from runledger.store.records import (
     finite,
 )
 from runledger.store.sql_blocks import q
+
+
+def run_columns(*, aliased: bool = False) -> str:
+    """The columns `run_from_row` reads, of `runs` (or of `runs r` when `aliased`)."""
+    return q("run_columns_r" if aliased else "run_columns", kfp_details=q("kfp_details"))
 
 
 def run_from_row(row: asyncpg.Record) -> RunOut:
@@ -56,6 +62,8 @@ def run_from_row(row: asyncpg.Record) -> RunOut:
         "updated_at": row["updated_at"],
         "failed_step": _failed_step(failed) if (failed := row["failed_step"]) else None,
         "failure": failed["failure"] if failed else None,
+        # jsonb keeps its keys in an order of its own: the fields are taken in the model's.
+        "kfp": trusted(KfpRunOut, {f: kfp[f] for f in KfpRunOut.model_fields}) if (kfp := row["kfp"]) else None,
     })  # fmt: skip
 
 
@@ -65,7 +73,7 @@ def _failed_step(stored: dict) -> FailedStepOut:
 
 
 async def get_run(conn: asyncpg.Connection, run_id: str) -> RunOut | None:
-    row = await conn.fetchrow(q("get_run", run_columns=q("run_columns")), run_id)
+    row = await conn.fetchrow(q("get_run", run_columns=run_columns()), run_id)
     return run_from_row(row) if row else None
 
 
@@ -163,7 +171,7 @@ async def compare_runs(
     conn: asyncpg.Connection, run_ids: list[str], *, namespaces: frozenset[str] | None = None
 ) -> RunComparison:
     """Runs side by side; ids unknown, or of runs outside `namespaces` (None: all), are listed as missing."""
-    rows = await conn.fetch(q("compare_runs", run_columns=q("run_columns")), run_ids)
+    rows = await conn.fetch(q("compare_runs", run_columns=run_columns()), run_ids)
     found = {r["id"]: run_from_row(r) for r in rows if namespaces is None or r["namespace"] in namespaces}
     shown = list(found)
     parameters: dict[str, dict[str, str | None]] = {}

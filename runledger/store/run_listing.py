@@ -303,13 +303,14 @@ async def list_runs(conn: asyncpg.Connection, query: RunListQuery) -> tuple[list
     total = await paging.count(conn, sql, source="runs r") if query.count else None
     order = _order(query, sql, listing_key=listing_key)
     page = await paging.fetch_page(
-        conn, sql, columns=q("run_documents_r"), source="runs r", order=order, after=after, limit=query.limit
+        conn, sql, columns=q("run_documents_r", kfp_details=q("kfp_details")), source="runs r", order=order,
+        after=after, limit=query.limit,
     )
     return page.rows, page_token(query, page.next) if page.next else None, total
 
 
 # RunOut's fields that run_documents_r reads as JSON text.
-_JSON_TEXT = frozenset({"labels", "parameters", "step_counts", "resources_duration", "failed_step"})
+_JSON_TEXT = frozenset({"labels", "parameters", "step_counts", "resources_duration", "failed_step", "kfp"})
 
 
 def run_documents(rows: list[asyncpg.Record]) -> list[dict]:

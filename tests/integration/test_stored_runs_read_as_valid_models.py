@@ -5,8 +5,8 @@ its field's, or a pydantic upgrade that laid instances out differently, fails he
 from __future__ import annotations
 
 from runledger.store.records import RunOut, RunPage
-from runledger.store.run_history import run_from_row
-from runledger.store.sql_blocks import q
+from runledger.store.kfp_run_details import KfpRunDetails, write_kfp_run_details
+from runledger.store.run_history import run_columns, run_from_row
 from tests.support.ingesting import ingest
 from tests.support.real_objects import fixture_files
 from tests.support.workflows import load
@@ -14,7 +14,14 @@ from tests.support.workflows import load
 
 async def test_every_stored_fixture_reads_as_its_validated_model(pool, settings, conn):
     await ingest(pool, settings, [{"type": "ADDED", "object": load(p)} for p in fixture_files()])
-    rows = await conn.fetch(f"SELECT {q('run_columns_r')} FROM runs r ORDER BY r.id")
+    # One run imported from KFP as well, so its details are read too.
+    first = await conn.fetchval("SELECT min(id) FROM runs")
+    await write_kfp_run_details(conn, [KfpRunDetails(
+        run_id=first, kfp_run_id="kfp-1", display_name="a run", experiment_id="e", experiment_name="nightly",
+        pipeline_id=None, pipeline_name="p", storage_state="ARCHIVED", has_manifest=True,
+    )])  # fmt: skip
+    rows = await conn.fetch(f"SELECT {run_columns(aliased=True)} FROM runs r ORDER BY r.id")
+    assert rows[0]["kfp"] is not None
     assert len(rows) == len(fixture_files())
     for row in rows:
         run = run_from_row(row)

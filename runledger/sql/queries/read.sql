@@ -4,13 +4,23 @@
 -- name: run_columns
 id, namespace, name, uid, kfp_run_id, pipeline_name, scheduled_workflow, phase, message, shutdown, created_at,
 started_at, finished_at, labels, parameters, step_counts, nodes_offloaded, deleted_at, resource_version,
-updated_at, sort_at, first_seen_at, failed_step, duration_seconds, resources_duration, progress, estimated_duration
+updated_at, sort_at, first_seen_at, failed_step, duration_seconds, resources_duration, progress, estimated_duration,
+{kfp_details} WHERE k.run_id = runs.id)::jsonb AS kfp
 
 -- name: run_columns_r
 r.id, r.namespace, r.name, r.uid, r.kfp_run_id, r.pipeline_name, r.scheduled_workflow, r.phase, r.message,
 r.shutdown, r.created_at, r.started_at, r.finished_at, r.labels, r.parameters, r.step_counts, r.nodes_offloaded,
 r.deleted_at, r.resource_version, r.updated_at, r.sort_at, r.first_seen_at, r.failed_step, r.duration_seconds,
-r.resources_duration, r.progress, r.estimated_duration
+r.resources_duration, r.progress, r.estimated_duration, {kfp_details} WHERE k.run_id = r.id)::jsonb AS kfp
+
+-- name: kfp_details
+-- What `runledger import kfp` kept of the run from KFP's database (a run only watched has none): one
+-- primary-key lookup per row of a page, as a subquery evaluated for the rows the page returns.
+-- json, not jsonb: its text keeps KfpRunOut's field order (run_documents_r sends it as it is).
+(SELECT json_build_object('kfp_run_id', k.kfp_run_id, 'display_name', k.display_name,
+        'experiment_id', k.experiment_id, 'experiment_name', k.experiment_name, 'pipeline_id', k.pipeline_id,
+        'pipeline_name', k.pipeline_name, 'storage_state', k.storage_state, 'has_manifest', k.has_manifest)
+ FROM kfp_run_details k
 
 -- name: run_documents_r
 -- A run as the API answers it (RunOut: these names, in its field order), for listings answered
@@ -32,7 +42,8 @@ CASE WHEN jsonb_typeof(r.failed_step) = 'object' AND r.failed_step <> '{}'::json
 END AS failed_step,
 CASE WHEN jsonb_typeof(r.failed_step) = 'object' AND r.failed_step <> '{}'::jsonb
      THEN r.failed_step ->> 'failure'
-END AS failure
+END AS failure,
+{kfp_details} WHERE k.run_id = r.id)::text AS kfp
 
 -- name: get_run
 SELECT {run_columns} FROM runs WHERE id = $1;
