@@ -1,6 +1,6 @@
 """CLI benchmark: `runledger runs list` as a user types it, process start included, over N runs.
 
-    .venv/bin/python -m bench.cli [--runs 100000] [--steps-per-run 20] [--repeats 30] [--keep DIR]
+    .venv/bin/python -m bench.cli [--runs 100000] [--steps-per-run 20] [--repeats 30] [--keep DIR] [--before DIR]
 
 Setup as bench.queries: the embedded Postgres (unless RUNLEDGER_DATABASE_URL names a server), a
 database bulk-loaded with N synthetic runs by bench.query_data, and `runledger api` in its own process
@@ -10,8 +10,12 @@ from spawning it to its exit with its whole output read (wall time, as a shell m
 * ``runledger runs list`` (the first 50 runs, a table) and ``runledger runs list -o json``;
 * baselines in the same run: ``curl`` of the same API call (no Python at all), ``python -c pass``
   (the interpreter's own start-up) and ``python -c 'import runledger.client.commands'`` (start-up plus
-  the imports a query command needs: pydantic, aiohttp, the client), so the figures say where the
-  time goes. The target is a round trip under 150 ms; the load average is printed with the figures,
+  the imports a query command needs), so the figures say where the time goes;
+* with ``--before DIR`` (a checkout of an earlier runledger, e.g. ``git worktree add DIR COMMIT``), the same
+  ``runs list`` with that checkout's code first on the path: a before/after measured in the same run.
+
+The code timed is compiled to bytecode first, as installing a wheel does: a checkout run with
+PYTHONDONTWRITEBYTECODE set (or a read-only one) would otherwise compile every module on every run. The target is a round trip under 150 ms; the load average is printed with the figures,
   since other work may share the cores.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import os
 import statistics
 import subprocess
@@ -80,11 +85,21 @@ async def main_async(args: argparse.Namespace) -> None:
             "baseline: python -c pass": [python, "-c", "pass"],
             "baseline: python -c 'import runledger.client.commands'": [python, "-c", "import runledger.client.commands"],
         }
+        import runledger
+
+        compileall.compile_dir(Path(runledger.__file__).parent, quiet=1)
+        if args.before:
+            compileall.compile_dir(Path(args.before).resolve() / "runledger", quiet=1)
+            before = {**env, "PYTHONPATH": str(Path(args.before).resolve())}
+            commands = {"before: runledger runs list": ([python, "-m", "runledger", "runs", "list"], before),
+                        **{name: (argv, env) for name, argv in commands.items()}}  # fmt: skip
+        else:
+            commands = {name: (argv, env) for name, argv in commands.items()}
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"{'command (wall ms, process start included)':<48} {'n':>3} {'mean':>8} {'p50':>8} {'p90':>8} {'min':>8}")
         results = {}
-        for name, argv in commands.items():
-            results[name] = await asyncio.to_thread(timed, argv, repeats=args.repeats, env=env)
+        for name, (argv, command_env) in commands.items():
+            results[name] = await asyncio.to_thread(timed, argv, repeats=args.repeats, env=command_env)
             print(report(name, results[name]), flush=True)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         p50 = statistics.median(results["runledger runs list"])
@@ -99,6 +114,7 @@ def main() -> None:
     parser.add_argument("--steps-per-run", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=30, help="timed runs of each command")
     parser.add_argument("--keep", metavar="DIR", help="keep the Postgres data directory in DIR and reuse its dataset")
+    parser.add_argument("--before", metavar="DIR", help="also time `runs list` with the runledger checkout in DIR")
     parser.add_argument("--workers", type=int, default=query_load.default_workers(), help="row-generating processes")
     asyncio.run(main_async(parser.parse_args()))
 
