@@ -21,7 +21,7 @@ import asyncpg
 from pydantic import Field
 
 from runledger.store.records import Out, Timestamp
-from runledger.store.sql_blocks import block, q, splice
+from runledger.store.sql_blocks import block, q
 
 BUCKETS_PER_DOUBLING = 8
 PERCENTILE_RELATIVE_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1  # 4.4 %
