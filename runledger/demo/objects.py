@@ -82,11 +82,11 @@ def _content(name: str, key: str, score: float | None) -> bytes:
             {"name": "accuracy", "numberValue": round(accuracy, 4), "format": "PERCENTAGE"},
             {"name": "loss", "numberValue": round(1.2 * (1 - accuracy), 4), "format": "RAW"},
         ]
-        return _argo_archive("mlpipeline-metrics.json", orjson.dumps({"metrics": metrics}))
+        return argo_archive("mlpipeline-metrics.json", orjson.dumps({"metrics": metrics}))
     if name == "mlpipeline-ui-metadata":
         outputs = [{"type": "markdown", "storage": "inline", "source": f"# Training report\n\nmodel `{key}`"}]
-        return _argo_archive("mlpipeline-ui-metadata.json", orjson.dumps({"outputs": outputs}))
-    return _argo_archive("data", hashlib.sha256(key.encode()).digest() * (seed % 4000 + 1))
+        return argo_archive("mlpipeline-ui-metadata.json", orjson.dumps({"outputs": outputs}))
+    return argo_archive("data", hashlib.sha256(key.encode()).digest() * (seed % 4000 + 1))
 
 
 def _log(step: Step, *, seed: int) -> bytes:
@@ -106,7 +106,8 @@ def _log(step: Step, *, seed: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _argo_archive(member: str, content: bytes) -> bytes:
+def argo_archive(member: str, content: bytes) -> bytes:
+    """`content` as Argo archives an output file: a gzipped tar holding one member."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
         info = tarfile.TarInfo(member)
