@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench install install-dev clean
+.PHONY: run test bench bench-peers install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: install-dev
 	$(BIN)/python -m bench.artifacts
 	$(BIN)/python -m bench.queries
 	$(BIN)/python -m bench.logs
+
+## runledger against ML Metadata and MLflow (peers installed on first use into .bench-venvs/).
+bench-peers: install-dev
+	$(BIN)/python -m bench.peers
 
 clean:
 	rm -rf $(VENV) .pytest_cache
