@@ -116,11 +116,6 @@ def generate(*, runs: int, seed: int = 1) -> Dataset:
     return Dataset(seed, datasets, tuple(out))
 
 
-def read(path: Path) -> dict:
-    """The dataset as plain JSON (what the peers work from)."""
-    return json.loads(path.read_bytes())
-
-
 def longest_chain_hops(dataset: Dataset) -> int:
     """Hops of the longest warm-start chain: model <- train <- previous model, two per run."""
     trained_by = {s.outputs[0][1]: s for r in dataset.runs for s in r.steps if s.name == "train"}
@@ -139,21 +134,19 @@ def longest_chain_hops(dataset: Dataset) -> int:
 # --- the questions ------------------------------------------------------------------------------
 
 
-def questions(dataset: Dataset | dict) -> list[dict]:
+def questions(dataset: Dataset) -> list[dict]:
     """What every system is asked, as JSON. Lineage starts at the newest run's model (the deepest
     point of its chain)."""
-    runs = dataset.runs if isinstance(dataset, Dataset) else dataset["runs"]
-    newest = runs[-1]
-    steps = newest.steps if isinstance(newest, Run) else newest["steps"]
-    train = steps[2]
-    model = train.outputs[0][1] if isinstance(train, Step) else train["outputs"][0][1]
+    model = dict(dataset.runs[-1].steps[2].outputs)["model"]
     asked = [
         {"id": "newest", "title": "100 newest runs"},
         {"id": "adam", "title": "100 runs, optimizer=adam", "optimizer": "adam"},
         {"id": "adam_accuracy", "title": "adam & accuracy > 0.9", "optimizer": "adam", "accuracy_above": 0.9},
         {"id": "by_accuracy", "title": "100 runs by accuracy desc"},
     ]
-    asked += [{"id": f"lineage_{h}", "title": f"lineage upstream, {h} hops", "uri": model, "hops": h} for h in LINEAGE_HOPS]
+    asked += [
+        {"id": f"lineage_{h}", "title": f"lineage upstream, {h} hops", "uri": model, "hops": h} for h in LINEAGE_HOPS
+    ]
     for q in asked:
         q["limit"] = LIST_LIMIT
     return asked

@@ -90,7 +90,7 @@ class MlmdPeer:
                     pairs.append((artifact, event))
                     outputs.append(artifact)
                 _, artifact_ids, _ = self.store.put_execution(execution, pairs, [context])
-                for artifact, artifact_id in zip(outputs, artifact_ids[len(step["inputs"]):]):
+                for artifact, artifact_id in zip(outputs, artifact_ids[len(step["inputs"]) :]):
                     artifact.id = artifact_id
                     stored[artifact.uri] = artifact
 
@@ -102,6 +102,7 @@ class MlmdPeer:
         if question["id"].startswith("lineage_"):
             return lambda: self._lineage(question["uri"], question["hops"])
         if question["id"] == "by_accuracy":
+
             def by_accuracy() -> list[str]:
                 found = self.store.get_contexts(list_options=mlmd.ListOptions(
                     filter_query=f"{runs} AND custom_properties.accuracy.double_value > -1"))  # fmt: skip

@@ -79,7 +79,7 @@ def serve(make_peer: Callable[[], Peer]) -> None:
         try:
             peer = peer or make_peer()
             reply = _handle(peer, request)
-        except Exception as exc:  # one line to the orchestrator, the whole story to the log
+        except Exception as exc:  # noqa: BLE001 - whatever a peer's library raises: one line back, the story to the log
             traceback.print_exc()
             reply = {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
         out.write(json.dumps(reply) + "\n")

@@ -2,11 +2,10 @@
 
 Loading goes through the real ingest path: each run becomes the final state of an Argo Workflow
 (KFP v1 style: a DAG node, one Pod node per step, S3 input/output artifacts, run arguments), written
-as ADDED watch events to a JSON-lines file; the objects the steps wrote (KFP metrics files as Argo
-archives them, small bodies for the rest) go to a moto S3 server standing in for the artifact
-store. ``runledger run`` replays the file and indexes the artifacts (the metrics come from the
-files, as on a cluster); the load ends when every run has its accuracy and
-every artifact is indexed.
+as ADDED watch events to a JSON-lines file; the KFP metrics files, as Argo archives them, go to a
+moto S3 server standing in for the artifact store. ``runledger run`` replays the file and indexes
+the artifacts (the metrics come from the files, as on a cluster); the load ends when every run has
+its accuracy and every artifact is indexed.
 
 Questions are HTTP requests to that process' API, the JSON decoded. The API caps a lineage walk at
 ``lineage_graph.MAX_DEPTH`` hops; a deeper question is answered as a client would: walks from the
@@ -50,7 +49,11 @@ def _key(uri: str) -> str:
 
 
 def _s3(name: str, uri: str, path: str) -> dict:
-    return {"name": name, "path": path, "s3": {"bucket": BUCKET, "endpoint": ENDPOINT, "insecure": True, "key": _key(uri)}}
+    return {
+        "name": name,
+        "path": path,
+        "s3": {"bucket": BUCKET, "endpoint": ENDPOINT, "insecure": True, "key": _key(uri)},
+    }
 
 
 def workflow(run: Run, *, resource_version: int) -> dict:
@@ -68,19 +71,16 @@ def workflow(run: Run, *, resource_version: int) -> dict:
             "inputs": {"artifacts": [_s3(n, uri, f"/tmp/inputs/{n}") for n, uri in step.inputs]},
             "outputs": {"artifacts": [_s3(n, uri, f"/tmp/outputs/{n}") for n, uri in step.outputs], "exitCode": "0"},
         }  # fmt: skip
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {
-            "name": name, "namespace": "team-a", "uid": run.uid, "resourceVersion": str(resource_version),
-            "creationTimestamp": _ts(run.created),
-            "labels": {"workflows.argoproj.io/phase": "Succeeded", "workflows.argoproj.io/completed": "true",
-                       "pipeline/runid": run.uid},
-        },  # fmt: skip
-        "spec": {"entrypoint": PIPELINE, "arguments": {"parameters": [{"name": k, "value": v} for k, v in run.params.items()]}},
-        "status": {"phase": "Succeeded", "startedAt": _ts(run.created + 1), "finishedAt": _ts(run.finished),
-                   "nodes": nodes},  # fmt: skip
-    }
+    metadata = {
+        "name": name, "namespace": "team-a", "uid": run.uid, "resourceVersion": str(resource_version),
+        "creationTimestamp": _ts(run.created),
+        "labels": {"workflows.argoproj.io/phase": "Succeeded", "workflows.argoproj.io/completed": "true",
+                   "pipeline/runid": run.uid},
+    }  # fmt: skip
+    arguments = [{"name": k, "value": v} for k, v in run.params.items()]
+    status = {"phase": "Succeeded", "startedAt": _ts(run.created + 1), "finishedAt": _ts(run.finished), "nodes": nodes}
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": metadata,
+            "spec": {"entrypoint": PIPELINE, "arguments": {"parameters": arguments}}, "status": status}  # fmt: skip
 
 
 def write_events(dataset: Dataset, path: Path) -> Path:
@@ -91,18 +91,15 @@ def write_events(dataset: Dataset, path: Path) -> Path:
 
 
 def objects(dataset: Dataset) -> list[DemoObject]:
-    """What the runs wrote to S3: the KFP metrics files, and a small body for every other output."""
-    found = [DemoObject(BUCKET, _key(uri), b"v" * 64) for uri in dataset.datasets]
+    """What the questions need from S3: the KFP metrics files (and the shared dataset versions).
+    The other outputs are not uploaded, to keep the setup short: the indexer still checks each one,
+    and records it missing, as it would after an artifact GC."""
+    found = [DemoObject(BUCKET, _key(uri), argo_archive("data", b"v" * 64)) for uri in dataset.datasets]
     for run in dataset.runs:
-        for step in run.steps:
-            for name, uri in step.outputs:
-                if name == "mlpipeline-metrics":
-                    doc = {"metrics": [{"name": "accuracy", "numberValue": run.metrics["accuracy"], "format": "PERCENTAGE"},
-                                       {"name": "loss", "numberValue": run.metrics["loss"], "format": "RAW"}]}  # fmt: skip
-                    body = argo_archive("mlpipeline-metrics.json", orjson.dumps(doc))
-                else:
-                    body = argo_archive("data", run.uid.encode() * 8)
-                found.append(DemoObject(BUCKET, _key(uri), body))
+        doc = {"metrics": [{"name": "accuracy", "numberValue": run.metrics["accuracy"], "format": "PERCENTAGE"},
+                           {"name": "loss", "numberValue": run.metrics["loss"], "format": "RAW"}]}  # fmt: skip
+        uri = dict(run.steps[-1].outputs)["mlpipeline-metrics"]
+        found.append(DemoObject(BUCKET, _key(uri), argo_archive("mlpipeline-metrics.json", orjson.dumps(doc))))
     return found
 
 
@@ -147,7 +144,9 @@ class Runledger:
                 if self.process is None or self.process.poll() is not None:
                     raise RuntimeError(f"runledger run exited during the load (see {self.log})")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"runledger did not finish loading in {LOAD_DEADLINE_SECONDS} s (see {self.log})")
+                    raise RuntimeError(
+                        f"runledger did not finish loading in {LOAD_DEADLINE_SECONDS} s (see {self.log})"
+                    )
                 try:
                     conn = conn or await asyncpg.connect(self.dsn)
                     if stored is None and await conn.fetchval("SELECT count(*) FROM runs") >= runs:
@@ -218,14 +217,18 @@ async def lineage(session: aiohttp.ClientSession, api: str, *, root: str, hops: 
     while starts and horizon < hops:
         depth = min(MAX_DEPTH, hops - horizon)
         for start in starts:
-            graph = await _get(session, f"{api}/lineage?node={quote(start, safe='')}&direction=upstream&depth={depth}&limit=2000")
+            graph = await _get(
+                session, f"{api}/lineage?node={quote(start, safe='')}&direction=upstream&depth={depth}&limit=2000"
+            )
             if graph["truncated"]:
                 raise RuntimeError(f"lineage from {start} was truncated at 2000 nodes")
             for node in graph["nodes"]:
                 d = horizon + node["depth"]
                 if d < distance.get(node["id"], hops + 1):
                     distance[node["id"]] = d
-                    names[node["id"]] = node["uri"] if node["kind"] == "artifact" else f"{node['run_name']}/{node['display_name']}"
+                    names[node["id"]] = (
+                        node["uri"] if node["kind"] == "artifact" else f"{node['run_name']}/{node['display_name']}"
+                    )
         horizon += depth
         starts = [node for node, d in distance.items() if d == horizon]
     return list(names.values())

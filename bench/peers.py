@@ -32,7 +32,6 @@ import asyncio
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,9 +91,12 @@ def ensure_venv(kind: PeerKind) -> tuple[Path | None, str]:
     shutil.rmtree(home, ignore_errors=True)
     VENVS.mkdir(exist_ok=True)
     with log.open("wb") as out:
-        steps = ([sys.executable, "-m", "venv", str(home)], [str(python), "-m", "pip", "install", "-q", *kind.requirements])
+        steps = (
+            [sys.executable, "-m", "venv", str(home)],
+            [str(python), "-m", "pip", "install", "-q", *kind.requirements],
+        )
         for step in steps:
-            if subprocess.run(step, stdout=out, stderr=out).returncode != 0:
+            if subprocess.run(step, stdout=out, stderr=out, check=False).returncode != 0:
                 return None, f"could not install {' '.join(kind.requirements)} (see {log.relative_to(REPO)})"
     marker.write_text(wanted)
     return python, ""
@@ -203,7 +205,9 @@ async def until_ready(session: aiohttp.ClientSession, base: str) -> None:
         await asyncio.sleep(0.2)
 
 
-async def run_runledger(dataset: peer_data.Dataset, *, admin: str, work: Path, questions: list[dict], calls: int) -> Outcome:
+async def run_runledger(
+    dataset: peer_data.Dataset, *, admin: str, work: Path, questions: list[dict], calls: int
+) -> Outcome:
     outcome = Outcome(RUNLEDGER)
     dsn = await fresh_database(admin, "bench_runledger", migrate=True)
     events = peer_runledger.write_events(dataset, work / "workflows.jsonl")
@@ -256,7 +260,9 @@ def socket_of(admin: str) -> tuple[str, int]:
     return directory, int(socket_file.suffix[1:])
 
 
-async def run_peers(args: argparse.Namespace, *, admin: str, work: Path, dataset_path: Path, questions: list[dict]) -> list[Outcome]:
+async def run_peers(
+    args: argparse.Namespace, *, admin: str, work: Path, dataset_path: Path, questions: list[dict]
+) -> list[Outcome]:
     directory, port = socket_of(admin)
     outcomes = []
     for kind in (MLMD, MLFLOW):
@@ -293,7 +299,7 @@ async def run_peers(args: argparse.Namespace, *, admin: str, work: Path, dataset
 
 def _pct(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def table(outcomes: list[Outcome], questions: list[dict]) -> str:

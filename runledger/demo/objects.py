@@ -32,6 +32,7 @@ from runledger.core.repositories import RepositoryRegistry
 DEMO_ACCESS_KEY = "runledger-demo"
 DEMO_SECRET_KEY = "runledger-demo-secret"
 MISSING_EVERY = 23  # one object in this many is never uploaded
+UPLOADS_IN_FLIGHT = 8  # within botocore's default pool of 10 connections
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,14 @@ async def embedded_s3(objects: list[DemoObject]) -> AsyncIterator[str]:
         ) as s3:  # fmt: skip
             for bucket in sorted({o.bucket for o in objects}):
                 await s3.create_bucket(Bucket=bucket)
-            for obj in objects:
-                await s3.put_object(Bucket=obj.bucket, Key=obj.key, Body=obj.body)
+            # A few puts in flight: one at a time, a benchmark's thousands of objects wait on round trips.
+            uploads = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
+
+            async def put(obj: DemoObject) -> None:
+                async with uploads:
+                    await s3.put_object(Bucket=obj.bucket, Key=obj.key, Body=obj.body)
+
+            await asyncio.gather(*(put(obj) for obj in objects))
         yield url
     finally:
         process.terminate()
