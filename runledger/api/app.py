@@ -1,11 +1,13 @@
 """The aiohttp application: resources under typed AppKeys, JSON errors, routes.
 
-The pool is either handed in (``runledger run`` shares one pool between ingest and the API) or
-opened from a DSN by a cleanup context, so it is closed however the app stops.
+The primary's pool is either handed in (``runledger run`` shares one pool between ingest and the
+API) or opened from a DSN by a cleanup context, so it is closed however the app stops. The read
+router (the standbys' pools and their monitor) is started and stopped by the next one.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -32,6 +34,7 @@ from runledger.api.keys import (
     OBJECT_STORE,
     POOL,
     READINESS_CHECKS,
+    READS,
     SETTINGS,
     ObjectStoreSlot,
 )
@@ -39,6 +42,7 @@ from runledger.api.responses import S3Refused, S3Unavailable, error_response
 from runledger.core.settings import Settings
 from runledger.indexer.s3 import ObjectStore
 from runledger.store import connection as db
+from runledger.store.read_routing import ReadRouter
 from runledger.store.errors import (
     AccessUnavailable,
     BadRequest,
@@ -141,6 +145,18 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
                 await app[POOL].close()
 
         app.cleanup_ctx.append(pool_ctx)
+
+    async def reads_ctx(app: web.Application) -> AsyncIterator[None]:
+        sources = app[prometheus.TELEMETRY].sources
+        async with ReadRouter(primary=app[POOL], settings=settings) as router:
+            app[READS] = router
+            sources["read_targets"] = functools.partial(prometheus.read_target_metrics, router)
+            try:
+                yield
+            finally:
+                sources.pop("read_targets", None)
+
+    app.cleanup_ctx.append(reads_ctx)
 
     async def object_store_ctx(app: web.Application) -> AsyncIterator[None]:
         # Built here, so malformed S3 credentials stop start-up with their message.

@@ -7,7 +7,7 @@ from aiohttp import web
 from runledger.api import auth, keys
 from runledger.api.query_params import parse_artifact_query
 from runledger.api.responses import model_response
-from runledger.api.snapshot import snapshot
+from runledger.api.snapshot import read
 from runledger.store import artifact_listing as repo
 
 
@@ -15,15 +15,14 @@ async def list_artifacts(request: web.Request) -> web.Response:
     query = parse_artifact_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api_max_page_size)
     if (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
-    async with snapshot(request) as conn:
-        page = await repo.list_artifacts(conn, query)
+    page = await read(request, lambda conn: repo.list_artifacts(conn, query))
     return model_response(page)
 
 
 async def get_artifact(request: web.Request) -> web.Response:
     visible = await auth.visible_namespaces(request)
-    async with snapshot(request, filters=False) as conn:
-        artifact = await repo.get_artifact(conn, request.match_info["ref"], namespaces=visible)
+    ref = request.match_info["ref"]
+    artifact = await read(request, lambda conn: repo.get_artifact(conn, ref, namespaces=visible), filters=False)
     if artifact is None:
         raise web.HTTPNotFound(reason="no artifact with this id or URI")
     return model_response(artifact)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import asyncpg
 from aiohttp import web
 
 from runledger.api import access, keys
@@ -115,6 +114,5 @@ async def require_namespace(request: web.Request, namespace: str) -> None:
 
 
 async def _known_namespaces(request: web.Request) -> list[str]:
-    async with request.app[keys.POOL].acquire() as conn:
-        conn: asyncpg.Connection
-        return [r["namespace"] for r in await conn.fetch(q("known_namespaces"))]
+    rows = await request.app[keys.READS].read(lambda conn: conn.fetch(q("known_namespaces")))
+    return [r["namespace"] for r in rows]

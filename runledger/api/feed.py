@@ -168,10 +168,7 @@ class _Stream:
 
     async def _replay(self) -> bool:
         """Send the missed events up to where the live queue starts; False if the subscription closed first."""
-        pool = self.request.app[keys.POOL]
-        batches = feed.replay(
-            pool, filter=self.sub.filter, after=self.sent, until=self.sub.live_after, batch_rows=self.hub.batch_rows
-        )
+        batches = self.hub.replay(self.sub, after=self.sent)
         async with contextlib.aclosing(batches):
             async for batch in batches:
                 if self.sub.reason is not None:
@@ -217,7 +214,8 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
         "max_subscribers": settings.events_max_subscribers,
         "batch_rows": settings.events_batch_rows,
     }
-    hub = feed.EventHub(connect=feed.pool_connector(app[keys.POOL]), **{**options, **app.get(HUB_OPTIONS, {})})
+    hub = feed.EventHub(connect=feed.pool_connector(app[keys.POOL]), reads=app[keys.READS],
+                        **{**options, **app.get(HUB_OPTIONS, {})})  # fmt: skip
     app[HUB] = hub
     sources = app[prometheus.TELEMETRY].sources
     async with hub:

@@ -9,10 +9,14 @@ from aiohttp import web
 
 from runledger.core.settings import Settings
 from runledger.indexer.s3 import ObjectStore
+from runledger.store.read_routing import ReadRouter
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
+# The primary's pool: the event feed's LISTEN and whatever must see the newest writes.
 POOL = web.AppKey("pool", asyncpg.Pool)
+# Where reads go: a standby within the lag bound, else the primary (runledger/store/read_routing.py).
+READS = web.AppKey("reads", ReadRouter)
 SETTINGS = web.AppKey("settings", Settings)
 # Extra checks registered by whatever runs beside the API (the agent): name -> check.
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])

@@ -20,7 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from runledger.api import auth
-from runledger.api.snapshot import snapshot
+from runledger.api.snapshot import read
 from runledger.kfp import list_requests as kfp_queries
 from runledger.kfp import runs as kfp
 from runledger.store import run_history as run_repo
@@ -102,10 +102,12 @@ async def list_runs_v2(request: web.Request) -> web.Response:
 
 
 async def get_run_v2(request: web.Request) -> web.Response:
-    async with snapshot(request, filters=False) as conn:
+
+    async def work(conn: asyncpg.Connection):
         row = await _find_visible_run(request, conn)
-        steps = await run_repo.list_steps(conn, row["id"])
-        transitions = await run_repo.list_transitions(conn, row["id"])
+        return row, await run_repo.list_steps(conn, row["id"]), await run_repo.list_transitions(conn, row["id"])
+
+    row, steps, transitions = await read(request, work, filters=False)
     history = [(t.to_phase, t.at) for t in transitions if t.step_id is None]
     return _respond(kfp.v2_run(row, history=history, steps=steps, transitions=transitions))
 
@@ -137,9 +139,12 @@ async def _list_page(
         page_token=params.get("page_token") or None,
     )
     visible = await _visibility(request, query)
-    async with snapshot(request) as conn:
+
+    async def work(conn: asyncpg.Connection):
         page = await kfp.list_runs(conn, query, after=after, page_size=page_size, namespaces=visible)
         return page, await details(conn, [r["id"] for r in page.rows])
+
+    return await read(request, work)
 
 
 async def _visibility(request: web.Request, query: kfp_queries.ListQuery) -> frozenset[str] | None:
@@ -174,10 +179,12 @@ def _v1_namespace(params: dict[str, str]) -> str | None:
 
 
 async def get_run_v1(request: web.Request) -> web.Response:
-    async with snapshot(request, filters=False) as conn:
+
+    async def work(conn: asyncpg.Connection):
         row = await _find_visible_run(request, conn)
-        steps = await run_repo.list_steps(conn, row["id"])
-        metrics = await run_repo.list_metrics(conn, row["id"])
+        return row, await run_repo.list_steps(conn, row["id"]), await run_repo.list_metrics(conn, row["id"])
+
+    row, steps, metrics = await read(request, work, filters=False)
     manifest = orjson.dumps(kfp.workflow_manifest(row, steps)).decode()
     return _respond(
         kfp.ApiRunDetail(

@@ -8,12 +8,13 @@ or consumed is not found.
 
 from __future__ import annotations
 
+import asyncpg
 from aiohttp import web
 from pydantic import Field
 
 from runledger.api import auth, keys
 from runledger.api.responses import model_response, s3_failures_answered
-from runledger.api.snapshot import snapshot
+from runledger.api.snapshot import read
 from runledger.api.step_logs import location_of
 from runledger.indexer.previewing import Preview, preview
 from runledger.store import artifact_listing as repo
@@ -29,9 +30,12 @@ class ArtifactPreview(Preview):
 async def artifact_preview(request: web.Request) -> web.Response:
     artifact_id = request.match_info["artifact_id"]
     visible = await auth.visible_namespaces(request)
-    async with snapshot(request, filters=False) as conn:
+
+    async def work(conn: asyncpg.Connection):
         found = await repo.get_artifact(conn, artifact_id, namespaces=visible)
-        stored = await repo.artifact_location(conn, found.id) if found is not None else None
+        return await repo.artifact_location(conn, found.id) if found is not None else None
+
+    stored = await read(request, work, filters=False)
     if stored is None:
         raise web.HTTPNotFound(reason="no artifact with this id")
     cap = request.app[keys.SETTINGS].api_preview_max_bytes

@@ -37,6 +37,7 @@ from runledger.core.models import TERMINAL_PHASES
 from runledger.indexer.worker import ArtifactIndexer
 from runledger.openlineage.sender import LineageSender
 from runledger.store import connection as db
+from runledger.store.read_routing import STATES, ReadRouter
 from runledger.store.sql_blocks import q
 from runledger.store.transition_feed import EventHub
 
@@ -218,6 +219,28 @@ def event_feed_metrics(hub: EventHub) -> Iterable[Metric]:
                               value=hub.stats.dropped_slow)  # fmt: skip
     yield CounterMetricFamily("runledger_event_feed_connects", "Connections of the feed's listener (reconnects).",
                               value=hub.stats.connects)  # fmt: skip
+
+
+def read_target_metrics(router: ReadRouter) -> Iterable[Metric]:
+    labels = ["target", "role"]
+    state = GaugeMetricFamily("runledger_read_target_state", "1 for the state each read target is in (ok: takes "
+                              "reads; lagging, down, promoted: left out; unknown: not measured yet).",
+                              labels=[*labels, "state"])  # fmt: skip
+    lag = GaugeMetricFamily("runledger_read_target_lag_seconds", "How far behind the primary a standby was at its "
+                            "last check, seconds (absent while unknown).", labels=labels)  # fmt: skip
+    reads = CounterMetricFamily("runledger_read_target_reads", "API reads answered by each target: their share of "
+                                "reads.", labels=labels)  # fmt: skip
+    retried = CounterMetricFamily("runledger_read_target_retried", "Reads a standby could not answer (it failed or "
+                                  "was too far behind) that ran again on another target.", labels=labels)  # fmt: skip
+    for target in router.targets:
+        names = [target.name, target.role]
+        for each in STATES:
+            state.add_metric([*names, each], int(target.state == each))
+        if target.lag_seconds is not None:
+            lag.add_metric(names, target.lag_seconds)
+        reads.add_metric(names, target.reads)
+        retried.add_metric(names, target.retried)
+    yield from (state, lag, reads, retried)
 
 
 def add_routes(app: web.Application) -> None:

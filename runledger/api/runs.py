@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.api import auth, keys
 from runledger.api.query_params import parse_run_query
 from runledger.api.responses import document_response, model_response
-from runledger.api.snapshot import snapshot
+from runledger.api.snapshot import read
 from runledger.store import run_history as repo
 from runledger.store import run_listing as listing
 from runledger.store.errors import BadRequest
@@ -26,29 +27,33 @@ async def list_runs(request: web.Request) -> web.Response:
             await auth.require_namespace(request, namespace)
     elif (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
-    async with snapshot(request) as conn:
-        rows, token, total = await listing.list_runs(conn, query)
+    rows, token, total = await read(request, lambda conn: listing.list_runs(conn, query))
     # RunPage, written without a model per run (see run_listing.run_documents).
     return document_response({"runs": listing.run_documents(rows), "next_page_token": token, "total": total})
 
 
 async def get_run(request: web.Request) -> web.Response:
-    async with snapshot(request, filters=False) as conn:
+    async def work(conn: asyncpg.Connection):
         run = await repo.get_run(conn, request.match_info["run_id"])
         if run is None or not await auth.namespace_visible(request, run.namespace):
             raise web.HTTPNotFound(reason="no run with this id")
-        metrics = await repo.list_metrics(conn, run.id)
+        return run, await repo.list_metrics(conn, run.id)
+
+    run, metrics = await read(request, work, filters=False)
     return model_response(RunDetail(**run.model_dump(), metrics=metrics))
 
 
-async def _of_existing_run(request: web.Request, read):  # noqa: ANN001, ANN202
-    """What `read(conn, run_id)` returns, in one snapshot; 404 when the run is unknown or not readable."""
+async def _of_existing_run(request: web.Request, reader):  # noqa: ANN001, ANN202
+    """What `reader(conn, run_id)` returns, in one snapshot; 404 when the run is unknown or not readable."""
     run_id = request.match_info["run_id"]
-    async with snapshot(request, filters=False) as conn:
+
+    async def work(conn: asyncpg.Connection):
         namespace = await repo.run_namespace(conn, run_id)
         if namespace is None or not await auth.namespace_visible(request, namespace):
             raise web.HTTPNotFound(reason="no run with this id")
-        return await read(conn, run_id)
+        return await reader(conn, run_id)
+
+    return await read(request, work, filters=False)
 
 
 async def list_metrics(request: web.Request) -> web.Response:
@@ -75,8 +80,7 @@ async def compare(request: web.Request) -> web.Response:
     if not 1 <= len(ids) <= MAX_COMPARED:
         raise BadRequest(f"ids: give 1 to {MAX_COMPARED} distinct run ids")
     visible = await auth.visible_namespaces(request)
-    async with snapshot(request, filters=False) as conn:
-        comparison = await repo.compare_runs(conn, ids, namespaces=visible)
+    comparison = await read(request, lambda conn: repo.compare_runs(conn, ids, namespaces=visible), filters=False)
     return model_response(comparison)
 
 
@@ -91,11 +95,10 @@ class SeriesQuery(BaseModel):
 async def pipeline_metric(request: web.Request) -> web.Response:
     query = SeriesQuery.model_validate(dict(request.rel_url.query))
     visible = await auth.visible_namespaces(request)
-    async with snapshot(request) as conn:
-        series = await repo.metric_series(
-            conn, pipeline=request.match_info["pipeline"], metric=query.name,
-            since=query.created_after, until=query.created_before, limit=query.limit, namespaces=visible,
-        )  # fmt: skip
+    series = await read(request, lambda conn: repo.metric_series(
+        conn, pipeline=request.match_info["pipeline"], metric=query.name,
+        since=query.created_after, until=query.created_before, limit=query.limit, namespaces=visible,
+    ))  # fmt: skip
     return model_response(series)
 
 

@@ -15,11 +15,12 @@ import logging
 import re
 from dataclasses import dataclass
 
+import asyncpg
 from aiohttp import web
 
 from runledger.api import auth, keys
 from runledger.api.responses import s3_failures_answered
-from runledger.api.snapshot import snapshot
+from runledger.api.snapshot import read
 from runledger.indexer.archive import ARCHIVE_OVERHEAD, ArchiveError, unpack_file
 from runledger.indexer.s3 import (
     Location,
@@ -107,11 +108,14 @@ def location_of(stored: StoredObject) -> Location:
 async def step_log(request: web.Request) -> web.StreamResponse:
     wanted, ranged = requested_range(request)
     run_id, step = request.match_info["run_id"], request.match_info["step"]
-    async with snapshot(request, filters=False) as conn:
+
+    async def work(conn: asyncpg.Connection):
         namespace = await run_history.run_namespace(conn, run_id)
         if namespace is None or not await auth.namespace_visible(request, namespace):
             raise web.HTTPNotFound(reason="no run with this id")
-        found = await artifact_listing.step_log(conn, run_id, step)
+        return await artifact_listing.step_log(conn, run_id, step)
+
+    found = await read(request, work, filters=False)
     if found is None:
         raise web.HTTPNotFound(reason=f"no step {step!r} in this run (give its node id or display name)")
     if found.log_name is None:

@@ -40,6 +40,24 @@ class Settings(BaseSettings):
     database_statement_timeout_ms: int = Field(
         default=10_000, ge=0, description="Per-statement timeout in milliseconds (0 = none)."
     )
+    database_replica_urls: str = Field(
+        default="",
+        description="Comma-separated Postgres DSNs of hot standbys streaming from RUNLEDGER_DATABASE_URL. The API "
+        "reads from those within RUNLEDGER_REPLICA_MAX_LAG_SECONDS; writes, migrations and the event "
+        "feed's LISTEN stay on the primary. Empty: every read goes to the primary.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Oldest data a read from a standby may see, seconds: a standby further behind the primary "
+        "gets no reads until it catches up (the primary answers when none qualifies).",
+    )
+    replica_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often each standby's state and replay lag are measured, seconds. Keep it well below "
+        "the lag bound: a standby stopped or promoted between two checks is also caught by each read.",
+    )
 
     # --- ingest ---------------------------------------------------------------------------
     ingest_workers: int = Field(
@@ -368,6 +386,10 @@ class Settings(BaseSettings):
     def openlineage_export(self) -> bool:
         """Whether phase changes are queued and sent as OpenLineage events."""
         return self.openlineage_url is not None or self.openlineage_file is not None
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [u.strip() for u in self.database_replica_urls.split(",") if u.strip()]
 
     @property
     def replay_paths(self) -> list[Path]:

@@ -17,6 +17,13 @@ grow the server's memory nor hold the others up. An event is serialised once, wh
 A subscriber that resumes registers first and learns the id the listener had published up to at
 that moment; every event it then receives live has a higher id. It replays the rows up to that id
 from the table, then takes the live queue: no gap, no duplicate.
+
+With hot standbys, LISTEN stays on the primary (a standby delivers no notifications), and the rows
+are read through the read router from a standby that has replayed past the primary's WAL position
+taken after the wake-up, so it shows every transition committed before it: the standby is waited
+for (up to its lag bound) rather than read early, and the primary answers when none gets there. The
+hub also keeps a primary position past the newest row it published, and a resuming subscriber's
+replay waits for a standby to replay past it in the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runledger.core.backoff import Backoff
 from runledger.core.lifecycle import Service
 from runledger.store import connection as db
+from runledger.store.read_routing import ReadRouter, Work, primary_position
 from runledger.store.records import Timestamp, finite
 from runledger.store.sql_blocks import q
 
@@ -122,10 +130,12 @@ _CLOSED = object()  # queued to wake a subscriber that was closed
 
 
 class Subscription:
-    def __init__(self, *, filter: Filter, queue_size: int, live_after: int) -> None:
+    def __init__(self, *, filter: Filter, queue_size: int, live_after: int, live_position: int | None = None) -> None:
         self.filter = filter
         # Every event this subscription receives live has an id above this one.
         self.live_after = live_after
+        # A primary WAL position past the commit of `live_after` (None without a read router).
+        self.live_position = live_position
         self.reason: str | None = None
         # Called (synchronously) when the hub closes the subscription: a handler blocked writing to
         # a client that does not read can only be released by aborting its connection.
@@ -198,12 +208,15 @@ class EventHub(Service):
         poll_seconds: float = 30.0,
         reconnect_max_seconds: float = 10.0,
         query_timeout_seconds: float = 30.0,
+        reads: ReadRouter | None = None,
     ) -> None:
         # A healthy client receives a whole batch before it can drain any of it.
         if queue_size < batch_rows:
             raise ValueError("queue_size must hold at least one batch (batch_rows)")
         super().__init__()
         self._connect = connect
+        self._reads = reads  # None: rows are read on the listening connection
+        self._position: int | None = None  # past the commit of the newest row published (with `reads`)
         self.batch_rows = batch_rows
         self.queue_size = queue_size
         self.max_subscribers = max_subscribers
@@ -267,7 +280,8 @@ class EventHub(Service):
             raise RuntimeError("subscribe after wait_ready()")
         if len(self._subscriptions) >= self.max_subscribers:
             raise TooManySubscribers
-        sub = Subscription(filter=filter, queue_size=self.queue_size, live_after=self._last)
+        sub = Subscription(filter=filter, queue_size=self.queue_size, live_after=self._last,
+                           live_position=self._position)  # fmt: skip
         self._subscriptions.add(sub)
         return sub
 
@@ -310,6 +324,7 @@ class EventHub(Service):
             if self._last is None:
                 # Read after LISTEN: anything committed later is both notified and above this id.
                 self._last = await conn.fetchval(q("newest_transition_id"), timeout=self._query_timeout)
+                self._position = await self._primary_position(conn)
             else:
                 log.info("event feed: reconnected; catching up after transition %d", self._last)
             self._connected = True
@@ -330,22 +345,59 @@ class EventHub(Service):
             await _close(conn)
 
     async def _catch_up(self, conn: asyncpg.Connection) -> None:
+        # Taken before the rows are read anywhere: past every commit notified so far.
+        position = await self._primary_position(conn)
         if not self._subscriptions:
             # Nobody to send rows to: skip them rather than read every transition the writer stores.
             newest = await conn.fetchval(q("newest_transition_id"), timeout=self._query_timeout)
+            past_it = await self._primary_position(conn)
             if not self._subscriptions:  # still nobody: no one holds a live_after below `newest`
-                self._last = max(self._last, newest)
+                self._last, self._position = max(self._last, newest), past_it
                 return
         while True:
-            rows = await conn.fetch(q("transitions_after"), self._last, self.batch_rows, timeout=self._query_timeout)
+            after = self._last
+            rows = await self._fetch(conn, lambda c: c.fetch(q("transitions_after"), after, self.batch_rows,
+                                                             timeout=self._query_timeout), position=position)  # fmt: skip
             if not rows:
                 return
+            # Read after the rows: past their commits, for the replay of those who subscribe next.
+            past_them = await self._primary_position(conn)
             # No await between publishing and moving _last: subscribe() reads it as "published up to".
             self._publish([published(r) for r in rows])
-            self._last = rows[-1]["id"]
+            self._last, self._position = rows[-1]["id"], past_them
             if len(rows) < self.batch_rows:
                 return
             await asyncio.sleep(0)  # let subscribers' handlers drain their queues between batches
+
+    async def _primary_position(self, conn: asyncpg.Connection) -> int | None:
+        return await primary_position(conn) if self._reads is not None else None
+
+    async def _fetch(self, conn: asyncpg.Connection, work: Work[list[asyncpg.Record]], *,
+                     position: int | None) -> list[asyncpg.Record]:  # fmt: skip
+        if self._reads is None:
+            return await work(conn)
+        return await self._reads.read(work, replayed_past=position, patience=self._reads.bound)
+
+    async def replay(self, sub: Subscription, *, after: int) -> AsyncIterator[list[Published]]:
+        """`sub`'s events with ids in (after, sub.live_after], in batches, oldest first.
+
+        A connection is taken per batch, so a client reading slowly holds no pooled connection."""
+        if self._reads is None:
+            raise RuntimeError("replay needs a read router")
+        namespaces = sorted(sub.filter.namespaces) if sub.filter.namespaces is not None else None
+        runs = sorted(sub.filter.runs) if sub.filter.runs is not None else None
+        while after < sub.live_after:
+            start = after
+            rows = await self._reads.read(
+                lambda c: c.fetch(q("replay_transitions"), start, sub.live_after, namespaces, runs, self.batch_rows),
+                replayed_past=sub.live_position, patience=self._reads.bound,
+            )
+            if not rows:
+                return
+            yield [published(r) for r in rows]
+            after = rows[-1]["id"]
+            if len(rows) < self.batch_rows:
+                return
 
 
 async def _close(conn: asyncpg.Connection) -> None:
@@ -358,25 +410,6 @@ async def _close(conn: asyncpg.Connection) -> None:
     except asyncio.CancelledError:
         conn.terminate()
         raise
-
-
-async def replay(
-    pool: asyncpg.Pool, *, filter: Filter, after: int, until: int, batch_rows: int
-) -> AsyncIterator[list[Published]]:
-    """The subscriber's events with ids in (after, until], in batches, oldest first.
-
-    A connection is taken per batch, so a client reading slowly holds no pooled connection."""
-    namespaces = sorted(filter.namespaces) if filter.namespaces is not None else None
-    runs = sorted(filter.runs) if filter.runs is not None else None
-    while after < until:
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(q("replay_transitions"), after, until, namespaces, runs, batch_rows)
-        if not rows:
-            return
-        yield [published(r) for r in rows]
-        after = rows[-1]["id"]
-        if len(rows) < batch_rows:
-            return
 
 
 def pool_connector(pool: asyncpg.Pool) -> Connect:
