@@ -20,6 +20,7 @@ from runledger.core.settings import Settings
 from runledger.store import connection as db
 from tests.support.mariadb import MariaDB, MariaDBUnavailable, running_mariadb
 from tests.support.postgres import create_database, create_template
+from tests.support.replicas import ReplicaCluster, running_cluster
 from tests.support.s3 import FaultyS3, MotoServer, S3Objects
 
 
@@ -37,6 +38,13 @@ def pg_server_uri() -> str:
     # A session leaves hundreds of databases behind: deleting gigabytes can outlast the last test's
     # timeout on a busy machine, so the files go in the background, after the server has stopped.
     subprocess.run(["sh", "-c", 'rm -rf "$0" >/dev/null 2>&1 &', str(root)], check=False)
+
+
+@pytest.fixture(scope="session")
+async def replica_cluster() -> AsyncIterator[ReplicaCluster]:
+    """A primary and two hot standbys for the session's `replicas` tests (each leaves them running)."""
+    async with running_cluster(standbys=2) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

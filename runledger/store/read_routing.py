@@ -218,7 +218,7 @@ class ReadRouter(Service):
         sent = time.monotonic()
         try:
             async with asyncio.timeout(timeout):
-                lsn = _lsn(await self.primary.pool.fetchval(q("primary_wal_position")))
+                lsn = await self.primary.pool.fetchval(q("primary_wal_position"))
             self._positions.add(at=sent, lsn=lsn)
             self._set(self.primary, OK, lag=0.0, detail="")
         except Exception as exc:  # noqa: BLE001 - whatever it is, it is shown and measured again next time
@@ -237,7 +237,7 @@ class ReadRouter(Service):
             self._set(target, PROMOTED, lag=None, detail="no longer in recovery: it is a primary now")
             return
         if primary_known:
-            lag = self._positions.age_of(_lsn(row["replayed"]), now=time.monotonic())
+            lag = self._positions.age_of(row["replayed"], now=time.monotonic())
         else:
             lag = row["own_lag_seconds"]
         if lag is None or lag > self.bound:
@@ -272,23 +272,14 @@ _STALE = object()  # the standby is not recent enough for this read: try the nex
 
 async def _wait_replayed(conn: asyncpg.Connection, lsn: int, *, patience: float) -> None:
     deadline = time.monotonic() + patience
-    while not await conn.fetchval(q("replayed_past"), _lsn_text(lsn)) and time.monotonic() < deadline:
+    while not await conn.fetchval(q("replayed_past"), lsn) and time.monotonic() < deadline:
         await asyncio.sleep(_REPLAY_POLL_SECONDS)
 
 
 async def primary_position(conn: asyncpg.Connection) -> int:
-    """Where the primary's WAL ends now, committed or not yet flushed, as a number: a standby that
-    replayed past it shows every commit the primary reported before (`read(replayed_past=)`)."""
-    return _lsn(await conn.fetchval(q("primary_insert_position")))
-
-
-def _lsn(text: str) -> int:
-    high, _, low = text.partition("/")
-    return (int(high, 16) << 32) | int(low, 16)
-
-
-def _lsn_text(lsn: int | None) -> str | None:
-    return None if lsn is None else f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+    """Where the primary's WAL ends now, flushed or not (asyncpg reads a pg_lsn as an int): a
+    standby that replayed past it shows every commit the primary reported before."""
+    return await conn.fetchval(q("primary_insert_position"))
 
 
 def target_name(dsn: str) -> str:

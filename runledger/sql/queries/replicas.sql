@@ -2,12 +2,12 @@
 -- primary's flushed WAL is what it streams, a standby's replay position is what its readers see.
 
 -- name: primary_wal_position
-SELECT pg_current_wal_flush_lsn()::text;
+SELECT pg_current_wal_flush_lsn();
 
 -- name: primary_insert_position
 -- Past every commit already reported, flushed or not (synchronous_commit = off reports before the
 -- flush): what the event feed waits for a standby to replay before it reads there.
-SELECT pg_current_wal_insert_lsn()::text;
+SELECT pg_current_wal_insert_lsn();
 
 -- name: standby_position
 -- A standby's own view: whether it still replays, where it is, and, for when the primary does not
@@ -15,7 +15,7 @@ SELECT pg_current_wal_insert_lsn()::text;
 -- last transaction it replayed. (A standby that lost its primary receives nothing more and then
 -- reads as current, which it is as long as nothing else is written.)
 SELECT pg_is_in_recovery() AS standby,
-       pg_last_wal_replay_lsn()::text AS replayed,
+       pg_last_wal_replay_lsn() AS replayed,
        CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0
             ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
        END AS own_lag_seconds;
