@@ -44,7 +44,7 @@ from runledger.agent.source_databases import SourceDatabase, SourceError, redact
 from runledger.api import prometheus, serving
 from runledger.api.app import create_app
 from runledger.api.feed import HUB
-from runledger.api.keys import LIVENESS_CHECKS, OBJECT_STORE, READINESS_CHECKS
+from runledger.api.keys import LIVENESS_CHECKS, OBJECT_STORE, READINESS_CHECKS, READS
 from runledger.api.prometheus import Source, indexer_metrics, openlineage_metrics
 from runledger.api.responses import model_response
 from runledger.core.kube_client import client
@@ -226,8 +226,9 @@ async def serving_api(app: web.Application, *, settings: Settings, host: str, po
 
 
 def api_parts(app: web.Application) -> list[Service]:
-    """The long-running parts the served app runs itself (its event feed), for its owner to watch."""
-    return [app[HUB]] if HUB in app else []
+    """The long-running parts the served app runs itself (its read router, its event feed), for its
+    owner to watch."""
+    return [app[key] for key in (READS, HUB) if key in app]
 
 
 @contextlib.contextmanager
@@ -553,7 +554,8 @@ async def save_final_checkpoints(*, agent: cluster.ClusterAgent, ingestor: Inges
 
 
 async def run_api(settings: Settings, *, host: str, port: int, announce=print) -> int:
-    """`runledger api`: the read API alone (a read replica)."""
+    """`runledger api`: the read API alone (one of several API replicas), reading from the standbys of
+    RUNLEDGER_DATABASE_REPLICA_URLS when set; the primary is still needed to migrate at start-up."""
     database = await resolve_database(settings)
     async with answering_health_checks(settings, host=host, port=port):
         await migrate_database(database.dsn, settings=settings)
