@@ -103,7 +103,7 @@ def meaning_text(field: FieldInfo) -> str:
 
 # Concerns as `--help` groups them, by the first word of a field's name.
 CONCERNS: dict[str, tuple[str, ...]] = {
-    "database": ("database", "data"),
+    "database": ("database", "data", "replica"),
     "cluster": ("source", "kube", "watch", "shard"),
     "Argo's database and pod names": ("argo",),
     "ingest": ("ingest", "replay"),

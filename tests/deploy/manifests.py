@@ -29,7 +29,7 @@ DEPLOY = ROOT / "deploy"
 
 # The installs of runledger itself; each has the Deployment, its RBAC and its Service.
 # The sharded overlay is two copies of the base (tests/deploy/test_sharded_overlay_is_two_copies_of_the_base.py).
-RUNLEDGER_VARIANTS = ("base", "kubeflow", "namespaced")
+RUNLEDGER_VARIANTS = ("base", "kubeflow", "namespaced", "read-replicas")
 VARIANTS = (*RUNLEDGER_VARIANTS, "sharded", "base+servicemonitor", "postgres")
 
 _DIRECTORIES = {
@@ -37,6 +37,7 @@ _DIRECTORIES = {
     "kubeflow": DEPLOY / "overlays" / "kubeflow",
     "namespaced": DEPLOY / "overlays" / "namespaced",
     "sharded": DEPLOY / "overlays" / "sharded",
+    "read-replicas": DEPLOY / "overlays" / "read-replicas",
     "postgres": DEPLOY / "postgres",
 }
 

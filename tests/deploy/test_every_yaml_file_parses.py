@@ -29,6 +29,6 @@ def test_variant_renders_to_objects(variant: str):
 
 def test_every_kustomization_under_deploy_is_rendered_by_some_variant():
     directories = {p.parent.relative_to(DEPLOY).as_posix() for p in DEPLOY.rglob("kustomization.yaml")}
-    assert directories == {"base", "overlays/kubeflow", "overlays/namespaced", "components/servicemonitor",
-                           "overlays/sharded", "overlays/sharded/shard-0", "overlays/sharded/shard-1",
-                           "postgres"}  # fmt: skip
+    assert directories == {"base", "overlays/kubeflow", "overlays/namespaced", "overlays/read-replicas",
+                           "components/servicemonitor", "overlays/sharded", "overlays/sharded/shard-0",
+                           "overlays/sharded/shard-1", "postgres"}  # fmt: skip

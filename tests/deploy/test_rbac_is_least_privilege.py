@@ -31,6 +31,7 @@ EXPECTED = {
     "base": {"cluster": READ | REVIEWS, "default": LEASES},
     "kubeflow": {"cluster": READ | REVIEWS, "kubeflow": LEASES},
     "namespaced": {"cluster": REVIEWS, "ml-team": READ | LEASES},
+    "read-replicas": {"cluster": READ | REVIEWS, "default": LEASES},
 }
 
 

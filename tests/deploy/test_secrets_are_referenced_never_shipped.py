@@ -18,6 +18,8 @@ EXPECTED_REFS = {
                 ("runledger-s3", "secretkey", True)},
     "base+servicemonitor": {("runledger-database", "url", False), ("runledger-s3", "accesskey", True),
                             ("runledger-s3", "secretkey", True)},
+    "read-replicas": {("runledger-database", "url", False), ("runledger-database", "replica-urls", False),
+                      ("runledger-s3", "accesskey", True), ("runledger-s3", "secretkey", True)},
     "postgres": {("runledger-postgres", "password", False)},
 }  # fmt: skip
 
