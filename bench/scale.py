@@ -116,7 +116,7 @@ async def reads_by_target(session: aiohttp.ClientSession, base: str) -> dict[str
             labels, value = line.rsplit(" ", 1)
             role = labels.split('role="', 1)[1].split('"', 1)[0]
             target = labels.split('target="', 1)[1].split('"', 1)[0]
-            found[role if role == "primary" else f"standby {target.split('/')[-2]}"] = float(value)
+            found[role if role == "primary" else target.split("/")[-2].split(":")[0]] = float(value)
     return found
 
 
@@ -125,7 +125,7 @@ async def measure(cluster: ReplicaCluster, *, setup: str, replicas: list[Node], 
     proc, base = await start_api(cluster, replicas=replicas)
     result = Round(setup=setup)
     groups = {"api": psutil.Process(proc.pid), "primary": postmaster(cluster.primary),
-              **{f"standby {n.name}": postmaster(n) for n in cluster.standbys}, "load": psutil.Process()}  # fmt: skip
+              **{n.name: postmaster(n) for n in cluster.standbys}, "load": psutil.Process()}  # fmt: skip
     rng = random.Random(0)
     paths = ["/api/v1/runs?limit=20", *(f"/api/v1/runs/{i}" for i in run_ids), *(f"/api/v1/runs/{i}/steps" for i in run_ids)]
     try:
@@ -172,14 +172,14 @@ def report(rounds: list[Round], *, concurrency: int) -> None:
     print(f"\n{len(rounds) // 2} rounds each, {concurrency} concurrent clients, {os.cpu_count()} cores, "
           f"1-min load average at the end {load:.1f}; medians of the rounds:\n")  # fmt: skip
     by = {s: [r for r in rounds if r.setup == s] for s in ("primary alone", "two standbys")}
-    groups = ["api", "primary", *sorted({g for r in rounds for g in r.cpu if g.startswith("standby")}), "load"]
-    print(f"{'':<24}" + "".join(f"{s:>16}" for s in by) + f"{'ratio':>9}")
+    groups = ["api", "primary", *sorted({g for r in rounds for g in r.cpu if g not in ("api", "primary", "load")}), "load"]
+    print(f"{'':<26}" + "".join(f"{s:>16}" for s in by) + f"{'ratio':>9}")
     rows = [("requests/s", lambda r: r.rate), ("errors", lambda r: r.errors),
             *((f"CPU ms/request: {g}", lambda r, g=g: r.cpu_ms(g)) for g in groups)]  # fmt: skip
     for name, value in rows:
         medians = [statistics.median(value(r) for r in rs) for rs in by.values()]
         ratio = f"{medians[1] / medians[0]:>9.2f}" if medians[0] else f"{'':>9}"
-        print(f"{name:<24}" + "".join(f"{m:>16.2f}" for m in medians) + ratio)
+        print(f"{name:<26}" + "".join(f"{m:>16.2f}" for m in medians) + ratio)
     last = by["two standbys"][-1]
     total = sum(last.reads.values()) or 1
     print("\nshare of reads with two standbys (last round): "

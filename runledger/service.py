@@ -82,6 +82,14 @@ class Database:
 
 
 async def resolve_database(settings: Settings) -> Database:
+    for url in settings.replica_urls:
+        check_database_url(url, setting="RUNLEDGER_DATABASE_REPLICA_URLS")
+    if settings.replica_urls and not settings.database_url:
+        raise CommandError(
+            "RUNLEDGER_DATABASE_REPLICA_URLS needs RUNLEDGER_DATABASE_URL: set it to the primary the standbys "
+            "stream from (writes, migrations and the event feed stay there)",
+            code=2,
+        )
     if settings.database_url:
         check_database_url(settings.database_url)
         return Database(settings.database_url, "the Postgres at RUNLEDGER_DATABASE_URL")
@@ -89,7 +97,7 @@ async def resolve_database(settings: Settings) -> Database:
     return Database(dsn, f"an embedded Postgres in {settings.embedded_pgdata}")
 
 
-def check_database_url(url: str) -> None:
+def check_database_url(url: str, *, setting: str = "RUNLEDGER_DATABASE_URL") -> None:
     parts = urlsplit(url)
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
@@ -97,9 +105,11 @@ def check_database_url(url: str) -> None:
     except ValueError:
         ok = False
     if not ok:
+        what = ("or unset it for the embedded Postgres" if setting == "RUNLEDGER_DATABASE_URL"
+                else "one per hot standby, separated by commas")  # fmt: skip
         raise CommandError(
-            f"RUNLEDGER_DATABASE_URL {redacted(url)} is not a Postgres URL: "
-            "set it to postgresql://USER:PASSWORD@HOST:5432/DATABASE, or unset it for the embedded Postgres",
+            f"{setting} {redacted(url)} is not a Postgres URL: set it to postgresql://USER:PASSWORD@HOST:5432/DATABASE, "
+            + what,
             code=2,
         )
 

@@ -131,7 +131,11 @@ class ReadRouter(Service):
 
     async def _close(self) -> None:
         for target in self.standbys:
-            target.pool.terminate()
+            try:
+                async with asyncio.timeout(5):
+                    await target.pool.close()
+            except TimeoutError:
+                target.pool.terminate()  # a standby that stopped answering holds no one up
         self.standbys.clear()
 
     # --- reads ------------------------------------------------------------------------------

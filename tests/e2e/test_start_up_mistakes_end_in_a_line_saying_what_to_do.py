@@ -67,6 +67,16 @@ MISTAKES = {
         args=lambda _: ["migrate"], env=dsn(f"postgresql://runledger:{PASSWORD}@db:port/runledger"),
         code=2, says=("RUNLEDGER_DATABASE_URL", "postgresql://"),
     ),
+    "a mysql standby": Mistake(
+        args=lambda _: ["api"],
+        env=lambda dsn, tmp: {**real_db(dsn, tmp), "RUNLEDGER_DATABASE_REPLICA_URLS": f"mysql://r:{PASSWORD}@db/runledger"},
+        code=2, says=("RUNLEDGER_DATABASE_REPLICA_URLS", "postgresql://", "hot standby"),
+    ),
+    "standbys without a primary": Mistake(
+        args=lambda _: ["api"],
+        env=lambda _, tmp: {"RUNLEDGER_DATA_DIR": str(tmp), "RUNLEDGER_DATABASE_REPLICA_URLS": "postgresql://r@db/runledger"},
+        code=2, says=("RUNLEDGER_DATABASE_REPLICA_URLS", "RUNLEDGER_DATABASE_URL", "primary"),
+    ),
     "a directory to replay": Mistake(
         args=lambda tmp: ["replay", a_directory(tmp)], env=real_db, code=2, says=("recordings", "directory"),
     ),
