@@ -144,7 +144,7 @@ class ReadRouter(Service):
                    patience: float = 0.0) -> T:  # fmt: skip
         """`work(conn)` in a read-only REPEATABLE READ snapshot on the first target that can take it.
 
-        `custom_plans`: the statements bind user filters (plan each anew; see limit_statement_time).
+        `custom_plans`: the statements bind user filters (plan each anew; see begin_read).
         `replayed_past`: the snapshot must show everything up to this primary WAL position; a standby
         not there yet is waited for up to `patience` seconds before the next target is tried."""
         for target in self._candidates():
