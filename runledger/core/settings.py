@@ -50,13 +50,8 @@ class Settings(BaseSettings):
         default=5.0,
         gt=0,
         description="Oldest data a read from a standby may see, seconds: a standby further behind the primary "
-        "gets no reads until it catches up (the primary answers when none qualifies).",
-    )
-    replica_check_seconds: float = Field(
-        default=1.0,
-        gt=0,
-        description="How often each standby's state and replay lag are measured, seconds. Keep it well below "
-        "the lag bound: a standby stopped or promoted between two checks is also caught by each read.",
+        "gets no reads until it catches up (the primary answers when none qualifies). Standbys are measured "
+        "five times within it, at most once a second.",
     )
 
     # --- ingest ---------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def command_help(*, concerns: list[str]) -> str:
             if name.split("_", 1)[0] in heads
         ]
         lines.append(f"  {concern}:")
-        lines.extend(textwrap.wrap("  ".join(fields), width=110, initial_indent="    ", subsequent_indent="    ",
+        lines.extend(textwrap.wrap("  ".join(fields), width=120, initial_indent="    ", subsequent_indent="    ",
                                    break_on_hyphens=False))  # fmt: skip
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ RUNLEDGER_DATABASE_REPLICA_URLS and, last, the primary. A standby is chosen only
 RUNLEDGER_REPLICA_MAX_LAG_SECONDS. Among those the least busy one takes the read (ties in turn).
 
 How far behind: the monitor (a long-running part of its own) samples the primary's flushed WAL
-position every RUNLEDGER_REPLICA_CHECK_SECONDS and keeps a short history of (time, position). A
+position five times per lag bound (at most once a second) and keeps a short history of (time, position). A
 standby that has replayed the position the primary had at time t holds every transaction committed
 before t, so its lag is the age of the newest sample it has replayed. Positions, not the standby's
 last replayed commit time, because an idle primary commits nothing and a current standby would look
@@ -107,6 +107,8 @@ class ReadRouter(Service):
         super().__init__()
         self.settings = settings
         self.bound = settings.replica_max_lag_seconds
+        # Often enough that a standby falling behind is seen well within the bound; each read checks too.
+        self.check_seconds = min(1.0, self.bound / 5)
         self.primary = Target(name="primary", role=PRIMARY, pool=primary, state=UNKNOWN)
         self.standbys: list[Target] = []
         self._dsns = settings.replica_urls
@@ -214,11 +216,11 @@ class ReadRouter(Service):
 
     async def _monitor(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.replica_check_seconds)
+            await asyncio.sleep(self.check_seconds)
             await self._check_all()
 
     async def _check_all(self) -> None:
-        timeout = max(self.settings.replica_check_seconds, 1.0)
+        timeout = max(self.check_seconds, 1.0)
         sent = time.monotonic()
         try:
             async with asyncio.timeout(timeout):

@@ -355,9 +355,8 @@ class EventHub(Service):
                 self._last, self._position = max(self._last, newest), past_it
                 return
         while True:
-            after = self._last
-            rows = await self._fetch(conn, lambda c: c.fetch(q("transitions_after"), after, self.batch_rows,
-                                                             timeout=self._query_timeout), position=position)  # fmt: skip
+            rows = await self._fetch(conn, lambda c, after=self._last: c.fetch(
+                q("transitions_after"), after, self.batch_rows, timeout=self._query_timeout), position=position)  # fmt: skip
             if not rows:
                 return
             # Read after the rows: past their commits, for the replay of those who subscribe next.
@@ -387,11 +386,9 @@ class EventHub(Service):
         namespaces = sorted(sub.filter.namespaces) if sub.filter.namespaces is not None else None
         runs = sorted(sub.filter.runs) if sub.filter.runs is not None else None
         while after < sub.live_after:
-            start = after
-            rows = await self._reads.read(
-                lambda c: c.fetch(q("replay_transitions"), start, sub.live_after, namespaces, runs, self.batch_rows),
-                replayed_past=sub.live_position, patience=self._reads.bound,
-            )
+            query = (q("replay_transitions"), after, sub.live_after, namespaces, runs, self.batch_rows)
+            rows = await self._reads.read(lambda c, query=query: c.fetch(*query), replayed_past=sub.live_position,
+                                          patience=self._reads.bound)  # fmt: skip
             if not rows:
                 return
             yield [published(r) for r in rows]

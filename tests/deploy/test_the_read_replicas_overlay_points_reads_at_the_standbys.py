@@ -20,6 +20,6 @@ def test_the_standbys_urls_come_from_the_database_secret_beside_the_primarys():
 def test_a_lag_bound_is_set_and_the_rest_is_the_base():
     config = one(rendered("read-replicas"), "ConfigMap", "runledger-config")["data"]
     base = one(rendered("base"), "ConfigMap", "runledger-config")["data"]
-    assert float(config.pop("RUNLEDGER_REPLICA_MAX_LAG_SECONDS")) > float(config.pop("RUNLEDGER_REPLICA_CHECK_SECONDS"))
+    assert float(config.pop("RUNLEDGER_REPLICA_MAX_LAG_SECONDS")) > 0
     assert config == base
     assert set(env_of("read-replicas")) - set(env_of("base")) == {"RUNLEDGER_DATABASE_REPLICA_URLS"}

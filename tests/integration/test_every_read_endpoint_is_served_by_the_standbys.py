@@ -21,7 +21,7 @@ pytestmark = pytest.mark.replicas
 @pytest.fixture
 def replica_settings(replica_cluster, tmp_path) -> Settings:
     return Settings(
-        data_dir=tmp_path, database_pool_max=4, replica_max_lag_seconds=5.0, replica_check_seconds=0.1,
+        data_dir=tmp_path, database_pool_max=4, replica_max_lag_seconds=5.0,
         database_replica_urls=",".join(s.uri() for s in replica_cluster.standbys),
     )  # fmt: skip
 

@@ -14,7 +14,7 @@ from runledger.store import connection as db
 from runledger.store.read_routing import DOWN, LAGGING, OK, PROMOTED, ReadRouter
 from tests.support.read_load import Load, reading_under_writes
 from tests.support.replicas import Node, ReplicaCluster
-from tests.support.waiting import eventually
+from tests.support.waiting import holds
 
 pytestmark = pytest.mark.replicas
 
@@ -25,7 +25,7 @@ BOUND = 1.0
 async def routed(cluster: ReplicaCluster, standbys: list[Node], tmp_path: Path) -> AsyncIterator[ReadRouter]:
     settings = Settings(
         data_dir=tmp_path, database_pool_max=4, database_replica_urls=",".join(s.uri() for s in standbys),
-        replica_max_lag_seconds=BOUND, replica_check_seconds=0.1,
+        replica_max_lag_seconds=BOUND,
     )  # fmt: skip
     pool = await db.create_pool(cluster.primary.uri(), settings=settings)
     try:
@@ -55,16 +55,16 @@ async def test_a_standby_that_stops_and_comes_back_costs_no_read(replica_cluster
     async with routed(replica_cluster, [one, two], tmp_path) as router, reading_under_writes(
         replica_cluster, router
     ) as load:
-        await eventually(lambda: _true(reads_on(router, one) > 20 and reads_on(router, two) > 20))
+        await holds(lambda: reads_on(router, one) > 20 and reads_on(router, two) > 20)
         try:
             await replica_cluster.stop(one, mode="immediate")
-            await eventually(lambda: _true(state_of(router, one) == DOWN))
+            await holds(lambda: state_of(router, one) == DOWN)
             await load.more_reads(200)
         finally:
             await replica_cluster.start(one)
-        await eventually(lambda: _true(state_of(router, one) == OK), timeout=30)
+        await holds(lambda: state_of(router, one) == OK, timeout=30)
         before = reads_on(router, one)
-        await eventually(lambda: _true(reads_on(router, one) > before + 20))
+        await holds(lambda: reads_on(router, one) > before + 20)
     assert_clean(load)
     assert router.primary.reads < load.reads  # the standbys took reads all along
 
@@ -75,14 +75,14 @@ async def test_a_standby_whose_replay_is_paused_gets_no_read_past_the_bound(repl
     async with routed(replica_cluster, [one, two], tmp_path) as router, reading_under_writes(
         replica_cluster, router
     ) as load:
-        await eventually(lambda: _true(reads_on(router, one) > 20))
+        await holds(lambda: reads_on(router, one) > 20)
         try:
             await replica_cluster.set_replay(one, paused=True)
-            await eventually(lambda: _true(state_of(router, one) == LAGGING), timeout=10)
+            await holds(lambda: state_of(router, one) == LAGGING, timeout=10)
             await load.more_reads(200)
         finally:
             await replica_cluster.set_replay(one, paused=False)
-        await eventually(lambda: _true(state_of(router, one) == OK), timeout=30)
+        await holds(lambda: state_of(router, one) == OK, timeout=30)
         lagging = next(t for t in router.standbys if t.name.startswith(str(one.socket_dir)))
     assert_clean(load)
     assert lagging.lag_seconds is not None and lagging.lag_seconds <= BOUND
@@ -95,9 +95,9 @@ async def test_a_promoted_standby_is_left_out_at_once(replica_cluster, tmp_path)
         async with routed(replica_cluster, [three], tmp_path) as router, reading_under_writes(
             replica_cluster, router
         ) as load:
-            await eventually(lambda: _true(reads_on(router, three) > 20))
+            await holds(lambda: reads_on(router, three) > 20)
             await replica_cluster.promote(three)
-            await eventually(lambda: _true(state_of(router, three) == PROMOTED))
+            await holds(lambda: state_of(router, three) == PROMOTED)
             await load.more_reads(200)
             reads_when_promoted = reads_on(router, three)
             await load.more_reads(100)
@@ -105,7 +105,3 @@ async def test_a_promoted_standby_is_left_out_at_once(replica_cluster, tmp_path)
         assert_clean(load)
     finally:
         await replica_cluster.remove(three)
-
-
-async def _true(value: bool) -> bool:
-    return value

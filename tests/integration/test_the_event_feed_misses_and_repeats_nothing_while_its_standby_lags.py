@@ -10,8 +10,14 @@ import pytest
 
 from runledger.api.keys import READS
 from runledger.core.settings import Settings
-from tests.support.event_streams import as_stored, open_stream, serve_feed, stored_transitions
-from tests.support.waiting import eventually
+from runledger.store.read_routing import OK
+from tests.support.event_streams import (
+    as_stored,
+    open_stream,
+    serve_feed,
+    stored_transitions,
+)
+from tests.support.waiting import eventually, holds
 
 pytestmark = pytest.mark.replicas
 
@@ -30,7 +36,7 @@ async def test_streams_get_every_transition_once_while_the_standby_lags_and_afte
     standby = replica_cluster.standbys[0]
     settings = Settings(
         data_dir=tmp_path, database_pool_max=4, database_replica_urls=standby.uri(),
-        replica_max_lag_seconds=1.0, replica_check_seconds=0.1,
+        replica_max_lag_seconds=1.0,
     )  # fmt: skip
     run_id = f"feed-{uuid.uuid4().hex[:8]}"
     primary = await replica_cluster.primary.connect()
@@ -59,6 +65,7 @@ async def test_streams_get_every_transition_once_while_the_standby_lags_and_afte
                     await replica_cluster.set_replay(standby, paused=False)
 
                 await eventually(lambda: replica_cluster.caught_up(standby))
+                await holds(lambda: target.state == OK)  # the monitor took it back
                 before = target.reads
                 await insert_transitions(primary, run_id=run_id, count=4)
                 last = await live.take(4)
@@ -68,3 +75,4 @@ async def test_streams_get_every_transition_once_while_the_standby_lags_and_afte
         await primary.close()
     assert as_stored(first + during + after_resume + last) == stored
     assert as_stored(replayed) == stored[2 : 2 + 11]
+

@@ -20,8 +20,7 @@ def monitors() -> list[asyncio.Task]:
 
 
 async def test_entering_measures_every_standby_and_leaving_closes_their_pools(replica_cluster, tmp_path):
-    settings = Settings(data_dir=tmp_path, database_replica_urls=",".join(s.uri() for s in replica_cluster.standbys),
-                        replica_check_seconds=0.1)  # fmt: skip
+    settings = Settings(data_dir=tmp_path, database_replica_urls=",".join(s.uri() for s in replica_cluster.standbys))
     await replica_cluster.wait_caught_up()
     primary = await db.create_pool(replica_cluster.primary.uri(), settings=settings)
     try:

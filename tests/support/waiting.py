@@ -15,3 +15,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 1
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def holds(check: Callable[[], bool], *, timeout: float = 10.0) -> None:
+    """`eventually`, for a condition that needs no await (a counter, a state)."""
+
+    async def checked() -> bool:
+        return check()
+
+    await eventually(checked, timeout=timeout)
