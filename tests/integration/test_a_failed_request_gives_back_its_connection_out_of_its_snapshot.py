@@ -7,28 +7,23 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from runledger.api import keys
-from runledger.api.snapshot import snapshot
 from runledger.store import connection as db
-
-
-def request_for(pool, settings) -> web.Request:
-    app = web.Application()
-    app[keys.POOL], app[keys.SETTINGS] = pool, settings
-    return type("FakeRequest", (), {"app": app})()  # snapshot() only reads request.app
+from runledger.store.read_routing import ReadRouter
 
 
 async def test_a_failed_request_leaves_its_connection_outside_any_transaction(dsn, settings):
     one = await db.create_pool(dsn, settings=settings.model_copy(update={"database_pool_min": 1, "database_pool_max": 1}))
     try:
-        request = request_for(one, settings.model_copy(update={"api_statement_timeout_ms": 50}))
-        with pytest.raises(web.HTTPNotFound):
-            async with snapshot(request) as conn:
+        async with ReadRouter(primary=one, settings=settings.model_copy(update={"api_statement_timeout_ms": 50})) as reads:
+
+            async def not_found(conn: asyncpg.Connection) -> None:
                 await conn.fetchval("SELECT 1")
                 raise web.HTTPNotFound()
-        with pytest.raises(asyncpg.QueryCanceledError):
-            async with snapshot(request) as conn:
-                await conn.execute("SELECT pg_sleep(2)")
+
+            with pytest.raises(web.HTTPNotFound):
+                await reads.read(not_found)
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await reads.read(lambda conn: conn.execute("SELECT pg_sleep(2)"))
         async with one.acquire() as same:
             assert not same.is_in_transaction()
             assert await same.fetchval("SHOW transaction_read_only") == "off"
