@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.api import auth, keys
 from runledger.api.responses import model_response
-from runledger.api.snapshot import snapshot
+from runledger.api.snapshot import read
 from runledger.store import pipeline_stats as stats
 from runledger.store.errors import BadRequest
 
@@ -41,9 +41,8 @@ async def _answer(request: web.Request, *, pipeline: str | None) -> web.Response
     settings = request.app[keys.SETTINGS]
     prices = stats.UnitPrices(cpu_hour=settings.cost_cpu_hour, memory_gib_hour=settings.cost_memory_gib_hour,
                           gpu_hour=settings.cost_gpu_hour)  # fmt: skip
-    async with snapshot(request) as conn:
-        answer = await stats.read_stats(conn, since=since, until=until, namespaces=namespaces, pipeline=pipeline,
-                                        prices=prices)  # fmt: skip
+    answer = await read(request, lambda conn: stats.read_stats(conn, since=since, until=until, namespaces=namespaces,
+                                                               pipeline=pipeline, prices=prices))  # fmt: skip
     return model_response(answer)
 
 

@@ -45,7 +45,7 @@ def endpoints(run_id: str) -> list[str]:
         "/api/v1/runs", f"/api/v1/runs/{run_id}", f"/api/v1/runs/{run_id}/steps", f"/api/v1/runs/{run_id}/timeline",
         f"/api/v1/runs/{run_id}/metrics", f"/api/v1/runs/compare?ids={run_id}", "/api/v1/artifacts",
         f"/api/v1/lineage?node=run:{run_id}", "/apis/v1beta1/runs", "/apis/v2beta1/runs",
-        f"/apis/v2beta1/runs/{run_id}", f"/apis/v1beta1/runs/{run_id}",
+        f"/apis/v2beta1/runs/{run_id}", f"/apis/v1beta1/runs/{run_id}", "/api/v1/stats/pipelines",
     ]  # fmt: skip
 
 
