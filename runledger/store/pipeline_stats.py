@@ -2,7 +2,8 @@
 
 The rollups (migration 0020, kept by ``store/rollups``) hold per pipeline, template, namespace and
 UTC day of run creation: counts, sums and log-scale histograms, and the same for every namespace at
-once. A window is whole days, so a week costs a few rows per pipeline, not a scan of its runs; a
+once, of the finished runs; the few runs in flight are added from their own rows (migration 0021),
+so every figure counts them as it did. A window is whole days, so a week costs a few rows per pipeline, not a scan of its runs; a
 day is the grain because every finer one multiplies what each write and each read touches. Counts and sums are exact; a percentile is its histogram
 bucket's geometric middle, within ``PERCENTILE_RELATIVE_ERROR`` of the true (nearest-rank) value,
 or ``PERCENTILE_ABSOLUTE_ERROR_S`` below one second.
@@ -13,7 +14,7 @@ A figure without data is None, with the reason in the answer's ``missing``; neve
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,6 +31,8 @@ MEMORY_BASE_GIB = 100 / 1024  # Argo counts memory in seconds of 100Mi
 NO_PRICES = "no unit price configured (RUNLEDGER_COST_CPU_HOUR, RUNLEDGER_COST_MEMORY_GIB_HOUR, RUNLEDGER_COST_GPU_HOUR)"
 EVERY_NAMESPACE = "*"  # the rollups' rows of all namespaces at once
 DAY = timedelta(days=1)
+SUMS = ("n", "succeeded", "failed", "other", "duration_n", "duration_sum", "queue_n", "queue_sum", "retries", "flaky",
+        "cpu", "memory", "gpu", "resources_n")  # fmt: skip
 
 
 class UnitPrices(Out):
@@ -117,27 +120,47 @@ async def read_stats(
     """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`."""
     group, which = ("pipeline", "stats_every_pipeline") if pipeline is None else ("template", "stats_one_pipeline")
     fragments = {"group": group, "which": block(which), "window": block("stats_window")}
-    args = (since, until, sorted(namespaces) if namespaces is not None else [EVERY_NAMESPACE], pipeline)
-    totals = await conn.fetch(q("stats_totals", **fragments), *args)
-    causes: dict[str, list[Any]] = defaultdict(list)
+    read = sorted(namespaces) if namespaces is not None else None
+    args = (since, until, read if read is not None else [EVERY_NAMESPACE], pipeline)
+    totals = {r["key"]: dict(r) for r in await conn.fetch(q("stats_totals", **fragments), *args)}
+    causes: dict[str, Counter[str]] = defaultdict(Counter)
     for r in await conn.fetch(q("stats_causes", **fragments), *args):
-        causes[r["key"]].append(r)
-    buckets: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+        causes[r["key"]][r["cause"]] += r["n"]
+    buckets: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
     if pipeline is None:  # a list leaves the step histograms to each pipeline's templates: half the rows
         fragments["which"] = block("stats_every_pipeline_runs")
     for r in await conn.fetch(q("stats_buckets", **fragments), *args):
-        buckets[(r["key"], r["metric"])][r["bucket"]] = r["n"]
-    groups = [_group(t, causes[t["key"]], buckets, pipelines=pipeline is None, prices=prices) for t in totals]
+        buckets[(r["key"], r["metric"])][r["bucket"]] += r["n"]
+    in_flight = await conn.fetch(q("stats_in_flight"), since, until, read, pipeline)
+    _add_in_flight(in_flight, totals=totals, causes=causes, buckets=buckets, pipeline=pipeline)
+    groups = [_group(t, causes[key], buckets, pipelines=pipeline is None, prices=prices)
+              for key, t in totals.items() if t["n"] > 0 or t["retries"] > 0]  # fmt: skip
     if pipeline is not None:  # the run's own row first, then the templates by name
         groups.sort(key=lambda g: (g.name is not None, g.name or ""))
     return PipelineStats(
-        since=since, until=until, namespaces=sorted(namespaces) if namespaces is not None else None,
+        since=since, until=until, namespaces=read,
         pipeline=pipeline, percentile_relative_error=round(PERCENTILE_RELATIVE_ERROR, 4),
         prices=prices if prices.any() else None, groups=groups,
     )  # fmt: skip
 
 
-def _group(t: Any, causes: list[Any], buckets: dict, *, pipelines: bool, prices: UnitPrices) -> GroupStats:
+def _add_in_flight(rows: list[Any], *, totals: dict, causes: dict, buckets: dict, pipeline: str | None) -> None:
+    """The runs not finished yet, which the rollups leave out, added to the groups they fall in."""
+    for d in rows:
+        if pipeline is None and d["template"] != "":  # every pipeline: the runs' own rows
+            continue
+        key = d["pipeline"] if pipeline is None else d["template"]
+        if d["kind"] == "m":
+            t = totals.setdefault(key, {"key": key, **dict.fromkeys(SUMS, 0)})
+            for field in SUMS:
+                t[field] += d[field]
+        elif d["kind"] == "c":
+            causes[key][d["cause"]] += d["n"]
+        elif pipeline is not None or d["metric"] in ("duration", "queue"):
+            buckets[(key, d["metric"])][d["bucket"]] += d["n"]
+
+
+def _group(t: Any, causes: Counter[str], buckets: dict, *, pipelines: bool, prices: UnitPrices) -> GroupStats:
     key = t["key"]
     what = "run" if pipelines or key == "" else "step"
     missing: dict[str, str] = {}
@@ -175,6 +198,7 @@ def _group(t: Any, causes: list[Any], buckets: dict, *, pipelines: bool, prices:
 
 def _durations(histogram: dict[int, int] | None, count: int | None, total: Any) -> DurationStats | None:
     """The figures of a histogram, with the exact mean when its exact count and sum are kept."""
+    histogram = {bucket: n for bucket, n in (histogram or {}).items() if n > 0}
     if not histogram or count == 0:
         return None
     return DurationStats(
@@ -199,11 +223,13 @@ def bucket_value(bucket: int) -> float:
     return PERCENTILE_ABSOLUTE_ERROR_S if bucket == 0 else 2 ** ((bucket - 0.5) / BUCKETS_PER_DOUBLING)
 
 
-def _failures(rows: list[Any]) -> list[FailureCause]:
+def _failures(counts: Counter[str]) -> list[FailureCause]:
     found = []
-    for r in rows:
-        cause, _, detail = r["cause"].partition(": ")
-        found.append(FailureCause(cause=cause, detail=detail or None, count=r["n"]))
+    for full, n in counts.items():
+        if n <= 0:
+            continue
+        cause, _, detail = full.partition(": ")
+        found.append(FailureCause(cause=cause, detail=detail or None, count=n))
     return sorted(found, key=lambda f: (-f.count, f.cause, f.detail or ""))
 
 

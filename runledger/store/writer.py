@@ -40,7 +40,7 @@ import orjson
 
 from runledger.core.models import ArtifactRef, Run, RunState, Step
 from runledger.core.phases import Seen, run_phase_at, step_phase_at
-from runledger.store.rollups import rollups_kept
+from runledger.store.rollups import in_rollups, rollups_kept
 from runledger.store.sql_blocks import q
 from runledger.store.write_rows import (
     ArtifactRefRow,
@@ -221,6 +221,7 @@ class RunWriter:
                 await self._load_missing(conn, [i for i in ids if i not in self._cache])
                 batch = _Batch(outbox=self._lineage_outbox)
                 updates: dict[str, Persisted] = {}
+                finishing: list[str] = []  # runs that were or are finished: the others are not in the rollups
                 for state in states:
                     before = self._cache.get(state.run.id)
                     if before is not None and _conflicts(state, before):
@@ -236,7 +237,9 @@ class RunWriter:
                     else:
                         updates[state.run.id] = after
                         result.runs_written += 1
-                async with rollups_kept(conn, updates.keys()):
+                        if in_rollups(phase_before=before and before.phase, phase_after=after.phase):
+                            finishing.append(state.run.id)
+                async with rollups_kept(conn, finishing):
                     for name, sql, args, rows in batch.statements():
                         written = affected(await conn.execute(sql, *args))
                         if name == "upsert_runs" and written != rows:

@@ -7,6 +7,7 @@
 SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest($1::text[]) AS u (id) ORDER BY id;
 
 -- name: stats_contribution
+-- Of the runs finished (migration 0021): a run in flight contributes nothing.
 SELECT * FROM stats_contribution($1::text[]);
 
 -- name: stats_apply
@@ -22,23 +23,31 @@ SELECT {group} AS key, sum(n)::bigint AS n, sum(succeeded)::bigint AS succeeded,
        sum(resources_n)::bigint AS resources_n
 FROM stats_rollup
 WHERE {which} AND {window} AND namespace = ANY ($3::text[])
-GROUP BY 1
-HAVING sum(n) > 0 OR sum(retries) > 0;
+GROUP BY 1;
 
 -- name: stats_causes
 SELECT {group} AS key, cause, sum(n)::bigint AS n
 FROM stats_rollup_causes
 WHERE {which} AND {window} AND namespace = ANY ($3::text[])
-GROUP BY 1, 2
-HAVING sum(n) > 0;
+GROUP BY 1, 2;
 
 -- name: stats_buckets
 -- Every pipeline at once: the histograms of its runs (a pipeline's templates answer for its steps).
 SELECT {group} AS key, metric, bucket, sum(n)::bigint AS n
 FROM stats_rollup_buckets
 WHERE {which} AND {window} AND namespace = ANY ($3::text[])
-GROUP BY 1, 2, 3
-HAVING sum(n) > 0;
+GROUP BY 1, 2, 3;
+
+-- name: stats_in_flight
+-- The rollups hold finished runs only: the figures of the runs not finished yet created on the UTC days
+-- from $1 to $2 (exclusive), in the namespaces $3 (NULL: all), of the pipeline $4 (NULL: every one), from
+-- their rows (a few are in flight at any time: runs_unfinished finds them).
+SELECT * FROM stats_facts(ARRAY(
+    SELECT id FROM runs
+    WHERE phase NOT IN ('Succeeded', 'Failed', 'Error') AND sort_at >= $1 AND sort_at < $2
+      AND ($3::text[] IS NULL OR namespace = ANY ($3::text[]))
+      AND ($4::text IS NULL OR coalesce(pipeline_name, '') = $4)
+));
 
 -- name: stats_window
 start >= $1 AND start < $2
