@@ -117,7 +117,11 @@ async def read_stats(
     conn: asyncpg.Connection, *, since: datetime, until: datetime, namespaces: frozenset[str] | None,
     pipeline: str | None, prices: UnitPrices,
 ) -> PipelineStats:  # fmt: skip
-    """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`."""
+    """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`.
+
+    In one snapshot (the API's reads are): a run finishing between the read of the rollups and that
+    of the runs in flight would otherwise be counted twice, or not at all.
+    """
     group, which = ("pipeline", "stats_every_pipeline") if pipeline is None else ("template", "stats_one_pipeline")
     fragments = {"group": group, "which": block(which), "window": block("stats_window")}
     read = sorted(namespaces) if namespaces is not None else None
