@@ -29,7 +29,7 @@ async def test_without_a_terminal_a_summary_line_with_rate_and_time_left_is_logg
     assert code == 0, err
     size = f"{path.stat().st_size / 1000:.1f} kB"
     lines = [line for line in err.splitlines() if "replay progress:" in line]
-    assert lines and all(re.search(rf"kB of {size}, [\d.]+ [k]?B/s, about \d+s left$", line) for line in lines), err
+    assert lines and all(re.search(rf"kB of {size}, [\d.]+ [kMG]?B/s, about \d+s left$", line) for line in lines), err
     assert re.search(rf"replay done in [\d.]+s: {size} of {size}, ", err), err
 
 

@@ -30,7 +30,7 @@ async def test_an_oversized_body_is_refused(api):
         "/api/v1/runs?limit=201",
         "/api/v1/artifacts?limit=100000",
         "/api/v1/runs?" + "&".join(f"label=k{i}" for i in range(21)),
-        "/api/v1/lineage?node=run:x&depth=21",
+        "/api/v1/lineage?node=run:x&depth=101",
         "/api/v1/lineage?node=run:x&limit=100000",
     ],
 )

@@ -26,9 +26,9 @@ async def test_while_migrations_run_healthz_is_200_and_readyz_503_then_the_api_t
     gate = asyncio.Event()
     migrate = service.migrate_database
 
-    async def held_migration(dsn: str):  # noqa: ANN202
+    async def held_migration(dsn: str, **options):  # noqa: ANN202
         await gate.wait()
-        return await migrate(dsn)
+        return await migrate(dsn, **options)
 
     monkeypatch.setattr(service, "migrate_database", held_migration)
     configured = settings.model_copy(update={"database_url": empty_dsn})
