@@ -92,7 +92,7 @@ from bench.s3_servers import (
     seaweedfs_binary,
     seaweedfs_server,
 )
-from runledger.core.settings import Settings
+from runledger.core.settings import ArtifactsSettings, DatabaseSettings, Settings
 from runledger.indexer.s3 import Location, ObjectStore, ObjectUnavailable
 from runledger.indexer.worker import ArtifactIndexer
 from runledger.store import connection as db
@@ -410,7 +410,7 @@ async def run_ceiling(server: str, urls: dict[str, str], objs: list[Obj], concur
 
 async def run_store(server: str, settings: Settings, objs: list[Obj], concurrency: int, meters: tuple) -> Result:
     """ObjectStore.head, C at a time, no database: the indexer's own HEAD path alone."""
-    store = ObjectStore(settings=settings)
+    store = ObjectStore(artifacts=settings.artifacts)
     latency = 0.0
     outcomes: Counter[str] = Counter()
 
@@ -437,7 +437,7 @@ async def run_store(server: str, settings: Settings, objs: list[Obj], concurrenc
 async def run_indexer(
     server: str, dsn: str, settings: Settings, n: int, meters: tuple, *, profile: cProfile.Profile | None = None
 ) -> Result:
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     timed = TimedPool(pool)
     try:
         indexer = ArtifactIndexer(pool=timed, settings=settings, poll_seconds=0.05)  # type: ignore[arg-type]
@@ -456,14 +456,14 @@ async def run_indexer(
     finally:
         await pool.close()
     s = indexer.stats
-    return Result("runledger indexer", server, n, w, s3_seconds=s.s3_seconds, workers=settings.artifacts_workers,
+    return Result("runledger indexer", server, n, w, s3_seconds=s.s3_seconds, workers=settings.artifacts.workers,
                   outcomes=s.outcomes, db_seconds=dict(timed.seconds), db_uses=dict(timed.uses),
                   loop_lag=lag.summary())  # fmt: skip
 
 
 async def run_naive(server: str, dsn: str, settings: Settings, meters: tuple) -> Result:
     """What a simple loop does: HEAD one object (same ObjectStore), write it, commit, next."""
-    store = ObjectStore(settings=settings)
+    store = ObjectStore(artifacts=settings.artifacts)
     conn = await db.connect(dsn)
     s3_seconds = 0.0
     try:
@@ -740,10 +740,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"embedded Postgres in {tmp / 'postgres'}")
 
     def settings_for(urls: dict[str, str]) -> Settings:
-        return Settings(
-            database_pool_max=4, database_statement_timeout_ms=0, artifacts_workers=args.concurrency,
-            artifacts_endpoint_map=urls, artifacts_access_key_id=ACCESS_KEY, artifacts_secret_access_key=SECRET_KEY,
-        )  # fmt: skip
+        return Settings(database=DatabaseSettings(pool_max=4, statement_timeout_ms=0), artifacts=ArtifactsSettings(workers=args.concurrency, endpoint_map=urls, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY))  # fmt: skip
 
     profile = cProfile.Profile() if args.profile else None
     measured = []

@@ -28,7 +28,7 @@ import asyncpg
 
 from bench.workflow_events import generate_events
 from runledger import service
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, LogSettings, Settings
 from runledger.store import embedded
 from tests.support.argo_database import archive_row, migration
 from tests.support.ingesting import write_events
@@ -97,7 +97,7 @@ async def main_async(args: argparse.Namespace) -> None:
     recording = write_events(tmp / "workflows.jsonl", [{"type": "ADDED", "object": wf} for wf in workflows])
 
     def settings_for(dsn: str) -> Settings:
-        return Settings(database_url=dsn, database_pool_max=8, database_statement_timeout_ms=0, log_level="WARNING")
+        return Settings(database=DatabaseSettings(url=dsn, pool_max=8, statement_timeout_ms=0), log=LogSettings(level="WARNING"))
 
     replay_dsn = await empty_database(server_dsn, "bench_replay")
     replay = await timed("replay", lambda out: service.run_replay(settings_for(replay_dsn), [recording], announce=out))

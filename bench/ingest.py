@@ -29,7 +29,7 @@ import asyncpg
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import translate_workflow
 from runledger.core.models import WatchEvent
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, Settings
 from bench.workflow_events import count_node_changes, fanout_events, generate_events
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
@@ -84,7 +84,7 @@ async def fresh_database(server_dsn: str, name: str) -> str:
 async def run_runledger(dsn: str, events: list[dict], settings: Settings, *, mode: str) -> Outcome:
     """mode: "burst" (the whole stream at once, like a relist), "stream" (events yield to the loop
     between them, like a watch socket), "each" (every event persisted before the next: no coalescing)."""
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     try:
         parsed = [WatchEvent.model_validate(e) for e in events]
         async with Ingestor(pool=pool, settings=settings) as ingestor:
@@ -149,7 +149,7 @@ def table(title: str, rows: list[tuple[str, Outcome]], extra: list[str]) -> None
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    settings = Settings(database_pool_max=8, database_statement_timeout_ms=0)
+    settings = Settings(database=DatabaseSettings(pool_max=8, statement_timeout_ms=0))
     server_dsn = os.environ.get("RUNLEDGER_DATABASE_URL")
     if not server_dsn:
         pgdata = Path(tempfile.mkdtemp(prefix="runledger-bench-")) / "postgres"

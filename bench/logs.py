@@ -31,7 +31,12 @@ from aiohttp import web
 
 from bench.s3_servers import ServerProcess, seaweedfs_binary, seaweedfs_server
 from runledger.api.app import create_app
-from runledger.core.settings import Settings
+from runledger.core.settings import (
+    ApiSettings,
+    ArtifactsSettings,
+    DatabaseSettings,
+    Settings,
+)
 from runledger.indexer.s3 import Location, ObjectStore
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
@@ -68,14 +73,7 @@ async def best(repeat: int, read: Callable[[], Awaitable[int]], *, size: int) ->
 
 
 async def measure(url: str, body: bytes, args: argparse.Namespace, server_dsn: str) -> None:
-    settings = Settings(
-        artifacts_endpoint_map={"minio:9000": url},
-        artifacts_access_key_id=ACCESS_KEY,
-        artifacts_secret_access_key=SECRET_KEY,
-        artifacts_timeout_seconds=30,
-        api_log_max_bytes=len(body),
-        database_pool_max=4,
-    )
+    settings = Settings(artifacts=ArtifactsSettings(endpoint_map={"minio:9000": url}, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY, timeout_seconds=30), api=ApiSettings(log_max_bytes=len(body)), database=DatabaseSettings(pool_max=4))
     async with get_session().create_client("s3", endpoint_url=url, region_name="us-east-1",
                                            aws_access_key_id=ACCESS_KEY,
                                            aws_secret_access_key=SECRET_KEY) as client:  # fmt: skip
@@ -96,7 +94,7 @@ async def measure(url: str, body: bytes, args: argparse.Namespace, server_dsn: s
         await raw()  # a first read warms the server's caches, for whichever way would come first
         baseline = await best(args.repeat, raw, size=len(body))
 
-    store = ObjectStore(settings=settings)
+    store = ObjectStore(artifacts=settings.artifacts)
     location = Location(bucket=BUCKET, key=KEY, endpoint="minio:9000", insecure=True)
 
     async def through_store() -> int:
@@ -111,7 +109,7 @@ async def measure(url: str, body: bytes, args: argparse.Namespace, server_dsn: s
     finally:
         await store.close()
 
-    pool = await db.create_pool(server_dsn, settings=settings)
+    pool = await db.create_pool(server_dsn, database=settings.database)
     runner = web.AppRunner(create_app(settings=settings, pool=pool), access_log=None)
     try:
         await ingest(pool, settings, [logging_workflow("bench", {"bench-train": KEY})])

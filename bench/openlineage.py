@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bench.ingest import fresh_database, run_runledger
 from bench.workflow_events import generate_events
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, Settings
 from runledger.openlineage.sender import LineageSender
 from runledger.openlineage.transports import HttpTransport
 from runledger.store import connection as db
@@ -54,8 +54,8 @@ async def main_async(args: argparse.Namespace) -> None:
         pgdata = Path(tempfile.mkdtemp(prefix="runledger-bench-")) / "postgres"
         server_dsn = await embedded.start_embedded(pgdata, database="postgres")
     events = list(generate_events(runs=args.runs, nodes_per_run=args.nodes, seed=1))
-    off = Settings(database_pool_max=8, database_statement_timeout_ms=0)
-    on = off.model_copy(update={"openlineage_url": "http://127.0.0.1:9/unused"})
+    off = Settings(database=DatabaseSettings(pool_max=8, statement_timeout_ms=0))
+    on = off.updated(openlineage={"url": "http://127.0.0.1:9/unused"})
     times: dict[str, list[float]] = {"off": [], "on": []}
     dsn = ""
     for i in range(args.rounds):
@@ -69,7 +69,7 @@ async def main_async(args: argparse.Namespace) -> None:
           f"extra: {on_us - off_us:+.0f} µs/event (x{on_us / off_us:.2f})")  # fmt: skip
 
     runner, url, received = await receiver()
-    pool = await db.create_pool(dsn, settings=on)
+    pool = await db.create_pool(dsn, database=on.database)
     try:
         queued = await pool.fetchval("SELECT count(*) FROM openlineage_outbox")
         sender = LineageSender(pool=pool, transport=HttpTransport(url=url, api_key=None, timeout=10))

@@ -36,7 +36,7 @@ import aiohttp
 import psutil
 
 from bench.workflow_events import generate_events
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, Settings
 from runledger.store import connection as db
 from tests.support.ingesting import ingest
 from tests.support.processes import free_port
@@ -156,8 +156,8 @@ async def measure(cluster: ReplicaCluster, *, setup: str, replicas: list[Node], 
 
 
 async def seed(cluster: ReplicaCluster, runs: int) -> list[str]:
-    settings = Settings(data_dir=Path("/tmp"), database_pool_max=8)
-    pool = await db.create_pool(cluster.primary.uri(), settings=settings)
+    settings = Settings(database=DatabaseSettings(data_dir=Path("/tmp"), pool_max=8))
+    pool = await db.create_pool(cluster.primary.uri(), database=settings.database)
     try:
         await ingest(pool, settings, list(generate_events(runs=runs)))
         ids = [r["id"] for r in await pool.fetch("SELECT id FROM runs ORDER BY id LIMIT 200")]

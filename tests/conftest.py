@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, IngestSettings, Settings
 from runledger.store import connection as db
 from tests.support.mariadb import MariaDB, MariaDBUnavailable, running_mariadb
 from tests.support.postgres import create_database, create_template
@@ -76,12 +76,12 @@ async def empty_dsn(pg_server_uri: str) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_pool_max=4, ingest_workers=2)
+    return Settings(database=DatabaseSettings(data_dir=tmp_path, pool_max=4), ingest=IngestSettings(workers=2))
 
 
 @pytest.fixture
 async def pool(dsn: str, settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     yield pool
     await pool.close()
 

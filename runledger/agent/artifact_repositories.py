@@ -33,7 +33,7 @@ from runledger.core.repositories import (
     RepositoryRegistry,
     repository_from_argo,
 )
-from runledger.core.settings import Settings
+from runledger.core.settings import ArtifactsSettings
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +43,29 @@ READ_TIMEOUT_SECONDS = 10
 
 class ClusterRepositories:
     def __init__(
-        self, *, api: client.ApiClient, registry: RepositoryRegistry, settings: Settings, refresh: float = 600.0
+        self, *, api: client.ApiClient, registry: RepositoryRegistry, artifacts: ArtifactsSettings, refresh: float = 600.0
     ) -> None:
         self._core = client.CoreV1Api(api)
         self._registry = registry
-        self._settings = settings
+        self._settings = artifacts
         self._refresh = refresh
         self._read_at: dict[tuple[str, str], float] = {}  # (namespace, name) -> monotonic time
         self._tasks: set[asyncio.Task] = set()
 
     async def load_controller_default(self) -> None:
         s = self._settings
-        data = await self._read(s.artifacts_controller_namespace, s.artifacts_controller_configmap)
+        data = await self._read(s.controller_namespace, s.controller_configmap)
         if data is None:
             return
         try:
             repo = repository_from_argo(yaml.safe_load(data.get(CONTROLLER_REPOSITORY_KEY) or "") or {})
         except yaml.YAMLError as exc:
-            log.warning("%s/%s: artifactRepository is not YAML: %s", s.artifacts_controller_namespace,
-                        s.artifacts_controller_configmap, exc)  # fmt: skip
+            log.warning("%s/%s: artifactRepository is not YAML: %s", s.controller_namespace,
+                        s.controller_configmap, exc)  # fmt: skip
             return
         if repo is not None:
-            self._registry.set_default(repo, only_if_unset=s.artifacts_repository is not None)
-            log.info("default artifact repository from %s: bucket %s at %s", s.artifacts_controller_configmap,
+            self._registry.set_default(repo, only_if_unset=s.repository is not None)
+            log.info("default artifact repository from %s: bucket %s at %s", s.controller_configmap,
                      repo.bucket, repo.endpoint or "AWS S3")  # fmt: skip
 
     def seen_namespace(self, namespace: str) -> None:

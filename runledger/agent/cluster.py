@@ -24,7 +24,7 @@ from runledger.core.kube_client import client
 from runledger.core.lifecycle import Service
 from runledger.core.models import WatchEvent
 from runledger.core.repositories import DEFAULT_REPOSITORY_CONFIGMAP
-from runledger.core.settings import Settings
+from runledger.core.settings import ClusterSettings
 from runledger.core.shards import Shard
 from runledger.store.reconcile import selector_as_labels
 
@@ -34,23 +34,23 @@ ARGO_GROUP, ARGO_VERSION, WORKFLOWS = "argoproj.io", "v1alpha1", "workflows"
 ARGO_POD_SELECTOR = "workflows.argoproj.io/workflow"
 
 
-def cluster_configured(settings: Settings) -> bool:
+def cluster_configured(cluster: ClusterSettings) -> bool:
     """Whether `runledger run` should watch a cluster rather than replay files."""
-    if settings.source != "auto":
-        return settings.source == "cluster"
-    return kube_client.cluster_configured(settings)
+    if cluster.source != "auto":
+        return cluster.source == "cluster"
+    return kube_client.cluster_configured(cluster)
 
 
 connect = kube_client.connect
 
 
-def watch_settings(settings: Settings) -> WatchSettings:
+def watch_settings(cluster: ClusterSettings) -> WatchSettings:
     return WatchSettings(
-        page_size=settings.watch_page_size,
-        timeout_seconds=settings.watch_timeout_seconds,
-        inactivity_seconds=settings.watch_inactivity_seconds,
-        backoff_max=settings.watch_backoff_max_seconds,
-        checkpoint_seconds=settings.watch_checkpoint_seconds,
+        page_size=cluster.watch_page_size,
+        timeout_seconds=cluster.watch_timeout_seconds,
+        inactivity_seconds=cluster.watch_inactivity_seconds,
+        backoff_max=cluster.watch_backoff_max_seconds,
+        checkpoint_seconds=cluster.watch_checkpoint_seconds,
     )
 
 
@@ -146,15 +146,15 @@ def build_streams(
     *,
     api: client.ApiClient,
     ingestor: Ingestor,
-    settings: Settings,
+    cluster: ClusterSettings,
     checkpoints: CheckpointStore | None,
     repositories: ClusterRepositories | None = None,
 ) -> list[WatchStream]:
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-    options = watch_settings(settings)
-    selector, shard = settings.kube_workflow_selector, settings.shard_spec
+    options = watch_settings(cluster)
+    selector, shard = cluster.kube_workflow_selector, cluster.shard_spec
     streams = []
-    for namespace in settings.namespaces or [None]:
+    for namespace in cluster.namespaces or [None]:
         # Each shard resumes from its own checkpoints: the same scope, but other events kept.
         scope = (namespace or "*") + (f"@{shard}" if shard else "")
         if namespace:
@@ -178,7 +178,7 @@ def build_streams(
                 label_selector=selector,
             )
         )
-        if settings.kube_watch_pods:
+        if cluster.kube_watch_pods:
             streams.append(
                 WatchStream(
                     name=f"pods:{scope}:{ARGO_POD_SELECTOR}",

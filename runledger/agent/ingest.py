@@ -120,19 +120,19 @@ class Ingestor(Service):
         node_status: NodeStatus | None = None,
     ) -> None:
         super().__init__()
-        self.grace = settings.ingest_shutdown_grace_seconds
+        self.grace = settings.ingest.shutdown_grace_seconds
         self._track_runs = track_runs
         self._node_status = node_status
         self.repositories = repositories or RepositoryRegistry(
-            default=settings.artifacts_repository, named=settings.artifacts_repositories
+            default=settings.artifacts.repository, named=settings.artifacts.repositories
         )
         self._pool = pool
         self._settings = settings
         self._writer = writer or RunWriter(
-            cache_runs=settings.ingest_fingerprint_cache_runs, lineage_outbox=settings.openlineage_export
+            cache_runs=settings.ingest.fingerprint_cache_runs, lineage_outbox=settings.openlineage.export
         )
         self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(
-            max_keys=settings.ingest_max_pending_runs,
+            max_keys=settings.ingest.max_pending_runs,
             kind=resource_of,
             refuse=lambda new, held: refusal(new.item, held.item),
             merge=self._keep_phases,
@@ -169,7 +169,7 @@ class Ingestor(Service):
 
     async def _put(self, key: QueueKey, item: RunState | PodObservation) -> None:
         steps, size = _steps(item), _bytes(item)
-        max_steps, max_bytes = self._settings.ingest_max_pending_steps, self._settings.ingest_max_pending_bytes
+        max_steps, max_bytes = self._settings.ingest.max_pending_steps, self._settings.ingest.max_pending_bytes
         async with self._room:
             # Nothing held: a run larger than the bound still goes through, alone.
             await self._room.wait_for(
@@ -210,7 +210,7 @@ class Ingestor(Service):
         if not lost and not replaced.earlier:
             return work
         earlier = (*replaced.earlier, *lost, *work.earlier)
-        cap = self._settings.ingest_max_pending_phase_changes
+        cap = self._settings.ingest.max_pending_phase_changes
         if len(earlier) > cap:
             # The oldest go: the newest phases are the ones a live timeline is waiting for.
             self.stats.phase_changes_dropped += len(earlier) - cap
@@ -239,8 +239,8 @@ class Ingestor(Service):
             state = translate_workflow(
                 obj,
                 deleted=kind == "DELETED",
-                default_pod_name_format=self._settings.argo_pod_name_format,
-                max_value_bytes=self._settings.ingest_max_value_bytes,
+                default_pod_name_format=self._settings.argo.pod_name_format,
+                max_value_bytes=self._settings.ingest.max_value_bytes,
                 repositories=self.repositories,
             )
         except TranslationError as exc:
@@ -310,7 +310,7 @@ class Ingestor(Service):
 
     async def _start(self) -> None:
         self.drained = False
-        for i in range(self._settings.ingest_workers):
+        for i in range(self._settings.ingest.workers):
             self.spawn(self._write_loop(), name=f"ingest-writer-{i}")
         if self._node_status is not None:
             self.spawn(self._node_status.run(self._submit_workflow), name="offloaded-node-status")
@@ -345,9 +345,9 @@ class Ingestor(Service):
         return len(self._queue) + len(self._writing)
 
     async def _write_loop(self) -> None:
-        backoff = Backoff(0.1, self._settings.ingest_retry_max_seconds)
+        backoff = Backoff(0.1, self._settings.ingest.retry_max_seconds)
         while True:
-            batch = await self._queue.get_batch(self._settings.ingest_batch_runs)
+            batch = await self._queue.get_batch(self._settings.ingest.batch_runs)
             keys = [key for key, _ in batch]
             taken = [self._queued.pop(key, Weight(0, 0)) for key in keys]  # still held, while written
             for key, work in batch:

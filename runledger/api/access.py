@@ -42,7 +42,7 @@ from pydantic import (
 )
 
 from runledger.core.kube_client import ApiException, client
-from runledger.core.settings import Settings
+from runledger.core.settings import AuthSettings
 from runledger.store.errors import AccessUnavailable
 
 log = logging.getLogger(__name__)
@@ -147,13 +147,13 @@ class StaticGrant(BaseModel):
 _GRANTS = TypeAdapter(list[StaticGrant])
 
 
-def load_static_grants(settings: Settings) -> list[StaticGrant]:
+def load_static_grants(auth: AuthSettings) -> list[StaticGrant]:
     """The static tokens from the setting or its file; a clear error (never the tokens) when malformed."""
-    if settings.auth_static_tokens_file is not None:
-        where = f"RUNLEDGER_AUTH_STATIC_TOKENS_FILE ({settings.auth_static_tokens_file})"
-        text = Path(settings.auth_static_tokens_file).read_text()
-    elif settings.auth_static_tokens is not None:
-        where, text = "RUNLEDGER_AUTH_STATIC_TOKENS", settings.auth_static_tokens.get_secret_value()
+    if auth.static_tokens_file is not None:
+        where = f"RUNLEDGER_AUTH_STATIC_TOKENS_FILE ({auth.static_tokens_file})"
+        text = Path(auth.static_tokens_file).read_text()
+    elif auth.static_tokens is not None:
+        where, text = "RUNLEDGER_AUTH_STATIC_TOKENS", auth.static_tokens.get_secret_value()
     else:
         raise ValueError("auth mode static needs RUNLEDGER_AUTH_STATIC_TOKENS or RUNLEDGER_AUTH_STATIC_TOKENS_FILE")
     try:

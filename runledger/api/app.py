@@ -132,13 +132,13 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
     app[SETTINGS] = settings
     app[READINESS_CHECKS] = {}
     app[LIVENESS_CHECKS] = {}
-    app[prometheus.TELEMETRY] = prometheus.Telemetry(per_namespace=settings.metrics_by_namespace)
+    app[prometheus.TELEMETRY] = prometheus.Telemetry(per_namespace=settings.auth.metrics_by_namespace)
     if pool is not None:
         app[POOL] = pool
     else:
 
         async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
-            app[POOL] = await db.create_pool(dsn, settings=settings)
+            app[POOL] = await db.create_pool(dsn, database=settings.database)
             try:
                 yield
             finally:
@@ -160,7 +160,7 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
 
     async def object_store_ctx(app: web.Application) -> AsyncIterator[None]:
         # Built here, so malformed S3 credentials stop start-up with their message.
-        app[OBJECT_STORE] = ObjectStoreSlot(ObjectStore(settings=settings))
+        app[OBJECT_STORE] = ObjectStoreSlot(ObjectStore(artifacts=settings.artifacts))
         try:
             yield
         finally:

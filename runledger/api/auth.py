@@ -38,21 +38,21 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/ap
 
 def install(app: web.Application, settings: Settings) -> None:
     """Set up the configured auth on `app` (nothing for mode none)."""
-    if settings.auth_mode == "none":
+    if settings.auth.mode == "none":
         return
-    app[KNOWN_NAMESPACES] = access.TtlCache(ttl=settings.auth_cache_seconds, max_entries=1)
+    app[KNOWN_NAMESPACES] = access.TtlCache(ttl=settings.auth.cache_seconds, max_entries=1)
     app.middlewares.append(authenticate)
-    if settings.auth_mode == "static":
+    if settings.auth.mode == "static":
         # Read now, so a malformed token list stops start-up with its message rather than failing requests.
-        app[ACCESS] = access.StaticAccess(access.load_static_grants(settings))
+        app[ACCESS] = access.StaticAccess(access.load_static_grants(settings.auth))
         return
 
     async def reviewer(app: web.Application) -> AsyncIterator[None]:
-        api = await kube_client.connect(settings)
+        api = await kube_client.connect(settings.cluster)
         try:
             app[ACCESS] = access.KubernetesAccess(
-                api, audiences=settings.token_audiences, cache_seconds=settings.auth_cache_seconds,
-                cache_entries=settings.auth_cache_entries,
+                api, audiences=settings.auth.audiences, cache_seconds=settings.auth.cache_seconds,
+                cache_entries=settings.auth.cache_entries,
             )  # fmt: skip
             yield
         finally:

@@ -64,8 +64,8 @@ _WHY = {
 
 def connection_cap(settings: Settings, *, open_files: int) -> int:
     """RUNLEDGER_API_MAX_CONNECTIONS, lowered to what `open_files` descriptors leave for clients."""
-    room = open_files - FD_RESERVE - settings.database_pool_max
-    return max(1, min(settings.api_max_connections, room))
+    room = open_files - FD_RESERVE - settings.database.pool_max
+    return max(1, min(settings.api.max_connections, room))
 
 
 def _open_file_limit() -> int:
@@ -225,15 +225,15 @@ async def serve(app: web.Application, *, settings: Settings, host: str, port: in
     """Start serving `app` on host:port under the limits above; the caller cleans the runner up."""
     open_files = _open_file_limit()
     connections = Connections(cap=connection_cap(settings, open_files=open_files),
-                              header_timeout=settings.api_header_timeout_seconds)  # fmt: skip
-    if connections.cap < settings.api_max_connections:
+                              header_timeout=settings.api.header_timeout_seconds)  # fmt: skip
+    if connections.cap < settings.api.max_connections:
         log.warning("RUNLEDGER_API_MAX_CONNECTIONS lowered to %d: the open-file limit is %d (raise `ulimit -n`)",
                     connections.cap, open_files)  # fmt: skip
     if prometheus.TELEMETRY in app:
         app[prometheus.TELEMETRY].sources["http"] = connections.metrics
     _throttle_accept_errors(connections)
     runner = _Runner(app, connections=connections, access_log=None, handle_signals=False,
-                     keepalive_timeout=settings.api_keepalive_timeout_seconds)  # fmt: skip
+                     keepalive_timeout=settings.api.keepalive_timeout_seconds)  # fmt: skip
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

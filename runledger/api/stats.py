@@ -39,8 +39,8 @@ async def _answer(request: web.Request, *, pipeline: str | None) -> web.Response
         raise BadRequest("since: must be before until")
     namespaces = await _namespaces(request, query.namespace)
     settings = request.app[keys.SETTINGS]
-    prices = stats.UnitPrices(cpu_hour=settings.cost_cpu_hour, memory_gib_hour=settings.cost_memory_gib_hour,
-                          gpu_hour=settings.cost_gpu_hour)  # fmt: skip
+    prices = stats.UnitPrices(cpu_hour=settings.cost.cpu_hour, memory_gib_hour=settings.cost.memory_gib_hour,
+                          gpu_hour=settings.cost.gpu_hour)  # fmt: skip
     answer = await read(request, lambda conn: stats.read_stats(conn, since=since, until=until, namespaces=namespaces,
                                                                pipeline=pipeline, prices=prices))  # fmt: skip
     return model_response(answer)

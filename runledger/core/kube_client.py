@@ -20,32 +20,32 @@ from kubernetes_asyncio import client, config  # noqa: E402
 from kubernetes_asyncio.client.exceptions import ApiException  # noqa: E402
 from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION  # noqa: E402
 
-from runledger.core.settings import Settings  # noqa: E402
+from runledger.core.settings import ClusterSettings  # noqa: E402
 
 __all__ = ["ApiException", "client", "cluster_configured", "connect"]
 
 _SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
-def cluster_configured(settings: Settings) -> bool:
+def cluster_configured(cluster: ClusterSettings) -> bool:
     """Whether a cluster is reachable by configuration: running in a pod, or a kubeconfig exists."""
-    if settings.kube_config is not None:
+    if cluster.kube_config is not None:
         return True
     in_pod = "KUBERNETES_SERVICE_HOST" in os.environ and _SERVICE_ACCOUNT_TOKEN.is_file()
     return in_pod or Path(os.path.expanduser(KUBE_CONFIG_DEFAULT_LOCATION.split(os.pathsep)[0])).is_file()
 
 
-async def connect(settings: Settings) -> client.ApiClient:
+async def connect(cluster: ClusterSettings) -> client.ApiClient:
     configuration = client.Configuration()
-    if settings.kube_config is None:
+    if cluster.kube_config is None:
         try:
             config.load_incluster_config(client_configuration=configuration)
             return client.ApiClient(configuration)
         except config.ConfigException:
             pass
     await config.load_kube_config(
-        config_file=str(settings.kube_config) if settings.kube_config else None,
-        context=settings.kube_context,
+        config_file=str(cluster.kube_config) if cluster.kube_config else None,
+        context=cluster.kube_context,
         client_configuration=configuration,
     )
     return client.ApiClient(configuration)

@@ -5,7 +5,7 @@ hand would drift from `Settings` the first time a field is added, so the README 
 output between two markers and a test compares them. `python -m runledger.core.settings_reference` prints
 the table; `--write deploy/README.md` rewrites the marked section in place.
 
-Groups are the first word of a field's name; `--help` gathers them into CONCERNS. Defaults are
+Tables and `--help` sections are the groups of `Settings` (one per concern), in its order. Defaults are
 printed as an operator would type them into an environment variable (`true`, not `True`); a default
 computed at start-up (e.g. from the home directory) prints as "(computed)" so the reference does
 not depend on the machine that generated it, and a secret's default is never printed.
@@ -23,8 +23,9 @@ import typing
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
 
 from runledger.core.settings import Settings
 
@@ -33,10 +34,21 @@ END = "<!-- settings:end -->"
 REGENERATE = "python -m runledger.core.settings_reference --write deploy/README.md"
 
 
-def env_name(name: str, field: FieldInfo) -> str:
+def env_name(group: type[BaseSettings], name: str, field: FieldInfo) -> str:
     if isinstance(field.validation_alias, str):
         return field.validation_alias.upper()
-    return f"{Settings.model_config.get('env_prefix', '')}{name}".upper()
+    return f"{group.model_config.get('env_prefix', '')}{name}".upper()
+
+
+def groups() -> dict[str, type[BaseSettings]]:
+    """The groups of `Settings` by name (`database`, `cluster`, ...), in declaration order."""
+    return {name: field.annotation for name, field in Settings.model_fields.items()}
+
+
+def variables(group: str) -> list[tuple[str, FieldInfo]]:
+    """A group's environment variables with their fields, in declaration order."""
+    model = groups()[group]
+    return [(env_name(model, name, field), field) for name, field in model.model_fields.items()]
 
 
 def _allowed_values(annotation: Any) -> list[Any]:
@@ -101,55 +113,49 @@ def meaning_text(field: FieldInfo) -> str:
     return meaning
 
 
-# Concerns as `--help` groups them, by the first word of a field's name.
-CONCERNS: dict[str, tuple[str, ...]] = {
-    "database": ("database", "data", "replica"),
-    "cluster": ("source", "kube", "watch", "shard"),
-    "Argo's database and pod names": ("argo",),
-    "ingest": ("ingest", "replay"),
-    "artifacts": ("artifacts",),
-    "API and auth": ("api", "events", "auth", "metrics", "cost"),
-    "leader election": ("leader",),
-    "OpenLineage export": ("openlineage",),
-    "logging": ("log", "progress"),
-}
-
-
-def command_help(*, concerns: list[str]) -> str:
-    """The settings of `concerns` for a command's `--help`: each variable with its default, a few to a line.
+def command_help(*, groups: list[str]) -> str:
+    """The settings of `groups` for a command's `--help`: each variable with its default, a few to a line.
 
     A command lists what it reads, not all settings: its help fits a screen; `runledger settings`
     explains each."""
     lines = ["settings it reads (environment variables with their defaults; `runledger settings` explains each):"]
-    for concern in concerns:
-        heads = CONCERNS[concern]
-        fields = [
-            f"{env_name(name, field)}={default_text(field).strip('`')}"
-            for name, field in Settings.model_fields.items()
-            if name.split("_", 1)[0] in heads
-        ]
-        lines.append(f"  {concern}:")
-        lines.extend(textwrap.wrap("  ".join(fields), width=120, initial_indent="    ", subsequent_indent="    ",
-                                   break_on_hyphens=False))  # fmt: skip
+    for group in groups:
+        fields = [f"{name}={default_text(field).strip('`')}" for name, field in variables(group)]
+        lines.extend(textwrap.wrap("  ".join(fields), width=120, initial_indent=f"  {group}: ",
+                                   subsequent_indent="    ", break_on_hyphens=False))  # fmt: skip
     return "\n".join(lines)
 
 
 def settings_markdown() -> str:
-    """Every setting as Markdown: one table (variable | default | meaning) per group.
-
-    Groups appear in the order of their first field and hold their fields in declaration order, so a
-    field declared away from its group's others (data_dir among the database_* ones) does not split it.
-    """
-    groups: dict[str, list[str]] = {}
-    for name, field in Settings.model_fields.items():
-        # A default is a code span, where only the pipe needs escaping inside a table.
-        default = default_text(field).replace("|", "\\|")
-        row = f"| `{env_name(name, field)}` | {default} | {meaning_text(field)} |"
-        groups.setdefault(name.split("_", 1)[0], []).append(row)
+    """Every setting as Markdown: one table (variable | default | meaning) per group, in declaration order."""
     parts = []
-    for head, rows in groups.items():
-        parts.append("\n".join([f"**{head}**", "", "| variable | default | meaning |", "|---|---|---|", *rows]))
+    for group, model in groups().items():
+        rows = []
+        for name, field in variables(group):
+            # A default is a code span, where only the pipe needs escaping inside a table.
+            default = default_text(field).replace("|", "\\|")
+            rows.append(f"| `{name}` | {default} | {meaning_text(field)} |")
+        title = f"**{group}**: {_cell(model.__doc__ or '')}"
+        parts.append("\n".join([title, "", "| variable | default | meaning |", "|---|---|---|", *rows]))
     return "\n\n".join(parts) + "\n"
+
+
+def validation_messages(exc: ValidationError) -> list[str]:
+    """One line per invalid setting, named by its variable: `RUNLEDGER_DATABASE_POOL_MAX: Input should be ...`."""
+    model = next((m for m in groups().values() if m.__name__ == exc.title), None)
+    fields = {} if model is None else {
+        key: (env_name(model, name, field), field)
+        for name, field in model.model_fields.items()
+        for key in (name, field.validation_alias)
+    }  # fmt: skip
+    lines = []
+    for error in exc.errors(include_url=False):
+        head, *rest = error["loc"] or ("?",)
+        name, field = fields.get(head, (str(head), None))
+        secret = field is None or "Secret" in str(field.annotation)
+        got = "" if secret else f" (got {error['input']!r})"  # a secret's value is never printed
+        lines.append(f"{'.'.join([name, *map(str, rest)])}: {error['msg']}{got}")
+    return lines
 
 
 def embedded_section(text: str) -> str:

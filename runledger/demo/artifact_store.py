@@ -26,7 +26,7 @@ def bundled_recording() -> Path:
 
 def wants_demo_artifact_store(settings: Settings) -> bool:
     """The bundled recording is replayed, artifacts are indexed, and nothing says where they are."""
-    return not settings.replay_paths and settings.artifacts_index and not settings.artifacts_endpoint_map
+    return not settings.replay.paths and settings.artifacts.index and not settings.artifacts.endpoint_map
 
 
 @contextlib.asynccontextmanager
@@ -36,18 +36,12 @@ async def demo_artifact_store(settings: Settings, paths: list[Path], *, announce
         import moto.server  # noqa: F401
     except ImportError:
         announce("runledger: artifacts are not indexed in the demo: moto is not installed (pip install 'runledger[demo]')")
-        yield settings.model_copy(update={"artifacts_index": False})
+        yield settings.updated(artifacts={"index": False})
         return
     errors = ReplayErrors()
-    registry = RepositoryRegistry(default=settings.artifacts_repository, named=settings.artifacts_repositories)
+    registry = RepositoryRegistry(default=settings.artifacts.repository, named=settings.artifacts.repositories)
     events = [event for path in paths for event in read_events(path, errors)]
     objects, endpoints = demo_objects(events, repositories=registry)
     async with embedded_s3(objects) as url:
         announce(f"runledger: demo S3 (moto) on {url} holding {len(objects)} objects the recording refers to")
-        yield settings.model_copy(
-            update={
-                "artifacts_endpoint_map": {endpoint: url for endpoint in endpoints},
-                "artifacts_access_key_id": SecretStr(DEMO_ACCESS_KEY),
-                "artifacts_secret_access_key": SecretStr(DEMO_SECRET_KEY),
-            }
-        )
+        yield settings.updated(artifacts={"endpoint_map": {endpoint: url for endpoint in endpoints}, "access_key_id": SecretStr(DEMO_ACCESS_KEY), "secret_access_key": SecretStr(DEMO_SECRET_KEY)})

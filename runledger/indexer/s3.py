@@ -70,7 +70,7 @@ from pydantic import (
 )
 from yarl import URL
 
-from runledger.core.settings import Settings
+from runledger.core.settings import ArtifactsSettings
 
 _TRANSIENT_BOTOCORE = (
     botocore.exceptions.EndpointConnectionError,
@@ -139,17 +139,17 @@ class KeyPair(BaseModel):
 _KEY_PAIRS = TypeAdapter(dict[str, KeyPair])
 
 
-def load_credentials(settings: Settings) -> dict[str, Credentials]:
+def load_credentials(artifacts: ArtifactsSettings) -> dict[str, Credentials]:
     """Per-location credentials by selector, from the setting or its file, one object per distinct key
     pair; a clear error (never a secret) when malformed. Empty when neither is set."""
-    if settings.artifacts_credentials_file is not None:
-        where = f"RUNLEDGER_ARTIFACTS_CREDENTIALS_FILE ({settings.artifacts_credentials_file})"
+    if artifacts.credentials_file is not None:
+        where = f"RUNLEDGER_ARTIFACTS_CREDENTIALS_FILE ({artifacts.credentials_file})"
         try:
-            text = Path(settings.artifacts_credentials_file).read_text()
+            text = Path(artifacts.credentials_file).read_text()
         except OSError as exc:
             raise ValueError(f"{where}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    elif settings.artifacts_credentials is not None:
-        where, text = "RUNLEDGER_ARTIFACTS_CREDENTIALS", settings.artifacts_credentials.get_secret_value()
+    elif artifacts.credentials is not None:
+        where, text = "RUNLEDGER_ARTIFACTS_CREDENTIALS", artifacts.credentials.get_secret_value()
     else:
         return {}
     try:
@@ -211,15 +211,15 @@ class ObjectStore:
     """HEADs on the lean path where it applies; aiobotocore clients per (endpoint, region, credentials)
     otherwise."""
 
-    def __init__(self, *, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, *, artifacts: ArtifactsSettings) -> None:
+        self._settings = artifacts
         for name in _CREDENTIAL_LOGGERS:
             # Whatever the log level: a temporary key pair's token must not reach a log line.
             logger = logging.getLogger(name)
             if logger.level < logging.INFO:
                 logger.setLevel(logging.INFO)
         # Read now, so malformed credentials stop start-up with their message rather than fail objects.
-        self._selected = load_credentials(settings)
+        self._selected = load_credentials(artifacts)
         self._session = get_session()
         self._stack = contextlib.AsyncExitStack()
         self._clients: dict[tuple[str | None, str, Credentials | None], object] = {}
@@ -232,16 +232,16 @@ class ObjectStore:
         self._endpoints: EndpointProvider | None = None
         self._targets: dict[tuple[str | None, str, str], _Target | None] = {}
         self._timeout = aiohttp.ClientTimeout(
-            total=settings.artifacts_timeout_seconds * 2,
-            sock_connect=settings.artifacts_timeout_seconds,
-            sock_read=settings.artifacts_timeout_seconds,
+            total=artifacts.timeout_seconds * 2,
+            sock_connect=artifacts.timeout_seconds,
+            sock_read=artifacts.timeout_seconds,
         )
 
     def endpoint_url(self, location: Location) -> str | None:
         """Where to send requests for an object, after the configured endpoint map."""
         if not location.endpoint:
             return None
-        mapped = self._settings.artifacts_endpoint_map.get(location.endpoint)
+        mapped = self._settings.endpoint_map.get(location.endpoint)
         if mapped:
             return mapped
         if "://" in location.endpoint:
@@ -267,19 +267,19 @@ class ObjectStore:
             if key not in self._clients:
                 s = self._settings
                 config = AioConfig(
-                    connect_timeout=s.artifacts_timeout_seconds,
-                    read_timeout=s.artifacts_timeout_seconds,
+                    connect_timeout=s.timeout_seconds,
+                    read_timeout=s.timeout_seconds,
                     retries={"total_max_attempts": 1},
-                    max_pool_connections=s.artifacts_workers,
+                    max_pool_connections=s.workers,
                     # MinIO and most S3-compatible servers only do path-style; AWS picks for itself.
                     s3={"addressing_style": "path" if url else "auto"},
                 )
                 if chosen is not None:
                     access, secret, token = chosen.access_key, chosen.secret_key, chosen.token
                 else:
-                    access = s.artifacts_access_key_id.get_secret_value() if s.artifacts_access_key_id else None
-                    secret = (s.artifacts_secret_access_key.get_secret_value()
-                              if s.artifacts_secret_access_key else None)  # fmt: skip
+                    access = s.access_key_id.get_secret_value() if s.access_key_id else None
+                    secret = (s.secret_access_key.get_secret_value()
+                              if s.secret_access_key else None)  # fmt: skip
                     token = None
                 self._clients[key] = await self._stack.enter_async_context(
                     self._session.create_client(
@@ -397,7 +397,7 @@ class ObjectStore:
         async with self._opening:
             if self._credentials_resolved:
                 return
-            access, secret = self._settings.artifacts_access_key_id, self._settings.artifacts_secret_access_key
+            access, secret = self._settings.access_key_id, self._settings.secret_access_key
             if access and secret:
                 self._static = ReadOnlyCredentials(access.get_secret_value(), secret.get_secret_value(), None)
             else:
@@ -410,7 +410,7 @@ class ObjectStore:
     def _http_session(self) -> aiohttp.ClientSession:
         if self._http is None:
             self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._settings.artifacts_workers, ssl=self._ssl_context()),
+                connector=aiohttp.TCPConnector(limit=self._settings.workers, ssl=self._ssl_context()),
                 timeout=self._timeout,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
@@ -480,7 +480,7 @@ class ObjectStore:
 
     async def _call(self, awaitable):  # noqa: ANN001, ANN202
         try:
-            async with asyncio.timeout(self._settings.artifacts_timeout_seconds * 2):
+            async with asyncio.timeout(self._settings.timeout_seconds * 2):
                 return await awaitable
         except TimeoutError as exc:
             raise TransientS3Error("timed out") from exc

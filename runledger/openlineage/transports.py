@@ -15,7 +15,7 @@ from typing import Protocol
 
 import aiohttp
 
-from runledger.core.settings import Settings
+from runledger.core.settings import OpenLineageSettings
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,9 @@ class FileTransport:
         pass
 
 
-def transport_of(settings: Settings) -> Transport:
-    if settings.openlineage_url is not None:
-        key = settings.openlineage_api_key.get_secret_value() if settings.openlineage_api_key else None
-        return HttpTransport(url=settings.openlineage_url, api_key=key, timeout=TIMEOUT_SECONDS)
-    assert settings.openlineage_file is not None
-    return FileTransport(path=settings.openlineage_file)
+def transport_of(openlineage: OpenLineageSettings) -> Transport:
+    if openlineage.url is not None:
+        key = openlineage.api_key.get_secret_value() if openlineage.api_key else None
+        return HttpTransport(url=openlineage.url, api_key=key, timeout=TIMEOUT_SECONDS)
+    assert openlineage.file is not None
+    return FileTransport(path=openlineage.file)

@@ -13,7 +13,7 @@ import asyncpg
 import asyncpg.exceptions._base
 import orjson
 
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(dsn: str, *, settings: Settings, **overrides: Any) -> asyncpg.Pool:
+async def create_pool(dsn: str, *, database: DatabaseSettings, **overrides: Any) -> asyncpg.Pool:
     server_settings = {"application_name": "runledger"}
-    if settings.database_statement_timeout_ms:
-        server_settings["statement_timeout"] = str(settings.database_statement_timeout_ms)
+    if database.statement_timeout_ms:
+        server_settings["statement_timeout"] = str(database.statement_timeout_ms)
     options: dict[str, Any] = dict(
-        min_size=settings.database_pool_min,
-        max_size=settings.database_pool_max,
+        min_size=database.pool_min,
+        max_size=database.pool_max,
         init=_init_connection,
         server_settings=server_settings,
-        command_timeout=max(settings.database_statement_timeout_ms / 1000 * 2, 30),
+        command_timeout=max(database.statement_timeout_ms / 1000 * 2, 30),
     )
     options.update(overrides)
     return await asyncpg.create_pool(dsn, **options)

@@ -106,12 +106,12 @@ class ReadRouter(Service):
     def __init__(self, *, primary: asyncpg.Pool, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        self.bound = settings.replica_max_lag_seconds
+        self.bound = settings.database.replica_max_lag_seconds
         # Often enough that a standby falling behind is seen well within the bound; each read checks too.
         self.check_seconds = min(1.0, self.bound / 5)
         self.primary = Target(name="primary", role=PRIMARY, pool=primary, state=UNKNOWN)
         self.standbys: list[Target] = []
-        self._dsns = settings.replica_urls
+        self._dsns = settings.database.replicas
         self._positions = _Positions()
         self._turn = itertools.count()
 
@@ -123,7 +123,7 @@ class ReadRouter(Service):
         for dsn in self._dsns:
             # min_size 0: a standby that is down at start-up does not keep the API from starting;
             # a short connect timeout: one that does not answer costs a read little before it moves on.
-            pool = await db.create_pool(dsn, settings=self.settings, min_size=0, timeout=2)
+            pool = await db.create_pool(dsn, database=self.settings.database, min_size=0, timeout=2)
             self.standbys.append(Target(name=target_name(dsn), role=STANDBY, pool=pool))
         if self.standbys:
             await self._check_all()  # before the first read, so it can already go to a standby
@@ -177,7 +177,7 @@ class ReadRouter(Service):
     async def _read_on(self, target: Target, work: Work[T], *, custom_plans: bool, replayed_past: int | None,
                        patience: float) -> T | object:  # fmt: skip
         standby = target.role == STANDBY
-        timeout_ms = int(self.settings.api_statement_timeout_ms)
+        timeout_ms = int(self.settings.api.statement_timeout_ms)
         begin = q("begin_snapshot", timeout_ms=str(timeout_ms), plan_cache_mode="force_custom_plan" if custom_plans else "auto")
         async with target.pool.acquire() as conn:
             if standby and patience > 0 and replayed_past is not None:

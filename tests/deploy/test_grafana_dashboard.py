@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.api import prometheus
 from runledger.api.app import create_app
-from runledger.core.settings import Settings
+from runledger.core.settings import AuthSettings, Settings
 from runledger.indexer.worker import ArtifactIndexer
 from tests.deploy.manifests import DEPLOY, ROOT, one, rendered
 from tests.support.agent import agent_settings, running_agent, settled
@@ -139,8 +139,8 @@ def deployed_metrics_per_namespace() -> bool:
     """What the base ConfigMap makes of RUNLEDGER_METRICS_PER_NAMESPACE, given its auth mode."""
     data = one(rendered("base"), "ConfigMap", "runledger-config")["data"]
     assert data["RUNLEDGER_AUTH_MODE"] != "none"
-    deployed = Settings(auth_mode=data["RUNLEDGER_AUTH_MODE"], metrics_per_namespace=data.get("RUNLEDGER_METRICS_PER_NAMESPACE"))
-    return deployed.metrics_by_namespace
+    deployed = Settings(auth=AuthSettings(mode=data["RUNLEDGER_AUTH_MODE"], metrics_per_namespace=data.get("RUNLEDGER_METRICS_PER_NAMESPACE")))
+    return deployed.auth.metrics_by_namespace
 
 
 async def exported_series(pool: asyncpg.Pool, settings) -> dict[str, set[str]]:
@@ -157,9 +157,9 @@ async def exported_series(pool: asyncpg.Pool, settings) -> dict[str, set[str]]:
     indexer = ArtifactIndexer(pool=pool, settings=settings)
     async with KubeDouble() as double:
         double.create("workflows", {**WorkflowBuilder(name="w").phase("Running").obj, "metadata": {"name": "w", "namespace": "ml"}})
-        async with running_agent(pool, double, agent_settings(settings, kube_watch_pods=False)) as running:
+        async with running_agent(pool, double, agent_settings(settings, cluster={"kube_watch_pods": False})) as running:
             await settled(running, double)
-            app = create_app(settings=settings.model_copy(update={"metrics_per_namespace": deployed_metrics_per_namespace()}),
+            app = create_app(settings=settings.updated(auth={"metrics_per_namespace": deployed_metrics_per_namespace()}),
                              pool=pool)  # fmt: skip
             async with TestClient(TestServer(app, host="127.0.0.1")) as client:
                 # Step durations count the steps that finish while the app runs: these finish now.

@@ -6,6 +6,8 @@ import pydantic
 import pytest
 
 from runledger.core.settings import Settings
+from runledger.core.settings_reference import groups
+from runledger.core.settings_reference import variables as settings_of
 from tests.deploy.manifests import (
     RUNLEDGER_VARIANTS,
     one,
@@ -13,7 +15,7 @@ from tests.deploy.manifests import (
     runledger_container,
 )
 
-PREFIX = Settings.model_config["env_prefix"]
+PREFIX = "RUNLEDGER_"
 
 
 def variables(variant: str) -> dict[str, str | None]:
@@ -27,7 +29,7 @@ def variables(variant: str) -> dict[str, str | None]:
 
 @pytest.mark.parametrize("variant", RUNLEDGER_VARIANTS)
 def test_every_variable_names_a_setting(variant: str):
-    known = {f"{PREFIX}{name}".upper() for name in Settings.model_fields}
+    known = {name for group in groups() for name, _ in settings_of(group)}
     names = set(variables(variant))
     assert all(n.startswith(PREFIX) for n in names)
     assert not names - known, f"not a setting (typo?): {sorted(names - known)}"
@@ -48,9 +50,9 @@ def test_config_values_parse_as_settings(variant: str, monkeypatch):
         settings = Settings()
     except pydantic.ValidationError as exc:
         pytest.fail(f"the {variant} configuration does not parse:\n{exc}")
-    assert settings.source == "cluster" and settings.leader_election is True
-    assert (settings.api_host, settings.api_port) == ("0.0.0.0", 8080)
-    assert settings.namespaces == (["ml-team"] if variant == "namespaced" else [])
-    if variant == "kubeflow" and "artifacts_repository" in Settings.model_fields:
-        repository = settings.artifacts_repository
+    assert settings.cluster.source == "cluster" and settings.leader.election is True
+    assert (settings.api.host, settings.api.port) == ("0.0.0.0", 8080)
+    assert settings.cluster.namespaces == (["ml-team"] if variant == "namespaced" else [])
+    if variant == "kubeflow":
+        repository = settings.artifacts.repository
         assert repository is not None and repository.bucket == "mlpipeline"

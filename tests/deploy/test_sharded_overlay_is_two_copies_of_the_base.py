@@ -42,11 +42,12 @@ def test_each_shard_is_the_base_but_for_its_suffix_label_and_shard_setting():
         assert sorted((without_shard(o, index) for o in shard_objects(index)), key=key) == base
 
 
-def test_the_shards_are_zero_and_one_of_two_and_parse_as_settings():
+def test_the_shards_are_zero_and_one_of_two_and_parse_as_settings(monkeypatch):
     for index in (0, 1):
         config = one(shard_objects(index), "ConfigMap", f"runledger-config-shard-{index}")["data"]
-        assert Settings(**{k.removeprefix("RUNLEDGER_").lower(): v for k, v in config.items()}).shard_spec == Shard(
-            index=index, count=2)  # fmt: skip
+        for name, value in config.items():
+            monkeypatch.setenv(name, value)
+        assert Settings().cluster.shard_spec == Shard(index=index, count=2)
 
 
 def test_each_shards_selectors_pick_only_its_own_pods():

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from runledger.core.settings import Settings
+from runledger.core.settings_reference import groups, variables
 from tests.support.processes import runledger
 
-EVERY = {f"RUNLEDGER_{name.upper()}" for name in Settings.model_fields}
+EVERY = {name for group in groups() for name, _ in variables(group)}
 READS = {  # command: (a setting it reads, a setting it never reads)
     "run": ("RUNLEDGER_LEADER_ELECTION", None),
     "api": ("RUNLEDGER_AUTH_MODE", "RUNLEDGER_INGEST_WORKERS"),

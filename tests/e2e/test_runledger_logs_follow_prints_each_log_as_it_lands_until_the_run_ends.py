@@ -40,7 +40,7 @@ async def test_follow_prints_the_archived_log_then_each_new_one_and_ends_with_th
     wf = WorkflowBuilder(name="wf").phase("Running")
     wf.node("wf-prep", "Succeeded", displayName="prep", outputs=archived_log("logs/prep/main.log"))
     wf.node("wf-train", "Running", displayName="train", at="2026-01-01T00:00:20Z")
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     try:
         async with S3Objects(moto_server.url) as objects:
             await objects.put("my-bucket", "logs/prep/main.log", PREP)

@@ -25,7 +25,7 @@ async def server(pg_server_uri, template_database, moto_server, tmp_path_factory
         await objects.put("my-bucket", "logs/train/main.log", TRAIN)
         await objects.put("my-bucket", "logs/eval/main.log", EVAL)
     settings = s3_settings(moto_server, tmp_path_factory.mktemp("logs"))
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     try:
         await ingest(pool, settings, [logging_workflow("wf", {"wf-train": "logs/train/main.log",
                                                               "wf-eval": "logs/eval/main.log"})])  # fmt: skip

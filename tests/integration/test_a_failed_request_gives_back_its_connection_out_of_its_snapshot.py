@@ -7,14 +7,15 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from runledger.core.settings import DatabaseSettings
 from runledger.store import connection as db
 from runledger.store.read_routing import ReadRouter
 
 
 async def test_a_failed_request_leaves_its_connection_outside_any_transaction(dsn, settings):
-    one = await db.create_pool(dsn, settings=settings.model_copy(update={"database_pool_min": 1, "database_pool_max": 1}))
+    one = await db.create_pool(dsn, database=DatabaseSettings(pool_min=1, pool_max=1))
     try:
-        async with ReadRouter(primary=one, settings=settings.model_copy(update={"api_statement_timeout_ms": 50})) as reads:
+        async with ReadRouter(primary=one, settings=settings.updated(api={"statement_timeout_ms": 50})) as reads:
 
             async def not_found(conn: asyncpg.Connection) -> None:
                 await conn.fetchval("SELECT 1")

@@ -30,9 +30,7 @@ async def stored_names(dsn: str) -> set[str]:
 async def test_a_replay_whose_writes_outlast_the_shutdown_grace_stores_every_run(dsn, settings, tmp_path):
     names = [f"wf-{i}" for i in range(600)]
     path = write_events(tmp_path / "many.jsonl", [small_run(n) for n in names])
-    slow = settings.model_copy(
-        update={"database_url": dsn, "ingest_shutdown_grace_seconds": 0.001, "ingest_batch_runs": 8}
-    )
+    slow = settings.updated(database={"url": dsn}, ingest={"shutdown_grace_seconds": 0.001, "batch_runs": 8})
     code, counts = await replay_command(slow, [path])
     assert code == 0
     assert counts["runs"] == "600" and counts["errors"] == "0"
@@ -43,7 +41,7 @@ async def test_a_large_workflow_among_small_ones_is_stored_with_them(dsn, settin
     events = [small_run("before"), large_run("large", 3000), small_run("after")]
     path = write_events(tmp_path / "mixed.jsonl", events)
     code, counts = await replay_command(
-        settings.model_copy(update={"database_url": dsn, "ingest_shutdown_grace_seconds": 0.001}), [path]
+        settings.updated(database={"url": dsn}, ingest={"shutdown_grace_seconds": 0.001}), [path]
     )
     assert code == 0 and counts["runs"] == "3" and counts["steps"] == "3003"
     assert await stored_names(dsn) == {"before", "large", "after"}

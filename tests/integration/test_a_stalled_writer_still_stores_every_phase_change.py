@@ -16,10 +16,8 @@ HISTORY = "SELECT step_id, from_phase, to_phase, at FROM transitions ORDER BY id
 
 async def test_every_phase_change_seen_while_postgres_was_away_is_stored_in_order(dsn, settings, conn):
     proxy, proxied = await postgres_proxy(dsn)
-    fast = settings.model_copy(
-        update={"ingest_workers": 1, "ingest_retry_max_seconds": 0.2, "database_statement_timeout_ms": 2000}
-    )
-    pool = await db.create_pool(proxied, settings=fast, min_size=0, timeout=1)
+    fast = settings.updated(ingest={"workers": 1, "retry_max_seconds": 0.2}, database={"statement_timeout_ms": 2000})
+    pool = await db.create_pool(proxied, database=fast.database, min_size=0, timeout=1)
     try:
         async with Ingestor(pool=pool, settings=fast) as ingestor:
             proxy.cut()

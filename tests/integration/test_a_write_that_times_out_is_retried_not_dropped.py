@@ -16,8 +16,8 @@ from tests.support.waiting import eventually
 
 
 async def test_a_run_whose_write_times_out_while_the_table_is_locked_is_stored_afterwards(dsn, settings, conn):
-    slow = settings.model_copy(update={"database_statement_timeout_ms": 200, "ingest_retry_max_seconds": 0.2})
-    pool = await db.create_pool(dsn, settings=slow)
+    slow = settings.updated(database={"statement_timeout_ms": 200}, ingest={"retry_max_seconds": 0.2})
+    pool = await db.create_pool(dsn, database=slow.database)
     try:
         async with Ingestor(pool=pool, settings=slow) as ingestor:
             blocker = await asyncpg.connect(dsn)

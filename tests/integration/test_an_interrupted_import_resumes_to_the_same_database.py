@@ -57,7 +57,7 @@ async def test_an_interrupted_import_resumed_gives_the_same_database_as_an_unint
         assert resumed.resumed_after is not None
         assert resumed.rows == len(WORKFLOWS) - 2 * PAGE  # the pages persisted before the cut are not read again
 
-        whole_pool = await db.create_pool(await create_database(pg_server_uri, template=template_database), settings=settings)
+        whole_pool = await db.create_pool(await create_database(pg_server_uri, template=template_database), database=settings.database)
         try:
             await import_source(whole_pool, settings, kind(source=source), page_size=PAGE)
             async with whole_pool.acquire() as conn:

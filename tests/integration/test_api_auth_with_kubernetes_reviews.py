@@ -52,7 +52,7 @@ async def double():
 @pytest.fixture
 def auth_settings(settings, double, tmp_path):
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", double.url)
-    return settings.model_copy(update={"auth_mode": "kubernetes", "kube_config": kubeconfig})
+    return settings.updated(auth={"mode": "kubernetes"}, cluster={"kube_config": kubeconfig})
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ async def test_a_failing_reviewer_is_a_503_never_an_allow_or_a_401(api, double, 
 async def test_tokens_must_be_valid_for_the_configured_audience(pool, settings, auth_settings, double):
     double.reviews.add_token("audience-token-0123456789", "dave", audiences=["runledger"])
     double.reviews.grant("dave", "")
-    scoped = auth_settings.model_copy(update={"auth_token_audiences": "runledger"})
+    scoped = auth_settings.updated(auth={"token_audiences": "runledger"})
     async with serve(settings=scoped, pool=pool) as api:
         await call(api, "/api/v1/runs", "audience-token-0123456789")
         await call(api, "/api/v1/runs", BOB, status=401)  # valid for the API server only

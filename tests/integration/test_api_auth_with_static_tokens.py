@@ -28,7 +28,7 @@ async def test_static_tokens_scope_callers_to_their_namespaces(pool, settings, t
         WorkflowBuilder(name=n, namespace=ns).phase("Succeeded").event("ADDED")
         for n, ns in (("a1", "team-a"), ("b1", "team-b"))
     ])  # fmt: skip
-    configured = settings.model_copy(update={"auth_mode": "static", "auth_static_tokens": SecretStr(json.dumps(GRANTS))})
+    configured = settings.updated(auth={"mode": "static", "static_tokens": SecretStr(json.dumps(GRANTS))})
     async with serve(settings=configured, pool=pool) as api:
         assert await names(api, "reader-a-0123456789abcdef") == ["a1"]
         assert await names(api, "admin-0123456789abcdef") == ["a1", "b1"]
@@ -37,6 +37,6 @@ async def test_static_tokens_scope_callers_to_their_namespaces(pool, settings, t
 
     tokens_file = tmp_path / "tokens.json"
     tokens_file.write_text(json.dumps(GRANTS))
-    from_file = settings.model_copy(update={"auth_mode": "static", "auth_static_tokens_file": tokens_file})
+    from_file = settings.updated(auth={"mode": "static", "static_tokens_file": tokens_file})
     async with serve(settings=from_file, pool=pool) as api:
         assert await names(api, "reader-a-0123456789abcdef") == ["a1"]

@@ -9,7 +9,7 @@ from tests.support.http import serve
 
 @pytest.fixture
 async def api(pool, settings):
-    async with serve(settings=settings.model_copy(update={"api_max_page_size": 200}), pool=pool) as client:
+    async with serve(settings=settings.updated(api={"max_page_size": 200}), pool=pool) as client:
         yield client
 
 

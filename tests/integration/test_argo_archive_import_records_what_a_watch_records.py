@@ -38,7 +38,7 @@ async def test_the_archive_imports_to_the_same_runs_steps_and_artifacts_as_watch
         report, ingestor = await import_source(pool, settings, ArgoArchive(source=source), page_size=4)
     assert report.rows == report.imported == len(WORKFLOWS)
     assert not report.bad and not ingestor.stats.errors
-    watched_pool = await db.create_pool(await create_database(pg_server_uri, template=template_database), settings=settings)
+    watched_pool = await db.create_pool(await create_database(pg_server_uri, template=template_database), database=settings.database)
     try:
         # Argo adds its archiving label to what it archives; the watch saw the workflows before.
         archived = [

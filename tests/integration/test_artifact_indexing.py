@@ -35,7 +35,7 @@ async def artifact(conn: asyncpg.Connection, uri: str) -> asyncpg.Record:
 
 @pytest.fixture
 def indexed_settings(s3: FaultyS3, tmp_path: Path) -> Settings:
-    return s3_settings(s3, tmp_path, artifacts_retry_max_seconds=0.05, artifacts_max_attempts=4)
+    return s3_settings(s3, tmp_path, artifacts={"retry_max_seconds": 0.05, "max_attempts": 4})
 
 
 async def test_every_fixture_artifact_in_s3_is_indexed_with_its_head_and_absent_ones_are_missing(
@@ -78,7 +78,7 @@ async def test_key_only_artifacts_are_located_through_the_workflows_repository(p
 async def test_key_only_artifacts_without_a_recorded_repository_use_the_configured_default(
     pool, conn, s3, tmp_path
 ):
-    settings = s3_settings(s3, tmp_path, artifacts_repository={"bucket": "team-bucket", "endpoint": "minio:9000"})
+    settings = s3_settings(s3, tmp_path, artifacts={"repository": {"bucket": "team-bucket", "endpoint": "minio:9000"}})
     wf = WorkflowBuilder(name="keyonly")
     wf.node("keyonly-1", "Succeeded", outputs={"artifacts": [{"name": "out", "s3": {"key": "k/out.tgz"}}]})
     await ingest(pool, settings, [wf.phase("Succeeded").event()])
@@ -116,7 +116,7 @@ async def test_5xx_answers_are_retried_with_backoff_until_the_object_is_indexed(
 
 
 async def test_slow_responses_time_out_and_are_retried(pool, conn, s3, s3_objects, tmp_path):
-    settings = s3_settings(s3, tmp_path, artifacts_timeout_seconds=0.3, artifacts_retry_max_seconds=0.05)
+    settings = s3_settings(s3, tmp_path, artifacts={"timeout_seconds": 0.3, "retry_max_seconds": 0.05})
     await s3_objects.put("mlpipeline", "slow/model.bin", b"late")
     s3.slow("/mlpipeline/slow/model.bin", seconds=2.0, times=1)
     await ingest(pool, settings, [producing_workflow("a", "slow/model.bin")])
@@ -131,7 +131,7 @@ async def test_an_object_that_keeps_failing_is_marked_failed_after_the_last_atte
     await index_everything(pool, indexed_settings)
     row = await artifact(conn, "s3://mlpipeline/down/model.bin")
     assert row["state"] == "failed" and "500" in row["error"] and "4 attempts" in row["error"]
-    assert s3.count("HEAD", "/mlpipeline/down/model.bin") == indexed_settings.artifacts_max_attempts
+    assert s3.count("HEAD", "/mlpipeline/down/model.bin") == indexed_settings.artifacts.max_attempts
     assert await conn.fetchval("SELECT count(*) FROM artifact_queue") == 0
 
 
@@ -166,7 +166,7 @@ async def test_replaying_the_same_workflows_enqueues_nothing_new(pool, conn, ind
 async def test_a_restart_in_the_middle_of_the_queue_resumes_without_checking_anything_twice(
     pool, conn, s3, s3_objects, tmp_path
 ):
-    settings = s3_settings(s3, tmp_path, artifacts_workers=2, artifacts_claim_batch=2)
+    settings = s3_settings(s3, tmp_path, artifacts={"workers": 2, "claim_batch": 2})
     keys = [f"many/{i}.bin" for i in range(12)]
     for key in keys:
         await s3_objects.put("mlpipeline", key, key.encode())
@@ -210,10 +210,10 @@ async def test_credentials_never_appear_in_logs_or_stored_errors(pool, conn, s3,
 
 
 async def test_a_database_outage_while_recording_keeps_the_outcomes_until_it_returns(dsn, s3, s3_objects, tmp_path):
-    settings = s3_settings(s3, tmp_path, ingest_retry_max_seconds=0.2, database_statement_timeout_ms=2000)
+    settings = s3_settings(s3, tmp_path, ingest={"retry_max_seconds": 0.2}, database={"statement_timeout_ms": 2000})
     await s3_objects.put("mlpipeline", "model.bin", b"v1")
     proxy, proxied = await postgres_proxy(dsn)
-    pool = await db.create_pool(proxied, settings=settings, min_size=0, timeout=1)
+    pool = await db.create_pool(proxied, database=settings.database, min_size=0, timeout=1)
     try:
         await ingest(pool, settings, [producing_workflow("a", "model.bin")])
         s3.slow("/mlpipeline/model.bin", seconds=0.5, times=1)
@@ -341,7 +341,7 @@ async def test_ui_metadata_is_read_when_a_later_run_names_an_already_indexed_obj
 async def test_a_run_keeps_at_most_the_metric_limit_across_its_steps_files_and_the_rest_are_errors(
     pool, conn, s3, s3_objects, tmp_path
 ):
-    settings = s3_settings(s3, tmp_path, artifacts_retry_max_seconds=0.05, artifacts_max_metrics=4)
+    settings = s3_settings(s3, tmp_path, artifacts={"retry_max_seconds": 0.05, "max_metrics": 4})
     wf = WorkflowBuilder(name="two")
     for step in ("a", "b"):
         document = {"metrics": [{"name": f"{step}{i}", "numberValue": i} for i in range(3)]}

@@ -41,7 +41,7 @@ def _two_member_tgz() -> bytes:
 
 @pytest.fixture
 async def settings_with_s3(s3, tmp_path):
-    return s3_settings(s3, tmp_path, api_preview_max_bytes=CAP)
+    return s3_settings(s3, tmp_path, api={"preview_max_bytes": CAP})
 
 
 @pytest.fixture
@@ -138,9 +138,7 @@ async def test_an_artifact_of_an_unreadable_namespace_is_a_404(pool, s3, s3_obje
     await ingest(pool, settings_with_s3, [kfp_step_workflow("hidden", {"notes": "secret/notes.txt"}, namespace="team-b")])
     grants = [{"token": "reader-a-0123456789abcdef", "user": "a", "namespaces": ["team-a"]},
               {"token": "admin-0123456789abcdef", "user": "admin", "namespaces": ["*"]}]  # fmt: skip
-    configured = settings_with_s3.model_copy(
-        update={"auth_mode": "static", "auth_static_tokens": SecretStr(json.dumps(grants))}
-    )
+    configured = settings_with_s3.updated(auth={"mode": "static", "static_tokens": SecretStr(json.dumps(grants))})
     async with serve(settings=configured, pool=pool) as api:
         admin = {"Authorization": "Bearer admin-0123456789abcdef"}
         async with api.get("/api/v1/artifacts/s3://mlpipeline/secret/notes.txt", headers=admin) as response:

@@ -53,7 +53,7 @@ async def test_the_controller_configmap_gives_the_default_repository(double, poo
     api = client.ApiClient(double.client_configuration())
     try:
         async with running_agent(pool, double, agent_settings(settings)) as running:
-            loader = ClusterRepositories(api=api, registry=running.ingestor.repositories, settings=settings)
+            loader = ClusterRepositories(api=api, registry=running.ingestor.repositories, artifacts=settings.artifacts)
             await loader.load_controller_default()
             double.create("workflows", key_only_workflow("wf", "ml", {"default": True}).obj)
 
@@ -71,11 +71,11 @@ async def test_the_controller_configmap_gives_the_default_repository(double, poo
 async def test_a_configured_default_wins_over_the_clusters(double, settings):
     double.create("configmaps", configmap("argo", "workflow-controller-configmap", {"artifactRepository": CONTROLLER_REPOSITORY}))
     mine = S3Repository(bucket="mine", endpoint="s3.example:443")
-    configured = settings.model_copy(update={"artifacts_repository": mine})
+    configured = settings.updated(artifacts={"repository": mine})
     registry = RepositoryRegistry(default=mine)
     api = client.ApiClient(double.client_configuration())
     try:
-        await ClusterRepositories(api=api, registry=registry, settings=configured).load_controller_default()
+        await ClusterRepositories(api=api, registry=registry, artifacts=configured.artifacts).load_controller_default()
     finally:
         await api.close()
     assert registry.default == mine
@@ -91,7 +91,7 @@ async def test_a_namespace_artifact_repositories_configmap_resolves_named_and_de
     registry = RepositoryRegistry()
     api = client.ApiClient(double.client_configuration())
     try:
-        loader = ClusterRepositories(api=api, registry=registry, settings=settings)
+        loader = ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts)
         assert await loader.load_namespace("team-a") == 2
         assert await loader.load_namespace("no-such-namespace") == 0  # 404: nothing, no error
     finally:
@@ -106,7 +106,7 @@ async def test_a_workflow_from_a_new_namespace_triggers_one_read_of_its_configma
     double.create("configmaps", configmap("team-c", "artifact-repositories", {"default-v1": "s3:\n  bucket: c-bucket\n"}))
     registry = RepositoryRegistry()
     api = client.ApiClient(double.client_configuration())
-    loader = ClusterRepositories(api=api, registry=registry, settings=settings)
+    loader = ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts)
     try:
         loader.seen_namespace("team-c")
         loader.seen_namespace("team-c")
@@ -153,7 +153,7 @@ async def test_a_re_read_configmap_replaces_what_it_gave_but_never_a_configured_
     registry = RepositoryRegistry(named={"team-f/artifact-repositories/mine": mine})
     api = client.ApiClient(double.client_configuration())
     try:
-        loader = ClusterRepositories(api=api, registry=registry, settings=settings)
+        loader = ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts)
         await loader.load_namespace("team-f")
         assert registry.resolve(namespace="team-f", ref={}).bucket == "old-bucket"
         double.update("configmaps", configmap("team-f", "artifact-repositories", {"new": "s3:\n  bucket: new-bucket\n"}))

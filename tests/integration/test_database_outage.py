@@ -13,8 +13,8 @@ from tests.support.waiting import eventually
 
 async def test_every_final_state_is_stored_after_postgres_comes_back(dsn, settings, conn):
     proxy, proxied = await postgres_proxy(dsn)
-    fast = settings.model_copy(update={"ingest_retry_max_seconds": 0.2, "database_statement_timeout_ms": 2000})
-    pool = await db.create_pool(proxied, settings=fast, min_size=0, timeout=1)
+    fast = settings.updated(ingest={"retry_max_seconds": 0.2}, database={"statement_timeout_ms": 2000})
+    pool = await db.create_pool(proxied, database=fast.database, min_size=0, timeout=1)
     try:
         async with Ingestor(pool=pool, settings=fast) as ingestor:
             await feed_through_an_outage(ingestor, proxy)

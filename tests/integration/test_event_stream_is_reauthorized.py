@@ -17,9 +17,7 @@ READER = "reader-a-0123456789abcdef"
 async def test_a_stream_ends_at_its_maximum_age_and_a_revoked_token_cannot_reconnect(pool, settings, tmp_path):
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps([{"token": READER, "user": "reader-a", "namespaces": ["team-a"]}]))
-    configured = settings.model_copy(update={
-        "auth_mode": "static", "auth_static_tokens": SecretStr(tokens.read_text()), "events_stream_max_seconds": 1.0,
-    })  # fmt: skip
+    configured = settings.updated(auth={"mode": "static", "static_tokens": SecretStr(tokens.read_text())}, events={"stream_max_seconds": 1.0})  # fmt: skip
     as_reader = {"Authorization": f"Bearer {READER}"}
     async with serve_feed(settings=configured, pool=pool) as feed:
         opened = time.monotonic()
@@ -30,7 +28,7 @@ async def test_a_stream_ends_at_its_maximum_age_and_a_revoked_token_cannot_recon
         assert [e.data["workflow"] for e in received] == ["a1"]
         last = received[-1].id
 
-    revoked = configured.model_copy(update={"auth_static_tokens": SecretStr("[]")})
+    revoked = configured.updated(auth={"static_tokens": SecretStr("[]")})
     async with serve_feed(settings=revoked, pool=pool) as feed:
         async with feed.client.get("/api/v1/events", headers={**as_reader, "Last-Event-ID": str(last)}) as again:
             assert again.status == 401

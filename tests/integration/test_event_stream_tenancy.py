@@ -19,7 +19,7 @@ def run(name: str, namespace: str) -> dict:
 
 
 async def test_a_caller_receives_only_transitions_of_readable_namespaces(pool, settings):
-    configured = settings.model_copy(update={"auth_mode": "static", "auth_static_tokens": SecretStr(json.dumps(GRANTS))})
+    configured = settings.updated(auth={"mode": "static", "static_tokens": SecretStr(json.dumps(GRANTS))})
     as_reader = {"Authorization": f"Bearer {READER}"}
     async with serve_feed(settings=configured, pool=pool) as feed:
         async with feed.client.get("/api/v1/events") as refused:

@@ -36,8 +36,8 @@ from tests.support.waiting import eventually
 @contextlib.asynccontextmanager
 async def proxied_pool(dsn: str, settings: Settings) -> AsyncIterator[tuple[TcpProxy, asyncpg.Pool, Settings]]:
     proxy, proxied = await postgres_proxy(dsn)
-    fast = settings.model_copy(update={"ingest_retry_max_seconds": 0.2, "database_statement_timeout_ms": 2000})
-    pool = await db.create_pool(proxied, settings=fast, min_size=2, timeout=1)
+    fast = settings.updated(ingest={"retry_max_seconds": 0.2}, database={"statement_timeout_ms": 2000})
+    pool = await db.create_pool(proxied, database=fast.database, min_size=2, timeout=1)
     try:
         yield proxy, pool, fast
     finally:
@@ -78,7 +78,7 @@ async def test_the_ingest_writers_keep_every_state_through_a_broken_connection_a
 
 
 async def test_the_artifact_indexer_outlives_a_broken_connection_and_an_outage(dsn, s3, s3_objects, tmp_path):
-    settings = s3_settings(s3, tmp_path, artifacts_retry_max_seconds=0.05)
+    settings = s3_settings(s3, tmp_path, artifacts={"retry_max_seconds": 0.05})
     await s3_objects.put("mlpipeline", "before.bin", b"1")
     await s3_objects.put("mlpipeline", "after.bin", b"2")
     async with proxied_pool(dsn, settings) as (proxy, pool, fast), indexing(pool, fast) as indexer:
@@ -152,9 +152,7 @@ async def test_a_leader_elected_while_the_database_is_away_starts_watching_once_
     dsn, settings, conn, tmp_path
 ):
     async with KubeDouble() as double, proxied_pool(dsn, settings) as (proxy, pool, fast):
-        s = agent_settings(fast, kube_config=write_kubeconfig(tmp_path / "kubeconfig", double.url), leader_election=True,
-                           leader_lease_namespace="runledger", leader_lease_seconds=2.0,
-                           leader_renew_deadline_seconds=1.5, leader_retry_seconds=0.1)  # fmt: skip
+        s = agent_settings(fast, cluster={"kube_config": write_kubeconfig(tmp_path / "kubeconfig", double.url)}, leader={"election": True, "lease_namespace": "runledger", "lease_seconds": 2.0, "renew_deadline_seconds": 1.5, "retry_seconds": 0.1})  # fmt: skip
         wf = WorkflowBuilder(name="wf", namespace="argo")
         del wf.obj["metadata"]["uid"], wf.obj["metadata"]["resourceVersion"]
         double.create("workflows", wf.phase("Running").obj)

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, Settings
 from runledger.store import connection as db
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve
@@ -20,10 +20,7 @@ pytestmark = pytest.mark.replicas
 
 @pytest.fixture
 def replica_settings(replica_cluster, tmp_path) -> Settings:
-    return Settings(
-        data_dir=tmp_path, database_pool_max=4, replica_max_lag_seconds=5.0,
-        database_replica_urls=",".join(s.uri() for s in replica_cluster.standbys),
-    )  # fmt: skip
+    return Settings(database=DatabaseSettings(data_dir=tmp_path, pool_max=4, replica_max_lag_seconds=5.0, replica_urls=",".join(s.uri() for s in replica_cluster.standbys)))  # fmt: skip
 
 
 async def seed(replica_cluster, settings: Settings) -> str:
@@ -31,7 +28,7 @@ async def seed(replica_cluster, settings: Settings) -> str:
     wf = WorkflowBuilder(name=f"wf-{uuid.uuid4().hex[:8]}", namespace="team-a")
     wf.phase("Succeeded").node("root", "Succeeded", type="DAG")
     wf.node("a", "Succeeded", parent="root", outputs={"artifacts": [{"name": "model", "s3": {"bucket": "b", "key": "m"}}]})
-    pool = await db.create_pool(replica_cluster.primary.uri(), settings=settings)
+    pool = await db.create_pool(replica_cluster.primary.uri(), database=settings.database)
     try:
         await ingest(pool, settings, [wf.event("ADDED")])
     finally:

@@ -20,7 +20,7 @@ HEADER_TIMEOUT = 3.0
 
 @pytest.fixture
 async def api(pool, settings):
-    limited = settings.model_copy(update={"api_max_connections": CAP, "api_header_timeout_seconds": HEADER_TIMEOUT})
+    limited = settings.updated(api={"max_connections": CAP, "header_timeout_seconds": HEADER_TIMEOUT})
     async with serve_limited(settings=limited, pool=pool) as address:
         yield address
 

@@ -9,7 +9,7 @@ from tests.support.waiting import eventually
 
 
 async def test_a_keepalive_connection_idle_past_the_timeout_is_closed(pool, settings):
-    idle_settings = settings.model_copy(update={"api_keepalive_timeout_seconds": 1.0})
+    idle_settings = settings.updated(api={"keepalive_timeout_seconds": 1.0})
     async with serve_limited(settings=idle_settings, pool=pool) as (host, port):
         reader, writer = await asyncio.open_connection(host, port)
         try:

@@ -17,7 +17,7 @@ def run_with_a_long_argument(name: str, *, value_bytes: int) -> WatchEvent:
 
 
 async def test_a_run_beyond_the_memory_bound_waits_for_the_writers_and_then_is_stored(pool, settings, conn):
-    bounded = settings.model_copy(update={"ingest_max_pending_bytes": 250_000, "ingest_max_pending_steps": 1_000})
+    bounded = settings.updated(ingest={"max_pending_bytes": 250_000, "max_pending_steps": 1_000})
     ingestor = Ingestor(pool=pool, settings=bounded)
     for i in range(2):
         await ingestor.submit(run_with_a_long_argument(f"wf-{i}", value_bytes=100_000))
@@ -34,7 +34,7 @@ async def test_a_run_beyond_the_memory_bound_waits_for_the_writers_and_then_is_s
 
 
 async def test_a_single_run_larger_than_the_memory_bound_is_still_taken(pool, settings, conn):
-    bounded = settings.model_copy(update={"ingest_max_pending_bytes": 10_000})
+    bounded = settings.updated(ingest={"max_pending_bytes": 10_000})
     async with Ingestor(pool=pool, settings=bounded) as ingestor:
         await asyncio.wait_for(ingestor.submit(run_with_a_long_argument("big", value_bytes=50_000)), 30)
         await ingestor.drain()

@@ -15,8 +15,8 @@ from tests.support.waiting import eventually
 
 
 async def start_replica(settings, dsn, identity):
-    s = settings.model_copy(update={"leader_identity": identity})
-    pool = await db.create_pool(dsn, settings=s)
+    s = settings.updated(leader={"identity": identity})
+    pool = await db.create_pool(dsn, database=s.database)
     stop = StopSignal()
     task = asyncio.create_task(run_cluster_agent(s, pool=pool, app=create_app(settings=s, pool=pool), stop=stop), name=f"replica-{identity}")
     return task, stop, pool
@@ -24,9 +24,7 @@ async def start_replica(settings, dsn, identity):
 
 async def test_leader_failover_between_two_agents_loses_and_doubles_no_transition(dsn, settings, conn, tmp_path):
     async with KubeDouble() as double:
-        s = agent_settings(settings, kube_config=write_kubeconfig(tmp_path / "kubeconfig", double.url), leader_election=True,
-                           leader_lease_namespace="runledger", leader_lease_seconds=2.0,
-                           leader_renew_deadline_seconds=1.5, leader_retry_seconds=0.1)  # fmt: skip
+        s = agent_settings(settings, cluster={"kube_config": write_kubeconfig(tmp_path / "kubeconfig", double.url)}, leader={"election": True, "lease_namespace": "runledger", "lease_seconds": 2.0, "renew_deadline_seconds": 1.5, "retry_seconds": 0.1})  # fmt: skip
         wfs = []
         for i in range(10):
             wf = WorkflowBuilder(name=f"wf-{i}", namespace="argo")

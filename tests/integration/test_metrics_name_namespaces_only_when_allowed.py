@@ -33,8 +33,9 @@ def samples(text: str, family: str) -> list:
     return next(f.samples for f in text_string_to_metric_families(text) if f.name == family)
 
 
-def static(settings, **update):
-    return settings.model_copy(update={"auth_mode": "static", "auth_static_tokens": SecretStr(json.dumps(GRANTS)), **update})
+def static(settings, **groups):
+    auth = {"mode": "static", "static_tokens": SecretStr(json.dumps(GRANTS))}
+    return settings.updated(**{**groups, "auth": auth | groups.get("auth", {})})
 
 
 async def test_with_auth_on_metrics_name_no_namespace_or_template_by_default(pool, settings):
@@ -48,7 +49,7 @@ async def test_with_auth_on_metrics_name_no_namespace_or_template_by_default(poo
 
 @pytest.mark.parametrize("auth", ["none", "static, opted in"])
 async def test_without_auth_or_opted_in_metrics_are_per_namespace_and_template(pool, settings, auth):
-    configured = settings if auth == "none" else static(settings, metrics_per_namespace=True)
+    configured = settings if auth == "none" else static(settings, auth={"metrics_per_namespace": True})
     text = await scraped_text(pool, configured)
     runs = samples(text, "runledger_runs")
     assert [(s.labels, s.value) for s in runs] == [({"namespace": "team-secret", "phase": "Succeeded"}, 1)]

@@ -38,7 +38,7 @@ async def step_rows(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
 
 
 async def ingest_with_argo_database(pool, settings: Settings, url: str, events: list[dict]) -> Ingestor:
-    async with service.argo_node_status(settings, url=url) as node_status:
+    async with service.argo_node_status(settings.argo, url=url) as node_status:
         async with Ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
             for event in events:
                 await ingestor.submit(WatchEvent.model_validate(event))
@@ -61,7 +61,7 @@ async def test_an_offloaded_workflow_gets_the_steps_edges_parameters_and_artifac
         run = await conn.fetchrow("SELECT nodes_offloaded, step_counts FROM runs")
     # The same workflow with its nodes in the object, recorded in a database of its own.
     baseline_dsn = await create_database(pg_server_uri, template=template_database)
-    baseline_pool = await db.create_pool(baseline_dsn, settings=settings)
+    baseline_pool = await db.create_pool(baseline_dsn, database=settings.database)
     try:
         await ingest(baseline_pool, settings, [{"type": "MODIFIED", "object": WORKFLOW}])
         async with baseline_pool.acquire() as conn:
@@ -77,7 +77,7 @@ async def test_an_offloaded_workflow_gets_the_steps_edges_parameters_and_artifac
 
 async def test_a_version_not_yet_in_argos_database_is_retried_until_it_appears(argo, pool, settings) -> None:
     stripped, nodes = offloaded(WORKFLOW)
-    async with service.argo_node_status(settings, url=argo.url) as node_status:
+    async with service.argo_node_status(settings.argo, url=argo.url) as node_status:
         async with Ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
             await ingestor.submit(WatchEvent(type="MODIFIED", object=stripped))
             await ingestor.drain()
@@ -98,7 +98,7 @@ async def test_a_version_not_yet_in_argos_database_is_retried_until_it_appears(a
 async def test_a_version_that_never_appears_is_dropped_and_counted_never_recorded_empty(
     argo, pool, settings
 ) -> None:
-    settings = settings.model_copy(update={"argo_database_offload_wait_seconds": 0.5})
+    settings = settings.updated(argo={"database_offload_wait_seconds": 0.5})
     stripped, _ = offloaded(WORKFLOW)
     ingestor = await ingest_with_argo_database(pool, settings, argo.url, [{"type": "MODIFIED", "object": stripped}])
     assert ingestor.stats.errors == {"offload_missing": 1}

@@ -16,11 +16,11 @@ from tests.support.waiting import eventually
 
 def sender_of(pool, settings) -> LineageSender:
     # Small batches: a run's events span several rounds, as a long backlog's do.
-    return LineageSender(pool=pool, transport=transport_of(settings), batch=7, poll_seconds=0.05, retry_max_seconds=0.2)
+    return LineageSender(pool=pool, transport=transport_of(settings.openlineage), batch=7, poll_seconds=0.05, retry_max_seconds=0.2)
 
 
 def export_settings(settings, url):
-    return settings.model_copy(update={"openlineage_url": url})
+    return settings.updated(openlineage={"url": url})
 
 
 async def test_nothing_is_lost_or_duplicated_and_each_run_keeps_its_order(pool, conn, settings, tmp_path):

@@ -25,10 +25,10 @@ def lines(path) -> list[dict]:
 
 async def test_events_are_appended_one_a_line_and_a_restart_appends_only_new_ones(pool, conn, settings, tmp_path):
     path = tmp_path / "lineage.jsonl"
-    on = settings.model_copy(update={"openlineage_file": path})
+    on = settings.updated(openlineage={"file": path})
     await ingest(pool, on, workflow_histories(2))
     first = await queued(conn)
-    async with LineageSender(pool=pool, transport=transport_of(on), batch=5, poll_seconds=0.05):
+    async with LineageSender(pool=pool, transport=transport_of(on.openlineage), batch=5, poll_seconds=0.05):
         await eventually(lambda: all_sent(conn), timeout=30)
     assert len(lines(path)) == len(first)
     assert path.read_bytes().endswith(b"\n")
@@ -37,7 +37,7 @@ async def test_events_are_appended_one_a_line_and_a_restart_appends_only_new_one
 
     await ingest(pool, on, workflow_histories(3))  # the same two runs again, and a third
     both = await queued(conn)
-    async with LineageSender(pool=pool, transport=transport_of(on), batch=5, poll_seconds=0.05):
+    async with LineageSender(pool=pool, transport=transport_of(on.openlineage), batch=5, poll_seconds=0.05):
         await eventually(lambda: all_sent(conn), timeout=30)
     events = lines(path)
     assert len(events) == len(both) > len(first)

@@ -8,14 +8,14 @@ from tests.support.lineage import queued, workflow_histories
 
 
 async def test_every_transition_stored_queues_exactly_one_event(pool, conn, settings):
-    on = settings.model_copy(update={"openlineage_file": settings.data_dir / "events.jsonl"})
+    on = settings.updated(openlineage={"file": settings.database.data_dir / "events.jsonl"})
     await ingest(pool, on, workflow_histories(3))
     transitions = [r["id"] for r in await conn.fetch("SELECT id FROM transitions ORDER BY id")]
     assert transitions and await queued(conn) == transitions
 
 
 async def test_replaying_the_same_history_queues_nothing_twice(pool, conn, settings):
-    on = settings.model_copy(update={"openlineage_file": settings.data_dir / "events.jsonl"})
+    on = settings.updated(openlineage={"file": settings.database.data_dir / "events.jsonl"})
     await ingest(pool, on, workflow_histories(2))
     before = await queued(conn)
     await conn.execute("DELETE FROM runs")  # the writer's memory of them is gone; the history is not

@@ -33,7 +33,7 @@ async def get(api, path: str, *, token: str | None = None, status: int = 200) ->
 
 async def test_a_reader_of_one_namespace_sees_figures_of_that_namespace_only(pool, settings):
     await stored(pool, settings)
-    configured = settings.model_copy(update={"auth_mode": "static", "auth_static_tokens": SecretStr(json.dumps(GRANTS))})
+    configured = settings.updated(auth={"mode": "static", "static_tokens": SecretStr(json.dumps(GRANTS))})
     async with serve(settings=configured, pool=pool) as api:
         mine = await get(api, f"/api/v1/stats/pipelines?{WINDOW}", token="reader-ml-0123456789abcdef")
         assert (mine["namespaces"], [(g["name"], g["count"]) for g in mine["groups"]]) == (["ml"], [(PIPELINE, 4)])
@@ -61,7 +61,7 @@ async def test_the_window_is_whole_days_and_runs_outside_it_are_not_counted(pool
 
 async def test_unit_prices_from_the_settings_give_a_cost(pool, settings):
     await stored(pool, settings)
-    priced = settings.model_copy(update={"cost_cpu_hour": 3.6, "cost_memory_gib_hour": 0.36})
+    priced = settings.updated(cost={"cpu_hour": 3.6, "memory_gib_hour": 0.36})
     async with serve(settings=priced, pool=pool) as api:
         body = await get(api, f"/api/v1/stats/pipelines?{WINDOW}")
         assert body["prices"] == {"cpu_hour": 3.6, "memory_gib_hour": 0.36, "gpu_hour": None}

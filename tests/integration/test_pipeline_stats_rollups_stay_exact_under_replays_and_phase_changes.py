@@ -19,7 +19,7 @@ EVER = (datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=t
 
 async def replay(settings, dsn) -> None:
     argo = [p for p in fixture_files() if p.suffix == ".yaml"]
-    code, counts = await replay_command(settings.model_copy(update={"database_url": dsn}), [bundled_recording(), *argo])
+    code, counts = await replay_command(settings.updated(database={"url": dsn}), [bundled_recording(), *argo])
     assert code == 0, counts
 
 

@@ -31,7 +31,7 @@ async def test_while_migrations_run_healthz_is_200_and_readyz_503_then_the_api_t
         return await migrate(dsn, **options)
 
     monkeypatch.setattr(service, "migrate_database", held_migration)
-    configured = settings.model_copy(update={"database_url": empty_dsn})
+    configured = settings.updated(database={"url": empty_dsn})
     api = asyncio.create_task(service.run_api(configured, host="127.0.0.1", port=port, announce=lambda _: None))
     base = f"http://127.0.0.1:{port}"
     try:

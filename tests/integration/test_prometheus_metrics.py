@@ -101,7 +101,7 @@ async def test_step_durations_count_what_finished_since_start_and_each_finish_on
 async def test_watch_streams_report_lists_and_open_watches(pool, settings):
     async with KubeDouble() as double:
         double.create("workflows", {**WorkflowBuilder(name="w").phase("Running").obj, "metadata": {"name": "w", "namespace": "ml"}})
-        async with running_agent(pool, double, agent_settings(settings, kube_watch_pods=False)) as running:
+        async with running_agent(pool, double, agent_settings(settings, cluster={"kube_watch_pods": False})) as running:
             await settled(running, double)
             app = create_app(settings=settings, pool=pool)
             app[prometheus.TELEMETRY].sources["watch"] = lambda: watch_metrics(running.agent.streams)

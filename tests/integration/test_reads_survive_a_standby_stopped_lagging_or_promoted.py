@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, Settings
 from runledger.store import connection as db
 from runledger.store.read_routing import DOWN, LAGGING, OK, PROMOTED, ReadRouter
 from tests.support.read_load import Load, reading_under_writes
@@ -23,11 +23,8 @@ BOUND = 1.0
 
 @contextlib.asynccontextmanager
 async def routed(cluster: ReplicaCluster, standbys: list[Node], tmp_path: Path) -> AsyncIterator[ReadRouter]:
-    settings = Settings(
-        data_dir=tmp_path, database_pool_max=4, database_replica_urls=",".join(s.uri() for s in standbys),
-        replica_max_lag_seconds=BOUND,
-    )  # fmt: skip
-    pool = await db.create_pool(cluster.primary.uri(), settings=settings)
+    settings = Settings(database=DatabaseSettings(data_dir=tmp_path, pool_max=4, replica_urls=",".join(s.uri() for s in standbys), replica_max_lag_seconds=BOUND))  # fmt: skip
+    pool = await db.create_pool(cluster.primary.uri(), database=settings.database)
     try:
         async with ReadRouter(primary=pool, settings=settings) as router:
             yield router

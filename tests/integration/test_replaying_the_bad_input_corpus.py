@@ -16,7 +16,7 @@ async def test_the_corpus_replays_with_exact_counts_and_every_good_run_stored(ds
     fixtures = fixture_files()
     paths = [p for pair in zip(fixtures, [c.path for c in cases]) for p in pair]
     paths += fixtures[len(cases) :] + [c.path for c in cases[len(fixtures) :]]
-    code, counts = await replay_command(settings.model_copy(update={"database_url": dsn}), paths)
+    code, counts = await replay_command(settings.updated(database={"url": dsn}), paths)
     assert code == 0
     good = [name for case in cases for name in case.runs] + [translate_workflow(load(p)).run.name for p in fixtures]
     errors = expected_errors(cases)

@@ -18,7 +18,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from runledger.core.settings import Settings
+from runledger.core.settings import (
+    ArtifactsSettings,
+    DatabaseSettings,
+    IngestSettings,
+    Settings,
+)
 from runledger.indexer.s3 import Location, ObjectStore, ObjectUnavailable
 from tests.support.artifacts import index_everything
 from tests.support.builders import WorkflowBuilder
@@ -93,7 +98,7 @@ def _entry(identity: Identity) -> dict[str, str]:
     return entry | ({"session_token": identity.token} if identity.token else {})
 
 
-def settings_for(r: Repositories, tmp_path: Path, **overrides) -> Settings:
+def settings_for(r: Repositories, tmp_path: Path) -> Settings:
     ids = r.identities
     credentials = {
         TEAM_A: _entry(ids["team-a"]),
@@ -102,12 +107,14 @@ def settings_for(r: Repositories, tmp_path: Path, **overrides) -> Settings:
         TEMP: _entry(ids["temp"]),
     }
     return Settings(
-        data_dir=tmp_path, database_pool_max=4, ingest_workers=2,
-        artifacts_endpoint_map={e: r.url for e in (TEAM_A, TEAM_B, OTHER, TEMP)},
-        artifacts_credentials=SecretStr(json.dumps(credentials)),
-        artifacts_access_key_id=SecretStr(ids["global"].access_key),
-        artifacts_secret_access_key=SecretStr(ids["global"].secret_key),
-        artifacts_timeout_seconds=5.0, artifacts_workers=4, **overrides,
+        database=DatabaseSettings(data_dir=tmp_path, pool_max=4), ingest=IngestSettings(workers=2),
+        artifacts=ArtifactsSettings(
+            endpoint_map={e: r.url for e in (TEAM_A, TEAM_B, OTHER, TEMP)},
+            credentials=SecretStr(json.dumps(credentials)),
+            access_key_id=SecretStr(ids["global"].access_key),
+            secret_access_key=SecretStr(ids["global"].secret_key),
+            timeout_seconds=5.0, workers=4,
+        ),
     )  # fmt: skip
 
 
@@ -136,7 +143,7 @@ def at(endpoint: str, bucket: str, key: str = KEY) -> Location:
 async def test_the_lean_head_is_signed_with_the_repositorys_own_credentials(
     repositories, tmp_path, lean_only, endpoint, bucket
 ):
-    store = ObjectStore(settings=settings_for(repositories, tmp_path))
+    store = ObjectStore(artifacts=settings_for(repositories, tmp_path).artifacts)
     try:
         assert (await store.head(at(endpoint, bucket))).size > 0
     finally:
@@ -147,7 +154,7 @@ async def test_the_lean_head_is_signed_with_the_repositorys_own_credentials(
 async def test_botocore_heads_and_gets_are_signed_with_the_repositorys_own_credentials(
     repositories, tmp_path, endpoint, bucket
 ):
-    store = ObjectStore(settings=settings_for(repositories, tmp_path))
+    store = ObjectStore(artifacts=settings_for(repositories, tmp_path).artifacts)
     try:
         assert (await store._head_botocore(at(endpoint, bucket))).size > 0
         assert (await store.read(at(endpoint, bucket), max_bytes=1024)).endswith(b"'s model")
@@ -159,7 +166,7 @@ async def test_botocore_heads_and_gets_are_signed_with_the_repositorys_own_crede
 async def test_another_repositorys_credentials_are_refused_on_both_paths(
     repositories, tmp_path, lean_only, endpoint, bucket
 ):
-    store = ObjectStore(settings=settings_for(repositories, tmp_path))
+    store = ObjectStore(artifacts=settings_for(repositories, tmp_path).artifacts)
     try:
         attempts = (store.head(at(endpoint, bucket)), store.read(at(endpoint, bucket), max_bytes=1024))
         for attempt in attempts:
@@ -172,7 +179,7 @@ async def test_another_repositorys_credentials_are_refused_on_both_paths(
 
 
 async def test_one_store_keeps_a_client_per_endpoint_and_key_pair(repositories, tmp_path):
-    store = ObjectStore(settings=settings_for(repositories, tmp_path))
+    store = ObjectStore(artifacts=settings_for(repositories, tmp_path).artifacts)
     try:
         for endpoint, bucket in READABLE + READABLE:
             await store.read(at(endpoint, bucket), max_bytes=1024)

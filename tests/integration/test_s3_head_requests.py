@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from runledger.core.settings import Settings
+from runledger.core.settings import ArtifactsSettings, DatabaseSettings, Settings
 from runledger.indexer.s3 import (
     Location,
     ObjectStore,
@@ -69,13 +69,16 @@ def authenticating_s3() -> Iterator[AuthenticatingS3]:
         server.stop()
 
 
-def settings_for(url: str, tmp_path: Path, *, access: str | None, secret: str | None, **overrides) -> Settings:
+def settings_for(url: str, tmp_path: Path, *, access: str | None, secret: str | None) -> Settings:
     return Settings(
-        data_dir=tmp_path, artifacts_endpoint_map={ENDPOINT: url},
-        artifacts_access_key_id=SecretStr(access) if access else None,
-        artifacts_secret_access_key=SecretStr(secret) if secret else None,
-        artifacts_timeout_seconds=overrides.pop("artifacts_timeout_seconds", 2.0), **overrides,
-    )  # fmt: skip
+        database=DatabaseSettings(data_dir=tmp_path),
+        artifacts=ArtifactsSettings(
+            endpoint_map={ENDPOINT: url},
+            access_key_id=SecretStr(access) if access else None,
+            secret_access_key=SecretStr(secret) if secret else None,
+            timeout_seconds=2.0,
+        ),
+    )
 
 
 def location(key: str, *, endpoint: str = ENDPOINT) -> Location:
@@ -98,7 +101,7 @@ async def test_keys_with_spaces_unicode_and_reserved_characters_are_signed_and_f
     authenticating_s3, tmp_path, lean_only
 ):
     s = authenticating_s3
-    store = ObjectStore(settings=settings_for(s.url, tmp_path, access=s.access_key, secret=s.secret_key))
+    store = ObjectStore(artifacts=settings_for(s.url, tmp_path, access=s.access_key, secret=s.secret_key).artifacts)
     try:
         for key in KEYS:
             head = await store.head(location(key))
@@ -109,7 +112,7 @@ async def test_keys_with_spaces_unicode_and_reserved_characters_are_signed_and_f
 
 async def test_size_etag_content_type_and_last_modified_are_what_botocore_reads(authenticating_s3, tmp_path):
     s = authenticating_s3
-    store = ObjectStore(settings=settings_for(s.url, tmp_path, access=s.access_key, secret=s.secret_key))
+    store = ObjectStore(artifacts=settings_for(s.url, tmp_path, access=s.access_key, secret=s.secret_key).artifacts)
     try:
         for key in KEYS:
             lean, reference = await store.head(location(key)), await store._head_botocore(location(key))
@@ -122,7 +125,7 @@ async def test_size_etag_content_type_and_last_modified_are_what_botocore_reads(
 
 async def test_a_wrong_secret_is_rejected_by_s3_and_reported_as_forbidden(authenticating_s3, tmp_path, lean_only):
     s = authenticating_s3
-    store = ObjectStore(settings=settings_for(s.url, tmp_path, access=s.access_key, secret="not-" + s.secret_key))
+    store = ObjectStore(artifacts=settings_for(s.url, tmp_path, access=s.access_key, secret="not-" + s.secret_key).artifacts)
     try:
         with pytest.raises(ObjectUnavailable) as raised:
             await store.head(location(KEYS[1]))
@@ -134,7 +137,7 @@ async def test_a_wrong_secret_is_rejected_by_s3_and_reported_as_forbidden(authen
 
 async def test_an_absent_key_is_missing(authenticating_s3, tmp_path, lean_only):
     s = authenticating_s3
-    store = ObjectStore(settings=settings_for(s.url, tmp_path, access=s.access_key, secret=s.secret_key))
+    store = ObjectStore(artifacts=settings_for(s.url, tmp_path, access=s.access_key, secret=s.secret_key).artifacts)
     try:
         with pytest.raises(ObjectUnavailable) as raised:
             await store.head(location("runs/never written.bin"))
@@ -149,7 +152,7 @@ async def test_credentials_from_botocores_default_chain_sign_the_lean_path(
     s = authenticating_s3
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s.secret_key)
-    store = ObjectStore(settings=settings_for(s.url, tmp_path, access=None, secret=None))
+    store = ObjectStore(artifacts=settings_for(s.url, tmp_path, access=None, secret=None).artifacts)
     try:
         assert (await store.head(location(KEYS[2]))).etag == s.etags[KEYS[2]]
     finally:
@@ -159,7 +162,7 @@ async def test_credentials_from_botocores_default_chain_sign_the_lean_path(
 async def test_without_any_credentials_the_head_goes_through_botocore_and_is_forbidden(
     authenticating_s3, tmp_path, no_ambient_credentials
 ):
-    store = ObjectStore(settings=settings_for(authenticating_s3.url, tmp_path, access=None, secret=None))
+    store = ObjectStore(artifacts=settings_for(authenticating_s3.url, tmp_path, access=None, secret=None).artifacts)
     try:
         with pytest.raises(ObjectUnavailable) as raised:
             await store.head(location(KEYS[0]))
@@ -178,7 +181,7 @@ async def test_error_statuses_are_sorted_into_transient_and_permanent(s3: Faulty
                                                                       lean_only, status, kind):  # fmt: skip
     await s3_objects.put(BUCKET, "model.bin", b"x")
     s3.fail(f"/{BUCKET}/model.bin", status=status)
-    store = ObjectStore(settings=s3_settings(s3, tmp_path))
+    store = ObjectStore(artifacts=s3_settings(s3, tmp_path).artifacts)
     try:
         with pytest.raises(kind, match=str(status)):
             await store.head(location("model.bin"))
@@ -189,7 +192,7 @@ async def test_error_statuses_are_sorted_into_transient_and_permanent(s3: Faulty
 async def test_a_slow_answer_times_out_as_transient(s3: FaultyS3, s3_objects: S3Objects, tmp_path, lean_only):
     await s3_objects.put(BUCKET, "slow.bin", b"x")
     s3.slow(f"/{BUCKET}/slow.bin", seconds=2.0, times=1)
-    store = ObjectStore(settings=s3_settings(s3, tmp_path, artifacts_timeout_seconds=0.3))
+    store = ObjectStore(artifacts=s3_settings(s3, tmp_path, artifacts={"timeout_seconds": 0.3}).artifacts)
     try:
         with pytest.raises(TransientS3Error, match="timed out"):
             await store.head(location("slow.bin"))
@@ -200,7 +203,7 @@ async def test_a_slow_answer_times_out_as_transient(s3: FaultyS3, s3_objects: S3
 
 async def test_a_refused_connection_is_transient(tmp_path, lean_only):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    store = ObjectStore(settings=settings_for(url, tmp_path, access="k", secret="s"))
+    store = ObjectStore(artifacts=settings_for(url, tmp_path, access="k", secret="s").artifacts)
     try:
         with pytest.raises(TransientS3Error):
             await store.head(location("model.bin"))
@@ -211,7 +214,7 @@ async def test_a_refused_connection_is_transient(tmp_path, lean_only):
 async def test_a_redirect_is_left_to_botocore(s3: FaultyS3, s3_objects: S3Objects, tmp_path):
     await s3_objects.put(BUCKET, "moved.bin", b"x")
     s3.fail(f"/{BUCKET}/moved.bin", status=301, times=1)  # a bucket in another region answers so
-    store = ObjectStore(settings=s3_settings(s3, tmp_path))
+    store = ObjectStore(artifacts=s3_settings(s3, tmp_path).artifacts)
     try:
         assert (await store.head(location("moved.bin"))).size == 1
     finally:

@@ -41,7 +41,7 @@ def workflows(double: KubeDouble) -> list[WorkflowBuilder]:
 async def shards(pool, double, settings, count: int, *, only: list[int] | None = None):
     async with contextlib.AsyncExitStack() as stack:
         running = [
-            await stack.enter_async_context(running_agent(pool, double, agent_settings(settings, shard=f"{i}/{count}")))
+            await stack.enter_async_context(running_agent(pool, double, agent_settings(settings, cluster={"shard": f"{i}/{count}"})))
             for i in (only if only is not None else range(count))
         ]
         for agent in running:

@@ -19,7 +19,7 @@ CAP = 10_000
 
 @pytest.fixture
 async def settings_with_s3(s3, tmp_path):
-    return s3_settings(s3, tmp_path, api_log_max_bytes=CAP)
+    return s3_settings(s3, tmp_path, api={"log_max_bytes": CAP})
 
 
 @pytest.fixture
@@ -128,9 +128,7 @@ async def test_a_run_of_an_unreadable_namespace_is_a_404(pool, s3, s3_objects, s
     await s3_objects.put("my-bucket", "logs/b/main.log", b"secret\n")
     await ingest(pool, settings_with_s3, [logging_workflow("wfb", {"wfb-x": "logs/b/main.log"}, namespace="team-b")])
     grants = [{"token": "reader-a-0123456789abcdef", "user": "a", "namespaces": ["team-a"]}]
-    configured = settings_with_s3.model_copy(
-        update={"auth_mode": "static", "auth_static_tokens": SecretStr(json.dumps(grants))}
-    )
+    configured = settings_with_s3.updated(auth={"mode": "static", "static_tokens": SecretStr(json.dumps(grants))})
     async with serve(settings=configured, pool=pool) as api:
         async with api.get("/api/v1/runs/uid-wfb/steps/wfb-x/logs",
                            headers={"Authorization": "Bearer reader-a-0123456789abcdef"}) as response:  # fmt: skip

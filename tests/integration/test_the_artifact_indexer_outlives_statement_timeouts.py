@@ -12,9 +12,9 @@ from tests.support.waiting import eventually
 
 
 async def test_claims_that_time_out_are_retried_not_fatal(dsn, s3, s3_objects, tmp_path, conn):
-    settings = s3_settings(s3, tmp_path, database_statement_timeout_ms=200, ingest_retry_max_seconds=0.2)
+    settings = s3_settings(s3, tmp_path, database={"statement_timeout_ms": 200}, ingest={"retry_max_seconds": 0.2})
     await s3_objects.put("mlpipeline", "model.bin", b"weights")
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     try:
         async with indexing(pool, settings) as indexer:
             async with conn.transaction():

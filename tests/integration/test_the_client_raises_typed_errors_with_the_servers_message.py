@@ -26,7 +26,7 @@ GRANTS = [{"token": "reader-a-0123456789abcdef", "user": "reader-a", "namespaces
 
 async def test_not_found_bad_request_unauthorized_and_forbidden_carry_the_servers_message(pool, settings):
     await ingest(pool, settings, [WorkflowBuilder(name="a1", namespace="team-a").phase("Succeeded").event("ADDED")])
-    configured = settings.model_copy(update={"auth_mode": "static", "auth_static_tokens": SecretStr(json.dumps(GRANTS))})
+    configured = settings.updated(auth={"mode": "static", "static_tokens": SecretStr(json.dumps(GRANTS))})
     async with serve_limited(settings=configured, pool=pool) as (host, port):
         server = f"http://{host}:{port}"
         async with RunledgerClient(server, token="reader-a-0123456789abcdef") as client:

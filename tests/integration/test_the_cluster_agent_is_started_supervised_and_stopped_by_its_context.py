@@ -43,7 +43,7 @@ async def test_entering_runs_every_stream_and_leaving_ends_them(pool, settings):
     settings = agent_settings(settings)
     async with KubeDouble() as double, client.ApiClient(double.client_configuration()) as api:
         async with Ingestor(pool=pool, settings=settings) as ingestor:
-            agent = ClusterAgent(build_streams(api=api, ingestor=ingestor, settings=settings, checkpoints=None))
+            agent = ClusterAgent(build_streams(api=api, ingestor=ingestor, cluster=settings.cluster, checkpoints=None))
             async with agent:
                 assert len(watch_tasks()) == len(agent.streams) == 2  # workflows and pods
                 for stream in agent.streams:
@@ -60,7 +60,7 @@ async def test_a_stream_that_dies_fails_the_agent_at_once(pool, settings):
             name="workflows:broken",
             list_call=functools.partial(custom.list_cluster_custom_object, ARGO_GROUP, ARGO_VERSION, WORKFLOWS),
             handler=BrokenHandler(),
-            settings=watch_settings(settings),
+            settings=watch_settings(settings.cluster),
         )
         with pytest.raises(HandlerBug):
             async with ClusterAgent([broken]) as agent:

@@ -20,7 +20,7 @@ EVERY_CHAIN = "SELECT run_id, step_id, from_phase, to_phase FROM transitions ORD
 
 
 async def replay_demo(settings, dsn) -> None:
-    code, counts = await replay_command(settings.model_copy(update={"database_url": dsn}), [bundled_recording()])
+    code, counts = await replay_command(settings.updated(database={"url": dsn}), [bundled_recording()])
     assert code == 0 and counts["errors"] == "0"
 
 

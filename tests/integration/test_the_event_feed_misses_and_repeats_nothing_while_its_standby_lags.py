@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from runledger.api.keys import READS
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, Settings
 from runledger.store.read_routing import OK
 from tests.support.event_streams import (
     as_stored,
@@ -34,10 +34,7 @@ async def insert_transitions(conn, *, run_id: str, count: int) -> None:
 
 async def test_streams_get_every_transition_once_while_the_standby_lags_and_after(replica_cluster, tmp_path):
     standby = replica_cluster.standbys[0]
-    settings = Settings(
-        data_dir=tmp_path, database_pool_max=4, database_replica_urls=standby.uri(),
-        replica_max_lag_seconds=1.0,
-    )  # fmt: skip
+    settings = Settings(database=DatabaseSettings(data_dir=tmp_path, pool_max=4, replica_urls=standby.uri(), replica_max_lag_seconds=1.0))  # fmt: skip
     run_id = f"feed-{uuid.uuid4().hex[:8]}"
     primary = await replica_cluster.primary.connect()
     try:

@@ -41,7 +41,7 @@ def writer_tasks() -> list[asyncio.Task]:
 
 async def test_leaving_the_context_writes_what_is_queued_and_ends_every_writer(pool, settings, conn):
     async with Ingestor(pool=pool, settings=settings) as ingestor:
-        assert len(writer_tasks()) == settings.ingest_workers
+        assert len(writer_tasks()) == settings.ingest.workers
         for i in range(5):
             await ingestor.submit(running(f"wf-{i}"))
     assert ingestor.drained and not writer_tasks()
@@ -58,7 +58,7 @@ async def test_a_writer_that_dies_fails_the_ingestor_at_once(pool, settings):
 
 async def test_the_stop_waits_for_the_grace_and_no_longer(pool, settings):
     grace = 0.5
-    ingestor = Ingestor(pool=pool, settings=settings.model_copy(update={"ingest_shutdown_grace_seconds": grace}),
+    ingestor = Ingestor(pool=pool, settings=settings.updated(ingest={"shutdown_grace_seconds": grace}),
                         writer=StuckWriter())  # fmt: skip
     async with ingestor:
         await ingestor.submit(running("wf"))

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, Settings
 from runledger.store import connection as db
 from runledger.store.read_routing import OK, ReadRouter
 
@@ -20,9 +20,9 @@ def monitors() -> list[asyncio.Task]:
 
 
 async def test_entering_measures_every_standby_and_leaving_closes_their_pools(replica_cluster, tmp_path):
-    settings = Settings(data_dir=tmp_path, database_replica_urls=",".join(s.uri() for s in replica_cluster.standbys))
+    settings = Settings(database=DatabaseSettings(data_dir=tmp_path, replica_urls=",".join(s.uri() for s in replica_cluster.standbys)))
     await replica_cluster.wait_caught_up()
-    primary = await db.create_pool(replica_cluster.primary.uri(), settings=settings)
+    primary = await db.create_pool(replica_cluster.primary.uri(), database=settings.database)
     try:
         async with ReadRouter(primary=primary, settings=settings) as router:
             assert [t.state for t in router.targets] == [OK, OK, OK]  # measured before the first read

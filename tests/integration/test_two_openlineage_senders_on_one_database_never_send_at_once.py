@@ -45,13 +45,13 @@ async def test_two_senders_never_overlap_and_deliver_each_event_once(pool, conn,
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        on = settings.model_copy(update={"openlineage_url": f"http://127.0.0.1:{port}/api/v1/lineage"})
+        on = settings.updated(openlineage={"url": f"http://127.0.0.1:{port}/api/v1/lineage"})
         await ingest(pool, on, workflow_histories(4))
         expected = await queued(conn)
 
         def sender() -> LineageSender:
             # concurrency=1: within one sender requests are serial, so any overlap is between the two senders
-            return LineageSender(pool=pool, transport=transport_of(on), batch=3, poll_seconds=0.01, concurrency=1)
+            return LineageSender(pool=pool, transport=transport_of(on.openlineage), batch=3, poll_seconds=0.01, concurrency=1)
 
         async def all_sent() -> bool:
             return await conn.fetchval("SELECT count(*) FROM openlineage_outbox WHERE sent_at IS NULL") == 0

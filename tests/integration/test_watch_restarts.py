@@ -53,7 +53,7 @@ async def restarts_on_metrics(pool, settings, running: RunningAgent) -> dict[str
 async def test_a_watch_the_server_ends_at_its_timeout_is_reopened_and_counted_as_a_timeout(pool, settings):
     async with KubeDouble() as double:
         create_workflow(double, "w")
-        s = agent_settings(settings, kube_watch_pods=False, watch_timeout_seconds=1)
+        s = agent_settings(settings, cluster={"kube_watch_pods": False, "watch_timeout_seconds": 1})
         async with running_agent(pool, double, s) as running:
             await settled(running, double)
             state = the_stream(running).state
@@ -70,7 +70,7 @@ async def test_a_watch_the_server_ends_at_its_timeout_is_reopened_and_counted_as
 async def test_dropped_throttled_failed_and_gone_watches_are_counted_by_reason_on_metrics(pool, settings):
     async with KubeDouble() as double:
         create_workflow(double, "w")
-        async with running_agent(pool, double, agent_settings(settings, kube_watch_pods=False)) as running:
+        async with running_agent(pool, double, agent_settings(settings, cluster={"kube_watch_pods": False})) as running:
             await settled(running, double)
             before = await restarts_on_metrics(pool, settings, running)
 
@@ -92,7 +92,7 @@ async def test_dropped_throttled_failed_and_gone_watches_are_counted_by_reason_o
 async def test_a_watch_silent_past_the_inactivity_timeout_is_abandoned_and_counted_as_dropped(pool, settings):
     async with KubeDouble() as double:
         create_workflow(double, "w")
-        s = agent_settings(settings, kube_watch_pods=False, watch_inactivity_seconds=0.5)
+        s = agent_settings(settings, cluster={"kube_watch_pods": False, "watch_inactivity_seconds": 0.5})
         async with running_agent(pool, double, s) as running:
             await settled(running, double)
             double.pause_watches("workflows")
@@ -105,7 +105,7 @@ async def test_a_watch_silent_past_the_inactivity_timeout_is_abandoned_and_count
 async def test_a_410_after_the_new_watch_delivered_relists_at_once_however_many_came_before(pool, settings):
     async with KubeDouble() as double:
         create_workflow(double, "w")
-        async with running_agent(pool, double, agent_settings(settings, kube_watch_pods=False)) as running:
+        async with running_agent(pool, double, agent_settings(settings, cluster={"kube_watch_pods": False})) as running:
             await settled(running, double)
             state = the_stream(running).state
             double.inject_error_event("workflows", code=410)
@@ -125,7 +125,7 @@ async def test_a_410_after_the_new_watch_delivered_relists_at_once_however_many_
 async def test_a_410_again_before_the_new_watch_delivered_anything_waits_before_relisting(pool, settings):
     async with KubeDouble() as double:
         create_workflow(double, "w")
-        async with running_agent(pool, double, agent_settings(settings, kube_watch_pods=False)) as running:
+        async with running_agent(pool, double, agent_settings(settings, cluster={"kube_watch_pods": False})) as running:
             await settled(running, double)
             state = the_stream(running).state
             double.inject_error_event("workflows", code=410, future=1)  # the relist's watch gets a 410 at once

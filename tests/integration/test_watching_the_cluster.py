@@ -39,7 +39,7 @@ async def count(conn, sql: str, *args) -> int:
 async def test_the_initial_list_is_paginated_and_stores_thousands_of_workflows(double, pool, conn, settings):
     for i in range(2000):
         double.create("workflows", workflow(f"wf-{i:04d}").obj)
-    async with running_agent(pool, double, agent_settings(settings, watch_page_size=250)) as running:
+    async with running_agent(pool, double, agent_settings(settings, cluster={"watch_page_size": 250})) as running:
         await settled(running, double)
         assert await count(conn, "SELECT count(*) FROM runs") == 2000
     pages = [r for r in double.requests_for("workflows", "list")]

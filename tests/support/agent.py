@@ -19,17 +19,17 @@ from runledger.store.checkpoints import PgCheckpointStore
 from tests.support.kube_double import KubeDouble
 
 
-def agent_settings(settings: Settings, **overrides) -> Settings:
-    """Fast clocks for tests: checkpoints, backoff and timeouts measured in tenths of seconds."""
-    values = dict(
+def agent_settings(settings: Settings, **groups: dict) -> Settings:
+    """Fast clocks for tests: checkpoints, backoff and timeouts measured in tenths of seconds; `groups` as
+    Settings.updated takes them."""
+    fast = dict(
         watch_page_size=100,
         watch_timeout_seconds=30,
         watch_inactivity_seconds=30,
         watch_backoff_max_seconds=0.2,
         watch_checkpoint_seconds=0.05,
     )
-    values.update(overrides)
-    return settings.model_copy(update=values)
+    return settings.updated(**{**groups, "cluster": fast | groups.get("cluster", {})})
 
 
 @dataclass
@@ -49,13 +49,13 @@ async def running_agent(
         stack.push_async_callback(api.close)
         ingestor = Ingestor(pool=pool, settings=settings)
         repositories = (
-            ClusterRepositories(api=api, registry=ingestor.repositories, settings=settings)
+            ClusterRepositories(api=api, registry=ingestor.repositories, artifacts=settings.artifacts)
             if cluster_repositories else None
         )  # fmt: skip
         if repositories is not None:
             stack.push_async_callback(repositories.close)
         agent = ClusterAgent(build_streams(
-            api=api, ingestor=ingestor, settings=settings, checkpoints=PgCheckpointStore(pool), repositories=repositories,
+            api=api, ingestor=ingestor, cluster=settings.cluster, checkpoints=PgCheckpointStore(pool), repositories=repositories,
         ))  # fmt: skip
         stack.push_async_callback(service.save_final_checkpoints, agent=agent, ingestor=ingestor)
         await stack.enter_async_context(ingestor)

@@ -54,7 +54,7 @@ async def seed_api_data(dsn: str, moto: MotoServer, tmp_path: Path) -> None:
     async with S3Objects(moto.url) as objects:
         await objects.put("my-bucket", "logs/logged/main.log", b"epoch 1\nepoch 2\n")
     events.append(logging_workflow("logged", {"logged-train": "logs/logged/main.log"}))
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     try:
         await ingest(pool, settings, events)
         await index_everything(pool, settings)

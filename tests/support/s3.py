@@ -24,7 +24,12 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from runledger.core.settings import Settings
+from runledger.core.settings import (
+    ArtifactsSettings,
+    DatabaseSettings,
+    IngestSettings,
+    Settings,
+)
 
 ACCESS_KEY = "runledger-test-key"
 SECRET_KEY = "runledger-test-secret-do-not-log"
@@ -147,8 +152,9 @@ class FaultyS3:
                 f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{rule.code}</Code>'
                 f"<Message>injected</Message></Error>"
             )
-            return web.Response(status=rule.status, text=body if request.method != "HEAD" else None,
-                                content_type="application/xml")
+            return web.Response(
+                status=rule.status, text=body if request.method != "HEAD" else None, content_type="application/xml"
+            )
         assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         headers["Host"] = self.upstream.split("://", 1)[1]
@@ -156,9 +162,14 @@ class FaultyS3:
             request.method, self.upstream + request.path_qs, headers=headers, data=await request.read()
         ) as upstream:
             body = await upstream.read()
-            out = {k: v for k, v in upstream.headers.items()
-                   if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date")}
-            response = web.Response(status=upstream.status, headers=out, body=body if request.method != "HEAD" else None)
+            out = {
+                k: v
+                for k, v in upstream.headers.items()
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date")
+            }
+            response = web.Response(
+                status=upstream.status, headers=out, body=body if request.method != "HEAD" else None
+            )
             if request.method == "HEAD" and "Content-Length" in upstream.headers:
                 response.headers["Content-Length"] = upstream.headers["Content-Length"]
             return response
@@ -179,8 +190,11 @@ class S3Objects:
         self._stack = contextlib.AsyncExitStack()
         self._client = await self._stack.enter_async_context(
             get_session().create_client(
-                "s3", endpoint_url=self.url, region_name="us-east-1",
-                aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                "s3",
+                endpoint_url=self.url,
+                region_name="us-east-1",
+                aws_access_key_id=ACCESS_KEY,
+                aws_secret_access_key=SECRET_KEY,
             )
         )
         return self
@@ -213,22 +227,20 @@ def argo_tgz(name: str, content: bytes) -> bytes:
     return gzip.compress(raw.getvalue())
 
 
-def s3_settings(s3: FaultyS3, tmp_path: Path, **overrides) -> Settings:
-    """Settings whose every artifact endpoint leads to the test's S3 proxy."""
+def s3_settings(s3: FaultyS3, tmp_path: Path, **groups: dict) -> Settings:
+    """Settings whose every artifact endpoint leads to the test's S3 proxy; `groups` as Settings.updated takes them."""
     endpoints = [
         "minio:9000", "minio-service.kubeflow:9000", "minio-service:9000", "seaweedfs.kubeflow:9000", "s3.amazonaws.com",
     ]  # fmt: skip
-    return Settings(
-        data_dir=tmp_path,
-        database_pool_max=4,
-        ingest_workers=2,
-        artifacts_endpoint_map={e: s3.url for e in endpoints} | overrides.pop("artifacts_endpoint_map", {}),
-        artifacts_repository=overrides.pop(
-            "artifacts_repository", {"bucket": "mlpipeline", "endpoint": "minio-service.kubeflow:9000", "insecure": True}
-        ),
-        artifacts_access_key_id=ACCESS_KEY,
-        artifacts_secret_access_key=SECRET_KEY,
-        artifacts_timeout_seconds=overrides.pop("artifacts_timeout_seconds", 2.0),
-        artifacts_workers=overrides.pop("artifacts_workers", 8),
-        **overrides,
+    artifacts = ArtifactsSettings(
+        endpoint_map={e: s3.url for e in endpoints},
+        repository={"bucket": "mlpipeline", "endpoint": "minio-service.kubeflow:9000", "insecure": True},
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        timeout_seconds=2.0,
+        workers=8,
     )
+    settings = Settings(
+        database=DatabaseSettings(data_dir=tmp_path, pool_max=4), ingest=IngestSettings(workers=2), artifacts=artifacts
+    )
+    return settings.updated(**groups)

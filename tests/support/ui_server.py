@@ -129,7 +129,7 @@ async def _seed_ui(dsn: str, moto: MotoServer, settings: Settings) -> None:
     oom_run, oom_pod = oom_killed()
     events = [kfp_step_workflow("report", {"mlpipeline-ui-metadata": "runs/report/ui.tgz"}), _xss_workflow(),
               *_tenant_runs(), fanout_workflow(), oom_run]  # fmt: skip
-    pool = await db.create_pool(dsn, settings=settings)
+    pool = await db.create_pool(dsn, database=settings.database)
     try:
         await ingest(pool, settings, events, pods=[oom_pod])
         await index_everything(pool, settings)
@@ -146,10 +146,10 @@ def ui_server(*, server_uri: str, template: str, moto: MotoServer, tmp_path: Pat
         settings = s3_settings(SimpleNamespace(url=moto.url), tmp_path)
         thread.run(seed_api_data(dsn, moto, tmp_path))
         thread.run(_seed_ui(dsn, moto, settings), timeout=300)
-        authed = settings.model_copy(update={"auth_mode": "static", "auth_static_tokens": SecretStr(json.dumps(TOKENS))})
+        authed = settings.updated(auth={"mode": "static", "static_tokens": SecretStr(json.dumps(TOKENS))})
 
         async def start() -> tuple[asyncpg.Pool, list[web.AppRunner]]:
-            pool = await db.create_pool(dsn, settings=settings)
+            pool = await db.create_pool(dsn, database=settings.database)
             runners = []
             for app_settings in (settings, authed):
                 runner = web.AppRunner(create_app(settings=app_settings, pool=pool), access_log=None)

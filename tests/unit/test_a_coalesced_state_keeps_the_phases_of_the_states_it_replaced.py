@@ -6,7 +6,7 @@ from __future__ import annotations
 from runledger.agent.exposition import ingest_metrics
 from runledger.agent.ingest import Ingestor
 from runledger.core.models import WatchEvent
-from runledger.core.settings import Settings
+from runledger.core.settings import DatabaseSettings, IngestSettings, Settings
 from tests.support.phase_streams import at, two_step_run
 
 
@@ -19,7 +19,7 @@ async def queued_alone(settings: Settings, events: list[dict]) -> Ingestor:
 
 
 async def test_the_waiting_state_carries_every_phase_its_predecessors_recorded_oldest_first(tmp_path):
-    ingestor = await queued_alone(Settings(data_dir=tmp_path), two_step_run())
+    ingestor = await queued_alone(Settings(database=DatabaseSettings(data_dir=tmp_path)), two_step_run())
     (work,) = ingestor.queue.pending_items()
     assert work.item.run.phase == "Succeeded"
     assert [(c.step_id, c.phase, c.at) for c in work.earlier] == [
@@ -35,7 +35,7 @@ async def test_the_waiting_state_carries_every_phase_its_predecessors_recorded_o
 
 
 async def test_past_the_cap_the_oldest_phases_are_dropped_and_counted(tmp_path):
-    settings = Settings(data_dir=tmp_path, ingest_max_pending_phase_changes=2)
+    settings = Settings(database=DatabaseSettings(data_dir=tmp_path), ingest=IngestSettings(max_pending_phase_changes=2))
     ingestor = await queued_alone(settings, two_step_run())
     (work,) = ingestor.queue.pending_items()
     assert [(c.step_id, c.phase) for c in work.earlier] == [("b", "Running"), ("", "Running")]
@@ -48,7 +48,7 @@ async def test_past_the_cap_the_oldest_phases_are_dropped_and_counted(tmp_path):
 async def test_a_phase_the_object_does_not_date_is_dated_by_its_event_s_arrival(tmp_path):
     undated = [dict(e, object=dict(e["object"], metadata=dict(e["object"]["metadata"]))) for e in two_step_run()[:2]]
     del undated[0]["object"]["metadata"]["creationTimestamp"]
-    ingestor = Ingestor(pool=None, settings=Settings(data_dir=tmp_path))
+    ingestor = Ingestor(pool=None, settings=Settings(database=DatabaseSettings(data_dir=tmp_path)))
     await ingestor.submit(WatchEvent.model_validate(undated[0]))
     (first,) = ingestor.queue.pending_items()
     await ingestor.submit(WatchEvent.model_validate(undated[1]))

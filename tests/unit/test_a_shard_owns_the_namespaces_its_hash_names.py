@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from pydantic import ValidationError
 
-from runledger.core.settings import Settings
+from runledger.core.settings import ClusterSettings, Settings
 from runledger.core.shards import Shard
 from runledger.service import shard_lease_name
 
@@ -36,12 +36,12 @@ def test_the_shard_is_the_first_32_bits_of_the_namespace_md5_so_every_process_ag
 @pytest.mark.parametrize("spec", ["3", "1/0", "3/3", "-1/2", "a/b", "1/2/3"])
 def test_a_malformed_shard_is_refused_with_what_to_write(spec):
     with pytest.raises(ValidationError, match="shard"):
-        Settings(shard=spec)
+        Settings(cluster=ClusterSettings(shard=spec))
 
 
 def test_a_shard_setting_reads_as_index_and_count():
-    assert Settings(shard=" 1 / 3 ").shard_spec == Shard(index=1, count=3)
-    assert Settings().shard_spec is None
+    assert ClusterSettings(shard=" 1 / 3 ").shard_spec == Shard(index=1, count=3)
+    assert Settings().cluster.shard_spec is None
 
 
 def test_each_shard_of_a_set_campaigns_for_a_lease_of_its_own():

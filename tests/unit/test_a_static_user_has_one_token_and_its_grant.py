@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from runledger.api.access import StaticAccess, StaticGrant, load_static_grants
-from runledger.core.settings import Settings
+from runledger.core.settings import AuthSettings, Settings
 
 NARROW = "narrow-token-0123456789"
 WIDE = "wide-token-0123456789ab"
@@ -20,9 +20,9 @@ SAME_USER = [
 
 
 def test_a_user_listed_twice_is_refused_naming_the_setting_and_the_user():
-    settings = Settings(auth_mode="static", auth_static_tokens=SecretStr(json.dumps(SAME_USER)))
+    settings = Settings(auth=AuthSettings(mode="static", static_tokens=SecretStr(json.dumps(SAME_USER))))
     with pytest.raises(ValueError) as raised:
-        load_static_grants(settings)
+        load_static_grants(settings.auth)
     message = str(raised.value)
     assert message.startswith("RUNLEDGER_AUTH_STATIC_TOKENS:") and "'alice'" in message
     assert NARROW not in message and WIDE not in message

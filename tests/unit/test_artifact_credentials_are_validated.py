@@ -8,8 +8,8 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from runledger.core.settings import Settings
-from runledger.core.settings_reference import CONCERNS, command_help
+from runledger.core.settings import ArtifactsSettings, Settings
+from runledger.core.settings_reference import command_help, groups
 from runledger.indexer.s3 import AWS_ENDPOINT, Location, ObjectStore, load_credentials
 
 SECRET = "team-a-secret-never-shown-0123"
@@ -20,8 +20,8 @@ def pair(access: str = "AKIATEAMA", secret: str = SECRET, **extra: str) -> dict[
     return {"access_key_id": access, "secret_access_key": secret, **extra}
 
 
-def settings_with(text: str, **overrides) -> Settings:
-    return Settings(artifacts_credentials=SecretStr(text), **overrides)
+def settings_with(text: str) -> ArtifactsSettings:
+    return ArtifactsSettings(credentials=SecretStr(text))
 
 
 @pytest.mark.parametrize(
@@ -48,13 +48,13 @@ def test_malformed_credentials_are_refused_without_echoing_secrets(text, expecte
 
 def test_building_the_object_store_validates_them_so_start_up_fails_before_any_request():
     with pytest.raises(ValueError, match="RUNLEDGER_ARTIFACTS_CREDENTIALS: minio.team-a:9000.secret_access_key"):
-        ObjectStore(settings=settings_with(json.dumps({"minio.team-a:9000": {"access_key_id": "AKIATEAMA"}})))
+        ObjectStore(artifacts=settings_with(json.dumps({"minio.team-a:9000": {"access_key_id": "AKIATEAMA"}})))
 
 
 def test_credentials_are_read_from_a_mounted_file(tmp_path):
     path = tmp_path / "credentials.json"
     path.write_text(json.dumps({"minio.team-a:9000": pair(session_token=TOKEN)}))
-    [(selector, credentials)] = load_credentials(Settings(artifacts_credentials_file=path)).items()
+    [(selector, credentials)] = load_credentials(ArtifactsSettings(credentials_file=path)).items()
     assert (selector, credentials.access_key, credentials.secret_key, credentials.token) == (
         "minio.team-a:9000", "AKIATEAMA", SECRET, TOKEN,
     )  # fmt: skip
@@ -64,22 +64,22 @@ def test_credentials_are_read_from_a_mounted_file(tmp_path):
 def test_an_unreadable_or_malformed_file_is_named_with_its_path(tmp_path):
     missing = tmp_path / "absent.json"
     with pytest.raises(ValueError, match=r"RUNLEDGER_ARTIFACTS_CREDENTIALS_FILE \(.*absent.json\): cannot be read"):
-        load_credentials(Settings(artifacts_credentials_file=missing))
+        load_credentials(ArtifactsSettings(credentials_file=missing))
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"minio.team-a:9000": pair(role="admin")}))
     with pytest.raises(ValueError) as raised:
-        load_credentials(Settings(artifacts_credentials_file=bad))
+        load_credentials(ArtifactsSettings(credentials_file=bad))
     assert "RUNLEDGER_ARTIFACTS_CREDENTIALS_FILE" in str(raised.value) and "role" in str(raised.value)
     assert SECRET not in str(raised.value)
 
 
 def test_unset_means_no_per_repository_credentials():
-    assert load_credentials(Settings()) == {}
+    assert load_credentials(ArtifactsSettings()) == {}
 
 
 def test_the_setting_never_shows_its_value():
-    settings = settings_with(json.dumps({"minio.team-a:9000": pair(session_token=TOKEN)}))
-    for text in (repr(settings), str(settings), settings.model_dump_json(), command_help(concerns=list(CONCERNS))):
+    settings = Settings(artifacts=settings_with(json.dumps({"minio.team-a:9000": pair(session_token=TOKEN)})))
+    for text in (repr(settings), str(settings), settings.model_dump_json(), command_help(groups=list(groups()))):
         assert SECRET not in text and TOKEN not in text
 
 
@@ -90,7 +90,7 @@ def test_the_bucket_entry_beats_the_endpoint_entry_and_aws_is_named_by_its_endpo
         AWS_ENDPOINT: pair("AKIAAWS"),
         f"{AWS_ENDPOINT}/audit": pair("AKIAAWSAUDIT"),
     }))  # fmt: skip
-    store = ObjectStore(settings=settings)
+    store = ObjectStore(artifacts=settings)
 
     def chosen(endpoint: str | None, bucket: str) -> str | None:
         credentials = store._selected_credentials(Location(bucket=bucket, key="k", endpoint=endpoint))
@@ -105,7 +105,7 @@ def test_the_bucket_entry_beats_the_endpoint_entry_and_aws_is_named_by_its_endpo
 
 def test_selectors_sharing_a_key_pair_share_one_credentials_object():
     same = pair("AKIASHARED")
-    store = ObjectStore(settings=settings_with(json.dumps({"minio.a:9000": same, "minio.b:9000/x": same})))
+    store = ObjectStore(artifacts=settings_with(json.dumps({"minio.a:9000": same, "minio.b:9000/x": same})))
     a = store._selected_credentials(Location(bucket="y", key="k", endpoint="minio.a:9000"))
     b = store._selected_credentials(Location(bucket="x", key="k", endpoint="minio.b:9000"))
     assert a is b is not None

@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.credentials import ReadOnlyCredentials
 from pydantic import SecretStr
 
-from runledger.core.settings import Settings
+from runledger.core.settings import ArtifactsSettings, Settings
 from runledger.indexer.s3 import Location, ObjectStore
 
 _SESSION = botocore.session.get_session()
@@ -70,7 +70,7 @@ def sent_by_lean_path(store: ObjectStore, *, location: Location, token: str | No
 
 
 def assert_sent_alike(*, location: Location, endpoint: str | None, token: str | None = None) -> None:
-    store = ObjectStore(settings=Settings(artifacts_endpoint_map={"s3.test": endpoint} if endpoint else {}))
+    store = ObjectStore(artifacts=Settings(artifacts=ArtifactsSettings(endpoint_map={"s3.test": endpoint} if endpoint else {})).artifacts)
     client = botocore_client(endpoint=endpoint, region=location.region or "us-east-1", token=token)
     for _ in range(5):
         before = sent_by_botocore(client, bucket=location.bucket, key=location.key)
@@ -112,12 +112,12 @@ def test_temporary_credentials_sign_the_security_token_as_botocore_does():
 
 
 def test_buckets_that_botocore_signs_otherwise_are_left_to_botocore():
-    store = ObjectStore(settings=Settings())
+    store = ObjectStore(artifacts=Settings().artifacts)
     assert store._target(Location(bucket="models--use1-az4--x-s3", key="k"), "us-east-1") is None  # S3 Express
 
 
 def test_the_configured_secret_never_shows_in_a_repr():
-    settings = Settings(artifacts_credentials=SecretStr(f'{{"s3.test": {{"access_key_id": "{ACCESS}", '
-                                                        f'"secret_access_key": "{SECRET}"}}}}'))  # fmt: skip
-    store = ObjectStore(settings=settings)
+    settings = Settings(artifacts=ArtifactsSettings(credentials=SecretStr(f'{{"s3.test": {{"access_key_id": "{ACCESS}", '
+                                                        f'"secret_access_key": "{SECRET}"}}}}')))  # fmt: skip
+    store = ObjectStore(artifacts=settings.artifacts)
     assert SECRET not in repr(store._selected_credentials(Location(bucket="b", key="k", endpoint="s3.test")))

@@ -8,13 +8,13 @@ import pytest
 from pydantic import SecretStr
 
 from runledger.api.access import load_static_grants
-from runledger.core.settings import Settings
+from runledger.core.settings import AuthSettings
 
 SECRET = "very-secret-token-value-123"
 
 
-def settings_with(text: str) -> Settings:
-    return Settings(auth_mode="static", auth_static_tokens=SecretStr(text))
+def settings_with(text: str) -> AuthSettings:
+    return AuthSettings(mode="static", static_tokens=SecretStr(text))
 
 
 @pytest.mark.parametrize(
@@ -38,12 +38,12 @@ def test_malformed_lists_are_refused_without_echoing_tokens(text, expected):
 
 def test_static_mode_without_tokens_is_refused():
     with pytest.raises(ValueError, match="needs RUNLEDGER_AUTH_STATIC_TOKENS"):
-        load_static_grants(Settings(auth_mode="static"))
+        load_static_grants(AuthSettings(mode="static"))
 
 
 def test_a_valid_list_is_read_from_a_file(tmp_path):
     path = tmp_path / "tokens.json"
     path.write_text(json.dumps([{"token": SECRET, "user": "u", "groups": ["g"], "namespaces": ["*"]}]))
-    [grant] = load_static_grants(Settings(auth_mode="static", auth_static_tokens_file=path))
+    [grant] = load_static_grants(AuthSettings(mode="static", static_tokens_file=path))
     assert (grant.user, grant.groups, grant.namespaces) == ("u", ("g",), ("*",))
     assert SECRET not in repr(grant)
