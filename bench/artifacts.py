@@ -98,6 +98,7 @@ from runledger.indexer.worker import ArtifactIndexer
 from runledger.store import connection as db
 from runledger.store import embedded
 from runledger.store.sql_blocks import q
+from runledger.store.write_rows import ArtifactRow, arrays, statement
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 
 BUCKET = "mlpipeline"
@@ -373,8 +374,9 @@ async def load_queue(dsn: str, objs: list[Obj]) -> None:
     try:
         async with conn.transaction():
             n = len(objs)
-            await conn.execute(q("discover_artifacts"), [o.uri for o in objs], [BUCKET] * n, [o.key for o in objs],
-                               [o.endpoint for o in objs], [None] * n, [True] * n, ["output"] * n)  # fmt: skip
+            rows = [ArtifactRow(uri=o.uri, bucket=BUCKET, key=o.key, endpoint=o.endpoint, region=None, insecure=True,
+                                direction="output") for o in objs]  # fmt: skip
+            await conn.execute(statement("discover_artifacts", ArtifactRow), *arrays(rows, ArtifactRow))
             await conn.execute(q("enqueue_artifacts"), [o.uri for o in objs], [])
         queued = await conn.fetchval("SELECT count(*) FROM artifact_queue")
         assert queued == n, (queued, n)
