@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from bench.queries import stop_api
 from bench.workflow_events import generate_events
 from runledger.core.settings import DatabaseSettings, Settings
 from runledger.store import connection as db
@@ -96,15 +96,6 @@ async def start_api(cluster: ReplicaCluster, *, replicas: list[Node]) -> tuple[s
                 proc.kill()
                 raise RuntimeError("runledger api did not become ready")
             await asyncio.sleep(0.2)
-
-
-def stop_api(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 async def reads_by_target(session: aiohttp.ClientSession, base: str) -> dict[str, float]:
