@@ -44,7 +44,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import signal
 import socket
 import statistics
@@ -411,7 +410,8 @@ async def run_benchmark(dsn: str, shape: Shape, requests: int, seconds: float, *
         recorder = RecordingConnection(conn)
         await run_listing.list_runs(recorder, keyset)  # type: ignore[arg-type]
         keyset_sql = recorder.plans[-1][1]
-        offset_sql = re.split(r"\sWHERE\s", keyset_sql)[0] + " ORDER BY r.sort_at DESC, r.id DESC LIMIT 101 OFFSET $1"
+        # The page's own WHERE is the last one at a line's start (the columns hold subqueries of their own).
+        offset_sql = keyset_sql.rsplit("\nWHERE ", 1)[0] + " ORDER BY r.sort_at DESC, r.id DESC LIMIT 101 OFFSET $1"
 
         def keyset_call(k: int) -> Callable[[], Awaitable[Any]]:
             key, run_id = targets.deep_keys[k]
