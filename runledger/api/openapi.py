@@ -151,6 +151,28 @@ _NAME = run_listing.NAME
 _NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?"
 _SORT = rf"^-?(?:{'|'.join(get_args(run_listing.SortField))}|metric\.{_NAME}|resources\.{_NAME})$"
 
+
+def _comparisons(prefix: str, description: str) -> Param:
+    """The `PREFIX.NAME OP NUMBER` filters (metrics, resources): one query key per comparison."""
+    return Param(
+        name=f"{prefix}.{{name}}{{op}}",
+        schema={
+            "type": "object",
+            "patternProperties": {
+                # `x.acc=0.9`, `x.acc!=0.9`, `x.acc<=0.9`, `x.acc>=0.9`: the query string's first '='
+                # ends the key, so the operator's first character stays in it.
+                rf"^{prefix}\.{_NAME}[!<>]?$": {"type": "string", "pattern": rf"^{_NUMBER}$"},
+                # `x.acc<0.9`, `x.acc>0.9`: no '=' at all, the whole comparison is the key.
+                rf"^{prefix}\.{_NAME}[<>]{_NUMBER}$": {"type": "string", "maxLength": 0},
+            },
+            "additionalProperties": False,
+            "maxProperties": run_listing.MAX_REPEATED,
+        },
+        description=description,
+        style={"style": "form", "explode": True},
+    )
+
+
 RUN_FILTERS = (
     Param(
         name="label",
@@ -174,40 +196,16 @@ RUN_FILTERS = (
         "in PREFIX are plain characters). A trailing `*` always means a prefix.",
         style={"style": "form", "explode": True},
     ),
-    Param(
-        name="metric.{name}{op}",
-        schema={
-            "type": "object",
-            "patternProperties": {
-                # `metric.acc=0.9`, `metric.acc!=0.9`, `metric.acc<=0.9`, `metric.acc>=0.9`: the
-                # query string's first '=' ends the key, so the operator's first character stays in it.
-                rf"^metric\.{_NAME}[!<>]?$": {"type": "string", "pattern": rf"^{_NUMBER}$"},
-                # `metric.acc<0.9`, `metric.acc>0.9`: no '=' at all, the whole comparison is the key.
-                rf"^metric\.{_NAME}[<>]{_NUMBER}$": {"type": "string", "maxLength": 0},
-            },
-            "additionalProperties": False,
-            "maxProperties": run_listing.MAX_REPEATED,
-        },
-        description="Metric comparisons, one query key per comparison: `metric.NAME OP NUMBER` with OP one of "
+    _comparisons(
+        "metric",
+        "Metric comparisons, one query key per comparison: `metric.NAME OP NUMBER` with OP one of "
         "`= != < <= > >=`, against the run's value of the metric (the one its last-finished step reported).",
-        style={"style": "form", "explode": True},
     ),
-    Param(
-        name="resources.{name}{op}",
-        schema={
-            "type": "object",
-            "patternProperties": {
-                # Written as the metric comparisons are (see above).
-                rf"^resources\.{_NAME}[!<>]?$": {"type": "string", "pattern": rf"^{_NUMBER}$"},
-                rf"^resources\.{_NAME}[<>]{_NUMBER}$": {"type": "string", "maxLength": 0},
-            },
-            "additionalProperties": False,
-            "maxProperties": run_listing.MAX_REPEATED,
-        },
-        description="Resource comparisons, one query key per comparison: `resources.NAME OP NUMBER` with OP one of "
+    _comparisons(
+        "resources",
+        "Resource comparisons, one query key per comparison: `resources.NAME OP NUMBER` with OP one of "
         "`= != < <= > >=`, against the seconds of the resource the run used (Argo's status.resourcesDuration, e.g. "
         "`resources.cpu>=100`, `resources.nvidia.com/gpu>0`); runs that report no such resource never match.",
-        style={"style": "form", "explode": True},
     ),
 )
 
