@@ -3,17 +3,15 @@ artifacts, compare) that read a server over HTTP.
 
 Settings come from RUNLEDGER_* environment variables (see `--help`); flags override a few of them.
 The query commands are handed to runledger.client before the service and its settings are imported:
-a query is a short-lived process and should not pay for loading the whole service.
+a query is a short-lived process and should not pay for loading the whole service, so this module
+imports only what a query needs at its top, and the rest (asyncio, logging, the service) in `main`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 from runledger.client import commands as queries
 
@@ -39,6 +37,8 @@ _READS = {
 
 
 def _parser() -> argparse.ArgumentParser:
+    from pathlib import Path
+
     from runledger.core.settings_reference import command_help
 
     formatter = argparse.RawDescriptionHelpFormatter
@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(settings_markdown(), end="")
         return 0
+    import asyncio
+    import logging
+
     import pydantic
 
     from runledger import service
@@ -190,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report_failure(exc: Exception, *, command: str, debug: bool) -> int:
     """One line a person can act on; the traceback only with --debug."""
+    import logging
+
     from runledger.service import CommandError
 
     if debug:

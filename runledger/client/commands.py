@@ -10,12 +10,9 @@ user must change (arguments, settings, a token), 1 for what happened at run time
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-import traceback
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from runledger.client import step_logs, views
 from runledger.client.config import ConfigError, bearer_token, server_url
@@ -124,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = server_url(args.server, env=os.environ)
         token = bearer_token(args.token, server=server, env=os.environ)
-        return asyncio.run(_run(args.handler, args, server=server, token=token))
+        return _run(args.handler, args, server=server, token=token)
     except KeyboardInterrupt:
         return 130
     except (ConfigError, UsageError) as exc:
@@ -139,17 +136,18 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), code=1)
     except Exception as exc:
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         return _fail(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback", code=1)
 
 
-async def _run(handler: Callable[..., Coroutine[Any, Any, None]], args: argparse.Namespace, *, server: str,
-               token: str | None) -> int:  # fmt: skip
+def _run(handler: Callable[..., None], args: argparse.Namespace, *, server: str, token: str | None) -> int:
     tty = sys.stdout.isatty()
     out = views.Printer(output=getattr(args, "output", "table"), colour=tty and "NO_COLOR" not in os.environ,
                         width=terminal_width(tty=tty, env=os.environ))  # fmt: skip
-    async with RunledgerClient(server, token=token) as client:
-        await handler(client, args, out)
+    with RunledgerClient(server, token=token) as client:
+        handler(client, args, out)
     return 0
 
 

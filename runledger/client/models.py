@@ -5,23 +5,68 @@ own read models: the client talks to a runledger of whatever version over HTTP a
 store in with it. ``tests/unit/test_the_client_agrees_with_the_openapi_document.py`` holds each model's
 fields and types equal to the component of the same name, so the two cannot drift apart silently.
 
-Unknown fields are ignored rather than refused, so a newer server that adds a field still reads.
+The models are standard-library dataclasses, read from JSON by ``decoding.read``, frozen, compared by
+value. A query command is a process that lives a fraction of a second, and what it imports is most of
+its time: pydantic and building its models cost more than the rest of the command, and so would the
+methods ``@dataclass`` writes for each class (it compiles them at import). So ``@dataclass`` records
+only the fields here, and the few methods every model needs are written once, in ``_Body``. Unknown
+fields are ignored rather than refused, so a newer server that adds a field still reads.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the field types are kept as objects, so that decoding reads
+# them without evaluating strings.
+import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+field = dataclasses.field
+model = dataclasses.dataclass(init=False, repr=False, eq=False)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+class _Body:
+    """What a model does: built from keyword arguments, frozen, equal to a model of equal fields."""
+
     # True: the model reads only some of the component's fields (each one as the document describes it).
     partial: ClassVar[bool] = False
+    __fields: ClassVar[tuple[tuple[str, Any, Any], ...]]
+
+    def __init__(self, **values: Any) -> None:
+        cls = type(self)
+        fields = cls.__dict__.get("_Body__fields")
+        if fields is None:
+            fields = tuple((f.name, f.default, f.default_factory) for f in dataclasses.fields(cls))
+            cls._Body__fields = fields  # type: ignore[attr-defined]
+        unknown = values.keys() - {name for name, _, _ in fields}
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+        state = self.__dict__  # in the fields' order, as they print and serialise
+        for name, default, factory in fields:
+            if name in values:
+                state[name] = values[name]
+            elif default is not dataclasses.MISSING:
+                state[name] = default
+            elif factory is not dataclasses.MISSING:
+                state[name] = factory()
+            else:
+                raise TypeError(f"{cls.__name__} needs the field {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.__dict__.values()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
 
 
+@model
 class MetricOut(_Body):
     step_id: str
     name: str
@@ -31,6 +76,7 @@ class MetricOut(_Body):
     is_run_value: bool
 
 
+@model
 class FailedStepOut(_Body):
     """The step that failed a run."""
 
@@ -40,6 +86,7 @@ class FailedStepOut(_Body):
     message: str | None
 
 
+@model
 class KfpRunOut(_Body):
     """What Kubeflow Pipelines' own database says of a run, kept by ``runledger import kfp``."""
 
@@ -53,6 +100,7 @@ class KfpRunOut(_Body):
     has_manifest: bool
 
 
+@model
 class RunOut(_Body):
     """One run (a Workflow), as listed."""
 
@@ -85,24 +133,28 @@ class RunOut(_Body):
     kfp: KfpRunOut | None
 
 
+@model
 class RunDetail(RunOut):
     """One run with the metrics its steps reported."""
 
-    metrics: list[MetricOut] = Field(default_factory=list)
+    metrics: list[MetricOut] = field(default_factory=list)
 
 
+@model
 class RunPage(_Body):
     runs: list[RunOut]
     next_page_token: str | None
     total: int | None = None
 
 
+@model
 class ParameterOut(_Body):
     name: str
     value: str | None
     truncated: bool
 
 
+@model
 class ArtifactRefOut(_Body):
     name: str
     path: str | None
@@ -120,11 +172,13 @@ class ArtifactRefOut(_Body):
     size: int | None
 
 
+@model
 class StepIO(_Body):
-    parameters: list[ParameterOut] = Field(default_factory=list)
-    artifacts: list[ArtifactRefOut] = Field(default_factory=list)
+    parameters: list[ParameterOut] = field(default_factory=list)
+    artifacts: list[ArtifactRefOut] = field(default_factory=list)
 
 
+@model
 class PodOut(_Body):
     """What the step's pod reported."""
 
@@ -144,6 +198,7 @@ class PodOut(_Body):
     deleted: bool
 
 
+@model
 class StepOut(_Body):
     """One node of a run's workflow: a pod, a DAG, a step group, a retry…"""
 
@@ -168,10 +223,12 @@ class StepOut(_Body):
     pod: PodOut | None = None
 
 
+@model
 class StepList(_Body):
     steps: list[StepOut]
 
 
+@model
 class RunComparison(_Body):
     runs: list[RunOut]
     parameters: dict[str, dict[str, str | None]]
@@ -179,6 +236,7 @@ class RunComparison(_Body):
     missing: list[str]
 
 
+@model
 class ArtifactOut(_Body):
     id: int
     uri: str
@@ -197,11 +255,13 @@ class ArtifactOut(_Body):
     first_seen_at: datetime
 
 
+@model
 class ArtifactPage(_Body):
     artifacts: list[ArtifactOut]
     next_page_token: str | None
 
 
+@model
 class ArtifactEventOut(_Body):
     run_id: str
     namespace: str
@@ -214,12 +274,14 @@ class ArtifactEventOut(_Body):
     finished_at: datetime | None
 
 
+@model
 class ArtifactMetricOut(_Body):
     name: str
     value: float
     format: Literal["RAW", "PERCENTAGE"]
 
 
+@model
 class ArtifactDetail(ArtifactOut):
     produced_by: list[ArtifactEventOut]
     consumed_by: list[ArtifactEventOut]
@@ -228,6 +290,7 @@ class ArtifactDetail(ArtifactOut):
     events_truncated: bool
 
 
+@model
 class StepNode(_Body):
     id: str
     kind: Literal["step"] = "step"
@@ -248,6 +311,7 @@ class StepNode(_Body):
     pipeline_name: str | None
 
 
+@model
 class ArtifactNode(_Body):
     id: str
     kind: Literal["artifact"] = "artifact"
@@ -261,6 +325,7 @@ class ArtifactNode(_Body):
     names: list[str]
 
 
+@model
 class RedactedNode(_Body):
     """A node of a namespace the caller cannot read."""
 
@@ -271,6 +336,7 @@ class RedactedNode(_Body):
     redacted: Literal[True] = True
 
 
+@model
 class LineageEdge(_Body):
     source: str
     target: str
@@ -278,6 +344,7 @@ class LineageEdge(_Body):
     names: list[str]
 
 
+@model
 class LineageGraph(_Body):
     root: str
     direction: Literal["upstream", "downstream", "both"]
@@ -288,6 +355,7 @@ class LineageGraph(_Body):
     truncated_at_depth: int | None = None
 
 
+@model
 class TransitionEvent(_Body):
     """One phase change of a run (``step_id`` None) or of a step, from the live event feed."""
 
@@ -303,15 +371,18 @@ class TransitionEvent(_Body):
     observed_at: datetime
 
 
+@model
 class ErrorBody(_Body):
     code: str
     message: str
 
 
+@model
 class ErrorResponse(_Body):
     error: ErrorBody
 
 
+@model
 class V2Run(_Body):
     """The fields the client reads of Kubeflow Pipelines' v2beta1 run (to find a run by namespace and name)."""
 
@@ -319,12 +390,14 @@ class V2Run(_Body):
     run_id: str
 
 
+@model
 class V2ListRunsResponse(_Body):
     runs: list[V2Run] | None = None
     total_size: int | None = None
     next_page_token: str | None = None
 
 
+@model
 class UnitPrices(_Body):
     """The unit prices a cost estimate is worked out with."""
 
@@ -333,6 +406,7 @@ class UnitPrices(_Body):
     gpu_hour: float | None = None
 
 
+@model
 class DurationStats(_Body):
     count: int
     mean_seconds: float | None
@@ -340,12 +414,14 @@ class DurationStats(_Body):
     p95_seconds: float
 
 
+@model
 class FailureCause(_Body):
     cause: str
     detail: str | None
     count: int
 
 
+@model
 class ResourceUse(_Body):
     reported: int
     cpu_seconds: int
@@ -353,6 +429,7 @@ class ResourceUse(_Body):
     gpu_seconds: int
 
 
+@model
 class CostEstimate(_Body):
     cpu: float | None
     memory: float | None
@@ -360,6 +437,7 @@ class CostEstimate(_Body):
     total: float
 
 
+@model
 class GroupStats(_Body):
     """A pipeline's (or a template's) figures; a figure that is None has its reason in `missing`."""
 
@@ -381,6 +459,7 @@ class GroupStats(_Body):
     missing: dict[str, str]
 
 
+@model
 class PipelineStats(_Body):
     """GET /api/v1/stats/pipelines (and .../{pipeline}/templates)."""
 

@@ -8,12 +8,16 @@ a terminal, after the padding is computed, so escape codes never skew the alignm
 
 from __future__ import annotations
 
-import json
-import shutil
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
+
+from runledger.client.decoding import dump
 
 GAP = "  "
 _PHASE_COLOURS = {"Succeeded": "32", "Failed": "31", "Error": "31", "Running": "34", "Pending": "33", "Omitted": "90",
@@ -59,11 +63,18 @@ def _line(columns: Sequence[Column], cells: Sequence[str], widths: Sequence[int]
 
 
 def terminal_width(*, tty: bool, env: Mapping[str, str]) -> int | None:
-    """The terminal's width; None (no cut) when the output goes to a pipe or a file and COLUMNS is unset,
-    so a script reading the table gets whole values."""
-    if not tty and not env.get("COLUMNS"):
+    """The terminal's width (COLUMNS if set, as ``shutil.get_terminal_size`` reads it; that module costs a
+    query command more to import than this); None (no cut) when the output goes to a pipe or a file and
+    COLUMNS is unset, so a script reading the table gets whole values."""
+    columns = env.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if not tty:
         return None
-    return shutil.get_terminal_size().columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def paint_phase(phase: str, *, colour: bool) -> str:
@@ -107,11 +118,12 @@ def size(n: int | None) -> str:
 
 
 def as_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    """Models (or lists and dicts of them) as the API's JSON, indented."""
+    return dump(value, indent=True).decode()
 
 
 def as_yaml(value: Any) -> str:
     import yaml  # only -o yaml pays for it
 
-    # Round-trip through JSON so datetimes print as the API's ISO strings.
-    return yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False, allow_unicode=True).rstrip()
+    # Through the API's JSON, so that times print as the API's RFC 3339 strings.
+    return yaml.safe_dump(orjson.loads(dump(value)), sort_keys=False, allow_unicode=True).rstrip()

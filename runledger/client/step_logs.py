@@ -10,8 +10,8 @@ so what follows a running workflow is each step's log as it lands.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import BinaryIO
@@ -58,19 +58,19 @@ def chosen_steps(steps: Iterable[StepOut], name: str | None) -> list[StepOut]:
     return sorted(picked, key=lambda s: (s.started_at is None, s.started_at or datetime.min, s.id))
 
 
-async def logs(client: RunledgerClient, args: argparse.Namespace, out: object) -> None:
-    run = await client.find_run(args.run)
+def logs(client: RunledgerClient, args: argparse.Namespace, out: object) -> None:
+    run = client.find_run(args.run)
     writer = _Writer(sys.stdout.buffer, headers=args.step is None)
     if args.follow:
-        await _follow(client, run, args.step, writer)
+        _follow(client, run, args.step, writer)
         return
-    steps = chosen_steps(await client.list_steps(run.id), args.step)
+    steps = chosen_steps(client.list_steps(run.id), args.step)
     if not steps:
         raise NotFound(_no_step(run, args.step))
     writer.headers = writer.headers or len(steps) > 1
     for step in steps:
         try:
-            async for chunk in client.step_log(run.id, step.id):
+            for chunk in client.step_log(run.id, step.id):
                 writer.write(step, chunk)
         except NotFound as exc:
             if not writer.headers:
@@ -80,22 +80,22 @@ async def logs(client: RunledgerClient, args: argparse.Namespace, out: object) -
             print(f"runledger: {exc}", file=sys.stderr, flush=True)
 
 
-async def _follow(client: RunledgerClient, run: RunOut, name: str | None, writer: _Writer) -> None:
+def _follow(client: RunledgerClient, run: RunOut, name: str | None, writer: _Writer) -> None:
     offsets: dict[str, int] = {}
     done: set[str] = set()
     backoff = Backoff(0.5, 5.0)
     while True:
         # The run's phase first: a pass that starts after it finished has every log there is to read.
-        run = await client.get_run(run.id)
+        run = client.get_run(run.id)
         finished = run.phase in FINISHED_RUN or run.finished_at is not None
-        steps = chosen_steps(await client.list_steps(run.id), name)
+        steps = chosen_steps(client.list_steps(run.id), name)
         if finished and not steps and name is not None:
             raise NotFound(_no_step(run, name))
         writer.headers = writer.headers or len(steps) > 1
         moved = False
         for step in (s for s in steps if s.id not in done):
             try:
-                async for chunk in client.step_log(run.id, step.id, offset=offsets.get(step.id, 0)):
+                for chunk in client.step_log(run.id, step.id, offset=offsets.get(step.id, 0)):
                     writer.write(step, chunk)
                     offsets[step.id] = offsets.get(step.id, 0) + len(chunk)
                     moved = True
@@ -111,7 +111,7 @@ async def _follow(client: RunledgerClient, run: RunOut, name: str | None, writer
             return
         if moved:
             backoff.reset()
-        await asyncio.sleep(backoff.next())
+        time.sleep(backoff.next())
 
 
 def _no_step(run: RunOut, name: str | None) -> str:

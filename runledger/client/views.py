@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from runledger.client.decoding import dump
 from runledger.client.models import RunOut, StepOut
 from runledger.client.output import (
     Column,
@@ -95,35 +96,35 @@ def _run_filters(args: argparse.Namespace) -> dict[str, Any]:
                 metrics=args.metric, sort=args.sort)  # fmt: skip
 
 
-async def list_runs(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+def list_runs(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
     filters = _run_filters(args)
     if args.limit < 0:
         raise UsageError("--limit must be 0 (all runs) or more")
     if args.watch and args.metric:
         raise UsageError("--watch follows phase changes, which --metric cannot filter; leave one of them out")
     runs: list[RunOut] = []
-    async for run in client.iter_runs(page_size=min(args.limit or PAGE, PAGE), **filters):
+    for run in client.iter_runs(page_size=min(args.limit or PAGE, PAGE), **filters):
         runs.append(run)
         if len(runs) == args.limit:
             break
     if out.structured:
-        out.data([r.model_dump(mode="json") for r in runs])
+        out.data(runs)
     else:
         out.table(run_columns(wide=out.wide), [run_row(r, wide=out.wide) for r in runs])
     if args.watch:
-        await _watch_runs(client, filters, out)
+        _watch_runs(client, filters, out)
 
 
-async def _watch_runs(client: RunledgerClient, filters: dict[str, Any], out: Printer) -> None:
+def _watch_runs(client: RunledgerClient, filters: dict[str, Any], out: Printer) -> None:
     namespaces = [filters["namespace"]] if filters["namespace"] else []
-    async for kind, event in client.events(namespaces=namespaces):
+    for kind, event in client.events(namespaces=namespaces):
         if kind != "run":
             continue
-        run = await client.get_run(event.run_id)
+        run = client.get_run(event.run_id)
         if not _matches(run, filters):
             continue
         if out.structured:
-            print(run.model_dump_json(), flush=True)  # one object a line, as kubectl -w -o json
+            print(dump(run).decode(), flush=True)  # one object a line, as kubectl -w -o json
         else:
             out.table(run_columns(wide=out.wide), [run_row(run, wide=out.wide)], header=False)
 
@@ -146,11 +147,11 @@ def _matches(run: RunOut, filters: dict[str, Any]) -> bool:
     return True
 
 
-async def get_run(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
-    run = await client.find_run(args.run)
-    steps = await client.list_steps(run.id)
+def get_run(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    run = client.find_run(args.run)
+    steps = client.list_steps(run.id)
     if out.structured:
-        out.data({"run": run.model_dump(mode="json"), "steps": [s.model_dump(mode="json") for s in steps]})
+        out.data({"run": run, "steps": steps})
         return
     out.fields([
         ("Name", f"{run.namespace}/{run.name}"), ("ID", run.id), ("KFP run ID", run.kfp_run_id or "-"),
@@ -235,17 +236,17 @@ def _time(at: datetime | None) -> str:
 # --- lineage, artifacts, compare -------------------------------------------------------------------
 
 
-async def _node(client: RunledgerClient, node: str) -> str:
+def _node(client: RunledgerClient, node: str) -> str:
     if node.split(":", 1)[0] in ("run", "step", "artifact"):
         return node
-    return f"run:{(await client.find_run(node)).id}"
+    return f"run:{(client.find_run(node)).id}"
 
 
-async def lineage(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
-    graph = await client.lineage(await _node(client, args.node), direction=args.direction, depth=args.depth,
+def lineage(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    graph = client.lineage(_node(client, args.node), direction=args.direction, depth=args.depth,
                                  limit=args.limit)  # fmt: skip
     if out.structured:
-        out.data(graph.model_dump(mode="json"))
+        out.data(graph)
         return
     label = {}
     rows = []
@@ -270,21 +271,21 @@ async def lineage(client: RunledgerClient, args: argparse.Namespace, out: Printe
         print("(the graph was cut at the node limit: pass --limit or a smaller --depth)", file=sys.stderr)
 
 
-async def list_artifacts(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+def list_artifacts(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
     if args.limit < 0:
         raise UsageError("--limit must be 0 (all artifacts) or more")
     if args.step and not args.run:
         raise UsageError("--step names a step of a run: give --run as well")
-    run = (await client.find_run(args.run)).id if args.run else None
+    run = (client.find_run(args.run)).id if args.run else None
     filters = dict(uri_prefix=args.uri_prefix, run=run, step=args.step, name=args.name, direction=args.direction,
                    state=args.state)  # fmt: skip
     artifacts = []
-    async for artifact in client.iter_artifacts(page_size=min(args.limit or PAGE, PAGE), **filters):
+    for artifact in client.iter_artifacts(page_size=min(args.limit or PAGE, PAGE), **filters):
         artifacts.append(artifact)
         if len(artifacts) == args.limit:
             break
     if out.structured:
-        out.data([a.model_dump(mode="json") for a in artifacts])
+        out.data(artifacts)
         return
     columns = [Column("ID"), Column("STATE"), Column("SIZE"), Column("URI", shrink=True)]
     if out.wide:
@@ -299,10 +300,10 @@ async def list_artifacts(client: RunledgerClient, args: argparse.Namespace, out:
     out.table(columns, rows)
 
 
-async def get_artifact(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
-    a = await client.get_artifact(args.ref)
+def get_artifact(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    a = client.get_artifact(args.ref)
     if out.structured:
-        out.data(a.model_dump(mode="json"))
+        out.data(a)
         return
     out.fields([("ID", str(a.id)), ("URI", a.uri), ("State", a.state), ("Size", size(a.size)), ("ETag", a.etag or "-"),
                 ("Content type", a.content_type or "-"), ("Checked", _time(a.checked_at)),
@@ -316,11 +317,11 @@ async def get_artifact(client: RunledgerClient, args: argparse.Namespace, out: P
                        for e in events])  # fmt: skip
 
 
-async def compare(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
-    ids = [(await client.find_run(ref)).id for ref in args.runs]
-    comparison = await client.compare_runs(ids)
+def compare(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+    ids = [(client.find_run(ref)).id for ref in args.runs]
+    comparison = client.compare_runs(ids)
     if out.structured:
-        out.data(comparison.model_dump(mode="json"))
+        out.data(comparison)
         return
     runs = comparison.runs
     columns = [Column("")] + [Column(r.name, shrink=True) for r in runs]
@@ -358,14 +359,14 @@ def when(value: str | None, *, flag: str, now: datetime) -> datetime | None:
     return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
 
 
-async def stats(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
+def stats(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
     now = datetime.now(timezone.utc)
-    answer = await client.pipeline_stats(
+    answer = client.pipeline_stats(
         args.pipeline, since=when(args.since, flag="--since", now=now), until=when(args.until, flag="--until", now=now),
         namespace=args.namespace,
     )  # fmt: skip
     if out.structured:
-        out.data(answer.model_dump(mode="json"))
+        out.data(answer)
         return
     first = "PIPELINE" if args.pipeline is None else "TEMPLATE"
     columns = [Column(first, shrink=True), Column("RUNS" if args.pipeline is None else "COUNT"), Column("OK%"),

@@ -4,6 +4,7 @@ and the client's models and `runledger runs get`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ import pytest
 from runledger.agent.kfp_database import KfpRuns
 from runledger.agent.source_databases import SourceDatabase
 from runledger.client import RunledgerClient
+from runledger.client.models import RunDetail
 from tests.support.argo_database import as_stored
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve
@@ -79,8 +81,11 @@ async def test_kfp_reads_report_the_stored_display_name_experiment_and_storage_s
 
 async def test_the_client_and_runs_get_show_what_kfp_said(api):
     server = str(api._base_url).rstrip("/")
-    async with RunledgerClient(server) as client:
-        run = await client.get_run(UID)
+    def read() -> RunDetail:
+        with RunledgerClient(server) as client:
+            return client.get_run(UID)
+
+    run = await asyncio.to_thread(read)  # a blocking client, and the server is served by this loop
     assert run.kfp is not None and (run.kfp.display_name, run.kfp.experiment_name) == ("my first try", "nightly training")
     code, out, err = await runledger("runs", "get", UID, env={"RUNLEDGER_SERVER": server, "KUBECONFIG": "/nonexistent"})
     assert code == 0, err

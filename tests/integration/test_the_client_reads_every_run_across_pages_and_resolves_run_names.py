@@ -1,4 +1,4 @@
-"""The async client against a seeded API over real HTTP: paging is the caller's for free, and a run is
+"""The client against a seeded API over real HTTP: paging is the caller's for free, and a run is
 found by its id, its KFP run id or its namespace/name."""
 
 from __future__ import annotations
@@ -16,34 +16,34 @@ def base_url(pg_server_uri, template_database, moto_server, tmp_path_factory):
         yield url
 
 
-async def test_iterating_runs_follows_page_tokens_to_the_last_run(base_url):
-    async with RunledgerClient(base_url) as client:
-        one_page = await client.list_runs(limit=500, count=True)
-        paged = [run.id async for run in client.iter_runs(page_size=2)]
-        filtered = [run.name async for run in client.iter_runs(page_size=1, params={"lr": "0.1"}, sort="name")]
+def test_iterating_runs_follows_page_tokens_to_the_last_run(base_url):
+    with RunledgerClient(base_url) as client:
+        one_page = client.list_runs(limit=500, count=True)
+        paged = [run.id for run in client.iter_runs(page_size=2)]
+        filtered = [run.name for run in client.iter_runs(page_size=1, params={"lr": "0.1"}, sort="name")]
     assert paged == [run.id for run in one_page.runs] and len(paged) == one_page.total > 4
     assert {"alpha", "gamma"} <= set(filtered) and "beta" not in filtered and filtered == sorted(filtered)
 
 
-async def test_a_run_is_found_by_its_id_its_kfp_run_id_and_its_namespace_and_name(base_url):
-    async with RunledgerClient(base_url) as client:
-        by_id = await client.find_run("uid-gamma")
-        by_name = await client.find_run(f"{by_id.namespace}/gamma")
-        kfp = [run async for run in client.iter_runs() if run.kfp_run_id][0]
-        by_kfp_id = await client.find_run(kfp.kfp_run_id)
+def test_a_run_is_found_by_its_id_its_kfp_run_id_and_its_namespace_and_name(base_url):
+    with RunledgerClient(base_url) as client:
+        by_id = client.find_run("uid-gamma")
+        by_name = client.find_run(f"{by_id.namespace}/gamma")
+        kfp = [run for run in client.iter_runs() if run.kfp_run_id][0]
+        by_kfp_id = client.find_run(kfp.kfp_run_id)
         with pytest.raises(NotFound, match="no run named 'nope' in namespace 'ml'"):
-            await client.find_run("ml/nope")
+            client.find_run("ml/nope")
     assert by_id.name == "gamma" and by_name.id == "uid-gamma" and by_kfp_id.id == kfp.id
     assert [m.name for m in by_id.metrics] == ["accuracy"]
 
 
-async def test_steps_artifacts_lineage_and_comparisons_read_as_typed_models(base_url):
-    async with RunledgerClient(base_url) as client:
-        steps = await client.list_steps("uid-gamma")
-        artifacts = [a async for a in client.iter_artifacts(page_size=1, uri_prefix="s3://mlpipeline/runs/gamma/")]
-        detail = await client.get_artifact(artifacts[0].uri)
-        graph = await client.lineage("run:uid-reader", direction="upstream")
-        comparison = await client.compare_runs(["uid-alpha", "uid-beta", "nope"])
+def test_steps_artifacts_lineage_and_comparisons_read_as_typed_models(base_url):
+    with RunledgerClient(base_url) as client:
+        steps = client.list_steps("uid-gamma")
+        artifacts = [a for a in client.iter_artifacts(page_size=1, uri_prefix="s3://mlpipeline/runs/gamma/")]
+        detail = client.get_artifact(artifacts[0].uri)
+        graph = client.lineage("run:uid-reader", direction="upstream")
+        comparison = client.compare_runs(["uid-alpha", "uid-beta", "nope"])
     assert any(a.state == "indexed" for s in steps for a in s.outputs.artifacts)
     assert {a.uri for a in artifacts} == {"s3://mlpipeline/runs/gamma/metrics.tgz", "s3://mlpipeline/runs/gamma/model.bin"}
     assert detail.produced_by[0].run_id == "uid-gamma"
