@@ -40,12 +40,12 @@ DATABASE = "bench_cli"
 TARGET_MS = 150.0
 
 
-def timed(argv: list[str], *, repeats: int, env: dict[str, str]) -> list[float]:
+def timed(argv: list[str], *, repeats: int, env: dict[str, str], cwd: Path) -> list[float]:
     """Wall milliseconds of each run of `argv` (one warm-up run first, so files are in the page cache)."""
     times = []
     for i in range(repeats + 1):
         start = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True)
+        done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True)
         elapsed = (time.perf_counter() - start) * 1000
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
@@ -87,19 +87,22 @@ async def main_async(args: argparse.Namespace) -> None:
         }
         import runledger
 
-        compileall.compile_dir(Path(runledger.__file__).parent, quiet=1)
+        # Each checkout is both on PYTHONPATH and the working directory, since `python -m` and `-c` put the
+        # working directory first on the path: run from another checkout, they would import that one.
+        source = Path(runledger.__file__).resolve().parent.parent
+        compileall.compile_dir(source / "runledger", quiet=1)
+        commands = {name: (argv, {**env, "PYTHONPATH": str(source)}, source) for name, argv in commands.items()}
         if args.before:
-            compileall.compile_dir(Path(args.before).resolve() / "runledger", quiet=1)
-            before = {**env, "PYTHONPATH": str(Path(args.before).resolve())}
-            commands = {"before: runledger runs list": ([python, "-m", "runledger", "runs", "list"], before),
-                        **{name: (argv, env) for name, argv in commands.items()}}  # fmt: skip
-        else:
-            commands = {name: (argv, env) for name, argv in commands.items()}
+            before = Path(args.before).resolve()
+            compileall.compile_dir(before / "runledger", quiet=1)
+            commands = {"before: runledger runs list": ([python, "-m", "runledger", "runs", "list"],
+                                                         {**env, "PYTHONPATH": str(before)}, before),
+                        **commands}  # fmt: skip
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"{'command (wall ms, process start included)':<48} {'n':>3} {'mean':>8} {'p50':>8} {'p90':>8} {'min':>8}")
         results = {}
-        for name, (argv, command_env) in commands.items():
-            results[name] = await asyncio.to_thread(timed, argv, repeats=args.repeats, env=command_env)
+        for name, (argv, command_env, cwd) in commands.items():
+            results[name] = await asyncio.to_thread(timed, argv, repeats=args.repeats, env=command_env, cwd=cwd)
             print(report(name, results[name]), flush=True)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         p50 = statistics.median(results["runledger runs list"])

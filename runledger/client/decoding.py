@@ -1,8 +1,8 @@
 """JSON bodies to the client's models and back: ``read`` a model from the API's JSON, ``dump`` one as JSON.
 
-orjson parses and writes (it writes dataclasses and times itself, with UTC as "Z", as the server does);
-``read`` then checks each value against its field's type, as the model declares it, and builds the
-dataclasses: ``str``, ``int``, ``float`` (an integer too), ``bool``, ``datetime`` (RFC 3339), ``Literal``,
+The standard library's json parses and writes: orjson would parse a page of 50 runs a millisecond
+faster but costs a query command ten to import. ``read`` checks each value against its field's type,
+as the model declares it, and builds the dataclasses: ``str``, ``int``, ``float`` (an integer too), ``bool``, ``datetime`` (RFC 3339), ``Literal``,
 ``list``, ``dict``, ``X | None``, unions of models (the first that reads), nested models, ``Any``. Fields
 the model does not declare are ignored; a missing required field, or a value of another type, raises
 ``DecodeError`` naming where it is. The reader of each type is built once, on first use, so a command
@@ -12,13 +12,12 @@ pays only for the models it reads.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
-
-import orjson
 
 T = TypeVar("T")
 Reader = Callable[[Any, str], Any]
@@ -32,8 +31,8 @@ class DecodeError(ValueError):
 def read(model: type[T], body: bytes | str) -> T:
     """The model's instance from a JSON body."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = json.loads(body)
+    except ValueError as exc:
         raise DecodeError(f"not JSON: {exc}") from None
     return reader(model)(data, model.__name__)
 
@@ -46,9 +45,21 @@ def reader(tp: Any) -> Reader:
     return found
 
 
-def dump(value: Any, *, indent: bool = False) -> bytes:
-    """A model (or a list or dict of them) as the API's JSON."""
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z | (orjson.OPT_INDENT_2 if indent else 0))
+def dump(value: Any, *, indent: bool = False) -> str:
+    """A model (or a list or dict of them) as the API's JSON: fields in their order, times as the server
+    writes them (RFC 3339, UTC as "Z")."""
+    if indent:
+        return json.dumps(value, default=_plain, ensure_ascii=False, indent=2)
+    return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if dataclasses.is_dataclass(value):
+        return value.__dict__  # a model's state is its fields, in their order
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _build(tp: Any) -> Reader:
@@ -129,4 +140,4 @@ def _checked(value: Any, kind: type[T], at: str) -> T:
 
 
 def _wrong(value: Any, expected: str, at: str) -> typing.NoReturn:
-    raise DecodeError(f"{at}: {expected} expected, not {orjson.dumps(value).decode()[:60]}")
+    raise DecodeError(f"{at}: {expected} expected, not {json.dumps(value)[:60]}")

@@ -8,14 +8,12 @@ a terminal, after the padding is computed, so escape codes never skew the alignm
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import orjson
+from typing import Any, NamedTuple
 
 from runledger.client.decoding import dump
 
@@ -24,8 +22,7 @@ _PHASE_COLOURS = {"Succeeded": "32", "Failed": "31", "Error": "31", "Running": "
                   "Skipped": "90"}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):  # a NamedTuple rather than a dataclass: built at import without compiling methods
     header: str
     shrink: bool = False  # may be cut to fit the terminal
     phase: bool = False  # coloured by phase on a terminal
@@ -119,11 +116,11 @@ def size(n: int | None) -> str:
 
 def as_json(value: Any) -> str:
     """Models (or lists and dicts of them) as the API's JSON, indented."""
-    return dump(value, indent=True).decode()
+    return dump(value, indent=True)
 
 
 def as_yaml(value: Any) -> str:
     import yaml  # only -o yaml pays for it
 
     # Through the API's JSON, so that times print as the API's RFC 3339 strings.
-    return yaml.safe_dump(orjson.loads(dump(value)), sort_keys=False, allow_unicode=True).rstrip()
+    return yaml.safe_dump(json.loads(dump(value)), sort_keys=False, allow_unicode=True).rstrip()

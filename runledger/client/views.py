@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from runledger.client.decoding import dump
 from runledger.client.models import RunOut, StepOut
@@ -36,8 +35,7 @@ class UsageError(Exception):
     """Arguments that cannot work together; the message says what to change."""
 
 
-@dataclass(frozen=True)
-class Printer:
+class Printer(NamedTuple):  # a NamedTuple rather than a dataclass: built at import without compiling methods
     output: str
     colour: bool
     width: int | None = None
@@ -124,7 +122,7 @@ def _watch_runs(client: RunledgerClient, filters: dict[str, Any], out: Printer) 
         if not _matches(run, filters):
             continue
         if out.structured:
-            print(dump(run).decode(), flush=True)  # one object a line, as kubectl -w -o json
+            print(dump(run), flush=True)  # one object a line, as kubectl -w -o json
         else:
             out.table(run_columns(wide=out.wide), [run_row(run, wide=out.wide)], header=False)
 
