@@ -127,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
         return _run(args.handler, args, server=server, token=token)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`runledger runs list | head`): nothing to say. stdout goes to /dev/null so
+        # that the interpreter's own flush at exit does not complain either; 141 is how a shell reports a
+        # process that SIGPIPE ended.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ConfigError, UsageError) as exc:
         return _fail(str(exc), code=2)
     except BadRequest as exc:
