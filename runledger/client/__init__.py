@@ -1,4 +1,4 @@
-"""A typed async client of the runledger HTTP API, and the query commands built on it.
+"""A typed client of the runledger HTTP API, and the query commands built on it.
 
 This folder imports nothing else of runledger (the import contract in pyproject.toml says so): it
 reads the server over HTTP only, as any other program would. See docs/client.md.

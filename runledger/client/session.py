@@ -172,7 +172,7 @@ class RunledgerClient:
 
     def list_steps(self, run_id: str) -> list[StepOut]:
         """The run's steps (Argo nodes) with their DAG edges, inputs, outputs and pod facts."""
-        return (self._get("list_steps", run_id=run_id)).steps
+        return self._get("list_steps", run_id=run_id).steps
 
     def compare_runs(self, run_ids: Iterable[str]) -> RunComparison:
         """Runs side by side: parameters and metrics by name, then by run id."""

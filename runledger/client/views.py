@@ -237,7 +237,7 @@ def _time(at: datetime | None) -> str:
 def _node(client: RunledgerClient, node: str) -> str:
     if node.split(":", 1)[0] in ("run", "step", "artifact"):
         return node
-    return f"run:{(client.find_run(node)).id}"
+    return f"run:{client.find_run(node).id}"
 
 
 def lineage(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
@@ -274,7 +274,7 @@ def list_artifacts(client: RunledgerClient, args: argparse.Namespace, out: Print
         raise UsageError("--limit must be 0 (all artifacts) or more")
     if args.step and not args.run:
         raise UsageError("--step names a step of a run: give --run as well")
-    run = (client.find_run(args.run)).id if args.run else None
+    run = client.find_run(args.run).id if args.run else None
     filters = dict(uri_prefix=args.uri_prefix, run=run, step=args.step, name=args.name, direction=args.direction,
                    state=args.state)  # fmt: skip
     artifacts = []
@@ -316,7 +316,7 @@ def get_artifact(client: RunledgerClient, args: argparse.Namespace, out: Printer
 
 
 def compare(client: RunledgerClient, args: argparse.Namespace, out: Printer) -> None:
-    ids = [(client.find_run(ref)).id for ref in args.runs]
+    ids = [client.find_run(ref).id for ref in args.runs]
     comparison = client.compare_runs(ids)
     if out.structured:
         out.data(comparison)
