@@ -61,6 +61,30 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+class Connection(asyncpg.Connection):
+    """asyncpg's connection, which a user that leaves no session state behind can hand back as such.
+
+    A pool resets every connection it takes back (UNLISTEN, RESET ALL, CLOSE ALL, advisory unlocks):
+    a round trip per use, after the answer is known and before the response leaves. A read that ran
+    in its own snapshot, changing settings with SET LOCAL only, has nothing for it to undo.
+    """
+
+    _nothing_to_reset = False
+
+    def leaves_nothing_to_reset(self) -> None:
+        """Skip the reset when this connection next goes back to its pool (once: it is cleared there)."""
+        self._nothing_to_reset = True
+
+
+async def _reset(conn: Connection) -> None:
+    # The pool has rolled back any open transaction and dropped listeners before this runs.
+    if conn._nothing_to_reset:
+        conn._nothing_to_reset = False
+        return
+    if query := conn.get_reset_query():
+        await conn.execute(query)
+
+
 async def create_pool(dsn: str, *, database: DatabaseSettings, **overrides: Any) -> asyncpg.Pool:
     server_settings = {"application_name": "runledger"}
     if database.statement_timeout_ms:
@@ -71,6 +95,8 @@ async def create_pool(dsn: str, *, database: DatabaseSettings, **overrides: Any)
         init=_init_connection,
         server_settings=server_settings,
         command_timeout=max(database.statement_timeout_ms / 1000 * 2, 30),
+        connection_class=Connection,
+        reset=_reset,
     )
     options.update(overrides)
     return await asyncpg.create_pool(dsn, **options)

@@ -197,6 +197,8 @@ class ReadRouter(Service):
                 await _roll_back(conn)
                 raise
             await conn.execute("COMMIT")
+            # Only SET LOCAL and reads ran: the pool's reset would be a round trip undoing nothing.
+            conn.leaves_nothing_to_reset()
             return result
 
     def _required(self, replayed_past: int | None) -> int | None:

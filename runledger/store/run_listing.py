@@ -23,6 +23,7 @@ runs without one (still running) last in descending order and first in ascending
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Literal
 
 import asyncpg
@@ -295,6 +296,11 @@ def _order(query: RunListQuery, sql: Statement, *, listing_key: str | None) -> p
     return paging.Order(key=key, kind=kind, id="r.id", descending=query.descending)
 
 
+@cache
+def _document_columns() -> str:
+    return q("run_documents_r", kfp_details=q("kfp_details"))
+
+
 async def list_runs(conn: asyncpg.Connection, query: RunListQuery) -> tuple[list[asyncpg.Record], str | None, int | None]:
     """One page of runs: (rows of run_documents_r, next page token, total when asked for)."""
     after = start_after(query)
@@ -303,8 +309,7 @@ async def list_runs(conn: asyncpg.Connection, query: RunListQuery) -> tuple[list
     total = await paging.count(conn, sql, source="runs r") if query.count else None
     order = _order(query, sql, listing_key=listing_key)
     page = await paging.fetch_page(
-        conn, sql, columns=q("run_documents_r", kfp_details=q("kfp_details")), source="runs r", order=order,
-        after=after, limit=query.limit,
+        conn, sql, columns=_document_columns(), source="runs r", order=order, after=after, limit=query.limit
     )
     return page.rows, page_token(query, page.next) if page.next else None, total
 
@@ -323,16 +328,22 @@ def run_documents(rows: list[asyncpg.Record]) -> list[dict]:
     """
     if not rows:
         return []
-    names = [n for n in rows[0].keys() if n != "sort_key"]  # noqa: SIM118 (iterating a Record gives its values)
-    if names != list(RunOut.model_fields):
-        raise RuntimeError("run_documents_r no longer lists RunOut's fields in order")
-    json_at = [i for i, name in enumerate(names) if name in _JSON_TEXT]
+    names = _document_names(tuple(rows[0].keys()))
     fragment = orjson.Fragment
     documents = []
     for row in rows:
-        values = list(row.values())
-        for i in json_at:
-            if values[i] is not None:
-                values[i] = fragment(values[i])
-        documents.append(dict(zip(names, values)))
+        # zip stops at the names: sort_key, the pager's last column, is left out.
+        document = dict(zip(names, row.values()))
+        for name in _JSON_TEXT:
+            if (text := document[name]) is not None:
+                document[name] = fragment(text)
+        documents.append(document)
     return documents
+
+
+@cache
+def _document_names(columns: tuple[str, ...]) -> tuple[str, ...]:
+    names = columns[:-1] if columns[-1] == "sort_key" else columns
+    if list(names) != list(RunOut.model_fields):
+        raise RuntimeError("run_documents_r no longer lists RunOut's fields in order")
+    return names
