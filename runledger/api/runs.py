@@ -27,7 +27,8 @@ async def list_runs(request: web.Request) -> web.Response:
             await auth.require_namespace(request, namespace)
     elif (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
-    rows, token, total = await read(request, lambda conn: listing.list_runs(conn, query))
+    # memoize off: a page joins each run once, so memoized runs_pkey probes never hit (see begin_snapshot).
+    rows, token, total = await read(request, lambda conn: listing.list_runs(conn, query), memoize=False)
     # RunPage, written without a model per run (see run_listing.run_documents).
     return document_response({"runs": listing.run_documents(rows), "next_page_token": token, "total": total})
 

@@ -26,12 +26,14 @@ from runledger.store.errors import BadRequest
 T = TypeVar("T")
 
 
-async def read(request: web.Request, work: Callable[[asyncpg.Connection], Awaitable[T]], *, filters: bool = True) -> T:
+async def read(request: web.Request, work: Callable[[asyncpg.Connection], Awaitable[T]], *, filters: bool = True,
+               memoize: bool = True) -> T:  # fmt: skip
     """`work(conn)` in the request's read-only snapshot. `filters`: whether its statements bind user
     filters (see begin_snapshot in sql/queries/read.sql); a request that binds ids only may reuse cached plans, which Postgres
-    does when they cost no more than planning each statement anew."""
+    does when they cost no more than planning each statement anew. `memoize`: whether its plans may
+    memoize a join's inner side (off where each outer row has its own key, as a page's runs do)."""
     try:
-        return await request.app[keys.READS].read(work, custom_plans=filters)
+        return await request.app[keys.READS].read(work, custom_plans=filters, memoize=memoize)
     except asyncpg.DataError as exc:
         if not _unstorable_argument(exc):
             raise

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import itertools
 import logging
 import time
@@ -142,19 +143,21 @@ class ReadRouter(Service):
 
     # --- reads ------------------------------------------------------------------------------
 
-    async def read(self, work: Work[T], *, custom_plans: bool = False, replayed_past: int | None = None,
-                   patience: float = 0.0) -> T:  # fmt: skip
+    async def read(self, work: Work[T], *, custom_plans: bool = False, memoize: bool = True,
+                   replayed_past: int | None = None, patience: float = 0.0) -> T:  # fmt: skip
         """`work(conn)` in a read-only REPEATABLE READ snapshot on the first target that can take it.
 
-        `custom_plans`: the statements bind user filters (plan each anew; see begin_read).
+        `custom_plans`: the statements bind user filters (plan each anew; see begin_snapshot).
+        `memoize`: whether plans may memoize the inner side of a join (see begin_snapshot).
         `replayed_past`: the snapshot must show everything up to this primary WAL position; a standby
         not there yet is waited for up to `patience` seconds before the next target is tried."""
+        begin = _begin_snapshot(timeout_ms=int(self.settings.api.statement_timeout_ms), custom_plans=custom_plans,
+                                memoize=memoize)  # fmt: skip
         for target in self._candidates():
             last = target is self.primary
             target.in_flight += 1
             try:
-                result = await self._read_on(target, work, custom_plans=custom_plans,
-                                             replayed_past=replayed_past, patience=patience)  # fmt: skip
+                result = await self._read_on(target, work, begin=begin, replayed_past=replayed_past, patience=patience)
             except Exception as exc:
                 if last or not db.is_transient(exc):
                     raise
@@ -174,11 +177,9 @@ class ReadRouter(Service):
         ready.sort(key=lambda t: (t.in_flight, (self.standbys.index(t) - turn) % len(self.standbys)))
         return [*ready, self.primary]
 
-    async def _read_on(self, target: Target, work: Work[T], *, custom_plans: bool, replayed_past: int | None,
+    async def _read_on(self, target: Target, work: Work[T], *, begin: str, replayed_past: int | None,
                        patience: float) -> T | object:  # fmt: skip
         standby = target.role == STANDBY
-        timeout_ms = int(self.settings.api.statement_timeout_ms)
-        begin = q("begin_snapshot", timeout_ms=str(timeout_ms), plan_cache_mode="force_custom_plan" if custom_plans else "auto")
         async with target.pool.acquire() as conn:
             if standby and patience > 0 and replayed_past is not None:
                 await _wait_replayed(conn, replayed_past, patience=patience)  # outside the snapshot, which starts later
@@ -258,6 +259,12 @@ class ReadRouter(Service):
             how = log.info if state == OK else log.warning
             how("read router: %s %s is %s%s", target.role, target.name, state, f" ({detail})" if detail else "")
         target.state, target.lag_seconds, target.detail = state, lag, detail
+
+
+@functools.cache
+def _begin_snapshot(*, timeout_ms: int, custom_plans: bool, memoize: bool) -> str:
+    return q("begin_snapshot", timeout_ms=str(timeout_ms), plan_cache_mode="force_custom_plan" if custom_plans else "auto",
+             enable_memoize="on" if memoize else "off")  # fmt: skip
 
 
 async def _roll_back(conn: asyncpg.Connection) -> None:

@@ -157,13 +157,17 @@ SELECT (SELECT count(*) FROM chosen)::integer AS runs,
 
 -- name: begin_snapshot
 -- A request's snapshot, begun and limited in one round trip (a simple query: several statements, so
--- no bound values; both slots are fixed words or an integer setting). SET LOCAL ends with it.
+-- no bound values; every slot is a fixed word or an integer setting). SET LOCAL ends with it.
 -- {plan_cache_mode} is force_custom_plan where the API binds user values whose selectivity varies
 -- by orders of magnitude (a parameter value a fifth of all runs share, or one a few hold: a cached
 -- generic plan fits one and takes seconds on the other), auto where it binds ids only.
 -- No parallel workers: a page is LIMITed, and starting workers costs more than the scan they
 -- would share, while taking cores from concurrent requests.
+-- {enable_memoize} is off for run listings: a page joins each of its runs once, so a Memoize node the
+-- planner puts before runs_pkey never hits, and its bookkeeping cost a quarter of a filtered page's
+-- execution (0.83 -> 0.60 ms for param.lr=0.1 at 20,000 runs).
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
 SET LOCAL statement_timeout = {timeout_ms};
 SET LOCAL plan_cache_mode = {plan_cache_mode};
 SET LOCAL max_parallel_workers_per_gather = 0;
+SET LOCAL enable_memoize = {enable_memoize};
