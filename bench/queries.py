@@ -18,8 +18,9 @@ fifth execution of its prepared statements (after which Postgres may serve it wi
 as a long-running API does), then timed over --requests requests rotating through varied targets
 (different runs, experiments, deep page tokens, lineage roots), from sending the request to reading
 the whole body; a query slower than --seconds in all gets fewer requests. The API plans every
-request's statements with their values (plan_cache_mode = force_custom_plan, set per request): a
-parameter listing's generic plan is printed with the plans, to show what that avoids.
+request's statements with their values (plan_cache_mode = force_custom_plan, set per request; run
+listings without memoized joins): a parameter listing's generic plan is printed with the plans, to show
+what that avoids.
 
 Reported per query: n, mean, p50, p99 in ms, the target, and ``db ms``: the server-side execution
 time per request from pg_stat_statements (every statement the request ran, BEGIN/COMMIT included),
