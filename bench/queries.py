@@ -68,6 +68,7 @@ from runledger.store import lineage_graph as lineage
 from runledger.store import run_history as runs
 from runledger.store import run_listing
 from runledger.store.page_tokens import Cursor
+from runledger.store.sql_blocks import q
 
 DATABASE = "bench_queries"
 TARGETS_MS = {"list": 20.0, "lineage": 50.0, "detail": 20.0}
@@ -314,7 +315,7 @@ def _listing(**filters: Any) -> run_listing.RunListQuery:
 async def hop_by_hop(conn: asyncpg.Connection, seed: str, depth: int, limit: int) -> dict[str, int]:
     """The upstream walk as a client without the recursive CTE would do it: one neighbour query per
     node and hop, with the same neighbour rules (lineage_upstream), the visited set in Python."""
-    neighbours = lineage._with_parameter_rules("lineage_upstream")
+    neighbours = q("lineage_upstream")
     sql = (
         "SELECT nb.id FROM (SELECT $1::bigint AS artifact_id, $2::text AS run_id, $3::text AS step_id) p "
         f"CROSS JOIN LATERAL ({neighbours}) nb"

@@ -228,8 +228,14 @@ async def _load(conn: asyncpg.Connection, dsn: str, shape: Shape, *, workers: in
     if wrong:
         raise RuntimeError(f"{wrong} parameters hold a run_sort_at other than the trigger would have written")
 
+    # Lineage's parameter edges are the writer's inference from the loaded rows (migration 0022): the
+    # load infers them as the migration does for the runs stored before it.
+    await conn.execute(
+        "INSERT INTO parameter_edges SELECT * FROM parameter_edges_inferred(ARRAY(SELECT id FROM runs))"
+    )
+
     started = time.perf_counter()
-    for table in TABLES:
+    for table in (*TABLES, "parameter_edges"):
         await conn.execute(f"VACUUM (ANALYZE) {table}")
     await conn.execute("CHECKPOINT")
     vacuum_seconds = time.perf_counter() - started

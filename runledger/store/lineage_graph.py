@@ -14,7 +14,9 @@ since the input artifact carries the producer's key. Artifact references without
 join on and are left out of the graph.
 
 Parameter edges are inferred, because Argo's status holds resolved values only, not where they came
-from: A -> B when an input parameter of B equals an output parameter of A (same run, A != B, the
+from. The writer infers them when a run's steps, step edges or parameters change, in the same
+transaction, and stores them (parameter_edges, migration 0022: its function parameter_edges_inferred
+holds the rules), so a walk reads them as it reads artifact edges. A -> B when an input parameter of B equals an output parameter of A (same run, A != B, the
 value non-empty and not truncated), A finished no later than B started, A is an ancestor of B along
 the node children Argo records (a dependency in a DAG, an earlier step group), and the value is
 distinctive: held by at most 8 output parameters in the run. A pod, its retry node and the DAGs
@@ -193,18 +195,9 @@ class LineageGraph(Out):
 # --- the queries ----------------------------------------------------------------------------------
 
 
-def _with_parameter_rules(name: str) -> str:
-    return q(name, producers=q("lineage_producers"), ancestor=q("lineage_ancestor"))
-
-
 @cache
 def walk_sql(direction: Literal["upstream", "downstream"]) -> str:
-    return q("lineage_walk", neighbours=_with_parameter_rules(f"lineage_{direction}"))
-
-
-@cache
-def edges_sql() -> str:
-    return _with_parameter_rules("lineage_edges")
+    return q("lineage_walk", neighbours=q(f"lineage_{direction}"))
 
 
 def _split_step(node_id: str) -> tuple[str, str]:
@@ -307,7 +300,7 @@ async def _graph(
     run_ids, step_ids = [s[0] for s in steps], [s[1] for s in steps]
     step_rows = await conn.fetch(q("lineage_step_summaries"), run_ids, step_ids)
     artifact_rows = await conn.fetch(q("lineage_artifact_summaries"), artifact_ids)
-    edge_rows = await conn.fetch(edges_sql(), run_ids, step_ids, artifact_ids)
+    edge_rows = await conn.fetch(q("lineage_edges"), run_ids, step_ids, artifact_ids)
 
     redacted = {
         f"step:{r['run_id']}/{r['node_id']}"

@@ -120,6 +120,7 @@ class _Batch:
         self.artifacts: list[ArtifactRefRow] = []
         self.artifact_deletes: list[RefKey] = []
         self.transitions: list[TransitionRow] = []
+        self.lineage_runs: list[str] = []  # runs whose parameter edges are inferred again
 
     def statements(self) -> list[tuple[str, str, list[Any], int]]:
         """(query name, SQL, arguments, rows of run state it writes) for every statement with work to do."""
@@ -144,6 +145,9 @@ class _Batch:
             found.insert(at, ("discover_artifacts", statement("discover_artifacts", ArtifactRow),
                               arrays(discovered, ArtifactRow), 0))  # fmt: skip
             found.insert(at + 2, ("enqueue_artifacts", q("enqueue_artifacts"), self._to_index(), 0))
+        if self.lineage_runs:
+            # After every table it reads from is written; derived rows, not run state: not counted.
+            found.append(("refresh_parameter_edges", q("refresh_parameter_edges"), [self.lineage_runs], 0))
         return found
 
     def _discovered(self) -> list[ArtifactRow]:
@@ -291,11 +295,15 @@ class RunWriter:
         after = Persisted(run_fp, run.phase, run.resource_version, state.deleted, sys.intern(run.namespace), run.name)
         old = before or Persisted(0, "", None, False, "", "")
         # Every step runs: each fills in its part of `after`.
-        changed = before is None or before.fp != run_fp
-        changed |= _queue_steps(state, old=old, after=after, batch=batch)
-        changed |= _queue_edges(state, old=old, after=after, batch=batch)
-        changed |= _queue_parameters(state, old=old, after=after, batch=batch)
-        changed |= _queue_artifacts(state, old=old, after=after, batch=batch)
+        steps = _queue_steps(state, old=old, after=after, batch=batch)
+        edges = _queue_edges(state, old=old, after=after, batch=batch)
+        parameters = _queue_parameters(state, old=old, after=after, batch=batch)
+        artifacts = _queue_artifacts(state, old=old, after=after, batch=batch)
+        # Parameter edges follow from the steps' times, the step edges and the parameters: inferred
+        # again for the run when one of those changed and it has (or had) step parameters to link.
+        if (steps or edges or parameters) and (_has_step_parameters(after) or _has_step_parameters(old)):
+            batch.lineage_runs.append(run.id)
+        changed = before is None or before.fp != run_fp or steps or edges or parameters or artifacts
         if not changed:
             return None
         batch.runs.append(_run_row(state, documents, fp=run_fp, now=now))
@@ -394,6 +402,10 @@ def _queue_edges(state: RunState, *, old: Persisted, after: Persisted, batch: _B
     batch.edge_inserts.extend(inserts)
     batch.edge_deletes.extend(deletes)
     return bool(inserts or deletes)
+
+
+def _has_step_parameters(persisted: Persisted) -> bool:
+    return any(direction != "argument" for _, direction, _ in persisted.parameters)
 
 
 def _queue_parameters(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:

@@ -17,7 +17,7 @@ from tests.support.workflows import load
 
 TABLES = (
     "runs", "steps", "step_edges", "parameters", "artifact_refs", "transitions", "artifacts", "artifact_queue",
-    "kfp_run_details",
+    "kfp_run_details", "parameter_edges",
 )  # fmt: skip
 # When runledger saw a row, or the order it numbered rows in, not what the row says: these differ
 # between two imports of the same data.

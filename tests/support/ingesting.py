@@ -28,6 +28,7 @@ async def dump(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
     """Every row of every table, in a stable order, for whole-database comparisons."""
     tables = [
         "runs", "steps", "step_edges", "parameters", "artifact_refs", "transitions", "artifacts", "artifact_queue",
+        "parameter_edges",
     ]  # fmt: skip
     return {t: [tuple(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY 1, 2, 3")] for t in tables}
 

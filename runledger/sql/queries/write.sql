@@ -132,3 +132,19 @@ WITH inserted AS (
 )
 INSERT INTO openlineage_outbox (transition_id, run_id)
 SELECT id, run_id FROM inserted;
+
+-- name: refresh_parameter_edges
+-- The parameter edges of the runs $1 made what their rows now say (migration 0022): rows no longer
+-- inferred deleted, new ones inserted, changed names updated; an unchanged edge is not touched.
+WITH fresh AS MATERIALIZED (
+    SELECT * FROM parameter_edges_inferred($1::text[])
+), gone AS (
+    DELETE FROM parameter_edges e
+    WHERE e.run_id = ANY ($1::text[])
+      AND NOT EXISTS (SELECT 1 FROM fresh f
+                      WHERE f.run_id = e.run_id AND f.source_id = e.source_id AND f.target_id = e.target_id)
+)
+INSERT INTO parameter_edges AS e (run_id, source_id, target_id, names)
+SELECT f.run_id, f.source_id, f.target_id, f.names FROM fresh f
+ON CONFLICT (run_id, source_id, target_id) DO UPDATE SET names = excluded.names
+WHERE e.names IS DISTINCT FROM excluded.names;
