@@ -6,7 +6,7 @@ from aiohttp import web
 
 from runledger.api import auth
 from runledger.api.query_params import parse_lineage_query
-from runledger.api.responses import model_response
+from runledger.api.responses import document_response
 from runledger.api.snapshot import read
 from runledger.store import lineage_graph as repo
 
@@ -16,10 +16,13 @@ async def get_lineage(request: web.Request) -> web.Response:
     visible = await auth.visible_namespaces(request)
     # One snapshot: the walks, the summaries and the edges see the same data. The walks bind node
     # ids, not filters, and planning them anew cost more than running them (~3.5 ms a request).
-    graph = await read(request, lambda conn: repo.get_lineage(conn, query, namespaces=visible), filters=False)
+    graph = await read(
+        request, lambda conn: repo.get_lineage_document(conn, query, namespaces=visible), filters=False
+    )
     if graph is None:
         raise web.HTTPNotFound(reason=f"no {query.ref.kind} matches this node")
-    return model_response(graph)
+    # LineageGraph, written without a model per node (see lineage_graph.get_lineage_document).
+    return document_response(graph)
 
 
 def add_routes(app: web.Application) -> None:

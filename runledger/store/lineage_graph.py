@@ -58,7 +58,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.store.errors import BadRequest
-from runledger.store.records import Out, Timestamp
+from runledger.store.records import Out, Timestamp, finite
 from runledger.store.sql_blocks import q
 
 MAX_DEPTH = 100
@@ -254,9 +254,21 @@ async def walk(
 async def get_lineage(
     conn: asyncpg.Connection, query: LineageQuery, *, namespaces: set[str] | None = None
 ) -> LineageGraph | None:
-    """The lineage graph around query.node; None when the node does not exist (or is not readable).
+    """The lineage graph around query.node as a model; the API sends get_lineage_document."""
+    document = await get_lineage_document(conn, query, namespaces=namespaces)
+    return None if document is None else LineageGraph.model_validate(document)
 
-    Run it in one read-only repeatable-read transaction so the walks and the summaries agree.
+
+async def get_lineage_document(
+    conn: asyncpg.Connection, query: LineageQuery, *, namespaces: set[str] | None = None
+) -> dict | None:
+    """The lineage graph around query.node as LineageGraph's JSON document (times aware, in UTC);
+    None when the node does not exist (or is not readable).
+
+    Run it in one read-only repeatable-read transaction so the walks and the summaries agree. Plain
+    dicts, not models: validating a few hundred nodes only to write them out again cost more than the
+    walk. The equality with LineageGraph's own JSON is a test
+    (test_lineage_documents_answer_what_the_lineage_models_would).
     """
     readable = sorted(namespaces) if namespaces is not None else None
     found_roots = await _roots(conn, query.ref, readable)
@@ -283,18 +295,17 @@ async def get_lineage(
         dropped_from = min(depths[n] for n in set(depths) - set(kept))
         depths = {n: depths[n] for n in kept}
         cut_at = dropped_from if cut_at is None else min(cut_at, dropped_from)
-    return await _graph(conn, query, root=root, depths=depths, cut_at=cut_at, namespaces=namespaces)
+    nodes, edges = await _nodes_and_edges(conn, depths=depths, namespaces=namespaces)
+    return {
+        "root": root, "direction": query.direction, "depth": query.depth, "nodes": nodes, "edges": edges,
+        "truncated": cut_at is not None, "truncated_at_depth": cut_at,
+    }  # fmt: skip
 
 
-async def _graph(
-    conn: asyncpg.Connection,
-    query: LineageQuery,
-    *,
-    root: str,
-    depths: dict[str, int],
-    cut_at: int | None,
-    namespaces: set[str] | None,
-) -> LineageGraph:
+async def _nodes_and_edges(
+    conn: asyncpg.Connection, *, depths: dict[str, int], namespaces: set[str] | None
+) -> tuple[list[dict], list[dict]]:
+    """The documents of the found nodes (StepNode, ArtifactNode, RedactedNode) and of the edges among them."""
     steps = [_split_step(n) for n in depths if n.startswith("step:")]
     artifact_ids = [int(n[len("artifact:") :]) for n in depths if n.startswith("artifact:")]
     run_ids, step_ids = [s[0] for s in steps], [s[1] for s in steps]
@@ -322,52 +333,33 @@ async def _graph(
         if kind != "parameter":
             artifact_names.setdefault(target if kind == "produced" else source, set()).update(seen_as)
 
-    nodes: list[StepNode | ArtifactNode | RedactedNode] = []
+    nodes: list[dict] = []
     for r in step_rows:
         node_id = f"step:{r['run_id']}/{r['node_id']}"
-        common = {"id": node_id, "root": depths[node_id] == 0, "depth": depths[node_id]}
+        depth = depths[node_id]
         if node_id in redacted:
-            nodes.append(RedactedNode(kind="step", **{**common, "id": alias[node_id]}))
+            nodes.append({"id": alias[node_id], "kind": "step", "root": depth == 0, "depth": depth, "redacted": True})
             continue
-        nodes.append(
-            StepNode(
-                **common,
-                run_id=r["run_id"],
-                node_id=r["node_id"],
-                name=r["name"] or r["node_id"],
-                display_name=r["display_name"],
-                type=r["type"],
-                template=r["template"],
-                phase=r["phase"] or "",
-                started_at=r["started_at"],
-                finished_at=r["finished_at"],
-                namespace=r["namespace"],
-                run_name=r["run_name"],
-                pipeline_name=r["pipeline_name"],
-            )
-        )
+        nodes.append({
+            "id": node_id, "kind": "step", "root": depth == 0, "depth": depth, "redacted": False,
+            "run_id": r["run_id"], "node_id": r["node_id"], "name": r["name"] or r["node_id"],
+            "display_name": r["display_name"], "type": r["type"], "template": r["template"], "phase": r["phase"] or "",
+            "started_at": finite(r["started_at"]), "finished_at": finite(r["finished_at"]),
+            "namespace": r["namespace"], "run_name": r["run_name"], "pipeline_name": r["pipeline_name"],
+        })  # fmt: skip
     for r in artifact_rows:
         node_id = f"artifact:{r['id']}"
-        nodes.append(
-            ArtifactNode(
-                id=node_id,
-                root=depths[node_id] == 0,
-                depth=depths[node_id],
-                artifact_id=r["id"],
-                uri=r["uri"],
-                state=r["state"],
-                size=r["size"],
-                names=sorted(artifact_names.get(node_id, ())),
-            )
-        )
-    nodes.sort(key=lambda n: (n.depth, n.id))
-    shown = {n.id for n in nodes}
+        depth = depths[node_id]
+        nodes.append({
+            "id": node_id, "kind": "artifact", "root": depth == 0, "depth": depth, "redacted": False,
+            "artifact_id": r["id"], "uri": r["uri"], "state": r["state"], "size": r["size"],
+            "names": sorted(artifact_names.get(node_id, ())),
+        })  # fmt: skip
+    nodes.sort(key=lambda n: (n["depth"], n["id"]))
+    shown = {n["id"] for n in nodes}
     edges = [
-        LineageEdge(source=alias.get(s, s), target=alias.get(t, t), kind=k, names=sorted(seen_as))  # type: ignore[arg-type]
+        {"source": alias.get(s, s), "target": alias.get(t, t), "kind": k, "names": sorted(seen_as)}
         for (s, t, k), seen_as in sorted(names.items())
         if alias.get(s, s) in shown and alias.get(t, t) in shown
     ]
-    return LineageGraph(
-        root=root, direction=query.direction, depth=query.depth, nodes=nodes, edges=edges,
-        truncated=cut_at is not None, truncated_at_depth=cut_at,
-    )  # fmt: skip
+    return nodes, edges
