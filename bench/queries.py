@@ -351,8 +351,7 @@ def request_plan(targets: Targets) -> list[tuple[str, str, list[str], list[str] 
         ("runs: sort=-metric.accuracy", "list", ["/runs?sort=-metric.accuracy&limit=100"], None),
         ("runs: param.experiment=<one of 5000>", "list", [f"/runs?param.experiment={e}&limit=100" for e in targets.experiments], None),
         ("lineage: step, upstream, depth 10", "lineage", [f"{p}&depth=10" for p in lineage], None),
-        # Older servers cap depth at 20: their figure is for 20 hops.
-        ("lineage: step, upstream, depth 50", "lineage", [f"{p}&depth=50" for p in lineage], [f"{p}&depth=20" for p in lineage]),
+        ("lineage: step, upstream, depth 50", "lineage", [f"{p}&depth=50" for p in lineage], None),
         ("run detail", "detail", [f"/runs/{i}" for i in targets.detail_ids], None),
         ("run steps", "detail", [f"/runs/{i}/steps" for i in targets.detail_ids], None),
     ]  # fmt: skip

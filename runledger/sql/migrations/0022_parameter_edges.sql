@@ -17,7 +17,7 @@ CREATE TABLE parameter_edges (
     PRIMARY KEY (run_id, source_id, target_id)  -- downstream: a step's targets
 );
 
-CREATE INDEX parameter_edges_by_target ON parameter_edges (run_id, target_id);  -- upstream: a step's sources
+CREATE INDEX parameter_edges_by_target ON parameter_edges (run_id, target_id, source_id);  -- upstream: a step's sources
 
 -- The parameter edges of the runs `ids` as their stored rows say now: values are grouped per run, so
 -- candidate pairs come from hashing, never from comparing every output with every input.

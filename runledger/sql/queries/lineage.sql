@@ -36,7 +36,7 @@ WITH RECURSIVE walk (depth, frontier, seen, truncated) AS (
                 WHERE p.run_id IS NULL OR $4::text[] IS NULL
                    OR EXISTS (SELECT 1 FROM runs x WHERE x.id = p.run_id AND x.namespace = ANY ($4::text[]))
             ) c
-            WHERE NOT EXISTS (SELECT 1 FROM unnest(w.seen) AS s (id) WHERE s.id = c.id)
+            WHERE c.id <> ALL (w.seen)
             ORDER BY c.id
             LIMIT cap.room + 1
         ) n
