@@ -55,6 +55,7 @@ from functools import cache
 from typing import Literal
 
 import asyncpg
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.store.errors import BadRequest
@@ -200,11 +201,6 @@ def walk_sql(direction: Literal["upstream", "downstream"]) -> str:
     return q("lineage_walk", neighbours=q(f"lineage_{direction}"))
 
 
-def _split_step(node_id: str) -> tuple[str, str]:
-    run_id, _, step_id = node_id[len("step:") :].partition("/")
-    return run_id, step_id
-
-
 async def _roots(
     conn: asyncpg.Connection, ref: NodeRef, namespaces: list[str] | None
 ) -> tuple[str, list[str]] | None:
@@ -306,60 +302,57 @@ async def _nodes_and_edges(
     conn: asyncpg.Connection, *, depths: dict[str, int], namespaces: set[str] | None
 ) -> tuple[list[dict], list[dict]]:
     """The documents of the found nodes (StepNode, ArtifactNode, RedactedNode) and of the edges among them."""
-    steps = [_split_step(n) for n in depths if n.startswith("step:")]
-    artifact_ids = [int(n[len("artifact:") :]) for n in depths if n.startswith("artifact:")]
-    run_ids, step_ids = [s[0] for s in steps], [s[1] for s in steps]
-    step_rows = await conn.fetch(q("lineage_step_summaries"), run_ids, step_ids)
-    artifact_rows = await conn.fetch(q("lineage_artifact_summaries"), artifact_ids)
-    edge_rows = await conn.fetch(q("lineage_edges"), run_ids, step_ids, artifact_ids)
+    # The ids go as one JSON text: asyncpg would check every element of a text[] on the way out.
+    found = orjson.dumps(list(depths)).decode()
+    node_rows = await conn.fetch(q("lineage_nodes"), found)
+    edge_rows = await conn.fetch(q("lineage_edges"), found)
 
     redacted = {
-        f"step:{r['run_id']}/{r['node_id']}"
-        for r in step_rows
-        if namespaces is not None and r["namespace"] not in namespaces
+        r["id"] for r in node_rows if namespaces is not None and r["run_id"] is not None and r["namespace"] not in namespaces
     }
     # Aliases for the hidden ids, numbered in the order the response lists nodes.
     alias = {node: f"redacted:{i}" for i, node in enumerate(sorted(redacted, key=lambda n: (depths[n], n)), 1)}
-    names: dict[tuple[str, str, str], set[str]] = {}
-    for e in edge_rows:
-        key = (e["source"], e["target"], e["kind"])
-        if key[0] in redacted and key[1] in redacted:
-            continue
-        seen_as = names.setdefault(key, set())
-        if key[0] not in redacted and key[1] not in redacted:
-            seen_as.update(e["names"])
+    edges: list[tuple[str, str, str, list[str]]] = []
     artifact_names: dict[str, set[str]] = {}
-    for (source, target, kind), seen_as in names.items():
-        if kind != "parameter":
-            artifact_names.setdefault(target if kind == "produced" else source, set()).update(seen_as)
+    for source, target, kind, names in edge_rows:
+        hidden = (source in redacted) + (target in redacted)
+        if hidden == 2:
+            continue
+        if hidden:
+            names = []  # an edge touching a hidden step names nothing
+        elif kind != "parameter":
+            artifact_names.setdefault(target if kind == "produced" else source, set()).update(names)
+        edges.append((source, target, kind, names))
 
     nodes: list[dict] = []
-    for r in step_rows:
-        node_id = f"step:{r['run_id']}/{r['node_id']}"
+    for r in node_rows:
+        node_id = r["id"]
         depth = depths[node_id]
         if node_id in redacted:
             nodes.append({"id": alias[node_id], "kind": "step", "root": depth == 0, "depth": depth, "redacted": True})
-            continue
-        nodes.append({
-            "id": node_id, "kind": "step", "root": depth == 0, "depth": depth, "redacted": False,
-            "run_id": r["run_id"], "node_id": r["node_id"], "name": r["name"] or r["node_id"],
-            "display_name": r["display_name"], "type": r["type"], "template": r["template"], "phase": r["phase"] or "",
-            "started_at": finite(r["started_at"]), "finished_at": finite(r["finished_at"]),
-            "namespace": r["namespace"], "run_name": r["run_name"], "pipeline_name": r["pipeline_name"],
-        })  # fmt: skip
-    for r in artifact_rows:
-        node_id = f"artifact:{r['id']}"
-        depth = depths[node_id]
-        nodes.append({
-            "id": node_id, "kind": "artifact", "root": depth == 0, "depth": depth, "redacted": False,
-            "artifact_id": r["id"], "uri": r["uri"], "state": r["state"], "size": r["size"],
-            "names": sorted(artifact_names.get(node_id, ())),
-        })  # fmt: skip
+        elif r["run_id"] is not None:
+            nodes.append({
+                "id": node_id, "kind": "step", "root": depth == 0, "depth": depth, "redacted": False,
+                "run_id": r["run_id"], "node_id": r["node_id"], "name": r["name"] or r["node_id"],
+                "display_name": r["display_name"], "type": r["type"], "template": r["template"],
+                "phase": r["phase"] or "", "started_at": finite(r["started_at"]), "finished_at": finite(r["finished_at"]),
+                "namespace": r["namespace"], "run_name": r["run_name"], "pipeline_name": r["pipeline_name"],
+            })  # fmt: skip
+        else:
+            nodes.append({
+                "id": node_id, "kind": "artifact", "root": depth == 0, "depth": depth, "redacted": False,
+                "artifact_id": r["artifact_id"], "uri": r["uri"], "state": r["state"], "size": r["size"],
+                "names": sorted(artifact_names.get(node_id, ())),
+            })  # fmt: skip
     nodes.sort(key=lambda n: (n["depth"], n["id"]))
     shown = {n["id"] for n in nodes}
-    edges = [
-        {"source": alias.get(s, s), "target": alias.get(t, t), "kind": k, "names": sorted(seen_as)}
-        for (s, t, k), seen_as in sorted(names.items())
+    edges.sort()
+    if not alias:
+        return nodes, [
+            {"source": s, "target": t, "kind": k, "names": names} for s, t, k, names in edges if s in shown and t in shown
+        ]
+    return nodes, [
+        {"source": alias.get(s, s), "target": alias.get(t, t), "kind": k, "names": names}
+        for s, t, k, names in edges
         if alias.get(s, s) in shown and alias.get(t, t) in shown
     ]
-    return nodes, edges

@@ -9,7 +9,11 @@ import orjson
 
 from runledger.api.responses import document_response
 from runledger.demo.artifact_store import bundled_recording
-from runledger.store.lineage_graph import LineageGraph, LineageQuery, get_lineage_document
+from runledger.store.lineage_graph import (
+    LineageGraph,
+    LineageQuery,
+    get_lineage_document,
+)
 from tests.support.ingesting import ingest, replay_command
 from tests.support.real_objects import fixture_files
 from tests.support.workflows import load

@@ -76,34 +76,54 @@ FROM parameter_edges e
 WHERE e.run_id = p.run_id AND e.source_id = p.step_id
 
 -- name: lineage_edges
--- Every edge among the found nodes: steps ($1 run ids, $2 node ids) and artifacts ($3), with the
--- names the steps give them (an artifact's name in the step's inputs or outputs; for a parameter
--- edge, the input parameters of the target step it fed).
-WITH s (run_id, step_id) AS MATERIALIZED (
-    SELECT * FROM unnest($1::text[], $2::text[])
+-- Every edge among the found nodes ($1: their ids, as one JSON array of strings), one row per
+-- (source, target, kind) with the names the steps give it, distinct and sorted: an artifact's names in
+-- the step's outputs (produced) or inputs (consumed); for a parameter edge, the input parameters of
+-- the target step it fed.
+WITH f AS MATERIALIZED (
+    SELECT j.id,
+           CASE WHEN j.id LIKE 'artifact:%' THEN substr(j.id, 10)::bigint END AS artifact_id,
+           CASE WHEN j.id LIKE 'step:%' THEN substr(j.id, 6, strpos(j.id, '/') - 6) END AS run_id,
+           CASE WHEN j.id LIKE 'step:%' THEN substr(j.id, strpos(j.id, '/') + 1) END AS step_id
+    FROM jsonb_array_elements_text($1::text::jsonb) AS j (id)
+), s AS MATERIALIZED (
+    SELECT run_id, step_id FROM f WHERE run_id IS NOT NULL
+), a AS MATERIALIZED (
+    SELECT artifact_id FROM f WHERE artifact_id IS NOT NULL
 )
-SELECT 'step:' || r.run_id || '/' || r.step_id AS source, 'artifact:' || r.artifact_id AS target,
-       'produced' AS kind, ARRAY[r.name] AS names
-FROM s JOIN artifact_refs r ON r.run_id = s.run_id AND r.step_id = s.step_id AND r.direction = 'output'
-WHERE r.artifact_id = ANY ($3::bigint[])
-UNION ALL
-SELECT 'artifact:' || r.artifact_id, 'step:' || r.run_id || '/' || r.step_id, 'consumed', ARRAY[r.name]
-FROM s JOIN artifact_refs r ON r.run_id = s.run_id AND r.step_id = s.step_id AND r.direction = 'input'
-WHERE r.artifact_id = ANY ($3::bigint[])
+SELECT CASE r.direction WHEN 'output' THEN 'step:' || r.run_id || '/' || r.step_id ELSE 'artifact:' || r.artifact_id END
+           AS source,
+       CASE r.direction WHEN 'output' THEN 'artifact:' || r.artifact_id ELSE 'step:' || r.run_id || '/' || r.step_id END
+           AS target,
+       CASE r.direction WHEN 'output' THEN 'produced' ELSE 'consumed' END AS kind,
+       array_agg(DISTINCT r.name ORDER BY r.name) AS names
+FROM s JOIN artifact_refs r ON r.run_id = s.run_id AND r.step_id = s.step_id
+WHERE r.artifact_id IN (SELECT artifact_id FROM a)
+GROUP BY r.run_id, r.step_id, r.artifact_id, r.direction
 UNION ALL
 SELECT 'step:' || e.run_id || '/' || e.source_id, 'step:' || e.run_id || '/' || e.target_id, 'parameter', e.names
 FROM s JOIN parameter_edges e ON e.run_id = s.run_id AND e.source_id = s.step_id
 WHERE EXISTS (SELECT 1 FROM s t WHERE t.run_id = e.run_id AND t.step_id = e.target_id);
 
--- name: lineage_step_summaries
-SELECT f.run_id, f.step_id AS node_id, s.name, s.display_name, s.type, s.template, s.phase, s.started_at,
-       s.finished_at, r.namespace, r.name AS run_name, r.pipeline_name
-FROM unnest($1::text[], $2::text[]) AS f (run_id, step_id)
+-- name: lineage_nodes
+-- The summaries of the found nodes ($1: their ids, as one JSON array of strings): a step's (with its
+-- run's namespace, name and pipeline) or an artifact's, the other kind's columns null.
+WITH f AS MATERIALIZED (
+    SELECT j.id,
+           CASE WHEN j.id LIKE 'artifact:%' THEN substr(j.id, 10)::bigint END AS artifact_id,
+           CASE WHEN j.id LIKE 'step:%' THEN substr(j.id, 6, strpos(j.id, '/') - 6) END AS run_id,
+           CASE WHEN j.id LIKE 'step:%' THEN substr(j.id, strpos(j.id, '/') + 1) END AS step_id
+    FROM jsonb_array_elements_text($1::text::jsonb) AS j (id)
+)
+SELECT f.id, f.run_id, f.step_id AS node_id, s.name, s.display_name, s.type, s.template, s.phase, s.started_at,
+       s.finished_at, r.namespace, r.name AS run_name, r.pipeline_name,
+       NULL::bigint AS artifact_id, NULL::text AS uri, NULL::text AS state, NULL::bigint AS size
+FROM f
 JOIN runs r ON r.id = f.run_id
-LEFT JOIN steps s ON s.run_id = f.run_id AND s.id = f.step_id;
-
--- name: lineage_artifact_summaries
-SELECT a.id, a.uri, a.state, a.size FROM artifacts a WHERE a.id = ANY ($1::bigint[]);
+LEFT JOIN steps s ON s.run_id = f.run_id AND s.id = f.step_id
+UNION ALL
+SELECT f.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.id, a.uri, a.state, a.size
+FROM f JOIN artifacts a ON a.id = f.artifact_id;
 
 -- name: lineage_step_exists
 -- The root step and its run's namespace.
