@@ -315,6 +315,8 @@ async def _nodes_and_edges(
     edges: list[tuple[str, str, str, list[str]]] = []
     artifact_names: dict[str, set[str]] = {}
     for source, target, kind, names in edge_rows:
+        if source not in depths or target not in depths:
+            continue
         hidden = (source in redacted) + (target in redacted)
         if hidden == 2:
             continue

@@ -76,20 +76,15 @@ FROM parameter_edges e
 WHERE e.run_id = p.run_id AND e.source_id = p.step_id
 
 -- name: lineage_edges
--- Every edge among the found nodes ($1: their ids, as one JSON array of strings), one row per
--- (source, target, kind) with the names the steps give it, distinct and sorted: an artifact's names in
--- the step's outputs (produced) or inputs (consumed); for a parameter edge, the input parameters of
--- the target step it fed.
-WITH f AS MATERIALIZED (
-    SELECT j.id,
-           CASE WHEN j.id LIKE 'artifact:%' THEN substr(j.id, 10)::bigint END AS artifact_id,
-           CASE WHEN j.id LIKE 'step:%' THEN substr(j.id, 6, strpos(j.id, '/') - 6) END AS run_id,
-           CASE WHEN j.id LIKE 'step:%' THEN substr(j.id, strpos(j.id, '/') + 1) END AS step_id
+-- The edges leaving or entering the found steps ($1: the found node ids, as one JSON array of
+-- strings; the caller keeps those whose other end was found too, a set lookup where a join here would
+-- compare every pair), one row per (source, target, kind) with the names the steps give it, distinct
+-- and sorted: an artifact's names in the step's outputs (produced) or inputs (consumed); for a
+-- parameter edge, the input parameters of the target step it fed.
+WITH s AS MATERIALIZED (
+    SELECT substr(j.id, 6, strpos(j.id, '/') - 6) AS run_id, substr(j.id, strpos(j.id, '/') + 1) AS step_id
     FROM jsonb_array_elements_text($1::text::jsonb) AS j (id)
-), s AS MATERIALIZED (
-    SELECT run_id, step_id FROM f WHERE run_id IS NOT NULL
-), a AS MATERIALIZED (
-    SELECT artifact_id FROM f WHERE artifact_id IS NOT NULL
+    WHERE j.id LIKE 'step:%'
 )
 SELECT CASE r.direction WHEN 'output' THEN 'step:' || r.run_id || '/' || r.step_id ELSE 'artifact:' || r.artifact_id END
            AS source,
@@ -98,12 +93,11 @@ SELECT CASE r.direction WHEN 'output' THEN 'step:' || r.run_id || '/' || r.step_
        CASE r.direction WHEN 'output' THEN 'produced' ELSE 'consumed' END AS kind,
        array_agg(DISTINCT r.name ORDER BY r.name) AS names
 FROM s JOIN artifact_refs r ON r.run_id = s.run_id AND r.step_id = s.step_id
-WHERE r.artifact_id IN (SELECT artifact_id FROM a)
+WHERE r.artifact_id IS NOT NULL
 GROUP BY r.run_id, r.step_id, r.artifact_id, r.direction
 UNION ALL
 SELECT 'step:' || e.run_id || '/' || e.source_id, 'step:' || e.run_id || '/' || e.target_id, 'parameter', e.names
-FROM s JOIN parameter_edges e ON e.run_id = s.run_id AND e.source_id = s.step_id
-WHERE EXISTS (SELECT 1 FROM s t WHERE t.run_id = e.run_id AND t.step_id = e.target_id);
+FROM s JOIN parameter_edges e ON e.run_id = s.run_id AND e.source_id = s.step_id;
 
 -- name: lineage_nodes
 -- The summaries of the found nodes ($1: their ids, as one JSON array of strings): a step's (with its
