@@ -29,6 +29,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions._base.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    asyncpg.DiskFullError,  # an operator makes room and the same write succeeds
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.SerializationError,
