@@ -39,11 +39,22 @@ import asyncpg
 from runledger.agent.argo_database import NodeStatus
 from runledger.agent.pod_facts import translate_pod
 from runledger.agent.queueing import CoalescingQueue
-from runledger.agent.translate import TranslationError, object_ref, translate_workflow
+from runledger.agent.translate import (
+    ARTIFACT_BYTES,
+    EDGE_BYTES,
+    PARAMETER_BYTES,
+    RUN_BYTES,
+    STEP_BYTES,
+    NodeMemo,
+    TranslationError,
+    object_ref,
+    run_id_for,
+    translate_workflow,
+)
 from runledger.core.backoff import Backoff
 from runledger.core.counters import LatencyHistogram
 from runledger.core.lifecycle import Service, first
-from runledger.core.models import PodObservation, RunState, WatchEvent
+from runledger.core.models import TERMINAL_PHASES, PodObservation, RunState, WatchEvent
 from runledger.core.phases import PhaseChange, Seen, replaced_phases
 from runledger.core.repositories import RepositoryRegistry
 from runledger.core.settings import Settings
@@ -143,6 +154,9 @@ class Ingestor(Service):
         self._queued: dict[QueueKey, Weight] = {}  # weight of the queued state of each key
         self._held = Weight(0, 0)  # weight of every state queued or being written
         self._room = asyncio.Condition()
+        # Per running workflow, by run id, what its last object's nodes translated to (NodeMemo).
+        self._memos: dict[str, NodeMemo] = {}
+        self._memo_bytes = 0  # estimated, of all memos, against ingest.node_memo_bytes
         self.stats = IngestStats()
         self.database_ok = True
         self.drained = False  # whether the last stop wrote every queued state
@@ -235,6 +249,7 @@ class Ingestor(Service):
 
     async def _submit_workflow(self, obj: Any, kind: str) -> None:
         """Translate a workflow object carried by an event of type `kind` and queue its state."""
+        memo = self._take_memo(obj, kind)
         try:
             state = translate_workflow(
                 obj,
@@ -242,6 +257,7 @@ class Ingestor(Service):
                 default_pod_name_format=self._settings.argo.pod_name_format,
                 max_value_bytes=self._settings.ingest.max_value_bytes,
                 repositories=self.repositories,
+                memo=memo,
             )
         except TranslationError as exc:
             self.stats.errors["invalid_object"] += 1
@@ -251,6 +267,8 @@ class Ingestor(Service):
             self.stats.errors["translation_bug"] += 1
             log.exception("could not translate %s event for %s", kind, object_ref(obj))
             return
+        if memo is not None:
+            self._keep_memo(state.run.id, memo)
         for warning in state.warnings:
             self.stats.warnings[warning.split(":", 1)[0]] += 1
             log.info("%s/%s: %s", state.run.namespace, state.run.name, warning)
@@ -259,6 +277,44 @@ class Ingestor(Service):
         if self._track_runs:
             self.stats.steps_by_run[state.run.id] = len(state.steps)
         await self._put(state.run.id, state)
+
+    def _take_memo(self, obj: Any, kind: str) -> NodeMemo | None:
+        """The memo of a running workflow's run, out of the account until kept again; a new one if there
+        is room. None for a finished or deleted workflow: its memo is dropped, as no later event needs it."""
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(meta, dict):
+            return None
+        run_id = run_id_for(meta)
+        memo = self._memos.pop(run_id, None)
+        if memo is not None:
+            self._memo_bytes -= memo.size
+        status = obj.get("status")
+        if kind == "DELETED" or (isinstance(status, dict) and status.get("phase") in TERMINAL_PHASES):
+            return None
+        if memo is None and self._memo_bytes < self._settings.ingest.node_memo_bytes:
+            memo = NodeMemo()
+        return memo
+
+    def _keep_memo(self, run_id: str, memo: NodeMemo) -> None:
+        """Keep a memo while it fits: one that does not is dropped, not another.
+
+        A workflow that comes later waits for room rather than evicting one whose next event may be
+        the next one read: a watch of more workflows than fit goes round them all, and evicting the
+        least recently used would leave none kept at the right time.
+        """
+        if self._memo_bytes + memo.size <= self._settings.ingest.node_memo_bytes:
+            self._memos[run_id] = memo
+            self._memo_bytes += memo.size
+
+    def memoized(self) -> tuple[int, int]:
+        """Runs whose translated nodes are kept, and the bytes they are estimated to take."""
+        return len(self._memos), self._memo_bytes
+
+    def _forget_memos(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            memo = self._memos.pop(run_id, None)
+            if memo is not None:
+                self._memo_bytes -= memo.size
 
     async def submit_pod(self, event: WatchEvent) -> None:
         """Translate a Pod event and queue what it adds to its step."""
@@ -301,6 +357,7 @@ class Ingestor(Service):
                 shard=shard,
             )
         self._writer.forget(gone)
+        self._forget_memos(gone)
         self.stats.runs_reconciled_deleted += len(gone)
         if gone:
             log.info("reconcile: %d run(s) gone from the cluster marked deleted", len(gone))
@@ -469,9 +526,7 @@ def _steps(item: RunState | PodObservation) -> int:
     return len(item.steps) + 1 if isinstance(item, RunState) else 1
 
 
-# Measured sizes of translated states (sys.getsizeof over their objects, strings included), per row
-# of each kind: what a queued state costs in memory, before the text of its longer values.
-_RUN_BYTES, _STEP_BYTES, _PARAMETER_BYTES, _ARTIFACT_BYTES, _EDGE_BYTES = 5_000, 1_500, 450, 850, 210
+# Measured as translate's row sizes are.
 _POD_BYTES, _PHASE_CHANGE_BYTES = 2_000, 250
 
 
@@ -487,8 +542,8 @@ def _bytes(item: RunState | PodObservation) -> int:
     if not isinstance(item, RunState):
         return _POD_BYTES
     values = sum(len(p.value) for p in item.parameters if p.value)
-    return (_RUN_BYTES + _STEP_BYTES * len(item.steps) + _PARAMETER_BYTES * len(item.parameters)
-            + _ARTIFACT_BYTES * len(item.artifacts) + _EDGE_BYTES * len(item.edges) + values)  # fmt: skip
+    return (RUN_BYTES + STEP_BYTES * len(item.steps) + PARAMETER_BYTES * len(item.parameters)
+            + ARTIFACT_BYTES * len(item.artifacts) + EDGE_BYTES * len(item.edges) + values)  # fmt: skip
 
 
 def _weight(work: Work) -> Weight:

@@ -40,7 +40,7 @@ import re
 import uuid
 import zlib
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -83,6 +83,11 @@ _UTC = timezone.utc
 _ZERO_TIME = datetime(1, 1, 1, tzinfo=_UTC)  # Go's time.Time{}
 _MAX_SECONDS = 2**53 - 1
 _PROGRESS = re.compile(r"[0-9]{1,18}/[0-9]{1,18}")
+# Measured sizes of translated rows (sys.getsizeof over their objects, strings included), per row of each
+# kind: what a queued state or a NodeMemo holds in memory, before the text of its longer values.
+RUN_BYTES, STEP_BYTES, PARAMETER_BYTES, ARTIFACT_BYTES, EDGE_BYTES = 5_000, 1_500, 450, 850, 210
+# One string object for each known type and phase, not one per node of every event: a memo keeps them.
+_KNOWN_NAMES = {name: name for name in KNOWN_NODE_TYPES | KNOWN_PHASES}
 
 
 class TranslationError(ValueError):
@@ -170,11 +175,14 @@ def translate_workflow(
     default_pod_name_format: str = "v2",
     max_value_bytes: int = 256 * 1024,
     repositories: RepositoryRegistry | None = None,
+    memo: NodeMemo | None = None,
 ) -> RunState:
     """Translate one Workflow object into a RunState.
 
     `repositories` locates key-only S3 artifacts whose workflow does not carry its resolved
-    repository inline (see runledger.core.repositories for the order).
+    repository inline (see runledger.core.repositories for the order). `memo`, given the same one
+    for every object of one workflow, makes each node whose content did not change since the last
+    call cost a digest instead of a translation.
     """
     ref = check_kind(obj, kind="Workflow", api_group="argoproj.io")
     warnings: list[str] = []
@@ -188,13 +196,18 @@ def translate_workflow(
     annotations = {str(k): _str(v) for k, v in _dict(meta.get("annotations")).items()}
     clip = _Clipper(max_value_bytes)
     nodes, offloaded = _nodes_of(status, ref=ref, warnings=warnings)
+    pod_name_format = annotations.get(ANNOTATION_POD_NAME_FORMAT) or default_pod_name_format
+    repository_ref = _dict(status.get("artifactRepositoryRef"))
+    if memo is not None:
+        memo.enter(name, namespace, pod_name_format, max_value_bytes, repository_ref, repositories)
     steps, edges, parameters, artifacts = _steps_of(
         nodes,
         workflow=name,
-        pod_name_format=annotations.get(ANNOTATION_POD_NAME_FORMAT) or default_pod_name_format,
-        repository=_Repository(namespace, _dict(status.get("artifactRepositoryRef")), repositories),
+        pod_name_format=pod_name_format,
+        repository=_Repository(namespace, repository_ref, repositories),
         clip=clip,
         warnings=warnings,
+        memo=memo,
     )
     arguments = _arguments_of(spec, clip=clip)
     run = _run_of(
@@ -257,22 +270,37 @@ def _steps_of(
     repository: _Repository,
     clip: _Clipper,
     warnings: list[str],
+    memo: NodeMemo | None = None,
 ) -> tuple[list[Step], list[tuple[str, str]], list[Parameter], list[ArtifactRef]]:
     """A step per node, in one pass that also gathers the nodes' edges, parameters and artifacts.
 
     This loop is the agent's hottest code: lookups are bound once and the common case (a field
-    that is a string, or absent) is tested inline before the general helpers run.
+    that is a string, or absent) is tested inline before the general helpers run. With a memo, a
+    node whose digest it holds is not translated again: what it made last time is taken as it is.
     """
     steps, edges, parameters, artifacts = [], [], [], []  # typed by the return annotation
     add_step, add_edge = steps.append, edges.append
+    last, kept = (memo.nodes, {}) if memo is not None else (_EMPTY, None)
+    size = 0
     for key, node in nodes.items():
         if not isinstance(node, dict):
             warnings.append(f"malformed_node: node {key!r} is not an object; skipped")
             continue
+        if kept is not None:
+            digest = _digest(node)
+            made = last.get(key)
+            if made is not None and made.digest == digest:
+                made.add_to(steps, edges, parameters, artifacts, warnings, clip)
+                kept[key] = made
+                size += made.size
+                continue
+            marks = (len(edges), len(parameters), len(artifacts), len(warnings), clip.truncated)
         get = node.get
         node_id = _str(get("id")) or str(key)
         node_type = _str(get("type"))
+        node_type = _KNOWN_NAMES.get(node_type, node_type)
         phase = _str(get("phase"))
+        phase = _KNOWN_NAMES.get(phase, phase)
         if node_type not in KNOWN_NODE_TYPES or phase not in KNOWN_PHASES:
             _warn_unknown_node(node_id, node_type=node_type, phase=phase, warnings=warnings)
         template = get("templateName")
@@ -316,6 +344,11 @@ def _steps_of(
                     add_edge((node_id, child))
         if inputs or outputs:
             _io_of(node_id, inputs, outputs, repository=repository, clip=clip, params=parameters, artifacts=artifacts)
+        if kept is not None and digest is not None:
+            made = kept[key] = _Made.since(marks, digest, steps, edges, parameters, artifacts, warnings, clip)
+            size += made.size
+    if memo is not None:
+        memo.nodes, memo.size = kept, size
     return steps, edges, parameters, artifacts
 
 
@@ -453,6 +486,85 @@ def decompress_nodes(text: str, ref: str) -> dict[str, Any]:
     if not isinstance(nodes, dict):
         raise TranslationError(f"{ref}: status.compressedNodes does not hold a node map")
     return nodes
+
+
+class NodeMemo:
+    """What the last translation of one workflow made of each of its nodes, by node key and digest.
+
+    A watch event carries the whole workflow, yet a MODIFIED event of a running one usually
+    changes one node of many: translating all of them again was most of the agent's CPU per
+    event. A node is made again only when its content or what its translation reads besides it
+    (the workflow's name and namespace, the pod name format, the value limit, the artifact
+    repository) changed. Holds the steps, edges, parameters and artifact references of one state of
+    the workflow, which the queued state shares while it waits; `size` is their estimated bytes.
+    """
+
+    __slots__ = ("context", "nodes", "size")
+
+    def __init__(self) -> None:
+        self.context: tuple = ()
+        self.nodes: dict[Any, _Made] = {}
+        self.size = 0
+
+    def enter(
+        self,
+        name: str,
+        namespace: str,
+        pod_name_format: str,
+        max_value_bytes: int,
+        repository_ref: dict[str, Any],
+        registry: RepositoryRegistry | None,
+    ) -> None:
+        """Forget every node if anything a node's translation reads besides the node changed."""
+        generation = None if registry is None else (id(registry), registry.generation)
+        # A reference JSON cannot hold digests to None: an object() then matches no earlier context.
+        context = (name, namespace, pod_name_format, max_value_bytes, _digest(repository_ref) or object(), generation)
+        if context != self.context:
+            self.context = context
+            self.nodes, self.size = {}, 0
+
+
+class _Made(NamedTuple):
+    """What one node made: its step, and the edges, parameters, artifacts and warnings it added."""
+
+    digest: int
+    step: Step
+    edges: tuple[tuple[str, str], ...]
+    parameters: tuple[Parameter, ...]
+    artifacts: tuple[ArtifactRef, ...]
+    warnings: tuple[str, ...]
+    truncated: int
+    size: int  # estimated bytes of its rows
+
+    @classmethod
+    def since(cls, marks: tuple[int, ...], digest: int, steps: list, edges: list, parameters: list,
+              artifacts: list, warnings: list, clip: _Clipper) -> _Made:  # fmt: skip
+        """What the node translated last added, given the lengths (`marks`) before it."""
+        e, p, a, w, t = marks
+        made = (tuple(edges[e:]), tuple(parameters[p:]), tuple(artifacts[a:]))
+        size = (STEP_BYTES + EDGE_BYTES * len(made[0]) + PARAMETER_BYTES * len(made[1])
+                + ARTIFACT_BYTES * len(made[2]) + sum(len(p.value) for p in made[1] if p.value))  # fmt: skip
+        return cls(digest, steps[-1], *made, tuple(warnings[w:]), clip.truncated - t, size)
+
+    def add_to(self, steps: list, edges: list, parameters: list, artifacts: list, warnings: list,
+               clip: _Clipper) -> None:  # fmt: skip
+        steps.append(self.step)
+        edges += self.edges
+        if self.parameters:
+            parameters += self.parameters
+        if self.artifacts:
+            artifacts += self.artifacts
+        if self.warnings:  # counted again, as they would be were the node translated again
+            warnings += self.warnings
+        clip.truncated += self.truncated
+
+
+def _digest(value: Any, _dumps=orjson.dumps, _option=orjson.OPT_NON_STR_KEYS) -> int | None:
+    """A digest of a JSON value (64-bit, as the writer's fingerprints), or None if JSON cannot hold it."""
+    try:
+        return hash(_dumps(value, option=_option))
+    except TypeError:  # integers beyond 64 bits, YAML's binary: translated every time
+        return None
 
 
 class _Repository:

@@ -74,6 +74,8 @@ class RepositoryRegistry:
         self._configured = frozenset(self._named)  # from settings: the cluster's never replace them
         # Per namespace: the key its artifact-repositories ConfigMap marks as default.
         self._namespace_defaults: dict[str, str] = {}
+        # Counts changes: what was resolved before one may resolve otherwise now (agent.translate.NodeMemo).
+        self.generation = 0
 
     @property
     def default(self) -> S3Repository | None:
@@ -82,6 +84,8 @@ class RepositoryRegistry:
     def set_default(self, repo: S3Repository | None, *, only_if_unset: bool = False) -> None:
         if only_if_unset and self._default is not None:
             return
+        if repo != self._default:
+            self.generation += 1
         self._default = repo
 
     def add_configmap(self, *, namespace: str, name: str, data: dict[str, str], default_key: str | None) -> int:
@@ -89,6 +93,7 @@ class RepositoryRegistry:
         were usable."""
         repos = repositories_from_configmap(data)
         prefix = f"{namespace}/{name}/"
+        before = (dict(self._named), self._namespace_defaults.get(namespace))
         for stale in [n for n in self._named if n.startswith(prefix) and n not in self._configured]:
             del self._named[stale]
         for key, repo in repos.items():
@@ -99,6 +104,8 @@ class RepositoryRegistry:
                 self._namespace_defaults[namespace] = default_key
             else:
                 self._namespace_defaults.pop(namespace, None)
+        if (self._named, self._namespace_defaults.get(namespace)) != before:  # re-read every few minutes
+            self.generation += 1
         return len(repos)
 
     def named(self) -> dict[str, S3Repository]:

@@ -199,6 +199,14 @@ class IngestSettings(_Group):
         "not: a translated run of ten steps, with its parameters and artifacts, takes some 55 KB. A single larger "
         "run is still taken.",
     )
+    node_memo_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="Most memory, in bytes (estimated as for RUNLEDGER_INGEST_MAX_PENDING_BYTES), kept by running "
+        "workflows' translated nodes so that an event translates only the nodes it changed; a workflow that "
+        "does not fit is translated whole on every event. Some 17 KB per running workflow of ten nodes; 0 "
+        "turns it off.",
+    )
     max_pending_phase_changes: int = Field(
         default=1_000,
         ge=0,
