@@ -199,7 +199,7 @@ class Ingestor(Service):
         self._seq += 1
         refused = await self._queue.put(key, Work(self._seq, item, datetime.now(timezone.utc)))
         if refused is None:
-            self._hold(key, _weight(self._queue.pending(key)))
+            self._hold(key, _weight(self._queue.pending(key), item_weight=Weight(steps, size)))
             return
         kind, _, detail = refused.partition(": ")
         if kind == "stale":
@@ -546,10 +546,11 @@ def _bytes(item: RunState | PodObservation) -> int:
             + ARTIFACT_BYTES * len(item.artifacts) + EDGE_BYTES * len(item.edges) + values)  # fmt: skip
 
 
-def _weight(work: Work) -> Weight:
-    """The weight of queued work: a kept phase change counts as a step."""
+def _weight(work: Work, *, item_weight: Weight | None = None) -> Weight:
+    """The weight of queued work (`item_weight`, that of its item, when known): a kept phase change counts as a step."""
+    steps, size = item_weight or (_steps(work.item), _bytes(work.item))
     earlier = len(work.earlier)
-    return Weight(_steps(work.item) + earlier, _bytes(work.item) + _PHASE_CHANGE_BYTES * earlier)
+    return Weight(steps + earlier, size + _PHASE_CHANGE_BYTES * earlier)
 
 
 def _describe(item: RunState | PodObservation) -> str:

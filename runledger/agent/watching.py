@@ -248,18 +248,24 @@ class WatchStream:
             state.connected = True
             state.synced.set()  # resuming from a checkpoint: as good as a list once the server accepts it
             state.last_contact = time.monotonic()
+            lines = Lines()
             while True:
+                # Read what has arrived, not a line: a backlog comes in chunks of many events, and a
+                # timer armed per line cost as much as reading it.
                 try:
                     async with asyncio.timeout(self._settings.inactivity_seconds):
-                        line = await response.content.readline()
+                        chunk = await response.content.readany()
                 except TimeoutError:
                     raise SilentSocket(f"no data for {self._settings.inactivity_seconds:.0f}s") from None
-                if not line:
+                if not chunk:
+                    if rest := lines.rest():
+                        rv = await self._on_line(rest, rv)
                     state.connected = False
                     self._delivered()
                     return rv  # the server ended the stream (timeoutSeconds): reopen from rv
                 state.last_contact = time.monotonic()
-                rv = await self._on_line(line, rv)
+                for line in lines.feed(chunk):
+                    rv = await self._on_line(line, rv)
 
     async def _on_line(self, line: bytes, rv: str) -> str:
         state = self.state
@@ -352,6 +358,34 @@ class StreamError(Exception):
 
 class SilentSocket(StreamError):
     """The watch socket sent nothing for longer than the inactivity timeout: a dead connection."""
+
+
+class Lines:
+    """A byte stream cut into lines as its chunks arrive; a line may span any number of chunks."""
+
+    def __init__(self) -> None:
+        self._partial = bytearray()  # the start of a line whose end has not arrived
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines `chunk` completes, without their newlines."""
+        newline = chunk.find(b"\n")
+        if newline < 0:
+            self._partial += chunk
+            return []
+        first = chunk[:newline]
+        if self._partial:
+            self._partial += first
+            first = bytes(self._partial)
+            self._partial.clear()
+        lines = [first, *chunk[newline + 1 :].split(b"\n")]
+        self._partial += lines.pop()
+        return lines
+
+    def rest(self) -> bytes:
+        """What came after the last newline (a stream may end without one)."""
+        rest = bytes(self._partial)
+        self._partial.clear()
+        return rest
 
 
 async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
