@@ -200,12 +200,12 @@ class IngestSettings(_Group):
         "run is still taken.",
     )
     node_memo_bytes: int = Field(
-        default=256 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         ge=0,
         description="Most memory, in bytes (estimated as for RUNLEDGER_INGEST_MAX_PENDING_BYTES), kept by running "
-        "workflows' translated nodes so that an event translates only the nodes it changed; a workflow that "
-        "does not fit is translated whole on every event. Some 17 KB per running workflow of ten nodes; 0 "
-        "turns it off.",
+        "workflows of 50 nodes or more, whose translated nodes are kept so that an event translates only the "
+        "nodes it changed; a workflow that does not fit is translated whole on every event. Some 1.5 KB per "
+        "node; 0 turns it off.",
     )
     max_pending_phase_changes: int = Field(
         default=1_000,

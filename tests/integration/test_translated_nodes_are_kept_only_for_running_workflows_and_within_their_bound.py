@@ -1,10 +1,10 @@
-"""The ingestor keeps a running workflow's translated nodes (so an event translates only the nodes it
-changed) and drops them once the workflow finishes, is deleted or is gone; what all keep is bounded by
+"""The ingestor keeps a large running workflow's translated nodes (so an event translates only the
+nodes it changed; a small one keeps none) and drops them once the workflow finishes, is deleted or is gone; what all keep is bounded by
 ingest.node_memo_bytes, and what is stored is the same either way."""
 
 from __future__ import annotations
 
-from runledger.agent.ingest import Ingestor
+from runledger.agent.ingest import MEMO_MIN_NODES, Ingestor
 from runledger.core.models import WatchEvent
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
@@ -12,7 +12,7 @@ from tests.support.ingesting import ingest
 TABLES = ("runs", "steps", "step_edges", "parameters", "artifact_refs", "transitions")
 
 
-def running(name: str, steps: int = 5) -> WorkflowBuilder:
+def running(name: str, steps: int = MEMO_MIN_NODES) -> WorkflowBuilder:
     wf = WorkflowBuilder(name).phase("Running").node("root", "Running", type="DAG")
     for i in range(steps):
         wf.node(f"{name}-{i}", "Pending", parent="root")
@@ -32,6 +32,13 @@ async def test_a_running_workflow_keeps_its_nodes_until_it_finishes(pool, settin
         runs, size = ingestor.memoized()
         assert runs == 1 and size > 0
         await submit(ingestor, wf.node("wf-a-1", "Succeeded").phase("Succeeded").event())
+        assert ingestor.memoized() == (0, 0)
+
+
+async def test_a_workflow_of_fewer_nodes_keeps_none(pool, settings):
+    wf = running("wf-small", steps=MEMO_MIN_NODES - 2)  # with its root, one node short
+    async with Ingestor(pool=pool, settings=settings) as ingestor:
+        await submit(ingestor, wf.event("ADDED"), wf.node("wf-small-1", "Running").event())
         assert ingestor.memoized() == (0, 0)
 
 
@@ -77,7 +84,7 @@ async def stored(conn) -> dict[str, list[str]]:
 
 
 async def test_the_same_rows_are_stored_with_and_without_kept_nodes(pool, settings):
-    wf = running("wf-d", steps=8)
+    wf = running("wf-d")
     events = [wf.event("ADDED")]
     for i in range(8):
         events.append(wf.node(f"wf-d-{i}", "Running", at=f"2026-01-01T00:01:{i:02d}Z").event())
@@ -89,4 +96,4 @@ async def test_the_same_rows_are_stored_with_and_without_kept_nodes(pool, settin
         await conn.execute("TRUNCATE runs RESTART IDENTITY CASCADE")
         await ingest(pool, settings.updated(ingest={"node_memo_bytes": 0}), events)
         assert await stored(conn) == kept
-        assert len(kept["transitions"]) == 1 + 9 + 16 + 1
+        assert len(kept["transitions"]) == 1 + (1 + MEMO_MIN_NODES) + 16 + 1
