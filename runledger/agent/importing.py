@@ -1,14 +1,17 @@
-"""Backfill imports: finite sources read in keyset order, through the one ingest path, resumable.
+"""Backfill imports: finite sources read in keyset order, written in bulk by the one ingest path, resumable.
 
-An import reads its source a page at a time, in the order of a unique key. Each page's workflows go
-to the ``Ingestor`` like watched ones (translate → coalesce → write); once they are persisted the key
-of the page's last row is saved as the import's checkpoint (the ``watch_checkpoints`` table, under
-``import:<kind>:<digest of the source and its filters>``). An import started again resumes after the
-last saved key, so an interrupted one costs at most the page in flight, read twice: ingest is
-idempotent (an unchanged state writes nothing), so the result is the same database as an
-uninterrupted import's. The next page is read while the current one is written, and a page is
-submitted while the writers still work on earlier ones: a page's checkpoint is saved once every state
-submitted up to its last row is persisted.
+An import reads its source a page at a time, in the order of a unique key. Each page's workflows are
+translated by the ``Ingestor`` as watched ones are, and written as one batch: one transaction and a
+dozen set-based statements for the whole page (``Ingestor.write_now``, the run writer every state
+goes through), without waiting in the coalescing queue, whose writers would split the page into
+concurrent transactions that contend for the same rollup rows, artifacts and transition lock. A
+workflow whose nodes Argo offloaded, or a run the queue already holds, goes through the queue as a
+watched one would. Once a page is persisted the key of its last row is saved as the import's
+checkpoint (the ``watch_checkpoints`` table, under ``import:<kind>:<digest of the source and its
+filters>``). An import started again resumes after the last saved key, so an interrupted one costs
+at most the page in flight, read twice: ingest is idempotent (an unchanged state writes nothing),
+so the result is the same database as an uninterrupted import's. The next page is read and
+translated while the current one is written (Postgres works while the agent translates).
 
 A row that cannot be read (not JSON, not a Workflow) is counted by kind and the first ones logged
 with their key; it never stops the import. Progress goes to stderr every few seconds.
@@ -28,13 +31,15 @@ import asyncpg
 
 from runledger.agent.ingest import Ingestor
 from runledger.agent.source_databases import SourceError
-from runledger.core.models import WatchEvent
+from runledger.core.models import RunState, WatchEvent
 from runledger.core.progress import Progress
 from runledger.store.checkpoints import PgCheckpointStore
 
 log = logging.getLogger(__name__)
 
 _LOG_FIRST_BAD_ROWS = 10
+# Workflows translated between two yields to the event loop (some 10 ms of CPU).
+_TRANSLATE_BETWEEN_YIELDS = 8
 
 
 @dataclass
@@ -77,6 +82,13 @@ def checkpoint_stream(source: ImportSource) -> str:
     return f"import:{source.kind}:{hashlib.sha256(source.scope.encode()).hexdigest()[:16]}"
 
 
+@dataclass
+class _Page:
+    rows: list[ImportRow]
+    states: list[RunState]  # the rows' workflows translated: written in bulk
+    waiting: list[ImportRow]  # workflows whose nodes Argo offloaded: they go through the queue, which reads them
+
+
 async def run_import(
     source: ImportSource,
     *,
@@ -93,16 +105,20 @@ async def run_import(
         progress.set_total(await source.count(after=report.resumed_after))
     started = time.perf_counter()
     # Pages submitted but maybe not yet persisted, oldest first: (sequence number of the page's last
-    # state, the page). Writers keep working on one page while the next is read and translated.
+    # state, the page). A page is written at once, but its offloaded workflows wait in the queue.
     unsaved: deque[tuple[int, list[ImportRow]]] = deque()
-    page = await source.read(after=report.resumed_after, limit=page_size)
-    while page:
-        # Read ahead: the source's latency overlaps the writes of this page.
-        ahead = asyncio.create_task(source.read(after=page[-1].key, limit=page_size), name=f"import-{source.kind}-read")
+    page = await _read(source, after=report.resumed_after, limit=page_size, ingestor=ingestor)
+    while page.rows:
+        # Read and translate ahead: the source's latency and the agent's CPU overlap this page's write.
+        ahead = asyncio.create_task(_read(source, after=page.rows[-1].key, limit=page_size, ingestor=ingestor),
+                                    name=f"import-{source.kind}-read")  # fmt: skip
         try:
-            for row in page:
-                await _submit(row, ingestor=ingestor, report=report)
-            unsaved.append((ingestor.submitted(), page))
+            for row in page.rows:
+                _count(row, report=report)
+            for row in page.waiting:
+                await ingestor.submit(WatchEvent(type="ADDED", object=row.workflow))
+            await ingestor.write_now(page.states)
+            unsaved.append((ingestor.submitted(), page.rows))
             await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool,
                                   checkpoints=checkpoints, stream=stream)  # fmt: skip
         except BaseException:
@@ -127,6 +143,22 @@ async def run_import(
     return report
 
 
+async def _read(source: ImportSource, *, after: str | None, limit: int, ingestor: Ingestor) -> _Page:
+    """A page of the source, its workflows translated by the ingest path's own translation."""
+    rows = await source.read(after=after, limit=limit)
+    page = _Page(rows=rows, states=[], waiting=[])
+    for i, row in enumerate(rows, 1):
+        if row.workflow is None:
+            continue
+        if ingestor.waits_for_nodes(row.workflow):
+            page.waiting.append(row)
+        elif (state := ingestor.translate_event(WatchEvent(type="ADDED", object=row.workflow))) is not None:
+            page.states.append(state)
+        if i % _TRANSLATE_BETWEEN_YIELDS == 0:
+            await asyncio.sleep(0)  # lets the write of the page before send its next statement
+    return page
+
+
 async def _save_persisted(
     unsaved: deque[tuple[int, list[ImportRow]]], persisted_below: int, *, source: ImportSource, pool: asyncpg.Pool,
     checkpoints: PgCheckpointStore, stream: str,
@@ -140,7 +172,7 @@ async def _save_persisted(
         await checkpoints.save(stream, done[-1].key)
 
 
-async def _submit(row: ImportRow, *, ingestor: Ingestor, report: ImportReport) -> None:
+def _count(row: ImportRow, *, report: ImportReport) -> None:
     report.rows += 1
     if row.bad is not None:
         kind, reason = row.bad
@@ -149,7 +181,6 @@ async def _submit(row: ImportRow, *, ingestor: Ingestor, report: ImportReport) -
             log.warning("import: %s: %s", row.ref, reason)
         return
     report.imported += 1
-    await ingestor.submit(WatchEvent(type="ADDED", object=row.workflow))
 
 
 def parse_workflow(text: Any, *, key: str, ref: str, what: str = "workflow") -> ImportRow:

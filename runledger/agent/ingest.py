@@ -36,7 +36,7 @@ from typing import Any, Literal, NamedTuple
 
 import asyncpg
 
-from runledger.agent.argo_database import NodeStatus
+from runledger.agent.argo_database import NodeStatus, offloaded_version
 from runledger.agent.pod_facts import translate_pod
 from runledger.agent.queueing import CoalescingQueue
 from runledger.agent.translate import (
@@ -249,6 +249,17 @@ class Ingestor(Service):
 
     async def _submit_workflow(self, obj: Any, kind: str) -> None:
         """Translate a workflow object carried by an event of type `kind` and queue its state."""
+        state = self.translate(obj, kind=kind)
+        if state is not None:
+            await self._put(state.run.id, state)
+
+    def translate_event(self, event: WatchEvent) -> RunState | None:
+        """The state a workflow event carries, counted as submit() counts it (for sources that write in bulk)."""
+        self.stats.events[event.type] += 1
+        return self.translate(event.object, kind=event.type)
+
+    def translate(self, obj: Any, *, kind: str) -> RunState | None:
+        """The state a workflow object carried by an event of type `kind` holds; None (logged and counted) when bad."""
         memo = self._take_memo(obj, kind)
         try:
             state = translate_workflow(
@@ -262,11 +273,11 @@ class Ingestor(Service):
         except TranslationError as exc:
             self.stats.errors["invalid_object"] += 1
             log.warning("skipped %s event: %s", kind, exc)
-            return
+            return None
         except Exception:  # a translation bug must not stop the stream; it is loud in the log
             self.stats.errors["translation_bug"] += 1
             log.exception("could not translate %s event for %s", kind, object_ref(obj))
-            return
+            return None
         if memo is not None:
             self._keep_memo(state.run.id, memo)
         for warning in state.warnings:
@@ -276,7 +287,42 @@ class Ingestor(Service):
             self.stats.offloaded_runs += 1
         if self._track_runs:
             self.stats.steps_by_run[state.run.id] = len(state.steps)
-        await self._put(state.run.id, state)
+        return state
+
+    def waits_for_nodes(self, obj: Any) -> bool:
+        """Whether the workflow's nodes are to be read from Argo's offload table first (submit() does)."""
+        return self._node_status is not None and offloaded_version(obj) is not None
+
+    async def write_now(self, states: list[RunState]) -> None:
+        """Persist `states` (from translate_event) in one batch, from the caller's task.
+
+        For bulk sources (imports): one transaction for a whole page, without waiting in the queue
+        for a writer. A run the queue already holds, or several states of one run, are queued
+        instead, in order, so that one run's states are still written one at a time and coalesced.
+        What fails transiently is queued for the writers, as theirs is; then this waits for the
+        queue to drain, so a source faster than an ailing database is held back.
+        """
+        runs = Counter(state.run.id for state in states)
+        now = datetime.now(timezone.utc)
+        batch: list[tuple[QueueKey, Work]] = []
+        for state in states:
+            key = state.run.id
+            if runs[key] > 1 or key in self._writing or self._queue.pending(key) is not None:
+                await self._put(key, state)
+                continue
+            self._seq += 1
+            batch.append((key, Work(self._seq, state, now)))
+        # In run id order, as the writers' locks are taken: two batches never wait on each other in a cycle.
+        batch.sort(key=lambda item: item[0])
+        for key, work in batch:
+            self._writing[key] = work.seq
+        try:
+            outcome = await self._write(batch) if batch else "written"
+        finally:
+            for key, _ in batch:
+                del self._writing[key]
+        if outcome != "written":
+            await self.drain()
 
     def _take_memo(self, obj: Any, kind: str) -> NodeMemo | None:
         """The memo of a running workflow's run, out of the account until kept again; a new one if there
