@@ -223,11 +223,11 @@ class PostgresArgo:
         finally:
             await conn.close()
 
-    async def archive(self, workflows: list[dict[str, Any]]) -> None:
+    async def archive(self, workflows: list[dict[str, Any]], *, cluster: str = CLUSTER) -> None:
         conn = await asyncpg.connect(self.url)
         try:
             for wf in workflows:
-                row, labels = archive_row(wf, dialect="postgres")
+                row, labels = archive_row(wf, dialect="postgres", cluster=cluster)
                 await conn.execute(f"insert into argo_archived_workflows ({_ARCHIVE_COLUMNS}) values "
                                    f"($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb)", *row)  # fmt: skip
                 await conn.executemany("insert into argo_archived_workflows_labels values ($1,$2,$3,$4)", labels)

@@ -20,10 +20,11 @@ TABLES = (
     "kfp_run_details", "parameter_edges",
 )  # fmt: skip
 # When runledger saw a row, or the order it numbered rows in, not what the row says: these differ
-# between two imports of the same data.
+# between two imports of the same data. An artifact's queue generation counts the batches that asked
+# for it to be checked: a run consuming another's output in a later batch asks again, in the same one not.
 OBSERVATION_COLUMNS = {
     "id", "artifact_id", "first_seen_at", "updated_at", "observed_at", "imported_at", "due_at", "claimed_until",
-    "sort_at", "run_sort_at", "at",
+    "sort_at", "run_sort_at", "at", "generation",
 }  # fmt: skip
 
 

@@ -99,10 +99,13 @@ ON CONFLICT (run_id, step_id, direction, name) DO UPDATE SET
 -- name: enqueue_artifacts
 -- A newly produced output is (re)checked: the same key may have been overwritten. An input is
 -- only checked if nothing ever checked its object.
+-- Each list joined to artifacts by uri (its unique index), not `uri = ANY(..) OR ..`, which the planner
+-- answers by reading every artifact: a batch's cost grew with the store.
 INSERT INTO artifact_queue (artifact_id)
-SELECT a.id FROM artifacts a
-WHERE a.uri = ANY($1::text[]) OR (a.uri = ANY($2::text[]) AND a.checked_at IS NULL)
-ORDER BY a.id
+SELECT a.id FROM unnest($1::text[]) AS o (uri) JOIN artifacts a ON a.uri = o.uri
+UNION ALL  -- the inputs hold no output: the lists share no uri
+SELECT a.id FROM unnest($2::text[]) AS i (uri) JOIN artifacts a ON a.uri = i.uri WHERE a.checked_at IS NULL
+ORDER BY 1
 ON CONFLICT (artifact_id) DO UPDATE
 SET generation = artifact_queue.generation + 1, due_at = least(artifact_queue.due_at, now());
 
