@@ -670,8 +670,8 @@ async def run_import(settings: Settings, request: ImportRequest, *, announce=pri
         async def importing() -> None:
             progress = Progress(what=f"import {request.kind}", unit="rows", interval=settings.log.progress_interval_seconds)
             with progress:
-                reports.append(await run_import_source(source, ingestor=ingestor, pool=pool,
-                                                       page_size=request.page_size, progress=progress))  # fmt: skip
+                reports.append(await run_import_source(source, ingestor=ingestor, pool=pool, page_size=request.page_size,
+                                                       writers=settings.ingest.workers, progress=progress))  # fmt: skip
 
         stop.install()
         try:

@@ -95,9 +95,12 @@ async def run_import(
     ingestor: Ingestor,
     pool: asyncpg.Pool,
     page_size: int = 500,
+    writers: int = 4,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import `source` from its checkpoint to its end. Source faults propagate; bad rows are counted."""
+    """Import `source` from its checkpoint to its end, `writers` pages written at once.
+
+    Source faults propagate; bad rows are counted."""
     checkpoints = PgCheckpointStore(pool)
     stream = checkpoint_stream(source)
     report = ImportReport(resumed_after=await checkpoints.load(stream))
@@ -107,9 +110,11 @@ async def run_import(
     # Pages submitted but maybe not yet persisted, oldest first: (sequence number of the page's last
     # state, the page). A page is written at once, but its offloaded workflows wait in the queue.
     unsaved: deque[tuple[int, list[ImportRow]]] = deque()
+    # Pages being written, oldest first: as many at once as the ingest path has writers.
+    writes: deque[asyncio.Task] = deque()
     page = await _read(source, after=report.resumed_after, limit=page_size, ingestor=ingestor)
     while page.rows:
-        # Read and translate ahead: the source's latency and the agent's CPU overlap this page's write.
+        # Read and translate ahead: the source's latency and the agent's CPU overlap the pages' writes.
         ahead = asyncio.create_task(_read(source, after=page.rows[-1].key, limit=page_size, ingestor=ingestor),
                                     name=f"import-{source.kind}-read")  # fmt: skip
         try:
@@ -117,13 +122,19 @@ async def run_import(
                 _count(row, report=report)
             for row in page.waiting:
                 await ingestor.submit(WatchEvent(type="ADDED", object=row.workflow))
-            await ingestor.write_now(page.states)
+            while len(writes) >= writers:
+                await writes.popleft()
+            batch = await ingestor.take(page.states)
+            writes.append(asyncio.create_task(ingestor.write_taken(batch), name=f"import-{source.kind}-write"))
+            # The task starts now, before anything can cancel it: it releases what take() holds however it ends.
+            await asyncio.sleep(0)
             unsaved.append((ingestor.submitted(), page.rows))
             await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool,
                                   checkpoints=checkpoints, stream=stream)  # fmt: skip
         except BaseException:
-            ahead.cancel()
-            await asyncio.gather(ahead, return_exceptions=True)
+            for task in (ahead, *writes):
+                task.cancel()
+            await asyncio.gather(ahead, *writes, return_exceptions=True)
             raise
         report.seconds = time.perf_counter() - started
         if progress is not None:
@@ -132,15 +143,30 @@ async def run_import(
             page = await ahead
         except SourceError:
             # What was submitted is still written and checkpointed: a resumed import starts after it.
+            await _written(writes)
             await ingestor.drain_all()
             await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool,
                                   checkpoints=checkpoints, stream=stream)  # fmt: skip
             raise
+    await _written(writes)
     await ingestor.drain_all()
     await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool, checkpoints=checkpoints,
                           stream=stream)  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _written(writes: deque[asyncio.Task]) -> None:
+    """Wait for every page being written; on a failure the others are cancelled."""
+    try:
+        while writes:
+            await writes[0]
+            writes.popleft()
+    except BaseException:
+        for task in writes:
+            task.cancel()
+        await asyncio.gather(*writes, return_exceptions=True)
+        raise
 
 
 async def _read(source: ImportSource, *, after: str | None, limit: int, ingestor: Ingestor) -> _Page:

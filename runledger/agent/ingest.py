@@ -293,14 +293,12 @@ class Ingestor(Service):
         """Whether the workflow's nodes are to be read from Argo's offload table first (submit() does)."""
         return self._node_status is not None and offloaded_version(obj) is not None
 
-    async def write_now(self, states: list[RunState]) -> None:
-        """Persist `states` (from translate_event) in one batch, from the caller's task.
+    async def take(self, states: list[RunState]) -> list[tuple[QueueKey, Work]]:
+        """The batch of `states` (from translate_event) the caller writes itself (write_taken), for bulk sources.
 
-        For bulk sources (imports): one transaction for a whole page, without waiting in the queue
-        for a writer. A run the queue already holds, or several states of one run, are queued
-        instead, in order, so that one run's states are still written one at a time and coalesced.
-        What fails transiently is queued for the writers, as theirs is; then this waits for the
-        queue to drain, so a source faster than an ailing database is held back.
+        A run the queue already holds, or several states of one run, are queued instead, in order, so
+        that one run's states are still written one at a time and coalesced. The others are counted
+        in submitted() and held as being written from now on: the caller must write them.
         """
         runs = Counter(state.run.id for state in states)
         now = datetime.now(timezone.utc)
@@ -308,19 +306,31 @@ class Ingestor(Service):
         for state in states:
             key = state.run.id
             if runs[key] > 1 or key in self._writing or self._queue.pending(key) is not None:
+                # Not while another batch taken writes it: the queue's writers know nothing of those.
+                async with self._room:
+                    await self._room.wait_for(lambda: key not in self._writing)
                 await self._put(key, state)
                 continue
             self._seq += 1
             batch.append((key, Work(self._seq, state, now)))
-        # In run id order, as the writers' locks are taken: two batches never wait on each other in a cycle.
-        batch.sort(key=lambda item: item[0])
         for key, work in batch:
             self._writing[key] = work.seq
+        # In run id order, as the writers' locks are taken: two batches never wait on each other in a cycle.
+        return sorted(batch, key=lambda item: item[0])
+
+    async def write_taken(self, batch: list[tuple[QueueKey, Work]]) -> None:
+        """Persist a batch from take() in one transaction, without waiting in the queue for a writer.
+
+        What fails transiently is queued for the writers, as theirs is; then this waits for the queue
+        to drain, so a source faster than an ailing database is held back.
+        """
         try:
             outcome = await self._write(batch) if batch else "written"
         finally:
             for key, _ in batch:
                 del self._writing[key]
+            async with self._room:
+                self._room.notify_all()
         if outcome != "written":
             await self.drain()
 
