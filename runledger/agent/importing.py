@@ -1,17 +1,17 @@
 """Backfill imports: finite sources read in keyset order, written in bulk by the one ingest path, resumable.
 
 An import reads its source a page at a time, in the order of a unique key. Each page's workflows are
-translated by the ``Ingestor`` as watched ones are, and written as one batch: one transaction and a
-dozen set-based statements for the whole page (``Ingestor.write_now``, the run writer every state
-goes through), without waiting in the coalescing queue, whose writers would split the page into
-concurrent transactions that contend for the same rollup rows, artifacts and transition lock. A
-workflow whose nodes Argo offloaded, or a run the queue already holds, goes through the queue as a
-watched one would. Once a page is persisted the key of its last row is saved as the import's
-checkpoint (the ``watch_checkpoints`` table, under ``import:<kind>:<digest of the source and its
-filters>``). An import started again resumes after the last saved key, so an interrupted one costs
-at most the page in flight, read twice: ingest is idempotent (an unchanged state writes nothing),
-so the result is the same database as an uninterrupted import's. The next page is read and
-translated while the current one is written (Postgres works while the agent translates).
+translated by the ``Ingestor`` as watched ones are, and written as one batch: one transaction, the
+dozen set-based statements of the run writer every state goes through, rows in run id order
+(``Ingestor.take`` then ``write_taken``), without waiting in the coalescing queue to be cut into
+batches of ``ingest.batch_runs``. As many pages are written at once as the ingest path has writers.
+A workflow whose nodes Argo offloaded, or a run the queue or another page already holds, goes
+through the queue as a watched one would. Once a page is persisted the key of its last row is saved
+as the import's checkpoint (the ``watch_checkpoints`` table, under ``import:<kind>:<digest of the
+source and its filters>``). An import started again resumes after the last saved key, so an
+interrupted one costs at most the pages in flight, read twice: ingest is idempotent (an unchanged
+state writes nothing), so the result is the same database as an uninterrupted import's. The next
+page is read and translated while earlier ones are written (Postgres works while the agent translates).
 
 A row that cannot be read (not JSON, not a Workflow) is counted by kind and the first ones logged
 with their key; it never stops the import. Progress goes to stderr every few seconds.

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.bulk_import import imported_and_replayed, synthetic_workflows
-from tests.support.importing import fixture_workflows
+from runledger import service
+from runledger.store import connection as db
+from tests.support.argo_database import new_argo_database, offloaded
+from tests.support.bulk_import import as_archived, imported_and_replayed, synthetic_workflows
+from tests.support.importing import content, fixture_workflows
+from tests.support.ingesting import ingest
+from tests.support.postgres import create_database
 
 WORKFLOWS = fixture_workflows() + synthetic_workflows(runs=60, nodes=6)
 
@@ -60,3 +65,32 @@ def _running_then_finished() -> tuple[dict, dict]:
         if "Running" in phases and phases[-1] == "Succeeded":
             return seen[phases.index("Running")], seen[-1]
     raise AssertionError("no generated run ran and succeeded")
+
+
+async def test_an_archived_workflow_whose_nodes_argo_offloaded_is_imported_with_them(
+    settings, dsn, pool, pg_server_uri, template_database
+) -> None:
+    # Among workflows written in bulk, one whose nodes are in Argo's offload table: it goes through
+    # the queue, which reads them (`runledger import` looks them up in the archive's own database).
+    workflows = synthetic_workflows(runs=12, nodes=4)
+    stripped, nodes = offloaded(workflows[5])
+    argo = await new_argo_database("postgres", pg_server_uri=pg_server_uri)
+    await argo.archive([*workflows[:5], stripped, *workflows[6:]])
+    await argo.offload(stripped["metadata"]["uid"], stripped["metadata"]["namespace"], nodes)
+    lines: list[str] = []
+    request = service.ImportRequest(kind="argo-archive", dsn=argo.url, page_size=5)
+    assert await service.run_import(settings.updated(database={"url": dsn}), request, announce=lines.append) == 0
+    assert "errors=0" in lines[-1]
+    replayed_pool = await db.create_pool(await create_database(pg_server_uri, template=template_database),
+                                         database=settings.database)  # fmt: skip
+    try:
+        await ingest(replayed_pool, settings, [{"type": "ADDED", "object": as_archived(wf)} for wf in workflows])
+        async with replayed_pool.acquire() as conn:
+            replayed = await content(conn)
+    finally:
+        await replayed_pool.close()
+    async with pool.acquire() as conn:
+        imported = await content(conn)
+    assert len(imported["steps"]) == len(replayed["steps"]) > len(workflows)
+    for table in ("steps", "step_edges", "parameters", "artifact_refs", "transitions"):
+        assert imported[table] == replayed[table], f"{table} differs"
