@@ -3,10 +3,12 @@
 The rollups (migration 0020, kept by ``store/rollups``) hold per pipeline, template, namespace and
 UTC day of run creation: counts, sums and log-scale histograms, and the same for every namespace at
 once, of the finished runs; the few runs in flight are added from their own rows (migration 0021),
-so every figure counts them as it did. A window is whole days, so a week costs a few rows per pipeline, not a scan of its runs; a
-day is the grain because every finer one multiplies what each write and each read touches. Counts and sums are exact; a percentile is its histogram
-bucket's geometric middle, within ``PERCENTILE_RELATIVE_ERROR`` of the true (nearest-rank) value,
-or ``PERCENTILE_ABSOLUTE_ERROR_S`` below one second.
+so every figure counts them as it did. A window is whole days, so a month costs a row per pipeline and day, not a
+scan of its runs; a day is the grain because every finer one multiplies what each write and each read touches.
+Counts and sums are exact; a percentile is its histogram bucket's geometric middle, within
+``PERCENTILE_RELATIVE_ERROR`` of the true (nearest-rank) value, or ``PERCENTILE_ABSOLUTE_ERROR_S`` below one
+second. A row's histograms are arrays of counts per bucket (migration 0024), added up here: a few hundred
+arrays of a few dozen counts each, which Python adds faster than Postgres would.
 
 A figure without data is None, with the reason in the answer's ``missing``; never a zero.
 """
@@ -14,8 +16,11 @@ A figure without data is None, with the reason in the answer's ``missing``; neve
 from __future__ import annotations
 
 import math
+import operator
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
+from itertools import accumulate
 from typing import Any
 
 import asyncpg
@@ -33,6 +38,9 @@ EVERY_NAMESPACE = "*"  # the rollups' rows of all namespaces at once
 DAY = timedelta(days=1)
 SUMS = ("n", "succeeded", "failed", "other", "duration_n", "duration_sum", "queue_n", "queue_sum", "retries", "flaky",
         "cpu", "memory", "gpu", "resources_n")  # fmt: skip
+METRICS = ("duration", "queue", "step_duration", "step_queue")  # a run row's histograms; a template's: the first two
+# A histogram as its lowest bucket and the counts from there on: (48, [3, 0, 1]) is 3 in bucket 48, one in 50.
+Histogram = tuple[int, list[int]]
 
 
 class UnitPrices(Out):
@@ -130,11 +138,12 @@ async def read_stats(
     causes: dict[str, Counter[str]] = defaultdict(Counter)
     for r in await conn.fetch(q("stats_causes", **fragments), *args):
         causes[r["key"]][r["cause"]] += r["n"]
-    buckets: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
-    if pipeline is None:  # a list leaves the step histograms to each pipeline's templates: half the rows
-        fragments["which"] = block("stats_every_pipeline_runs")
-    for r in await conn.fetch(q("stats_buckets", **fragments), *args):
-        buckets[(r["key"], r["metric"])][r["bucket"]] += r["n"]
+    buckets: dict[tuple[str, str], list[Histogram]] = defaultdict(list)
+    metrics = METRICS if pipeline is not None else METRICS[:2]  # a list leaves steps to each pipeline's templates
+    for r in await conn.fetch(q("stats_histograms", **fragments), *args):
+        for metric in metrics:
+            if r[f"{metric}_hist"]:
+                buckets[(r["key"], metric)].append((r[f"{metric}_lo"], r[f"{metric}_hist"]))
     in_flight = await conn.fetch(q("stats_in_flight"), since, until, read, pipeline)
     _add_in_flight(in_flight, totals=totals, causes=causes, buckets=buckets, pipeline=pipeline)
     groups = [_group(t, causes[key], buckets, pipelines=pipeline is None, prices=prices)
@@ -161,7 +170,7 @@ def _add_in_flight(rows: list[Any], *, totals: dict, causes: dict, buckets: dict
         elif d["kind"] == "c":
             causes[key][d["cause"]] += d["n"]
         elif pipeline is not None or d["metric"] in ("duration", "queue"):
-            buckets[(key, d["metric"])][d["bucket"]] += d["n"]
+            buckets[(key, d["metric"])].append((d["bucket"], [d["n"]]))
 
 
 def _group(t: Any, causes: Counter[str], buckets: dict, *, pipelines: bool, prices: UnitPrices) -> GroupStats:
@@ -200,27 +209,38 @@ def _group(t: Any, causes: Counter[str], buckets: dict, *, pipelines: bool, pric
     )  # fmt: skip
 
 
-def _durations(histogram: dict[int, int] | None, count: int | None, total: Any) -> DurationStats | None:
-    """The figures of a histogram, with the exact mean when its exact count and sum are kept."""
-    histogram = {bucket: n for bucket, n in (histogram or {}).items() if n > 0}
-    if not histogram or count == 0:
+def _durations(parts: list[Histogram] | None, count: int | None, total: Any) -> DurationStats | None:
+    """The figures of histograms added up, with the exact mean when their exact count and sum are kept."""
+    histogram = merged(parts or [])
+    if not any(histogram[1]) or count == 0:
         return None
     return DurationStats(
-        count=count if count is not None else sum(histogram.values()),
+        count=count if count is not None else sum(histogram[1]),
         mean_seconds=float(total) / count if count else None,
         p50_seconds=percentile(histogram, 0.5), p95_seconds=percentile(histogram, 0.95),
     )  # fmt: skip
 
 
-def percentile(histogram: dict[int, int], p: float) -> float:
-    """The nearest-rank p-th percentile of a histogram, as its bucket's geometric middle."""
-    rank = max(1, math.ceil(p * sum(histogram.values())))
-    seen = 0
-    for bucket in sorted(histogram):
-        seen += histogram[bucket]
-        if seen >= rank:
-            return bucket_value(bucket)
-    raise ValueError("empty histogram")
+def merged(parts: list[Histogram]) -> Histogram:
+    """The sum of histograms, bucket by bucket."""
+    parts = [(lo, counts) for lo, counts in parts if counts]
+    if not parts:
+        return 0, []
+    lo = min(start for start, _ in parts)
+    total = [0] * (max(start + len(counts) for start, counts in parts) - lo)
+    for start, counts in parts:
+        at = slice(start - lo, start - lo + len(counts))
+        total[at] = map(operator.add, total[at], counts)  # element-wise in C: a read adds hundreds of these
+    return lo, total
+
+
+def percentile(histogram: Histogram, p: float) -> float:
+    """The nearest-rank p-th percentile of a histogram (no negative count), as its bucket's geometric middle."""
+    lo, counts = histogram
+    seen = list(accumulate(counts))
+    if not seen or seen[-1] <= 0:
+        raise ValueError("empty histogram")
+    return bucket_value(lo + bisect_left(seen, max(1, math.ceil(p * seen[-1]))))
 
 
 def bucket_value(bucket: int) -> float:

@@ -26,7 +26,8 @@ async def replay(settings, dsn) -> None:
 async def test_replaying_the_same_files_again_leaves_the_rollups_as_they_were(dsn, settings, conn):
     await replay(settings, dsn)
     first = await rollup_rows(conn)
-    assert first["stats_rollup"] and first["stats_rollup_buckets"] and first["stats_rollup_causes"]
+    assert first["stats_rollup"] and first["stats_rollup_causes"]
+    assert any(row[-4] != "{}" for row in first["stats_rollup"]), "the histograms are compared too"
     await replay(settings, dsn)
     assert await rollup_rows(conn) == first
 

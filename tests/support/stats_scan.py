@@ -59,13 +59,15 @@ async def scan(conn: asyncpg.Connection, *, since: datetime, until: datetime,
 
 
 async def rollup_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]:
-    """The rollups' non-zero rows, for before/after comparisons."""
+    """The rollups' non-zero rows, for before/after comparisons (histograms as text: with their bounds)."""
     return {
         "stats_rollup": {tuple(r) for r in await conn.fetch(
-            "SELECT * FROM stats_rollup WHERE n <> 0 OR retries <> 0 OR resources_n <> 0 OR duration_n <> 0"
-            " OR queue_n <> 0")},
+            "SELECT pipeline, template, start, namespace, n, succeeded, failed, other, duration_n, duration_sum,"
+            " queue_n, queue_sum, retries, flaky, cpu, memory, gpu, resources_n, duration_hist::text,"
+            " queue_hist::text, step_duration_hist::text, step_queue_hist::text FROM stats_rollup"
+            " WHERE n <> 0 OR retries <> 0 OR resources_n <> 0 OR duration_n <> 0 OR queue_n <> 0"
+            " OR step_duration_hist <> '{}' OR step_queue_hist <> '{}'")},
         "stats_rollup_causes": {tuple(r) for r in await conn.fetch("SELECT * FROM stats_rollup_causes WHERE n <> 0")},
-        "stats_rollup_buckets": {tuple(r) for r in await conn.fetch("SELECT * FROM stats_rollup_buckets WHERE n <> 0")},
     }  # fmt: skip
 
 
@@ -74,7 +76,7 @@ async def rebuilt_rollup_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]
     tr = conn.transaction()
     await tr.start()
     try:
-        await conn.execute("TRUNCATE stats_rollup, stats_rollup_causes, stats_rollup_buckets")
+        await conn.execute("TRUNCATE stats_rollup, stats_rollup_causes")
         await conn.execute("SELECT stats_rebuild()")
         return await rollup_rows(conn)
     finally:

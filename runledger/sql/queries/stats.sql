@@ -31,32 +31,33 @@ FROM stats_rollup_causes
 WHERE {which} AND {window} AND namespace = ANY ($3::text[])
 GROUP BY 1, 2;
 
--- name: stats_buckets
--- Every pipeline at once: the histograms of its runs (a pipeline's templates answer for its steps).
-SELECT {group} AS key, metric, bucket, sum(n)::bigint AS n
-FROM stats_rollup_buckets
-WHERE {which} AND {window} AND namespace = ANY ($3::text[])
-GROUP BY 1, 2, 3;
+-- name: stats_histograms
+-- The rows' duration histograms (migration 0024: counts per bucket, the array indexed by bucket number),
+-- merged by the caller: a sum of arrays in SQL costs more than the rows' read.
+SELECT {group} AS key, array_lower(duration_hist, 1) AS duration_lo, duration_hist,
+       array_lower(queue_hist, 1) AS queue_lo, queue_hist,
+       array_lower(step_duration_hist, 1) AS step_duration_lo, step_duration_hist,
+       array_lower(step_queue_hist, 1) AS step_queue_lo, step_queue_hist
+FROM stats_rollup
+WHERE {which} AND {window} AND namespace = ANY ($3::text[]);
 
 -- name: stats_in_flight
 -- The rollups hold finished runs only: the figures of the runs not finished yet created on the UTC days
 -- from $1 to $2 (exclusive), in the namespaces $3 (NULL: all), of the pipeline $4 (NULL: every one), from
--- their rows (a few are in flight at any time: runs_unfinished finds them).
+-- their rows (a few are in flight at any time: runs_unfinished finds them); their steps only for one pipeline's
+-- templates (a list of every pipeline shows the runs alone).
 SELECT * FROM stats_facts(ARRAY(
     SELECT id FROM runs
     WHERE phase NOT IN ('Succeeded', 'Failed', 'Error') AND sort_at >= $1 AND sort_at < $2
       AND ($3::text[] IS NULL OR namespace = ANY ($3::text[]))
       AND ($4::text IS NULL OR coalesce(pipeline_name, '') = $4)
-));
+), $4::text IS NOT NULL);
 
 -- name: stats_window
 start >= $1 AND start < $2
 
 -- name: stats_every_pipeline
 template = '' AND $4::text IS NULL
-
--- name: stats_every_pipeline_runs
-template = '' AND $4::text IS NULL AND metric IN ('duration', 'queue')
 
 -- name: stats_one_pipeline
 pipeline = $4
