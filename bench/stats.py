@@ -1,6 +1,6 @@
 """Pipeline analytics benchmark: the stats endpoints at a million runs, beside the same answer by a scan.
 
-    .venv/bin/python -m bench.stats [--runs 1000000] [--requests 200] [--days 30]
+    .venv/bin/python -m bench.stats [--runs 1000000] [--requests 200] [--days 30] [--scans 3]
 
 Setup: the embedded Postgres (as bench.queries tunes it), a database migrated by the real
 migrations, and N runs generated straight in SQL (replaying a million workflows through the agent
@@ -9,7 +9,8 @@ would take hours on a small machine): runs created evenly over the last --days d
 `prep` pod, a `fit` Retry node with one attempt (two, the first failed, for every tenth run), and an
 `eval` pod that fails with the run (OOMKilled, Evicted, exit code 1 or a deadline, by turn);
 resourcesDuration on the runs and pods. The rollups are then built the way migration 0020 builds
-them on an existing database (``stats_rebuild()``), timed.
+them on an existing database (``stats_rebuild()``), timed, and the read's queries are profiled once
+(EXPLAIN (ANALYZE, BUFFERS): time, rows, buffers) over the longest window.
 
 Measured: ``runledger api`` in its own process, one keep-alive client, one request at a time
 (bench.queries' measure_http): the default window (7 days), 30 days, one namespace, and one
@@ -34,7 +35,8 @@ import asyncpg
 from bench import query_load
 from bench.ingest import fresh_database
 from bench.queries import Result, measure_direct, measure_http, start_api, stop_api
-from runledger.store.pipeline_stats import PERCENTILE_RELATIVE_ERROR
+from runledger.store.pipeline_stats import EVERY_NAMESPACE, PERCENTILE_RELATIVE_ERROR
+from runledger.store.sql_blocks import block, q
 from tests.support.stats_scan import scan
 
 TARGET_MS = 50.0
@@ -95,10 +97,9 @@ async def build(dsn: str, *, runs: int, days: int) -> None:
         print(f"generated {runs:,} runs, {steps:,} steps in SQL in {generated:.0f} s", flush=True)
         started = time.perf_counter()
         await conn.execute("SELECT stats_rebuild()")
-        await conn.execute("VACUUM ANALYZE stats_rollup, stats_rollup_causes, stats_rollup_buckets")
+        await conn.execute("VACUUM ANALYZE stats_rollup, stats_rollup_causes")
         rebuilt = time.perf_counter() - started
-        rows = await conn.fetchval("SELECT (SELECT count(*) FROM stats_rollup) + (SELECT count(*) FROM stats_rollup_causes)"
-                                   " + (SELECT count(*) FROM stats_rollup_buckets)")  # fmt: skip
+        rows = await conn.fetchval("SELECT (SELECT count(*) FROM stats_rollup) + (SELECT count(*) FROM stats_rollup_causes)")
         print(f"rollups built from the stored runs (stats_rebuild, as migration 0020 does) in {rebuilt:.0f} s "
               f"({runs / rebuilt:,.0f} runs/s): {rows:,} rollup rows", flush=True)  # fmt: skip
     finally:
@@ -131,7 +132,30 @@ async def compare(session: aiohttp.ClientSession, conn: asyncpg.Connection, base
     return "; ".join(wrong)
 
 
-async def run(dsn: str, *, requests: int, days: int) -> list[Result]:
+async def explain(dsn: str, *, days: int) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of each query of every pipeline's answer over the longest window."""
+    until = _ceil_day(datetime.now(timezone.utc))
+    since = until - timedelta(days=days + 1)
+    fragments = {"group": "pipeline", "which": block("stats_every_pipeline"), "window": block("stats_window")}
+    reads = {name: (q(name, **fragments), (since, until, [EVERY_NAMESPACE], None))
+             for name in ("stats_totals", "stats_causes", "stats_histograms")}  # fmt: skip
+    reads["stats_in_flight"] = (q("stats_in_flight"), (since, until, None, None))
+    conn = await asyncpg.connect(dsn)
+    try:
+        for name, (sql, args) in reads.items():
+            plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)]
+            rows = plan[0].split("actual time=")[-1].split(" rows=")[-1].split()[0]
+            buffers = next((line.strip() for line in plan if "Buffers:" in line), "")
+            print(f"{name}, every pipeline, {days} days: {plan[-1].strip()}, {rows} rows; {buffers}", flush=True)
+    finally:
+        await conn.close()
+
+
+def _ceil_day(at: datetime) -> datetime:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+async def run(dsn: str, *, requests: int, days: int, scans: int) -> list[Result]:
     proc, base = await start_api(dsn)
     now = datetime.now(timezone.utc)
     windows = {"7 days (default)": (now - timedelta(days=7), now), f"{days} days": (now - timedelta(days=days), now)}
@@ -151,7 +175,7 @@ async def run(dsn: str, *, requests: int, days: int) -> list[Result]:
                                                    for k in range(20)], requests, seconds=60))  # fmt: skip
                 results.append(await measure_direct(
                     f"baseline: scan of the runs, {label}", "scan",
-                    [lambda s=since, u=until: scan(conn, since=s, until=u)], max(5, requests // 20), warmup=1))  # fmt: skip
+                    [lambda s=since, u=until: scan(conn, since=s, until=u)], scans, warmup=0))  # fmt: skip
                 print(f"{label}: endpoint vs scan: {await compare(session, conn, base, since, until) or 'agree'}",
                       flush=True)  # fmt: skip
         await conn.close()
@@ -168,7 +192,8 @@ async def main_async(args: argparse.Namespace) -> None:
     dsn = await fresh_database(admin_dsn, "bench_stats")
     await build(dsn, runs=args.runs, days=args.days)
     await query_load.set_durability(admin_dsn, query_load.DURABLE)
-    results = await run(dsn, requests=args.requests, days=args.days)
+    await explain(dsn, days=args.days)
+    results = await run(dsn, requests=args.requests, days=args.days, scans=args.scans)
     print(f"\n{'query':<52} {'n':>5} {'p50 ms':>9} {'p99 ms':>9}  load")
     for r in results:
         verdict = "" if r.kind != "stats" else ("  ok" if r.pct(99) < TARGET_MS else f"  over {TARGET_MS:.0f} ms")
@@ -180,6 +205,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30, help="the runs are created over the last DAYS days")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint query")
+    parser.add_argument("--scans", type=int, default=3,
+                        help="timed scans per window (at a million runs, a 30-day scan takes about a minute)")
     asyncio.run(main_async(parser.parse_args()))
 
 
