@@ -10,6 +10,10 @@ runs are locked for the rest of the transaction first (an advisory lock per run 
 a workflow of the same run written by two transactions cannot both take the same "before". The
 read side adds the runs in flight from their own rows (``store/pipeline_stats``).
 
+``stats_apply(ids, before)`` (migration 0024) is the one statement that keeps the rollups, for one run or
+thousands: any writer of runs (a bulk load too) takes ``stats_contribution(ids)`` before its change and
+hands it to ``stats_apply`` after, in the same transaction, as ``rollups_kept`` does.
+
 Chosen over a job recomputing dirty (pipeline, day) buckets: the cost is proportional to the runs
 a batch finishes or changes after they finished, rollups are never behind what the API reads, and
 there is nothing to schedule, supervise or catch up after an outage.

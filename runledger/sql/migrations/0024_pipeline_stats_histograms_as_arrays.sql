@@ -284,5 +284,22 @@ WHERE t.n > 0;
 
 DROP TABLE stats_rollup_buckets;
 
+-- As in 0020, in chunks of 10,000 runs in creation order: a chunk's runs share their days, so a rollup row is
+-- written about once per chunk rather than once per thousand runs of any day (1.6-1.9 times as fast, measured
+-- at 30,000 runs; the result is the same).
+CREATE OR REPLACE FUNCTION stats_rebuild() RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    chunk text[];
+BEGIN
+    FOR chunk IN SELECT array_agg(id) FROM (SELECT id, (row_number() OVER (ORDER BY sort_at, id) - 1) / 10000 AS k
+                                            FROM runs) AS r
+                 GROUP BY k
+    LOOP
+        PERFORM stats_apply(chunk, '{}');
+    END LOOP;
+END
+$$;
+
 TRUNCATE stats_rollup, stats_rollup_causes;
 SELECT stats_rebuild();
