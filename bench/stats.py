@@ -188,7 +188,8 @@ async def main_async(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="runledger-bench-stats-"))
     admin_dsn = await asyncio.to_thread(query_load.start_embedded, root / "pgdata", keep=False)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    await query_load.set_durability(admin_dsn, query_load.LOAD_ONLY)
+    # The million runs take ~4 GB; WAL kept to 1 GB rather than 4, so the build fits a small disk.
+    await query_load.set_durability(admin_dsn, {**query_load.LOAD_ONLY, "max_wal_size": "1GB"})
     dsn = await fresh_database(admin_dsn, "bench_stats")
     await build(dsn, runs=args.runs, days=args.days)
     await query_load.set_durability(admin_dsn, query_load.DURABLE)
