@@ -100,7 +100,7 @@ async def build(dsn: str, *, runs: int, days: int) -> None:
         await conn.execute("VACUUM ANALYZE stats_rollup, stats_rollup_causes")
         rebuilt = time.perf_counter() - started
         rows = await conn.fetchval("SELECT (SELECT count(*) FROM stats_rollup) + (SELECT count(*) FROM stats_rollup_causes)")
-        print(f"rollups built from the stored runs (stats_rebuild, as migration 0020 does) in {rebuilt:.0f} s "
+        print(f"rollups built from the stored runs (stats_rebuild, as migrations 0020 and 0024 do) in {rebuilt:.0f} s "
               f"({runs / rebuilt:,.0f} runs/s): {rows:,} rollup rows", flush=True)  # fmt: skip
     finally:
         await conn.close()
