@@ -11,7 +11,7 @@ Three phases, each a real process of the checkout under test (its code found thr
    node and nine running pods each); RSS once every one is stored and the process has settled, and
    the peak (VmHWM) on the way (target <= 200 MB at 10,000);
 3. replay: ``runledger replay`` of a recording of R synthetic runs (bench.workflow_events, ~10 nodes,
-   every event of each run); the process' peak RSS, from the kernel's rusage at exit (target <= 300 MB
+   the final state of each); the process' peak RSS, from the kernel's rusage at exit (target <= 300 MB
    at 20,000).
 
 ``--baseline TREE`` runs the same phases with another checkout's code (e.g. ``git archive integrate``
@@ -33,11 +33,11 @@ import time
 from pathlib import Path
 
 import asyncpg
+import orjson
 
 from bench.ingest import fresh_database
 from bench.watch import load, workflow
 from runledger.store import embedded
-from tests.support.ingesting import write_events
 from tests.support.kube_double import KubeDouble
 from tests.support.kubeconfig import write_kubeconfig
 
@@ -147,11 +147,20 @@ def replay_peak_mb(tree: Path, dsn: str, recording: Path) -> dict:
 
 
 def recording_of(runs: int, directory: Path) -> Path:
+    """The final state of each of `runs` runs as an ADDED event (what a relist or an archive import sends),
+    made 1,000 runs at a time and streamed to the file: every event of every run would be gigabytes."""
     path = directory / f"replay-{runs}.jsonl"
     if not path.exists():
         from bench.workflow_events import generate_events
 
-        write_events(path, list(generate_events(runs=runs, nodes_per_run=10, seed=3)))
+        partial = path.with_suffix(".partial")
+        with partial.open("wb") as out:
+            for seed, start in enumerate(range(0, runs, 1000)):
+                last: dict[str, dict] = {}
+                for event in generate_events(runs=min(1000, runs - start), nodes_per_run=10, seed=seed):
+                    last[event["object"]["metadata"]["uid"]] = event["object"]
+                out.writelines(orjson.dumps({"type": "ADDED", "object": obj}) + b"\n" for obj in last.values())
+        partial.rename(path)
     return path
 
 
