@@ -12,7 +12,7 @@ from this module are. Pages come from the one keyset pager (paging.py), tokens f
 `namespace`, `phase` and `pipeline` hold one or more values, any of which matches. A parameter or
 label value may be a prefix (``prefix=True``): it is matched with LIKE, the value's own ``%``,
 ``_`` and ``\\`` escaped, and a parameter prefix is also bounded as a range of the index
-parameters_by_value_prefix (migration 0015), which a generic plan can use as well as a custom one.
+parameters_by_value (migrations 0015, 0026), which a generic plan can use as well as a custom one.
 
 Filtering or sorting by a resource (``resources.cpu>=100``: the seconds of it the run used, Argo's
 resourcesDuration) lists the runs that report it, as sorting by a metric does (a run's value of a
@@ -49,7 +49,7 @@ SORTS: dict[str, tuple[str, page_tokens.KeyKind]] = {
 }
 MAX_REPEATED = 20
 Phase = Literal[PHASES]  # type: ignore[valid-type]
-# Only the first characters of an argument are indexed for prefix matches (migration 0015).
+# Only the first characters of an argument are indexed, for equality and prefix matches (0015, 0026).
 INDEXED_PREFIX = 200
 
 
@@ -176,9 +176,13 @@ _SIMPLE = {
 }
 # Seconds of the named resource the run used; NULL when it reported none (the writer stores integers only).
 _RESOURCE_SECONDS = "(r.resources_duration ->> {name}::text)::double precision"
-# md5(value) matches the expression index parameters_by_value; the value check makes it exact.
-_ARGUMENT = "{p}.name = {name} AND md5({p}.value) = md5({value}) AND {p}.value = {value}"
-# The range on left(value, n) is parameters_by_value_prefix's; LIKE makes it exact past n characters.
+# left(value, n) is what parameters_by_value indexes (so a value of any length fits in it); the value
+# check makes it exact.
+_ARGUMENT = (
+    f"{{p}}.name = {{name}} AND left({{p}}.value, {INDEXED_PREFIX}) = left({{value}}, {INDEXED_PREFIX})"
+    " AND {p}.value = {value}"
+)
+# The range on left(value, n) is parameters_by_value's too; LIKE makes it exact past n characters.
 _ARGUMENT_PREFIX = "p.name = {name} AND left(p.value, {n}) ~>=~ {low} AND {below} p.value LIKE {pattern}"
 
 
