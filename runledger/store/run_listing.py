@@ -12,7 +12,7 @@ from this module are. Pages come from the one keyset pager (paging.py), tokens f
 `namespace`, `phase` and `pipeline` hold one or more values, any of which matches. A parameter or
 label value may be a prefix (``prefix=True``): it is matched with LIKE, the value's own ``%``,
 ``_`` and ``\\`` escaped, and a parameter prefix is also bounded as a range of the index
-parameters_by_value (migrations 0015, 0026), which a generic plan can use as well as a custom one.
+parameters_by_value (migrations 0015, 0025), which a generic plan can use as well as a custom one.
 
 Filtering or sorting by a resource (``resources.cpu>=100``: the seconds of it the run used, Argo's
 resourcesDuration) lists the runs that report it, as sorting by a metric does (a run's value of a
@@ -49,7 +49,7 @@ SORTS: dict[str, tuple[str, page_tokens.KeyKind]] = {
 }
 MAX_REPEATED = 20
 Phase = Literal[PHASES]  # type: ignore[valid-type]
-# Only the first characters of an argument are indexed, for equality and prefix matches (0015, 0026).
+# Only the first characters of an argument are indexed, for equality and prefix matches (0015, 0025).
 INDEXED_PREFIX = 200
 
 

@@ -1,4 +1,4 @@
-"""Storage: an index is kept only for a question no other index answers (migration 0026). A run's
+"""Storage: an index is kept only for a question no other index answers (migration 0025). A run's
 timeline reads through the transitions' unique key, the writer's parameter-edge inference through the
 parameters' primary key; artifacts keep one unique index on uri that also serves prefix ranges, and
 run arguments one index on their value's first 200 characters that serves equality and prefixes,
@@ -80,12 +80,12 @@ async def test_a_uri_is_stored_once_and_a_rediscovery_is_a_conflict(conn):
 async def test_a_database_migrated_from_before_keeps_its_artifacts_and_their_uniqueness(empty_dsn):
     conn = await asyncpg.connect(empty_dsn)
     try:
-        earlier = [m for m in migrations.available_migrations() if m.version < 26]
+        [storage] = [m for m in migrations.available_migrations() if m.name == "indexes_no_statement_needs"]
+        earlier = [m for m in migrations.available_migrations() if m.version < storage.version]
         for migration in earlier:
             await conn.execute(migration.sql)
         await conn.execute("INSERT INTO artifacts (uri, bucket, key) VALUES ('s3://b/one', 'b', 'one'), ('s3://b/two', 'b', 'two')")
         assert DROPPED <= set(await _indexes(conn))
-        [storage] = [m for m in migrations.available_migrations() if m.version == 26]
         async with conn.transaction():
             await conn.execute(storage.sql)
         assert DROPPED.isdisjoint(await _indexes(conn))
