@@ -148,6 +148,11 @@ async def run_import(
             await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool,
                                   checkpoints=checkpoints, stream=stream)  # fmt: skip
             raise
+        except BaseException:  # stopped (or a bug) while reading ahead: no page is left writing unowned
+            for task in writes:
+                task.cancel()
+            await asyncio.gather(*writes, return_exceptions=True)
+            raise
     await _written(writes)
     await ingestor.drain_all()
     await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool, checkpoints=checkpoints,

@@ -150,6 +150,7 @@ class Ingestor(Service):
         )
         self._seq = 0
         self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
+        self._taken: set[QueueKey] = set()  # keys a batch from take() is writing, which the queue does not know
         self._timeouts: Counter[QueueKey] = Counter()  # statement timeouts in a row, per key
         self._queued: dict[QueueKey, Weight] = {}  # weight of the queued state of each key
         self._held = Weight(0, 0)  # weight of every state queued or being written
@@ -185,11 +186,13 @@ class Ingestor(Service):
         steps, size = _steps(item), _bytes(item)
         max_steps, max_bytes = self._settings.ingest.max_pending_steps, self._settings.ingest.max_pending_bytes
         async with self._room:
-            # Nothing held: a run larger than the bound still goes through, alone.
+            # Nothing held: a run larger than the bound still goes through, alone. A run a taken batch
+            # is writing waits for it: the queue's writers would otherwise write the run at the same time.
             await self._room.wait_for(
-                lambda: self._held.steps == 0
-                or (self._held.steps + steps <= max_steps and self._held.bytes + size <= max_bytes)
-            )
+                lambda: key not in self._taken
+                and (self._held.steps == 0
+                     or (self._held.steps + steps <= max_steps and self._held.bytes + size <= max_bytes))
+            )  # fmt: skip
         rv = _version(item)
         if rv and revision(rv) is None and rv.isascii() and rv.isdigit():
             # Digits, yet no etcd revision (those are int64): kept as text, ordering nothing.
@@ -260,8 +263,8 @@ class Ingestor(Service):
 
     def translate(self, obj: Any, *, kind: str) -> RunState | None:
         """The state a workflow object carried by an event of type `kind` holds; None (logged and counted) when bad."""
-        memo = self._take_memo(obj, kind)
         try:
+            memo = self._take_memo(obj, kind)
             state = translate_workflow(
                 obj,
                 deleted=kind == "DELETED",
@@ -306,15 +309,13 @@ class Ingestor(Service):
         for state in states:
             key = state.run.id
             if runs[key] > 1 or key in self._writing or self._queue.pending(key) is not None:
-                # Not while another batch taken writes it: the queue's writers know nothing of those.
-                async with self._room:
-                    await self._room.wait_for(lambda: key not in self._writing)
-                await self._put(key, state)
+                await self._put(key, state)  # which waits while another batch taken writes it
                 continue
             self._seq += 1
             batch.append((key, Work(self._seq, state, now)))
         for key, work in batch:
             self._writing[key] = work.seq
+            self._taken.add(key)
         # In run id order, as the writers' locks are taken: two batches never wait on each other in a cycle.
         return sorted(batch, key=lambda item: item[0])
 
@@ -329,6 +330,7 @@ class Ingestor(Service):
         finally:
             for key, _ in batch:
                 del self._writing[key]
+                self._taken.discard(key)
             async with self._room:
                 self._room.notify_all()
         if outcome != "written":
@@ -345,7 +347,8 @@ class Ingestor(Service):
         if memo is not None:
             self._memo_bytes -= memo.size
         status = obj.get("status")
-        if kind == "DELETED" or (isinstance(status, dict) and status.get("phase") in TERMINAL_PHASES):
+        phase = status.get("phase") if isinstance(status, dict) else None
+        if kind == "DELETED" or (isinstance(phase, str) and phase in TERMINAL_PHASES):
             return None
         nodes = status.get("nodes") if isinstance(status, dict) else None
         if not isinstance(nodes, dict) or len(nodes) < MEMO_MIN_NODES:

@@ -42,6 +42,14 @@ async def test_a_workflow_of_fewer_nodes_keeps_none(pool, settings):
         assert ingestor.memoized() == (0, 0)
 
 
+async def test_a_workflow_whose_phase_is_no_text_is_refused_and_the_stream_goes_on(pool, settings, conn):
+    broken = running("wf-odd").event("ADDED")
+    broken["object"]["status"]["phase"] = ["Running"]  # no schema stops a status like this
+    async with Ingestor(pool=pool, settings=settings) as ingestor:
+        await submit(ingestor, broken, running("wf-fine").event("ADDED"))
+    assert await conn.fetchval("SELECT count(*) FROM runs WHERE name = 'wf-fine'") == 1
+
+
 async def test_a_deleted_workflow_drops_its_nodes(pool, settings):
     wf = running("wf-b")
     async with Ingestor(pool=pool, settings=settings) as ingestor:
