@@ -313,6 +313,7 @@ class Ingestor(Service):
                 continue
             self._seq += 1
             batch.append((key, Work(self._seq, state, now)))
+        await self._hold_taken(batch)
         for key, work in batch:
             self._writing[key] = work.seq
             self._taken.add(key)
@@ -325,9 +326,15 @@ class Ingestor(Service):
         What fails transiently is queued for the writers, as theirs is; then this waits for the queue
         to drain, so a source faster than an ailing database is held back.
         """
+        size = self._settings.ingest.batch_runs
+        outcome = "written"
         try:
-            outcome = await self._write(batch) if batch else "written"
+            for start in range(0, len(batch), size):
+                if await self._write(batch[start : start + size]) != "written":
+                    outcome = "away"
         finally:
+            held = _batch_weight(batch)
+            self._held = Weight(self._held.steps - held.steps, self._held.bytes - held.bytes)
             for key, _ in batch:
                 del self._writing[key]
                 self._taken.discard(key)
@@ -335,6 +342,17 @@ class Ingestor(Service):
                 self._room.notify_all()
         if outcome != "written":
             await self.drain()
+
+    async def _hold_taken(self, batch: list[tuple[QueueKey, Work]]) -> None:
+        """Wait, as _put does, until the batch fits the bounds of what is held; then hold it."""
+        held = _batch_weight(batch)
+        max_steps, max_bytes = self._settings.ingest.max_pending_steps, self._settings.ingest.max_pending_bytes
+        async with self._room:
+            await self._room.wait_for(
+                lambda: self._held.steps == 0
+                or (self._held.steps + held.steps <= max_steps and self._held.bytes + held.bytes <= max_bytes)
+            )
+        self._held = Weight(self._held.steps + held.steps, self._held.bytes + held.bytes)
 
     def _take_memo(self, obj: Any, kind: str) -> NodeMemo | None:
         """The memo of a running workflow's run, out of the account until kept again; a new one if there
@@ -618,6 +636,11 @@ def _weight(work: Work, *, item_weight: Weight | None = None) -> Weight:
     steps, size = item_weight or (_steps(work.item), _bytes(work.item))
     earlier = len(work.earlier)
     return Weight(steps + earlier, size + _PHASE_CHANGE_BYTES * earlier)
+
+
+def _batch_weight(batch: list[tuple[QueueKey, Work]]) -> Weight:
+    weights = [_weight(work) for _, work in batch]
+    return Weight(sum(w.steps for w in weights), sum(w.bytes for w in weights))
 
 
 def _describe(item: RunState | PodObservation) -> str:

@@ -39,3 +39,20 @@ async def test_a_single_run_larger_than_the_memory_bound_is_still_taken(pool, se
         await asyncio.wait_for(ingestor.submit(run_with_a_long_argument("big", value_bytes=50_000)), 30)
         await ingestor.drain()
     assert await conn.fetchval("SELECT length(value) FROM parameters WHERE name = 'blob'") == 50_000
+
+
+async def test_a_bulk_batch_past_the_memory_bound_waits_for_the_batch_being_written(pool, settings, conn):
+    bounded = settings.updated(ingest={"max_pending_bytes": 150_000, "max_pending_steps": 1_000})
+    async with Ingestor(pool=pool, settings=bounded) as ingestor:
+        first = await ingestor.take([ingestor.translate_event(run_with_a_long_argument("bulk-0", value_bytes=100_000))])
+        second = asyncio.create_task(
+            ingestor.take([ingestor.translate_event(run_with_a_long_argument("bulk-1", value_bytes=100_000))])
+        )
+        try:
+            done, _ = await asyncio.wait({second}, timeout=0.5)
+            assert not done, "a second batch was taken past the memory bound while the first was unwritten"
+            await ingestor.write_taken(first)
+            await ingestor.write_taken(await asyncio.wait_for(second, 30))
+        finally:
+            second.cancel()
+    assert await conn.fetchval("SELECT count(*) FROM runs") == 2
