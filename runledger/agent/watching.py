@@ -360,17 +360,26 @@ class SilentSocket(StreamError):
     """The watch socket sent nothing for longer than the inactivity timeout: a dead connection."""
 
 
+# Far above any object the API server stores (etcd refuses requests over ~1.5 MiB by default): a line
+# this long is a server or proxy sending something else, and would otherwise grow without end.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
 class Lines:
     """A byte stream cut into lines as its chunks arrive; a line may span any number of chunks."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self._partial = bytearray()  # the start of a line whose end has not arrived
+        self._max = max_line_bytes
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        """The lines `chunk` completes, without their newlines."""
+        """The lines `chunk` completes, without their newlines; StreamError past the longest line."""
         newline = chunk.find(b"\n")
         if newline < 0:
             self._partial += chunk
+            if len(self._partial) > self._max:
+                self._partial.clear()
+                raise StreamError(f"a watch line passed {self._max} bytes without ending")
             return []
         first = chunk[:newline]
         if self._partial:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from runledger.agent.watching import Lines
+from runledger.agent.watching import Lines, StreamError
 
 EVENTS = [orjson.dumps({"type": "MODIFIED", "object": {"metadata": {"name": f"wf-{i}"}, "pad": "x" * i}})
           for i in range(40)]  # fmt: skip
@@ -42,3 +42,10 @@ def test_a_stream_ending_without_a_newline_leaves_its_last_line():
 
 def test_empty_lines_are_kept_for_the_reader_to_skip():
     assert Lines().feed(b"\n\n" + EVENTS[0] + b"\n") == [b"", b"", EVENTS[0]]
+
+
+def test_a_line_that_never_ends_is_a_broken_stream_not_a_growing_buffer():
+    lines = Lines(max_line_bytes=1000)
+    lines.feed(b"x" * 600)
+    with pytest.raises(StreamError, match="passed 1000 bytes"):
+        lines.feed(b"x" * 600)
