@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import socket
 from collections.abc import Iterator, Mapping
 from urllib.parse import urlencode, urlsplit
 
@@ -78,6 +79,8 @@ class Transport:
         self._headers = {"User-Agent": "runledger-client", **headers}
         self._timeout = timeout
         self._idle: list[http.client.HTTPConnection] = []
+        self._streaming: set[http.client.HTTPConnection] = set()
+        self._closed = False
 
     @contextlib.contextmanager
     def get(self, path: str, *, query: list[tuple[str, str]], headers: Mapping[str, str] | None = None,
@@ -88,18 +91,23 @@ class Transport:
         connection, answer = self._send(target, {**self._headers, **(headers or {})})
         if stream and connection.sock is not None:
             connection.sock.settimeout(None)
+            self._streaming.add(connection)
         response = Response(answer)
         try:
             yield response
         finally:
-            # Only a connection whose answer was read to its end can carry the next request.
-            if response.complete:
+            self._streaming.discard(connection)
+            # Only a connection whose answer was read to its end can carry the next request, and only
+            # while the client is open (a stream close() cut short also reads as ended).
+            if response.complete and not self._closed:
                 self._idle.append(connection)
             else:
                 connection.close()
 
     def _send(self, target: str, headers: dict[str, str]) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         while True:
+            if self._closed:  # a stream cut by close() must not resume on a new connection
+                raise ConnectionFailed("the client was closed")
             kept = bool(self._idle)
             connection = self._idle.pop() if kept else self._connection()
             if connection.sock is not None:
@@ -125,9 +133,15 @@ class Transport:
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
 
     def close(self) -> None:
+        """Close every connection; a stream being read (by another thread) ends with ConnectionFailed."""
+        self._closed = True
         idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+        for connection in list(self._streaming):
+            # shutdown, not close: only it wakes a thread blocked reading the socket.
+            with contextlib.suppress(OSError, AttributeError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
 
 
 @contextlib.contextmanager
