@@ -331,13 +331,21 @@ class Ingestor(Service):
         try:
             for start in range(0, len(batch), size):
                 if await self._write(batch[start : start + size]) != "written":
+                    # The rest goes to the queue too, with no await before the keys are released
+                    # below: a queue writer must not take a requeued run while it still counts as taken.
+                    for key, work in batch[start + size :]:
+                        self._requeue(key, work)
                     outcome = "away"
+                    break
         finally:
             held = _batch_weight(batch)
             self._held = Weight(self._held.steps - held.steps, self._held.bytes - held.bytes)
-            for key, _ in batch:
-                del self._writing[key]
+            for key, work in batch:
+                if self._writing.get(key) == work.seq:  # not a queue writer's, that took it back meanwhile
+                    del self._writing[key]
                 self._taken.discard(key)
+            if outcome != "written":
+                await self._queue.notify()  # put_back wakes no writer: what was requeued must be taken
             async with self._room:
                 self._room.notify_all()
         if outcome != "written":
@@ -493,7 +501,7 @@ class Ingestor(Service):
                 outcome = await self._write(batch)
             finally:
                 for key in keys:
-                    del self._writing[key]
+                    self._writing.pop(key, None)  # a taken batch that requeued the key may have released it
                 self._held = Weight(self._held.steps - sum(w.steps for w in taken),
                                     self._held.bytes - sum(w.bytes for w in taken))  # fmt: skip
                 await self._queue.done(keys)
