@@ -27,21 +27,18 @@ def _awaited(method: Callable[Concatenate[RunledgerClient, P], T]) -> Callable[C
     return call
 
 
-def _paged(method: Callable[Concatenate[RunledgerClient, P], Iterator[T]]) -> Callable[Concatenate[AsyncRunledgerClient, P], AsyncIterator[T]]:
+def _iterated(
+    method: Callable[Concatenate[RunledgerClient, P], Iterator[T]], *, own_connection: bool = False
+) -> Callable[Concatenate[AsyncRunledgerClient, P], AsyncIterator[T]]:
+    """Pages on the client's connection, one pull at a time; a stream (own_connection) on one of its own."""
+
     @functools.wraps(method)
     def iterate(self: AsyncRunledgerClient, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+        if own_connection:
+            return self._stream(lambda client: method(client, *args, **kwargs))
         return self._pull(method(self._client, *args, **kwargs))
 
     return iterate
-
-
-def _streamed(method: Callable[Concatenate[RunledgerClient, P], Iterator[T]]) -> Callable[Concatenate[AsyncRunledgerClient, P], AsyncIterator[T]]:
-    @functools.wraps(method)
-    def iterate(self: AsyncRunledgerClient, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
-        return self._stream(lambda client: method(client, *args, **kwargs))
-
-    return iterate
-
 
 
 class AsyncRunledgerClient:
@@ -58,18 +55,18 @@ class AsyncRunledgerClient:
         self.server = self._client.server
 
     list_runs = _awaited(RunledgerClient.list_runs)
-    iter_runs = _paged(RunledgerClient.iter_runs)
+    iter_runs = _iterated(RunledgerClient.iter_runs)
     get_run = _awaited(RunledgerClient.get_run)
     find_run = _awaited(RunledgerClient.find_run)
     list_steps = _awaited(RunledgerClient.list_steps)
     compare_runs = _awaited(RunledgerClient.compare_runs)
     pipeline_stats = _awaited(RunledgerClient.pipeline_stats)
     list_artifacts = _awaited(RunledgerClient.list_artifacts)
-    iter_artifacts = _paged(RunledgerClient.iter_artifacts)
+    iter_artifacts = _iterated(RunledgerClient.iter_artifacts)
     get_artifact = _awaited(RunledgerClient.get_artifact)
     lineage = _awaited(RunledgerClient.lineage)
-    step_log = _streamed(RunledgerClient.step_log)
-    events = _streamed(RunledgerClient.events)
+    step_log = _iterated(RunledgerClient.step_log, own_connection=True)
+    events = _iterated(RunledgerClient.events, own_connection=True)
 
     async def __aenter__(self) -> Self:
         return self
