@@ -28,7 +28,7 @@ import asyncpg
 
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import translate_workflow
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.core.settings import DatabaseSettings, Settings
 from bench.workflow_events import count_node_changes, fanout_events, generate_events
 from runledger.store import connection as db

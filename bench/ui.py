@@ -30,7 +30,7 @@ from bench.queries import DATABASE, start_api, stop_api
 from bench.query_data import Shape
 from bench.workflow_events import fanout_events
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
 from runledger.store import connection as db
 

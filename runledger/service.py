@@ -50,7 +50,7 @@ from runledger.api.responses import model_response
 from runledger.core.kube_client import client
 from runledger.core.lifecycle import Service, first
 from runledger.core.progress import Progress
-from runledger.core.repositories import RepositoryRegistry
+from runledger.core.artifact_locations import RepositoryRegistry
 from runledger.core.settings import ArgoSettings, Settings
 from runledger.core.shards import Shard
 from runledger.demo.artifact_store import bundled_recording, demo_artifact_store, wants_demo_artifact_store

@@ -31,7 +31,7 @@ import orjson
 from runledger.agent.source_databases import SourceDatabase, SourceError, identifier
 from runledger.agent.translate import TranslationError, decompress_nodes, object_ref, run_id_for
 from runledger.core.backoff import Backoff
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Reading Argo's artifact repository configuration from the cluster.
 
-Two ConfigMaps matter (Argo's own lookup order, see runledger.core.repositories): the controller's
+Two ConfigMaps matter (Argo's own lookup order, see runledger.core.artifact_locations): the controller's
 ``workflow-controller-configmap`` (key ``artifactRepository``: the default repository) and, in each
 workflow namespace, ``artifact-repositories`` (one repository per key; the annotation
 ``workflows.argoproj.io/default-artifact-repository`` names the namespace default).
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 import yaml
 
 from runledger.core.kube_client import ApiException, client
-from runledger.core.repositories import (
+from runledger.core.artifact_locations import (
     CONTROLLER_REPOSITORY_KEY,
     DEFAULT_REPOSITORY_ANNOTATION,
     DEFAULT_REPOSITORY_CONFIGMAP,

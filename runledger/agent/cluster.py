@@ -22,8 +22,8 @@ from runledger.agent.watching import CheckpointStore, WatchSettings, WatchStream
 from runledger.core import kube_client
 from runledger.core.kube_client import client
 from runledger.core.lifecycle import Service
-from runledger.core.models import WatchEvent
-from runledger.core.repositories import DEFAULT_REPOSITORY_CONFIGMAP
+from runledger.core.run_state import WatchEvent
+from runledger.core.artifact_locations import DEFAULT_REPOSITORY_CONFIGMAP
 from runledger.core.settings import ClusterSettings
 from runledger.core.shards import Shard
 from runledger.store.reconcile import selector_as_labels

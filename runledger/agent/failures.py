@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from runledger.core.models import FailedStep, Step
+from runledger.core.run_state import FailedStep, Step
 
 FAILED_PHASES = frozenset({"Failed", "Error"})
 RUNNING_TYPES = frozenset({"Pod", "Container", "HTTP", "Plugin"})

@@ -32,7 +32,7 @@ import asyncpg
 
 from runledger.agent.ingest import Ingestor
 from runledger.agent.source_databases import SourceError
-from runledger.core.models import RunState, WatchEvent
+from runledger.core.run_state import RunState, WatchEvent
 from runledger.core.progress import Progress
 from runledger.store.checkpoints import PgCheckpointStore
 

@@ -54,9 +54,9 @@ from runledger.agent.translate import (
 from runledger.core.backoff import Backoff
 from runledger.core.counters import LatencyHistogram
 from runledger.core.lifecycle import Service, first
-from runledger.core.models import TERMINAL_PHASES, PodObservation, RunState, WatchEvent
+from runledger.core.run_state import TERMINAL_PHASES, PodObservation, RunState, WatchEvent
 from runledger.core.phases import PhaseChange, Seen, replaced_phases
-from runledger.core.repositories import RepositoryRegistry
+from runledger.core.artifact_locations import RepositoryRegistry
 from runledger.core.settings import Settings
 from runledger.core.shards import Shard
 from runledger.store import reconcile

@@ -49,7 +49,7 @@ from runledger.agent.translate import (
     run_id_for,
     without_nul,
 )
-from runledger.core.models import PodObservation
+from runledger.core.run_state import PodObservation
 
 LABEL_WORKFLOW = "workflows.argoproj.io/workflow"
 LABEL_COMPONENT = "workflows.argoproj.io/component"

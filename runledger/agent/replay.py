@@ -33,7 +33,7 @@ import orjson
 import pydantic
 import yaml
 
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from runledger.agent.failures import failing_step
-from runledger.core.models import (
+from runledger.core.run_state import (
     KNOWN_NODE_TYPES,
     KNOWN_PHASES,
     SHUTDOWN_STRATEGIES,
@@ -56,7 +56,7 @@ from runledger.core.models import (
     Step,
     trusted,
 )
-from runledger.core.repositories import (
+from runledger.core.artifact_locations import (
     RepositoryRegistry,
     S3Repository,
     repository_from_argo,
@@ -180,7 +180,7 @@ def translate_workflow(
     """Translate one Workflow object into a RunState.
 
     `repositories` locates key-only S3 artifacts whose workflow does not carry its resolved
-    repository inline (see runledger.core.repositories for the order). `memo`, given the same one
+    repository inline (see runledger.core.artifact_locations for the order). `memo`, given the same one
     for every object of one workflow, makes each node whose content did not change since the last
     call cost a digest instead of a translation.
     """

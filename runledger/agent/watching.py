@@ -39,7 +39,7 @@ import aiohttp
 import orjson
 
 from runledger.core.backoff import Backoff
-from runledger.core.models import WatchEvent, trusted
+from runledger.core.run_state import WatchEvent, trusted
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 
 from runledger.api import keys
 from runledger.core.counters import counted_by
-from runledger.core.models import TERMINAL_PHASES
+from runledger.core.run_state import TERMINAL_PHASES
 from runledger.indexer.worker import ArtifactIndexer
 from runledger.openlineage.sender import LineageSender
 from runledger.store import connection as db

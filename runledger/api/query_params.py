@@ -22,7 +22,7 @@ from typing import TypeVar
 from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 
-from runledger.core.models import PHASES
+from runledger.core.run_state import PHASES
 from runledger.store import artifact_listing, run_listing
 from runledger.store.errors import BadRequest
 from runledger.store.lineage_graph import LineageQuery, parse_ref

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from runledger.core.models import TERMINAL_PHASES, RunState, Step
+from runledger.core.run_state import TERMINAL_PHASES, RunState, Step
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runledger.core.repositories import S3Repository
+from runledger.core.artifact_locations import S3Repository
 from runledger.core.shards import Shard
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from runledger.agent.replay import ReplayErrors, read_events
-from runledger.core.repositories import RepositoryRegistry
+from runledger.core.artifact_locations import RepositoryRegistry
 from runledger.core.settings import Settings
 from runledger.demo.objects import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_objects, embedded_s3
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import orjson
 
 from runledger.agent.translate import TranslationError, translate_workflow
-from runledger.core.models import RunState, Step, WatchEvent
-from runledger.core.repositories import RepositoryRegistry
+from runledger.core.run_state import RunState, Step, WatchEvent
+from runledger.core.artifact_locations import RepositoryRegistry
 
 DEMO_ACCESS_KEY = "runledger-demo"
 DEMO_SECRET_KEY = "runledger-demo-secret"

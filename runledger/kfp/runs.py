@@ -45,7 +45,7 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
-from runledger.core.models import SHUTDOWN_STRATEGIES, TERMINAL_PHASES
+from runledger.core.run_state import SHUTDOWN_STRATEGIES, TERMINAL_PHASES
 from runledger.kfp.list_requests import FIELDS, ListQuery, page_token
 from runledger.store import paging
 from runledger.store import run_history as run_repo

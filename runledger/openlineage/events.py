@@ -37,7 +37,7 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.serde import Serde
 
-from runledger.core.models import TERMINAL_PHASES
+from runledger.core.run_state import TERMINAL_PHASES
 from runledger.store.openlineage_outbox import LineageFacts
 
 PRODUCER = "https://github.com/runledger/runledger"

@@ -15,7 +15,7 @@ import logging
 import asyncpg
 import orjson
 
-from runledger.core.models import PodObservation
+from runledger.core.run_state import PodObservation
 from runledger.store.rollups import rollups_kept
 from runledger.store.sql_blocks import q
 from runledger.store.writer import affected, fingerprint

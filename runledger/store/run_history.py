@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from runledger.core.models import trusted
+from runledger.core.run_state import trusted
 from runledger.store.records import (
     ArtifactRefOut,
     FailedStepOut,

@@ -30,7 +30,7 @@ import asyncpg
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from runledger.core.models import PHASES
+from runledger.core.run_state import PHASES
 from runledger.store import page_tokens, paging
 from runledger.store.page_tokens import Cursor
 from runledger.store.records import RunOut

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import asyncpg
 import orjson
 
-from runledger.core.models import ArtifactRef, Run, RunState, Step
+from runledger.core.run_state import ArtifactRef, Run, RunState, Step
 from runledger.core.phases import Seen, run_phase_at, step_phase_at
 from runledger.store.rollups import in_rollups, rollups_kept
 from runledger.store.sql_blocks import q

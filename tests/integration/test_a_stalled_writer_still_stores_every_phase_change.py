@@ -4,7 +4,7 @@ stored once it is back: in order, with the object's times and the phase it left.
 from __future__ import annotations
 
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.store import connection as db
 from tests.support.ingesting import dump, ingest
 from tests.support.phase_streams import TWO_STEP_HISTORY, two_step_run

@@ -9,7 +9,7 @@ import asyncio
 import asyncpg
 
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.store import connection as db
 from tests.support.builders import WorkflowBuilder
 from tests.support.waiting import eventually

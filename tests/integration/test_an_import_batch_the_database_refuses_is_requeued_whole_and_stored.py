@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from tests.support.builders import WorkflowBuilder
 from tests.support.waiting import eventually
 

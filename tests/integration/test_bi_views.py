@@ -11,7 +11,7 @@ import json
 import asyncpg
 
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
 from tests.support.artifacts import index_everything
 from tests.support.builders import WorkflowBuilder

@@ -6,7 +6,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from runledger.agent.artifact_repositories import ClusterRepositories
-from runledger.core.repositories import RepositoryRegistry, S3Repository
+from runledger.core.artifact_locations import RepositoryRegistry, S3Repository
 from tests.support.agent import agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder
 from tests.support.kube_double import KubeDouble

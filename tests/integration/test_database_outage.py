@@ -4,7 +4,7 @@ and every final state is present once the database is back."""
 from __future__ import annotations
 
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.store import connection as db
 from tests.support.builders import WorkflowBuilder
 from tests.support.tcp_proxy import postgres_proxy

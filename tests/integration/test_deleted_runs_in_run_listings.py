@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve
 from tests.support.ingesting import ingest

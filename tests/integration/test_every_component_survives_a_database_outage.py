@@ -11,7 +11,7 @@ import asyncpg
 
 from runledger.agent.ingest import Ingestor
 from runledger.api.app import create_app
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
 from runledger.service import StopSignal, run_cluster_agent
 from runledger.store import connection as db

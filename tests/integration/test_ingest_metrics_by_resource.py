@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runledger.agent.exposition import ingest_metrics
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from tests.support.builders import WorkflowBuilder, pod_of
 
 

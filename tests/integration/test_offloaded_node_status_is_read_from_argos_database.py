@@ -11,7 +11,7 @@ import pytest
 
 from runledger import service
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
 from runledger.store import connection as db
 from tests.support.argo_database import as_stored, new_argo_database, offloaded

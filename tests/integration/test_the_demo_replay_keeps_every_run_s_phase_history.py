@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from runledger.demo.artifact_store import bundled_recording
-from runledger.core.models import TERMINAL_PHASES
+from runledger.core.run_state import TERMINAL_PHASES
 from tests.support.ingesting import dump, replay_command
 
 RUN_HISTORY = """

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.store.writer import RunWriter
 from tests.support.builders import WorkflowBuilder
 

@@ -5,7 +5,7 @@ ingest.node_memo_bytes, and what is stored is the same either way."""
 from __future__ import annotations
 
 from runledger.agent.ingest import MEMO_MIN_NODES, Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
 

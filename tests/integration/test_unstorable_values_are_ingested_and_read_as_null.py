@@ -8,7 +8,7 @@ import pytest
 
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import translate_workflow
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from tests.support.event_streams import open_stream, serve_feed, stored_transitions
 from tests.support.pods import pod_of_step
 from tests.support.reading_everywhere import read_run_everywhere

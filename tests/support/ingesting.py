@@ -9,7 +9,7 @@ import orjson
 
 from runledger import service
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
 
 

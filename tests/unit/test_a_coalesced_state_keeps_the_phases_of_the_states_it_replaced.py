@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from runledger.agent.exposition import ingest_metrics
 from runledger.agent.ingest import Ingestor
-from runledger.core.models import WatchEvent
+from runledger.core.run_state import WatchEvent
 from runledger.core.settings import DatabaseSettings, IngestSettings, Settings
 from tests.support.phase_streams import at, two_step_run
 

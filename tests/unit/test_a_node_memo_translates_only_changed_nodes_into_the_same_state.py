@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from runledger.agent.translate import NodeMemo, translate_workflow
-from runledger.core.repositories import RepositoryRegistry, S3Repository
+from runledger.core.artifact_locations import RepositoryRegistry, S3Repository
 from tests.support.real_objects import fixture_files
 from tests.support.workflows import compressed, load, raw_nodes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from runledger.agent.ingest import refusal
 from runledger.agent.queueing import CoalescingQueue
 from runledger.agent.translate import translate_workflow
-from runledger.core.models import RunState
+from runledger.core.run_state import RunState
 from tests.support.builders import WorkflowBuilder
 
 

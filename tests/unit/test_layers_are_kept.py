@@ -30,7 +30,7 @@ def test_the_package_keeps_its_layers() -> None:
 FORBIDDEN = [  # (module that gains the import, the import, the chain import-linter reports)
     ("store/writer.py", "from runledger.api import keys", "runledger.store.writer -> runledger.api.keys"),
     ("agent/ingest.py", "from runledger.indexer import worker", "runledger.agent.ingest -> runledger.indexer.worker"),
-    ("core/models.py", "from runledger.store import writer", "runledger.core.models -> runledger.store.writer"),
+    ("core/run_state.py", "from runledger.store import writer", "runledger.core.run_state -> runledger.store.writer"),
     ("api/app.py", "from runledger import service", "runledger.api.app -> runledger.service"),
     ("store/run_listing.py", "from multidict import MultiDictProxy", "runledger.store.run_listing -> multidict"),
     ("store/paging.py", "from aiohttp import web", "runledger.store.paging -> aiohttp"),

@@ -18,7 +18,7 @@ import pytest
 
 from runledger.agent.pod_facts import node_id_for, translate_pod
 from runledger.agent.translate import TranslationError, run_id_for
-from runledger.core.models import PodObservation
+from runledger.core.run_state import PodObservation
 from tests.support.real_objects import fixture_files
 from tests.support.workflows import load, raw_nodes
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from runledger.agent.translate import translate_workflow
-from runledger.core.models import RunState
+from runledger.core.run_state import RunState
 from tests.support.real_objects import fixture_files
 from tests.support.workflows import load
 
