@@ -61,7 +61,7 @@ from runledger.openlineage.transports import transport_of
 from runledger.store import connection as db
 from runledger.store import embedded, migrations, openlineage_outbox
 from runledger.store.checkpoints import PgCheckpointStore
-from runledger.store.records import Health
+from runledger.store.read_models import Health
 
 log = logging.getLogger(__name__)
 

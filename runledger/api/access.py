@@ -43,7 +43,7 @@ from pydantic import (
 
 from runledger.core.kube_client import ApiException, client
 from runledger.core.settings import AuthSettings
-from runledger.store.errors import AccessUnavailable
+from runledger.store.read_errors import AccessUnavailable
 
 log = logging.getLogger(__name__)
 

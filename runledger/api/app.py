@@ -43,7 +43,7 @@ from runledger.core.settings import Settings
 from runledger.indexer.s3 import ObjectStore
 from runledger.store import connection as db
 from runledger.store.read_routing import ReadRouter
-from runledger.store.errors import (
+from runledger.store.read_errors import (
     AccessUnavailable,
     BadRequest,
     Forbidden,

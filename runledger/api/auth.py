@@ -22,7 +22,7 @@ from aiohttp import web
 from runledger.api import access, keys
 from runledger.core import kube_client
 from runledger.core.settings import Settings
-from runledger.store.errors import Forbidden, Unauthenticated
+from runledger.store.read_errors import Forbidden, Unauthenticated
 from runledger.store.sql_blocks import q
 from runledger.ui import routes as ui
 

@@ -38,7 +38,7 @@ from runledger.api import auth, keys, prometheus
 from runledger.api.responses import error_response
 from runledger.store import connection as db
 from runledger.store import transition_feed as feed
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 from runledger.store.sql_blocks import q
 
 HUB = web.AppKey("event_hub", feed.EventHub)

@@ -17,7 +17,7 @@ from runledger.api.responses import model_response
 from runledger.store import connection as db
 from runledger.store import migrations
 from runledger.store.read_routing import OK, STANDBY, ReadRouter
-from runledger.store.records import Health
+from runledger.store.read_models import Health
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -24,7 +24,7 @@ from runledger.api.snapshot import read
 from runledger.kfp import list_requests as kfp_queries
 from runledger.kfp import runs as kfp
 from runledger.store import run_history as run_repo
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 
 _V2_LIST_PARAMS = {"namespace", "experiment_id", "page_token", "page_size", "sort_by", "filter"}
 _V1_LIST_PARAMS = {"page_token", "page_size", "sort_by", "filter", "resource_reference_key.type", "resource_reference_key.id"}

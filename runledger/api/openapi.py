@@ -42,7 +42,7 @@ from runledger.kfp import runs as kfp_runs
 from runledger.store import artifact_listing, pipeline_stats, run_listing
 from runledger.store import lineage_graph as lineage
 from runledger.store import transition_feed as feed
-from runledger.store.records import (
+from runledger.store.read_models import (
     ArtifactDetail,
     ArtifactPage,
     ErrorResponse,

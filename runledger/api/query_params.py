@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from runledger.core.run_state import PHASES
 from runledger.store import artifact_listing, run_listing
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 from runledger.store.lineage_graph import LineageQuery, parse_ref
 from runledger.store.run_listing import NAME, LabelFilter, MetricFilter, ParamFilter, ResourceFilter, RunListQuery
 

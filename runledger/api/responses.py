@@ -12,7 +12,7 @@ from aiohttp.payload import TOO_LARGE_BYTES_BODY
 from pydantic import BaseModel
 
 from runledger.indexer.s3 import ObjectUnavailable, TransientS3Error
-from runledger.store.records import ErrorBody, ErrorResponse
+from runledger.store.read_models import ErrorBody, ErrorResponse
 
 
 def model_response(model: BaseModel, *, status: int = 200) -> web.Response:

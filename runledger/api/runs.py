@@ -14,8 +14,8 @@ from runledger.api.responses import document_response, model_response
 from runledger.api.snapshot import read
 from runledger.store import run_history as repo
 from runledger.store import run_listing as listing
-from runledger.store.errors import BadRequest
-from runledger.store.records import MetricList, RunDetail, Timeline
+from runledger.store.read_errors import BadRequest
+from runledger.store.read_models import MetricList, RunDetail, Timeline
 
 MAX_COMPARED = 50
 

@@ -21,7 +21,7 @@ import asyncpg
 from aiohttp import web
 
 from runledger.api import keys
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from runledger.api import auth, keys
 from runledger.api.responses import model_response
 from runledger.api.snapshot import read
 from runledger.store import pipeline_stats as stats
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 
 
 class StatsQuery(BaseModel):

@@ -30,7 +30,7 @@ from runledger.indexer.s3 import (
 )
 from runledger.store import artifact_listing, run_history
 from runledger.store.artifact_listing import StoredObject
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 
 log = logging.getLogger(__name__)
 

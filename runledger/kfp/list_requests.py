@@ -21,7 +21,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runledger.store import page_tokens
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 from runledger.store.page_tokens import Cursor, KeyKind
 from runledger.store.sql_blocks import q
 

@@ -49,8 +49,8 @@ from runledger.core.run_state import SHUTDOWN_STRATEGIES, TERMINAL_PHASES
 from runledger.kfp.list_requests import FIELDS, ListQuery, page_token
 from runledger.store import paging
 from runledger.store import run_history as run_repo
-from runledger.store.errors import BadRequest
-from runledger.store.records import (
+from runledger.store.read_errors import BadRequest
+from runledger.store.read_models import (
     MetricOut,
     RunOut,
     StepIO,

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runledger.store import page_tokens, paging
 from runledger.store.page_tokens import Cursor
-from runledger.store.errors import BadRequest
-from runledger.store.records import (
+from runledger.store.read_errors import BadRequest
+from runledger.store.read_models import (
     ArtifactDetail,
     ArtifactEventOut,
     ArtifactMetricOut,

@@ -58,8 +58,8 @@ import asyncpg
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from runledger.store.errors import BadRequest
-from runledger.store.records import Out, Timestamp, finite
+from runledger.store.read_errors import BadRequest
+from runledger.store.read_models import Out, Timestamp, finite
 from runledger.store.sql_blocks import q
 
 MAX_DEPTH = 100

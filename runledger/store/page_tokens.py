@@ -29,7 +29,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel
 
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 
 KeyKind = Literal["time", "number", "text", "none"]
 SortKey = datetime | float | str | None

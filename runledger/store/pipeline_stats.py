@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 from pydantic import Field
 
-from runledger.store.records import Out, Timestamp
+from runledger.store.read_models import Out, Timestamp
 from runledger.store.sql_blocks import block, q
 
 BUCKETS_PER_DOUBLING = 8

@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from runledger.core.run_state import trusted
-from runledger.store.records import (
+from runledger.store.read_models import (
     ArtifactRefOut,
     FailedStepOut,
     KfpRunOut,

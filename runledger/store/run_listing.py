@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runledger.core.run_state import PHASES
 from runledger.store import page_tokens, paging
 from runledger.store.page_tokens import Cursor
-from runledger.store.records import RunOut
+from runledger.store.read_models import RunOut
 from runledger.store.sql_blocks import Statement, q, splice
 
 NAME = r"[A-Za-z0-9_.\-/]{1,253}"  # of a metric or parameter

@@ -41,7 +41,7 @@ from runledger.core.backoff import Backoff
 from runledger.core.lifecycle import Service
 from runledger.store import connection as db
 from runledger.store.read_routing import ReadRouter, Work, primary_position
-from runledger.store.records import Timestamp, finite
+from runledger.store.read_models import Timestamp, finite
 from runledger.store.sql_blocks import q
 
 log = logging.getLogger(__name__)

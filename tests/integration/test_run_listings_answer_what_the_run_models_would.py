@@ -9,7 +9,7 @@ import orjson
 
 from runledger.api.responses import document_response
 from runledger.store import run_listing
-from runledger.store.records import RunPage
+from runledger.store.read_models import RunPage
 from runledger.store.kfp_run_details import KfpRunDetails, write_kfp_run_details
 from runledger.store.run_history import run_columns, run_from_row
 from tests.support.ingesting import ingest

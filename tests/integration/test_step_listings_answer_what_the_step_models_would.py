@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 
 from runledger.api.responses import document_response
-from runledger.store.records import StepList, StepOut
+from runledger.store.read_models import StepList, StepOut
 from runledger.store.run_history import list_step_documents
 from tests.support.ingesting import ingest
 from tests.support.real_objects import fixture_files

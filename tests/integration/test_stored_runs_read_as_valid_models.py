@@ -4,7 +4,7 @@ its field's, or a pydantic upgrade that laid instances out differently, fails he
 
 from __future__ import annotations
 
-from runledger.store.records import RunOut, RunPage
+from runledger.store.read_models import RunOut, RunPage
 from runledger.store.kfp_run_details import KfpRunDetails, write_kfp_run_details
 from runledger.store.run_history import run_columns, run_from_row
 from tests.support.ingesting import ingest

@@ -34,7 +34,7 @@ FORBIDDEN = [  # (module that gains the import, the import, the chain import-lin
     ("api/app.py", "from runledger import service", "runledger.api.app -> runledger.service"),
     ("store/run_listing.py", "from multidict import MultiDictProxy", "runledger.store.run_listing -> multidict"),
     ("store/paging.py", "from aiohttp import web", "runledger.store.paging -> aiohttp"),
-    ("client/session.py", "from runledger.store import records", "runledger.client.session -> runledger.store.records"),
+    ("client/session.py", "from runledger.store import read_models", "runledger.client.session -> runledger.store.read_models"),
     ("client/views.py", "from runledger.api import openapi", "runledger.client.views -> runledger.api.openapi"),
 ]
 

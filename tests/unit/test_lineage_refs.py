@@ -6,7 +6,7 @@ import pytest
 from multidict import MultiDict, MultiDictProxy
 
 from runledger.api.query_params import parse_lineage_query
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 from runledger.store.lineage_graph import LineageQuery, NodeRef, parse_ref
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from runledger.kfp.list_requests import decode_token
 from runledger.store import page_tokens
-from runledger.store.errors import BadRequest
+from runledger.store.read_errors import BadRequest
 from runledger.store.page_tokens import Cursor
 
 FINGERPRINT = "0123456789ab"
