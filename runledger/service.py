@@ -43,8 +43,8 @@ from runledger.agent.replay import ReadPosition, ReplayErrors, read_events, unre
 from runledger.agent.source_databases import SourceDatabase, SourceError, redacted
 from runledger.api import prometheus, serving
 from runledger.api.app import create_app
-from runledger.api.feed import HUB
-from runledger.api.keys import LIVENESS_CHECKS, OBJECT_STORE, READINESS_CHECKS, READS
+from runledger.api.feed_routes import HUB
+from runledger.api.app_keys import LIVENESS_CHECKS, OBJECT_STORE, READINESS_CHECKS, READS
 from runledger.api.prometheus import Source, indexer_metrics, openlineage_metrics
 from runledger.api.responses import model_response
 from runledger.core.kube_client import client

@@ -16,20 +16,20 @@ import pydantic
 from aiohttp import web
 
 from runledger.api import (
-    artifacts,
+    artifact_routes,
     auth,
+    feed_routes,
     health,
-    lineage,
+    lineage_routes,
     openapi,
-    previews,
+    preview_routes,
     prometheus,
-    runs,
-    stats,
-    step_logs,
+    run_routes,
+    stats_routes,
+    step_log_routes,
 )
-from runledger.api import feed as events
 from runledger.api import kfp_routes as kfp
-from runledger.api.keys import (
+from runledger.api.app_keys import (
     LIVENESS_CHECKS,
     OBJECT_STORE,
     POOL,
@@ -54,7 +54,8 @@ from runledger.ui import routes as ui
 log = logging.getLogger(__name__)
 
 # Every module of endpoints; each has add_routes(app).
-ROUTES = (health, runs, stats, step_logs, previews, artifacts, prometheus, lineage, kfp, events, openapi, ui)
+ROUTES = (health, run_routes, stats_routes, step_log_routes, preview_routes, artifact_routes, prometheus,
+          lineage_routes, kfp, feed_routes, openapi, ui)
 
 
 @web.middleware

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from runledger.api import access, keys
+from runledger.api import access, app_keys
 from runledger.core import kube_client
 from runledger.core.settings import Settings
 from runledger.store.read_errors import Forbidden, Unauthenticated
@@ -114,5 +114,5 @@ async def require_namespace(request: web.Request, namespace: str) -> None:
 
 
 async def _known_namespaces(request: web.Request) -> list[str]:
-    rows = await request.app[keys.READS].read(lambda conn: conn.fetch(q("known_namespaces")))
+    rows = await request.app[app_keys.READS].read(lambda conn: conn.fetch(q("known_namespaces")))
     return [r["namespace"] for r in rows]

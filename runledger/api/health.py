@@ -12,7 +12,7 @@ import asyncio
 
 from aiohttp import web
 
-from runledger.api import keys
+from runledger.api import app_keys
 from runledger.api.responses import model_response
 from runledger.store import connection as db
 from runledger.store import migrations
@@ -23,7 +23,7 @@ from runledger.store.read_models import Health
 async def healthz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     alive = True
-    for name, check in request.app[keys.LIVENESS_CHECKS].items():
+    for name, check in request.app[app_keys.LIVENESS_CHECKS].items():
         ok, detail = await check()
         checks[name] = detail
         alive = alive and ok
@@ -36,7 +36,7 @@ async def readyz(request: web.Request) -> web.Response:
     ready = True
     try:
         async with asyncio.timeout(2):
-            pending = await app[keys.READS].read(migrations.pending_migrations)
+            pending = await app[app_keys.READS].read(migrations.pending_migrations)
         checks["database"] = "ok"
         checks["migrations"] = "ok" if not pending else f"{len(pending)} pending"
         ready = not pending
@@ -45,8 +45,8 @@ async def readyz(request: web.Request) -> web.Response:
             raise
         checks["database"] = "unreachable"
         ready = False
-    checks.update(_read_targets(app[keys.READS]))
-    for name, check in app[keys.READINESS_CHECKS].items():
+    checks.update(_read_targets(app[app_keys.READS]))
+    for name, check in app[app_keys.READINESS_CHECKS].items():
         ok, detail = await check()
         checks[name] = detail
         ready = ready and ok

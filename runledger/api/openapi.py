@@ -35,9 +35,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from runledger.api import previews
-from runledger.api import runs as run_endpoints
-from runledger.api import stats as stats_endpoints
+from runledger.api import preview_routes
+from runledger.api import run_routes as run_endpoints
+from runledger.api import stats_routes as stats_endpoints
 from runledger.kfp import runs as kfp_runs
 from runledger.store import artifact_listing, pipeline_stats, run_listing
 from runledger.store import lineage_graph as lineage
@@ -381,7 +381,7 @@ OPERATIONS: tuple[Operation, ...] = (
                                             "included, unescaped)."),)),  # fmt: skip
     Operation("/api/v1/artifacts/{artifact_id}/preview", "previewArtifact",
               "The artifact's first bytes as text, indented JSON, CSV/TSV rows or an archive's members", "artifacts",
-              {**ok(previews.ArtifactPreview), **errors(400, 404, 502, 503)}, description=_PREVIEW_TEXT,
+              {**ok(preview_routes.ArtifactPreview), **errors(400, 404, 502, 503)}, description=_PREVIEW_TEXT,
               parameters=(path_param("artifact_id", "The artifact's numeric id.", pattern="^[0-9]+$"),)),  # fmt: skip
     # lineage
     Operation("/api/v1/lineage", "getLineage", "The lineage graph around an artifact, a step or a run", "lineage",

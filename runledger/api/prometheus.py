@@ -31,7 +31,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from runledger.api import keys
+from runledger.api import app_keys
 from runledger.core.counters import counted_by
 from runledger.core.run_state import TERMINAL_PHASES
 from runledger.indexer.worker import ArtifactIndexer
@@ -155,7 +155,7 @@ async def metrics(request: web.Request) -> web.Response:
     if leader is not None:
         families.append(GaugeMetricFamily("runledger_leader", "1 while this replica holds the lease.", value=int(leader)))
     try:
-        families.extend(await telemetry.run_figures(request.app[keys.POOL]))
+        families.extend(await telemetry.run_figures(request.app[app_keys.POOL]))
     except Exception as exc:
         if not db.is_transient(exc):
             raise

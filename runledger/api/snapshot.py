@@ -20,7 +20,7 @@ from typing import TypeVar
 import asyncpg
 from aiohttp import web
 
-from runledger.api import keys
+from runledger.api import app_keys
 from runledger.store.read_errors import BadRequest
 
 T = TypeVar("T")
@@ -33,7 +33,7 @@ async def read(request: web.Request, work: Callable[[asyncpg.Connection], Awaita
     does when they cost no more than planning each statement anew. `memoize`: whether its plans may
     memoize a join's inner side (off where each outer row has its own key, as a page's runs do)."""
     try:
-        return await request.app[keys.READS].read(work, custom_plans=filters, memoize=memoize)
+        return await request.app[app_keys.READS].read(work, custom_plans=filters, memoize=memoize)
     except asyncpg.DataError as exc:
         if not _unstorable_argument(exc):
             raise

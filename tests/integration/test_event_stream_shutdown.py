@@ -9,7 +9,7 @@ import time
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from runledger.api.feed import HUB
+from runledger.api.feed_routes import HUB
 from tests.support.event_streams import feed_app, open_stream, wait_connected
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from runledger.api.keys import READS
+from runledger.api.app_keys import READS
 from runledger.core.settings import DatabaseSettings, Settings
 from runledger.store.read_routing import OK
 from tests.support.event_streams import (

@@ -15,7 +15,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from runledger.api import feed as events
+from runledger.api import feed_routes as events
 from runledger.api.app import create_app
 
 # Fast enough for tests, and small enough that a heartbeat test does not wait.

@@ -28,7 +28,7 @@ def test_the_package_keeps_its_layers() -> None:
 
 
 FORBIDDEN = [  # (module that gains the import, the import, the chain import-linter reports)
-    ("store/writer.py", "from runledger.api import keys", "runledger.store.writer -> runledger.api.keys"),
+    ("store/writer.py", "from runledger.api import app_keys", "runledger.store.writer -> runledger.api.app_keys"),
     ("agent/ingest.py", "from runledger.indexer import worker", "runledger.agent.ingest -> runledger.indexer.worker"),
     ("core/run_state.py", "from runledger.store import writer", "runledger.core.run_state -> runledger.store.writer"),
     ("api/app.py", "from runledger import service", "runledger.api.app -> runledger.service"),

@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from runledger.api import auth, keys
+from runledger.api import auth, app_keys
 from runledger.api.query_params import parse_run_query
 from runledger.api.responses import document_response, model_response
 from runledger.api.snapshot import read
@@ -21,7 +21,7 @@ MAX_COMPARED = 50
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    query = parse_run_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api.max_page_size)
+    query = parse_run_query(request.rel_url.query, max_limit=request.app[app_keys.SETTINGS].api.max_page_size)
     if query.namespace is not None:
         for namespace in query.namespace:
             await auth.require_namespace(request, namespace)

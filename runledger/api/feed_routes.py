@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from runledger.api import auth, keys, prometheus
+from runledger.api import auth, app_keys, prometheus
 from runledger.api.responses import error_response
 from runledger.store import connection as db
 from runledger.store import transition_feed as feed
@@ -143,7 +143,7 @@ class _Stream:
             # "Now" is what is committed now, not what the listener has read so far: transitions
             # committed just before subscribing may still be on their way to it. Ids follow commit
             # order, so the newest id marks exactly what a new stream must not be sent.
-            async with self.request.app[keys.POOL].acquire() as conn:
+            async with self.request.app[app_keys.POOL].acquire() as conn:
                 resume = max(self.sub.live_after, await conn.fetchval(q("newest_transition_id")))
             replay = False
         else:
@@ -178,7 +178,7 @@ class _Stream:
         return self.sub.reason is None
 
     async def _live(self) -> None:
-        ends = time.monotonic() + self.request.app[keys.SETTINGS].events.stream_max_seconds
+        ends = time.monotonic() + self.request.app[app_keys.SETTINGS].events.stream_max_seconds
         while (left := ends - time.monotonic()) > 0:
             try:
                 batch = await self.sub.next(timeout=min(self.hub.heartbeat_seconds, left))
@@ -207,14 +207,14 @@ class _Stream:
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
+    settings = app[app_keys.SETTINGS]
     options: dict[str, Any] = {
         "heartbeat_seconds": settings.events.heartbeat_seconds,
         "queue_size": max(settings.events.queue_size, settings.events.batch_rows),
         "max_subscribers": settings.events.max_subscribers,
         "batch_rows": settings.events.batch_rows,
     }
-    hub = feed.EventHub(connect=feed.pool_connector(app[keys.POOL]), reads=app[keys.READS],
+    hub = feed.EventHub(connect=feed.pool_connector(app[app_keys.POOL]), reads=app[app_keys.READS],
                         **{**options, **app.get(HUB_OPTIONS, {})})  # fmt: skip
     app[HUB] = hub
     sources = app[prometheus.TELEMETRY].sources

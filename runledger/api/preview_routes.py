@@ -12,10 +12,10 @@ import asyncpg
 from aiohttp import web
 from pydantic import Field
 
-from runledger.api import auth, keys
+from runledger.api import auth, app_keys
 from runledger.api.responses import model_response, s3_failures_answered
 from runledger.api.snapshot import read
-from runledger.api.step_logs import location_of
+from runledger.api.step_log_routes import location_of
 from runledger.indexer.previewing import Preview, preview
 from runledger.store import artifact_listing as repo
 
@@ -38,9 +38,9 @@ async def artifact_preview(request: web.Request) -> web.Response:
     stored = await read(request, work, filters=False)
     if stored is None:
         raise web.HTTPNotFound(reason="no artifact with this id")
-    cap = request.app[keys.SETTINGS].api.preview_max_bytes
+    cap = request.app[app_keys.SETTINGS].api.preview_max_bytes
     with s3_failures_answered(what=f"artifact {stored.artifact_id}", uri=stored.uri):
-        part, data = await request.app[keys.OBJECT_STORE].store.read_range(location_of(stored), first=0, last=cap - 1)
+        part, data = await request.app[app_keys.OBJECT_STORE].store.read_range(location_of(stored), first=0, last=cap - 1)
     shown = preview(data, name=stored.key, complete=len(data) >= part.size, max_shown=cap,
                     content_type=part.content_type)  # fmt: skip
     return model_response(ArtifactPreview(**shown.model_dump(), artifact_id=stored.artifact_id, uri=stored.uri,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
-from runledger.api import auth, keys
+from runledger.api import auth, app_keys
 from runledger.api.responses import s3_failures_answered
 from runledger.api.snapshot import read
 from runledger.indexer.archive import ARCHIVE_OVERHEAD, ArchiveError, unpack_file
@@ -122,7 +122,7 @@ async def step_log(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(reason=f"step {found.step_id} has no archived log (Argo's archiveLogs was off)")
     if found.stored is None:
         raise web.HTTPNotFound(reason=f"step {found.step_id}'s log is in {found.storage or 'unknown'} storage, not S3")
-    settings = request.app[keys.SETTINGS]
+    settings = request.app[app_keys.SETTINGS]
     location = location_of(found.stored)
     cap = wanted.capped(settings.api.log_max_bytes)
     with s3_failures_answered(what=f"step {found.step_id}'s log", uri=found.stored.uri):
@@ -135,7 +135,7 @@ async def step_log(request: web.Request) -> web.StreamResponse:
 async def _streamed(
     request: web.Request, *, location: Location, wanted: ByteRange, cap: ByteRange, ranged: bool
 ) -> web.StreamResponse:
-    store = request.app[keys.OBJECT_STORE].store
+    store = request.app[app_keys.OBJECT_STORE].store
     try:
         async with store.open_range(location, first=cap.first, last=cap.last) as (part, chunks):
             response = _response(start=part.start, length=part.length, size=part.size, ranged=ranged,
@@ -164,7 +164,7 @@ async def _streamed(
 async def _unpacked(
     request: web.Request, *, location: Location, wanted: ByteRange, cap: ByteRange, ranged: bool, max_bytes: int
 ) -> web.StreamResponse:
-    store = request.app[keys.OBJECT_STORE].store
+    store = request.app[app_keys.OBJECT_STORE].store
     try:
         packed = await store.read(location, max_bytes=max_bytes + ARCHIVE_OVERHEAD)
         text = unpack_file(packed, max_bytes=max_bytes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from runledger.api import auth, keys
+from runledger.api import auth, app_keys
 from runledger.api.query_params import parse_artifact_query
 from runledger.api.responses import model_response
 from runledger.api.snapshot import read
@@ -12,7 +12,7 @@ from runledger.store import artifact_listing as repo
 
 
 async def list_artifacts(request: web.Request) -> web.Response:
-    query = parse_artifact_query(request.rel_url.query, max_limit=request.app[keys.SETTINGS].api.max_page_size)
+    query = parse_artifact_query(request.rel_url.query, max_limit=request.app[app_keys.SETTINGS].api.max_page_size)
     if (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
     page = await read(request, lambda conn: repo.list_artifacts(conn, query))

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from runledger.api import auth, keys
+from runledger.api import auth, app_keys
 from runledger.api.responses import model_response
 from runledger.api.snapshot import read
 from runledger.store import pipeline_stats as stats
@@ -38,7 +38,7 @@ async def _answer(request: web.Request, *, pipeline: str | None) -> web.Response
     if since >= until:
         raise BadRequest("since: must be before until")
     namespaces = await _namespaces(request, query.namespace)
-    settings = request.app[keys.SETTINGS]
+    settings = request.app[app_keys.SETTINGS]
     prices = stats.UnitPrices(cpu_hour=settings.cost.cpu_hour, memory_gib_hour=settings.cost.memory_gib_hour,
                           gpu_hour=settings.cost.gpu_hour)  # fmt: skip
     answer = await read(request, lambda conn: stats.read_stats(conn, since=since, until=until, namespaces=namespaces,
