@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from runledger.client import step_logs, views
+from runledger.client import logs_command, views
 from runledger.client.config import ConfigError, bearer_token, server_url
 from runledger.client.errors import (
     BadRequest,
@@ -72,7 +72,7 @@ def add_parsers(commands: argparse._SubParsersAction, *, only: str | None = None
                           help="step id, display name or template (default: every step, each under a header line)")  # fmt: skip
         logs.add_argument("-f", "--follow", action="store_true",
                           help="keep printing the steps' logs as they are archived, until the run finishes")  # fmt: skip
-        logs.set_defaults(handler=step_logs.logs)
+        logs.set_defaults(handler=logs_command.logs)
     if only in (None, "lineage"):
         lineage = commands.add_parser("lineage", parents=[common], help="what a run, step or artifact came from and fed")
         lineage.add_argument("node", metavar="NODE",
