@@ -29,10 +29,10 @@ from urllib.parse import urlsplit
 import asyncpg
 from aiohttp import web
 
-from runledger.agent import cluster
+from runledger.agent import cluster_watch
 from runledger.agent.argo_archive import ArgoArchive
 from runledger.agent.argo_database import NodeStatus, OffloadTable
-from runledger.agent.artifact_repositories import ClusterRepositories
+from runledger.agent.repository_configmaps import ClusterRepositories
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.agent.importing import ImportReport
 from runledger.agent.importing import run_import as run_import_source
@@ -310,7 +310,7 @@ async def answering_health_checks(settings: Settings, *, host: str, port: int) -
 
 async def run_main(settings: Settings, *, announce=print) -> int:
     """`runledger run`: ingest (a live cluster, else a replay source) and serve the API."""
-    if settings.replay.paths and not cluster.cluster_configured(settings.cluster):
+    if settings.replay.paths and not cluster_watch.cluster_configured(settings.cluster):
         check_replay_files(settings.replay.paths)
     database = await resolve_database(settings)
     async with answering_health_checks(settings, host=settings.api.host, port=settings.api.port):
@@ -332,7 +332,7 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         # the collector's sight, full collections under a stream of events only scan what changes.
         gc.collect()
         gc.freeze()
-        if cluster.cluster_configured(settings.cluster):
+        if cluster_watch.cluster_configured(settings.cluster):
             shard = f" (shard {settings.cluster.shard_spec}: its namespaces only)" if settings.cluster.shard else ""
             announce(f"runledger: API on {base}; watching the cluster{shard}")
             announce(f"  UI:  {base}/ui/")
@@ -399,7 +399,7 @@ class Term:
     """What runs while this replica leads."""
 
     ingestor: Ingestor
-    agent: cluster.ClusterAgent
+    agent: cluster_watch.ClusterAgent
 
 
 class Probes:
@@ -479,7 +479,7 @@ async def enter_cluster(
     stack: contextlib.AsyncExitStack, settings: Settings, *, pool: asyncpg.Pool
 ) -> ClusterSession:
     """Connect to the API server; `stack` closes what was opened."""
-    api = await cluster.connect(settings.cluster)
+    api = await cluster_watch.connect(settings.cluster)
     stack.push_async_callback(api.close)
     registry = RepositoryRegistry(default=settings.artifacts.repository, named=settings.artifacts.repositories)
     repositories = ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts)
@@ -536,9 +536,9 @@ async def lead(
     for namespace in settings.cluster.namespaces:
         session.repositories.seen_namespace(namespace)
     ingestor = Ingestor(pool=pool, settings=settings, repositories=session.registry, node_status=session.node_status)
-    streams = cluster.build_streams(api=session.api, ingestor=ingestor, cluster=settings.cluster,
+    streams = cluster_watch.build_streams(api=session.api, ingestor=ingestor, cluster=settings.cluster,
                                     checkpoints=session.checkpoints, repositories=session.repositories)  # fmt: skip
-    agent = cluster.ClusterAgent(streams)
+    agent = cluster_watch.ClusterAgent(streams)
     async with contextlib.AsyncExitStack() as term:
         # Runs last: once the writers stopped, with everything received written (or not).
         term.push_async_callback(save_final_checkpoints, agent=agent, ingestor=ingestor)
@@ -557,7 +557,7 @@ async def lead(
             raise LeadershipLost
 
 
-async def save_final_checkpoints(*, agent: cluster.ClusterAgent, ingestor: Ingestor) -> None:
+async def save_final_checkpoints(*, agent: cluster_watch.ClusterAgent, ingestor: Ingestor) -> None:
     """After a graceful stop that wrote everything: resume from the newest event received."""
     if ingestor.drained:
         await agent.save_final_checkpoints()

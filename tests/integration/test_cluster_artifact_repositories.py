@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
-from runledger.agent.artifact_repositories import ClusterRepositories
+from runledger.agent.repository_configmaps import ClusterRepositories
 from runledger.core.artifact_locations import RepositoryRegistry, S3Repository
 from tests.support.agent import agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder

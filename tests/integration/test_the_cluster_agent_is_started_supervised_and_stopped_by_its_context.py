@@ -9,7 +9,7 @@ import functools
 import pytest
 from kubernetes_asyncio import client
 
-from runledger.agent.cluster import ARGO_GROUP, ARGO_VERSION, WORKFLOWS, ClusterAgent, build_streams, watch_settings
+from runledger.agent.cluster_watch import ARGO_GROUP, ARGO_VERSION, WORKFLOWS, ClusterAgent, build_streams, watch_settings
 from runledger.agent.ingest import Ingestor
 from runledger.agent.watching import WatchStream
 from runledger.core.lifecycle import first

@@ -11,8 +11,8 @@ import asyncpg
 from kubernetes_asyncio import client
 
 from runledger import service
-from runledger.agent.artifact_repositories import ClusterRepositories
-from runledger.agent.cluster import ClusterAgent, build_streams
+from runledger.agent.repository_configmaps import ClusterRepositories
+from runledger.agent.cluster_watch import ClusterAgent, build_streams
 from runledger.agent.ingest import Ingestor
 from runledger.core.settings import Settings
 from runledger.store.checkpoints import PgCheckpointStore

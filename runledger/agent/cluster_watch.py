@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from runledger.agent.artifact_repositories import ClusterRepositories
+from runledger.agent.repository_configmaps import ClusterRepositories
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import run_id_for
 from runledger.agent.watching import CheckpointStore, WatchSettings, WatchStream
