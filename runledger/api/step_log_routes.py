@@ -21,7 +21,7 @@ from aiohttp import web
 from runledger.api import auth, app_keys
 from runledger.api.responses import s3_failures_answered
 from runledger.api.snapshot import read
-from runledger.indexer.archive import ARCHIVE_OVERHEAD, ArchiveError, unpack_file
+from runledger.indexer.unpacking import ARCHIVE_OVERHEAD, ArchiveError, unpack_file
 from runledger.indexer.s3 import (
     Location,
     ObjectTooLarge,

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runledger.indexer.describing import json_type, show
+from runledger.indexer.error_wording import json_type, show
 
 # KFP's metricNamePattern, verbatim. Use it with re.fullmatch: Python's `$` also matches before a
 # trailing newline, Go's does not.

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runledger.indexer.archive import (
+from runledger.indexer.unpacking import (
     GZIP_MAGIC,
     TAR_MAGIC,
     TAR_MAGIC_OFFSET,

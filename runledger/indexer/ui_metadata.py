@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from runledger.indexer.describing import json_type, show
+from runledger.indexer.error_wording import json_type, show
 
 MAX_OUTPUTS = 100
 KNOWN_TYPES = frozenset({"confusion_matrix", "markdown", "roc", "table", "tensorboard", "web-app"})

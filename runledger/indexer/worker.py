@@ -37,7 +37,7 @@ import asyncpg
 
 from runledger.core.lifecycle import Service, first
 from runledger.core.settings import Settings
-from runledger.indexer.archive import ArchiveError, unpack_single_file
+from runledger.indexer.unpacking import ArchiveError, unpack_single_file
 from runledger.indexer.kfp_metrics import MetricsFileError, parse_metrics
 from runledger.indexer.s3 import (
     Location,

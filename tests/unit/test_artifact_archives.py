@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-from runledger.indexer.archive import ArchiveError, unpack_single_file
+from runledger.indexer.unpacking import ArchiveError, unpack_single_file
 
 METRICS = json.dumps({"metrics": [{"name": "accuracy-score", "numberValue": 0.923, "format": "PERCENTAGE"}]}).encode()
 
