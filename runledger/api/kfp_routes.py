@@ -5,7 +5,7 @@ runledger's history. Query parameters are KFP's; an unknown one is a 400, as eve
 Errors use the body both of KFP's gateways produce (v1's ApiStatus and v2's google.rpc.Status merged:
 ``error``, ``code`` (a gRPC code), ``message``, ``details``), which kfp_server_api hands to callers as
 the body of its ApiException. The shapes and mapping decisions are described in
-runledger/kfp/runs.py.
+runledger/kfp/run_documents.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from runledger.api import auth
 from runledger.api.snapshot import read
 from runledger.kfp import list_requests as kfp_queries
-from runledger.kfp import runs as kfp
+from runledger.kfp import run_documents as kfp
 from runledger.store import run_history as run_repo
 from runledger.store.read_errors import BadRequest
 

@@ -38,7 +38,7 @@ from pydantic.json_schema import models_json_schema
 from runledger.api import preview_routes
 from runledger.api import run_routes as run_endpoints
 from runledger.api import stats_routes as stats_endpoints
-from runledger.kfp import runs as kfp_runs
+from runledger.kfp import run_documents as kfp_runs
 from runledger.store import artifact_listing, pipeline_stats, run_listing
 from runledger.store import lineage_graph as lineage
 from runledger.store import transition_feed as feed

@@ -2,7 +2,7 @@
 
 KFP's ListRuns takes a ``filter`` (a JSON-serialized Filter message of predicates), a ``sort_by``
 ("field [asc|desc]") and a ``page_token``. This module turns them into a ListQuery, a typed value
-that runledger's keyset listing (runledger/kfp/runs.py) compiles into SQL; names are
+that runledger's keyset listing (runledger/kfp/run_documents.py) compiles into SQL; names are
 KFP's (backend/src/apiserver/list, runAPIToModelFieldMap). A page token carries the query it was
 issued for, as KFP's does, so later pages can be asked with the token alone.
 

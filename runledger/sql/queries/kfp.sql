@@ -1,4 +1,4 @@
--- KFP-compatible reads (runledger/kfp/runs.py). Listings are composed there from the
+-- KFP-compatible reads (runledger/kfp/run_documents.py). Listings are composed there from the
 -- expressions below around the keyset blocks of listing.sql (only the WHERE clause, the sort
 -- expression and the direction vary); every value is a bound parameter. A block's comments come
 -- right after its name line, where loading drops them: the expressions, each one CASE ... END,
