@@ -24,7 +24,7 @@ import asyncpg
 
 from runledger.core.backoff import Backoff
 from runledger.core.lifecycle import Service
-from runledger.openlineage.events import render
+from runledger.openlineage.event_rendering import render
 from runledger.openlineage.transports import TIMEOUT_SECONDS, Outcome, Transport
 from runledger.store import openlineage_outbox as outbox
 from runledger.store.connection import is_retried_by_pollers

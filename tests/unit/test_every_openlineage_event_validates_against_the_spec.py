@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from runledger.openlineage.events import render, run_uuid
+from runledger.openlineage.event_rendering import render, run_uuid
 from runledger.store.openlineage_outbox import Dataset, LineageFacts
 from tests.support.openlineage_schema import validate_event
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from jsonschema import ValidationError
 
-from runledger.openlineage.events import PRODUCER, render
+from runledger.openlineage.event_rendering import PRODUCER, render
 from tests.support.openlineage_schema import validate_event
 from tests.unit.test_every_openlineage_event_validates_against_the_spec import STEP
 
