@@ -29,7 +29,7 @@ import asyncpg
 import orjson
 
 from bench.peer_data import BUCKET, PIPELINE, Dataset, Run
-from runledger.demo.objects import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, DemoObject, argo_archive
+from runledger.demo.recording_objects import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, DemoObject, argo_archive
 from runledger.store.lineage_graph import MAX_DEPTH
 
 ENDPOINT = "minio-service.kubeflow:9000"

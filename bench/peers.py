@@ -45,7 +45,7 @@ import asyncpg
 
 from bench import peer_data, peer_runledger
 from bench.peer_protocol import WARMUP_CALLS
-from runledger.demo.objects import embedded_s3
+from runledger.demo.recording_objects import embedded_s3
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
 

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from runledger.agent.replay import ReplayErrors, read_events
 from runledger.core.artifact_locations import RepositoryRegistry
 from runledger.core.settings import Settings
-from runledger.demo.objects import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_objects, embedded_s3
+from runledger.demo.recording_objects import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, demo_objects, embedded_s3
 
 
 def bundled_recording() -> Path:
