@@ -196,11 +196,40 @@ def translate_workflow(
     annotations = {str(k): _str(v) for k, v in _dict(meta.get("annotations")).items()}
     clip = _Clipper(max_value_bytes)
     nodes, offloaded = _nodes_of(status, ref=ref, warnings=warnings)
+    steps, edges, parameters, artifacts = _workflow_steps(
+        nodes, name=name, namespace=namespace, annotations=annotations, status=status,
+        default_pod_name_format=default_pod_name_format, repositories=repositories, clip=clip,
+        warnings=warnings, memo=memo,
+    )  # fmt: skip
+    arguments = _arguments_of(spec, clip=clip)
+    run = _run_of(meta, spec=spec, status=status, namespace=namespace, name=name, annotations=annotations,
+                  arguments=arguments, steps=steps, edges=edges, offloaded=offloaded, clip=clip,
+                  warnings=warnings)  # fmt: skip
+    if clip.truncated:
+        warnings.append(f"truncated: {clip.truncated} value(s) longer than {max_value_bytes} bytes")
+    return _run_state(run, meta=meta, steps=steps, edges=edges, parameters=parameters + arguments,
+                      artifacts=artifacts, deleted=deleted, warnings=warnings)  # fmt: skip
+
+
+def _workflow_steps(
+    nodes: dict[str, Any],
+    *,
+    name: str,
+    namespace: str,
+    annotations: dict[str, str],
+    status: dict[str, Any],
+    default_pod_name_format: str,
+    repositories: RepositoryRegistry | None,
+    clip: _Clipper,
+    warnings: list[str],
+    memo: NodeMemo | None,
+) -> tuple[list[Step], list[tuple[str, str]], list[Parameter], list[ArtifactRef]]:
+    """The workflow's nodes as steps, with the pod name format and artifact repository it names."""
     pod_name_format = annotations.get(ANNOTATION_POD_NAME_FORMAT) or default_pod_name_format
     repository_ref = _dict(status.get("artifactRepositoryRef"))
     if memo is not None:
-        memo.enter(name, namespace, pod_name_format, max_value_bytes, repository_ref, repositories)
-    steps, edges, parameters, artifacts = _steps_of(
+        memo.enter(name, namespace, pod_name_format, clip.limit, repository_ref, repositories)
+    return _steps_of(
         nodes,
         workflow=name,
         pod_name_format=pod_name_format,
@@ -209,30 +238,27 @@ def translate_workflow(
         warnings=warnings,
         memo=memo,
     )
-    arguments = _arguments_of(spec, clip=clip)
-    run = _run_of(
-        meta,
-        spec=spec,
-        status=status,
-        namespace=namespace,
-        name=name,
-        annotations=annotations,
-        arguments=arguments,
-        steps=steps,
-        edges=edges,
-        offloaded=offloaded,
-        clip=clip,
-        warnings=warnings,
-    )
-    if clip.truncated:
-        warnings.append(f"truncated: {clip.truncated} value(s) longer than {max_value_bytes} bytes")
+
+
+def _run_state(
+    run: Run,
+    *,
+    meta: dict[str, Any],
+    steps: list[Step],
+    edges: list[tuple[str, str]],
+    parameters: list[Parameter],
+    artifacts: list[ArtifactRef],
+    deleted: bool,
+    warnings: list[str],
+) -> RunState:
+    """The translated parts as one RunState, each edge, parameter and artifact once."""
     return trusted(
         RunState,
         {
             "run": run,
             "steps": tuple(steps),
             "edges": tuple(dict.fromkeys(edges)),
-            "parameters": tuple(_unique(parameters + arguments, lambda p: (p.step_id, p.direction, p.name))),
+            "parameters": tuple(_unique(parameters, lambda p: (p.step_id, p.direction, p.name))),
             "artifacts": tuple(_unique(artifacts, lambda a: (a.step_id, a.direction, a.name))),
             "deleted": bool(deleted),
             "deletion_timestamp": _time(
@@ -295,49 +321,14 @@ def _steps_of(
                 size += made.size
                 continue
             marks = (len(edges), len(parameters), len(artifacts), len(warnings), clip.truncated)
-        get = node.get
-        node_id = _str(get("id")) or str(key)
-        node_type = _str(get("type"))
-        node_type = _KNOWN_NAMES.get(node_type, node_type)
-        phase = _str(get("phase"))
-        phase = _KNOWN_NAMES.get(phase, phase)
-        if node_type not in KNOWN_NODE_TYPES or phase not in KNOWN_PHASES:
-            _warn_unknown_node(node_id, node_type=node_type, phase=phase, warnings=warnings)
-        template = get("templateName")
-        if template.__class__ is not str or not template:
-            template = _template_name(node)
-        node_name = _str(get("name")) or node_id
-        outputs = get("outputs")
+        node_id = _str(node.get("id")) or str(key)
+        outputs = node.get("outputs")
         outputs = outputs if isinstance(outputs, dict) else _EMPTY
-        inputs = get("inputs")
+        inputs = node.get("inputs")
         inputs = inputs if isinstance(inputs, dict) else _EMPTY
-        message = get("message")
-        add_step(
-            trusted(
-                Step,
-                {
-                    "id": node_id,
-                    "name": node_name,
-                    "display_name": _str(get("displayName")) or None,
-                    "type": node_type,
-                    "template": template,
-                    "phase": phase,
-                    "boundary_id": _str(get("boundaryID")) or None,
-                    "pod_name": _pod_name(workflow, node_name, node_type, template, node_id, pod_name_format)
-                    if node_type == "Pod"
-                    else None,
-                    "started_at": _time(get("startedAt"), at="a node's startedAt", warnings=warnings),
-                    "finished_at": _time(get("finishedAt"), at="a node's finishedAt", warnings=warnings),
-                    "exit_code": _int32(outputs.get("exitCode"), at="a node's exitCode", warnings=warnings),
-                    "message": None if message is None else clip.text(message),
-                    "host_node": _str(get("hostNodeName")) or None,
-                    "resources_duration": _resources(resources, at=f"node {node_id}'s resourcesDuration", warnings=warnings)
-                    if (resources := get("resourcesDuration"))
-                    else {},
-                },
-            )
-        )
-        children = get("children")
+        add_step(_step_of(node, node_id=node_id, outputs=outputs, workflow=workflow,
+                          pod_name_format=pod_name_format, clip=clip, warnings=warnings))  # fmt: skip
+        children = node.get("children")
         if isinstance(children, list):
             for child in children:
                 if isinstance(child, str) and child:
@@ -350,6 +341,54 @@ def _steps_of(
     if memo is not None:
         memo.nodes, memo.size = kept, size
     return steps, edges, parameters, artifacts
+
+
+def _step_of(
+    node: dict[str, Any],
+    *,
+    node_id: str,
+    outputs: dict[str, Any],
+    workflow: str,
+    pod_name_format: str,
+    clip: _Clipper,
+    warnings: list[str],
+) -> Step:
+    """One node as a step; unknown types and phases are kept verbatim and warned about."""
+    get = node.get
+    node_type = _str(get("type"))
+    node_type = _KNOWN_NAMES.get(node_type, node_type)
+    phase = _str(get("phase"))
+    phase = _KNOWN_NAMES.get(phase, phase)
+    if node_type not in KNOWN_NODE_TYPES or phase not in KNOWN_PHASES:
+        _warn_unknown_node(node_id, node_type=node_type, phase=phase, warnings=warnings)
+    template = get("templateName")
+    if template.__class__ is not str or not template:
+        template = _template_name(node)
+    node_name = _str(get("name")) or node_id
+    message = get("message")
+    return trusted(
+        Step,
+        {
+            "id": node_id,
+            "name": node_name,
+            "display_name": _str(get("displayName")) or None,
+            "type": node_type,
+            "template": template,
+            "phase": phase,
+            "boundary_id": _str(get("boundaryID")) or None,
+            "pod_name": _pod_name(workflow, node_name, node_type, template, node_id, pod_name_format)
+            if node_type == "Pod"
+            else None,
+            "started_at": _time(get("startedAt"), at="a node's startedAt", warnings=warnings),
+            "finished_at": _time(get("finishedAt"), at="a node's finishedAt", warnings=warnings),
+            "exit_code": _int32(outputs.get("exitCode"), at="a node's exitCode", warnings=warnings),
+            "message": None if message is None else clip.text(message),
+            "host_node": _str(get("hostNodeName")) or None,
+            "resources_duration": _resources(resources, at=f"node {node_id}'s resourcesDuration", warnings=warnings)
+            if (resources := get("resourcesDuration"))
+            else {},
+        },
+    )
 
 
 def _warn_unknown_node(node_id: str, *, node_type: str, phase: str, warnings: list[str]) -> None:
@@ -448,11 +487,15 @@ def _run_of(
                                         steps=steps, edges=edges),  # fmt: skip
         },
     )
+    _warn_unknown_run(run, warnings=warnings)
+    return run
+
+
+def _warn_unknown_run(run: Run, *, warnings: list[str]) -> None:
     if run.phase not in KNOWN_PHASES:
         warnings.append(f"unknown_phase: workflow phase {run.phase!r}")
     if run.shutdown is not None and run.shutdown not in SHUTDOWN_STRATEGIES:
         warnings.append(f"unknown_shutdown: spec.shutdown {run.shutdown!r}")
-    return run
 
 
 def _nodes_of(status: dict[str, Any], *, ref: str, warnings: list[str]) -> tuple[dict[str, Any], bool]:
