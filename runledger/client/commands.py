@@ -44,71 +44,101 @@ def add_parsers(commands: argparse._SubParsersAction, *, only: str | None = None
     """Add the query commands (or the one named ``only``) to a ``runledger`` parser's subcommands."""
     common = _common()
     if only in (None, "runs"):
-        runs = commands.add_parser("runs", help="list runs, or show one with its steps").add_subparsers(
-            dest="action", required=True)  # fmt: skip
-        listing = runs.add_parser("list", parents=[common], help="runs, newest first, filtered as the API filters",
-                                  description="Runs, filtered and sorted as GET /api/v1/runs does.")  # fmt: skip
-        listing.add_argument("-n", "--namespace")
-        listing.add_argument("--phase", help="Pending, Running, Succeeded, Failed, Error, in any case; several comma-separated")
-        listing.add_argument("--pipeline", help="KFP pipeline name")
-        listing.add_argument("-l", "--label", action="append", default=[], metavar="KEY[=VALUE]|!KEY")
-        listing.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="run argument equals (VALUE* : starts with)")
-        listing.add_argument("--metric", action="append", default=[], metavar="'NAME>=X'",
-                             help="metric comparison: = != < <= > >=")  # fmt: skip
-        listing.add_argument("--sort", help="created_at, finished_at, duration, name or metric.NAME; - for descending")
-        listing.add_argument("--limit", type=int, default=50, help="most runs to show (default 50; 0: all)")
-        listing.add_argument("-w", "--watch", action="store_true", help="after the list, print runs as their phase changes")
-        listing.set_defaults(handler=views.list_runs)
-        get = runs.add_parser("get", parents=[common], help="a run and its steps as a tree")
-        get.add_argument("run", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
-        get.set_defaults(handler=views.get_run)
+        _add_runs(commands, common=common)
     if only in (None, "logs"):
-        logs = commands.add_parser(
-            "logs", parents=[_common(output=False)], help="a step's archived log, or every step's in order",
-            description="The logs Argo archived (archiveLogs) of a run's steps, as the server streams them from S3.",
-        )  # fmt: skip
-        logs.add_argument("run", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
-        logs.add_argument("step", metavar="STEP", nargs="?",
-                          help="step id, display name or template (default: every step, each under a header line)")  # fmt: skip
-        logs.add_argument("-f", "--follow", action="store_true",
-                          help="keep printing the steps' logs as they are archived, until the run finishes")  # fmt: skip
-        logs.set_defaults(handler=logs_command.logs)
+        _add_logs(commands)
     if only in (None, "lineage"):
-        lineage = commands.add_parser("lineage", parents=[common], help="what a run, step or artifact came from and fed")
-        lineage.add_argument("node", metavar="NODE",
-                             help="a run (id, KFP run id, NAMESPACE/NAME), run:ID, step:RUN/NODE or artifact:ID|s3://…")  # fmt: skip
-        lineage.add_argument("--direction", choices=("upstream", "downstream", "both"), default="both")
-        lineage.add_argument("--depth", type=int)
-        lineage.add_argument("--limit", type=int, help="most nodes in the graph")
-        lineage.set_defaults(handler=views.lineage)
+        _add_lineage(commands, common=common)
     if only in (None, "artifacts"):
-        artifacts = commands.add_parser("artifacts", help="indexed S3 artifacts").add_subparsers(dest="action", required=True)
-        alist = artifacts.add_parser("list", parents=[common], help="artifacts, filtered")
-        alist.add_argument("--uri-prefix", help="e.g. s3://mlpipeline/")
-        alist.add_argument("--run", help="produced or consumed by this run (id, KFP run id, NAMESPACE/NAME)")
-        alist.add_argument("--step", help="... by this step (node id) of --run")
-        alist.add_argument("--name", help="named so in a step's inputs or outputs")
-        alist.add_argument("--direction", choices=("input", "output"))
-        alist.add_argument("--state", choices=("pending", "indexed", "missing", "forbidden", "failed"))
-        alist.add_argument("--limit", type=int, default=50, help="most artifacts to show (default 50; 0: all)")
-        alist.set_defaults(handler=views.list_artifacts)
-        aget = artifacts.add_parser("get", parents=[common], help="an artifact: producers, consumers, metrics")
-        aget.add_argument("ref", metavar="ARTIFACT", help="numeric id or s3://bucket/key")
-        aget.set_defaults(handler=views.get_artifact)
+        _add_artifacts(commands, common=common)
     if only in (None, "compare"):
-        compare = commands.add_parser("compare", parents=[common], help="runs side by side: parameters and metrics")
-        compare.add_argument("runs", nargs="+", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
-        compare.set_defaults(handler=views.compare)
+        _add_compare(commands, common=common)
     if only in (None, "stats"):
-        stats = commands.add_parser(
-            "stats", parents=[common], help="what fails, what waits, what costs: per pipeline, or per template of one",
-            description="Pipeline analytics as GET /api/v1/stats/pipelines (and .../PIPELINE/templates) answers them.",
-        )  # fmt: skip
-        stats.add_argument("pipeline", metavar="PIPELINE", nargs="?", help="show this pipeline's templates")
-        stats.add_argument("-n", "--namespace", help="namespaces to count, comma-separated (default: all you may read)")
-        stats.add_argument("--since", help="runs created from then: RFC 3339, or an age such as 24h or 30d (default 7d)")
-        stats.add_argument("--until", help="runs created before then, as --since (default now)")
-        stats.set_defaults(handler=views.stats)
+        _add_stats(commands, common=common)
+
+
+def _add_runs(commands: argparse._SubParsersAction, *, common: argparse.ArgumentParser) -> None:
+    """runs list and runs get."""
+    runs = commands.add_parser("runs", help="list runs, or show one with its steps").add_subparsers(
+        dest="action", required=True)  # fmt: skip
+    listing = runs.add_parser("list", parents=[common], help="runs, newest first, filtered as the API filters",
+                              description="Runs, filtered and sorted as GET /api/v1/runs does.")  # fmt: skip
+    listing.add_argument("-n", "--namespace")
+    listing.add_argument("--phase", help="Pending, Running, Succeeded, Failed, Error, in any case; several comma-separated")
+    listing.add_argument("--pipeline", help="KFP pipeline name")
+    listing.add_argument("-l", "--label", action="append", default=[], metavar="KEY[=VALUE]|!KEY")
+    listing.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="run argument equals (VALUE* : starts with)")
+    listing.add_argument("--metric", action="append", default=[], metavar="'NAME>=X'",
+                         help="metric comparison: = != < <= > >=")  # fmt: skip
+    listing.add_argument("--sort", help="created_at, finished_at, duration, name or metric.NAME; - for descending")
+    listing.add_argument("--limit", type=int, default=50, help="most runs to show (default 50; 0: all)")
+    listing.add_argument("-w", "--watch", action="store_true", help="after the list, print runs as their phase changes")
+    listing.set_defaults(handler=views.list_runs)
+    get = runs.add_parser("get", parents=[common], help="a run and its steps as a tree")
+    get.add_argument("run", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
+    get.set_defaults(handler=views.get_run)
+
+
+def _add_logs(commands: argparse._SubParsersAction) -> None:
+    """logs RUN [STEP]."""
+    logs = commands.add_parser(
+        "logs", parents=[_common(output=False)], help="a step's archived log, or every step's in order",
+        description="The logs Argo archived (archiveLogs) of a run's steps, as the server streams them from S3.",
+    )  # fmt: skip
+    logs.add_argument("run", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
+    logs.add_argument("step", metavar="STEP", nargs="?",
+                      help="step id, display name or template (default: every step, each under a header line)")  # fmt: skip
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing the steps' logs as they are archived, until the run finishes")  # fmt: skip
+    logs.set_defaults(handler=logs_command.logs)
+
+
+def _add_lineage(commands: argparse._SubParsersAction, *, common: argparse.ArgumentParser) -> None:
+    """lineage NODE."""
+    lineage = commands.add_parser("lineage", parents=[common], help="what a run, step or artifact came from and fed")
+    lineage.add_argument("node", metavar="NODE",
+                         help="a run (id, KFP run id, NAMESPACE/NAME), run:ID, step:RUN/NODE or artifact:ID|s3://…")  # fmt: skip
+    lineage.add_argument("--direction", choices=("upstream", "downstream", "both"), default="both")
+    lineage.add_argument("--depth", type=int)
+    lineage.add_argument("--limit", type=int, help="most nodes in the graph")
+    lineage.set_defaults(handler=views.lineage)
+
+
+def _add_artifacts(commands: argparse._SubParsersAction, *, common: argparse.ArgumentParser) -> None:
+    """artifacts list and artifacts get."""
+    artifacts = commands.add_parser("artifacts", help="indexed S3 artifacts").add_subparsers(dest="action", required=True)
+    alist = artifacts.add_parser("list", parents=[common], help="artifacts, filtered")
+    alist.add_argument("--uri-prefix", help="e.g. s3://mlpipeline/")
+    alist.add_argument("--run", help="produced or consumed by this run (id, KFP run id, NAMESPACE/NAME)")
+    alist.add_argument("--step", help="... by this step (node id) of --run")
+    alist.add_argument("--name", help="named so in a step's inputs or outputs")
+    alist.add_argument("--direction", choices=("input", "output"))
+    alist.add_argument("--state", choices=("pending", "indexed", "missing", "forbidden", "failed"))
+    alist.add_argument("--limit", type=int, default=50, help="most artifacts to show (default 50; 0: all)")
+    alist.set_defaults(handler=views.list_artifacts)
+    aget = artifacts.add_parser("get", parents=[common], help="an artifact: producers, consumers, metrics")
+    aget.add_argument("ref", metavar="ARTIFACT", help="numeric id or s3://bucket/key")
+    aget.set_defaults(handler=views.get_artifact)
+
+
+def _add_compare(commands: argparse._SubParsersAction, *, common: argparse.ArgumentParser) -> None:
+    """compare RUN..."""
+    compare = commands.add_parser("compare", parents=[common], help="runs side by side: parameters and metrics")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run id, KFP run id, or NAMESPACE/NAME")
+    compare.set_defaults(handler=views.compare)
+
+
+def _add_stats(commands: argparse._SubParsersAction, *, common: argparse.ArgumentParser) -> None:
+    """stats [PIPELINE]."""
+    stats = commands.add_parser(
+        "stats", parents=[common], help="what fails, what waits, what costs: per pipeline, or per template of one",
+        description="Pipeline analytics as GET /api/v1/stats/pipelines (and .../PIPELINE/templates) answers them.",
+    )  # fmt: skip
+    stats.add_argument("pipeline", metavar="PIPELINE", nargs="?", help="show this pipeline's templates")
+    stats.add_argument("-n", "--namespace", help="namespaces to count, comma-separated (default: all you may read)")
+    stats.add_argument("--since", help="runs created from then: RFC 3339, or an age such as 24h or 30d (default 7d)")
+    stats.add_argument("--until", help="runs created before then, as --since (default now)")
+    stats.set_defaults(handler=views.stats)
 
 
 def main(argv: list[str]) -> int:
