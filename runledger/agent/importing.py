@@ -21,10 +21,12 @@ with their key; it never stops the import. Progress goes to stderr every few sec
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -111,6 +113,8 @@ async def run_import(
     # Pages submitted but maybe not yet persisted, oldest first: (sequence number of the page's last
     # state, the page). A page is written at once, but its offloaded workflows wait in the queue.
     unsaved: deque[tuple[int, list[ImportRow]]] = deque()
+    save = functools.partial(_save_persisted, unsaved, source=source, pool=pool, checkpoints=checkpoints,
+                             stream=stream)  # fmt: skip
     # Pages being written, oldest first: as many at once as the ingest path has writers.
     writes: deque[asyncio.Task] = deque()
     page = await _read(source, after=report.resumed_after, limit=page_size, ingestor=ingestor)
@@ -119,23 +123,12 @@ async def run_import(
         ahead = asyncio.create_task(_read(source, after=page.rows[-1].key, limit=page_size, ingestor=ingestor),
                                     name=f"import-{source.kind}-read")  # fmt: skip
         try:
-            for row in page.rows:
-                _count(row, report=report)
-            for row in page.waiting:
-                await ingestor.submit(WatchEvent(type="ADDED", object=row.workflow))
-            while len(writes) >= writers:
-                await writes.popleft()
-            batch = await ingestor.take(page.states)
-            writes.append(asyncio.create_task(ingestor.write_taken(batch), name=f"import-{source.kind}-write"))
-            # The task starts now, before anything can cancel it: it releases what take() holds however it ends.
-            await asyncio.sleep(0)
+            await _start_writing(page, ingestor=ingestor, report=report, writes=writes, writers=writers,
+                                 kind=source.kind)  # fmt: skip
             unsaved.append((ingestor.submitted(), page.rows))
-            await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool,
-                                  checkpoints=checkpoints, stream=stream)  # fmt: skip
+            await save(ingestor.persisted_below())
         except BaseException:
-            for task in (ahead, *writes):
-                task.cancel()
-            await asyncio.gather(ahead, *writes, return_exceptions=True)
+            await _cancelled(ahead, *writes)
             raise
         report.seconds = time.perf_counter() - started
         if progress is not None:
@@ -144,22 +137,44 @@ async def run_import(
             page = await ahead
         except SourceError:
             # What was submitted is still written and checkpointed: a resumed import starts after it.
-            await _written(writes)
-            await ingestor.drain_all()
-            await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool,
-                                  checkpoints=checkpoints, stream=stream)  # fmt: skip
+            await _settled(writes, ingestor=ingestor, save=save)
             raise
         except BaseException:  # stopped (or a bug) while reading ahead: no page is left writing unowned
-            for task in writes:
-                task.cancel()
-            await asyncio.gather(*writes, return_exceptions=True)
+            await _cancelled(*writes)
             raise
-    await _written(writes)
-    await ingestor.drain_all()
-    await _save_persisted(unsaved, ingestor.persisted_below(), source=source, pool=pool, checkpoints=checkpoints,
-                          stream=stream)  # fmt: skip
+    await _settled(writes, ingestor=ingestor, save=save)
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _start_writing(
+    page: _Page, *, ingestor: Ingestor, report: ImportReport, writes: deque[asyncio.Task], writers: int, kind: str
+) -> None:
+    """Count the page's rows, queue its offloaded workflows and start writing the rest once a writer is free."""
+    for row in page.rows:
+        _count(row, report=report)
+    for row in page.waiting:
+        await ingestor.submit(WatchEvent(type="ADDED", object=row.workflow))
+    while len(writes) >= writers:
+        await writes.popleft()
+    batch = await ingestor.take(page.states)
+    writes.append(asyncio.create_task(ingestor.write_taken(batch), name=f"import-{kind}-write"))
+    # The task starts now, before anything can cancel it: it releases what take() holds however it ends.
+    await asyncio.sleep(0)
+
+
+async def _settled(writes: deque[asyncio.Task], *, ingestor: Ingestor, save: Callable[[int], Awaitable[None]]) -> None:
+    """Every page written, every queued workflow persisted, and the checkpoint saved past them."""
+    await _written(writes)
+    await ingestor.drain_all()
+    await save(ingestor.persisted_below())
+
+
+async def _cancelled(*tasks: asyncio.Task) -> None:
+    """Cancel the tasks and wait until each has ended."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _written(writes: deque[asyncio.Task]) -> None:
@@ -169,9 +184,7 @@ async def _written(writes: deque[asyncio.Task]) -> None:
             await writes[0]
             writes.popleft()
     except BaseException:
-        for task in writes:
-            task.cancel()
-        await asyncio.gather(*writes, return_exceptions=True)
+        await _cancelled(*writes)
         raise
 
 
