@@ -79,12 +79,7 @@ def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
         raise TranslationError(f"{ref}: metadata.name is missing")
     namespace = _text(meta.get("namespace")) or "default"
     workflow_name, run_id = _workflow_of(meta, namespace=namespace, ref=ref)
-    node_id = _node_id(pod_name, workflow_name, _strings(meta.get("annotations")))
-    if not node_id:
-        raise TranslationError(
-            f"{ref}: cannot map the pod to a node of workflow {workflow_name}: no {ANNOTATION_NODE_ID} or "
-            f"{ANNOTATION_NODE_NAME} annotation, and the pod name is not a v1 (node id) pod name"
-        )
+    node_id = _mapped_node_id(pod_name, workflow_name, meta=meta, ref=ref)
     spec = _dict(obj.get("spec"))
     status = _dict(obj.get("status"))
     main = _main_container(spec)
@@ -111,9 +106,7 @@ def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
             requests=_quantities(resources.get("requests")),
             limits=_quantities(resources.get("limits")),
             scheduled_at=_scheduled_at(status, warnings=warnings),
-            started_at=_time(running.get("startedAt"), at="the main container's startedAt", warnings=warnings)
-            or _time(terminated.get("startedAt"), at="the main container's startedAt", warnings=warnings)
-            or _time(status.get("startTime"), at="status.startTime", warnings=warnings),
+            started_at=_started_at(running, terminated, status=status, warnings=warnings),
             finished_at=_time(terminated.get("finishedAt"), at="the main container's finishedAt", warnings=warnings),
             resource_version=_version(meta.get("resourceVersion")),
             deleted=bool(deleted),
@@ -121,6 +114,28 @@ def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
         )
     except ValidationError as exc:  # unreachable with the coercions above; keeps the one-exception contract
         raise TranslationError(f"{ref}: pod does not fit a PodObservation: {exc}") from exc
+
+
+def _mapped_node_id(pod_name: str, workflow_name: str, *, meta: dict[str, Any], ref: str) -> str:
+    """The id of the workflow node the pod ran, or TranslationError."""
+    node_id = _node_id(pod_name, workflow_name, _strings(meta.get("annotations")))
+    if not node_id:
+        raise TranslationError(
+            f"{ref}: cannot map the pod to a node of workflow {workflow_name}: no {ANNOTATION_NODE_ID} or "
+            f"{ANNOTATION_NODE_NAME} annotation, and the pod name is not a v1 (node id) pod name"
+        )
+    return node_id
+
+
+def _started_at(
+    running: dict[str, Any], terminated: dict[str, Any], *, status: dict[str, Any], warnings: list[str]
+) -> datetime | None:
+    """When the main container started (running or ended), else when the pod did."""
+    return (
+        _time(running.get("startedAt"), at="the main container's startedAt", warnings=warnings)
+        or _time(terminated.get("startedAt"), at="the main container's startedAt", warnings=warnings)
+        or _time(status.get("startTime"), at="status.startTime", warnings=warnings)
+    )
 
 
 def _clean_metadata(obj: dict[str, Any], *, ref: str, warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
