@@ -17,6 +17,12 @@ from runledger.core.counters import counted_by
 
 
 def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
+    yield from _event_metrics(ingestor)
+    yield from _write_metrics(ingestor)
+
+
+def _event_metrics(ingestor: Ingestor) -> Iterable[Metric]:
+    """What came in: events received, states taken, events another shard records, states coalesced."""
     stats = ingestor.stats
     received = CounterMetricFamily(
         "runledger_events_received", "Watch events received, by resource and type.", labels=["resource", "type"]
@@ -52,6 +58,11 @@ def ingest_metrics(ingestor: Ingestor) -> Iterable[Metric]:
     for resource in ("workflow", "pod"):
         coalesced.add_metric([resource], ingestor.queue.coalesced_by[resource])
     yield coalesced
+
+
+def _write_metrics(ingestor: Ingestor) -> Iterable[Metric]:
+    """What was written, dropped, retried and met on the way, and whether Postgres takes writes."""
+    stats = ingestor.stats
     yield GaugeMetricFamily("runledger_ingest_queue_depth", "Runs waiting to be written.", value=len(ingestor.queue))
     yield CounterMetricFamily("runledger_rows_written", "Rows written, transitions included.", value=stats.rows_written)
     yield CounterMetricFamily("runledger_transitions", "Phase transitions recorded.", value=stats.transitions)
