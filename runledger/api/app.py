@@ -137,43 +137,43 @@ def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str
     if pool is not None:
         app[POOL] = pool
     else:
-
-        async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
-            app[POOL] = await db.create_pool(dsn, database=settings.database)
-            try:
-                yield
-            finally:
-                await app[POOL].close()
-
-        app.cleanup_ctx.append(pool_ctx)
-
-    async def reads_ctx(app: web.Application) -> AsyncIterator[None]:
-        sources = app[prometheus.TELEMETRY].sources
-        async with ReadRouter(primary=app[POOL], settings=settings) as router:
-            app[READS] = router
-            sources["read_targets"] = functools.partial(prometheus.read_target_metrics, router)
-            try:
-                yield
-            finally:
-                sources.pop("read_targets", None)
-
-    app.cleanup_ctx.append(reads_ctx)
-
-    async def object_store_ctx(app: web.Application) -> AsyncIterator[None]:
-        # Built here, so malformed S3 credentials stop start-up with their message.
-        app[OBJECT_STORE] = ObjectStoreSlot(ObjectStore(artifacts=settings.artifacts))
-        try:
-            yield
-        finally:
-            await app[OBJECT_STORE].store.close()
-
-    app.cleanup_ctx.append(object_store_ctx)
-
-    async def start_counting(app: web.Application) -> None:
-        await app[prometheus.TELEMETRY].start_counting(app[POOL])
-
-    app.on_startup.append(start_counting)
+        app.cleanup_ctx.append(functools.partial(_pool_opened, dsn=dsn, settings=settings))
+    app.cleanup_ctx.append(functools.partial(_reads_routed, settings=settings))
+    app.cleanup_ctx.append(functools.partial(_object_store_built, settings=settings))
+    app.on_startup.append(_start_counting)
     auth.install(app, settings)
     for routes in ROUTES:
         routes.add_routes(app)
     return app
+
+
+async def _pool_opened(app: web.Application, *, dsn: str, settings: Settings) -> AsyncIterator[None]:
+    app[POOL] = await db.create_pool(dsn, database=settings.database)
+    try:
+        yield
+    finally:
+        await app[POOL].close()
+
+
+async def _reads_routed(app: web.Application, *, settings: Settings) -> AsyncIterator[None]:
+    sources = app[prometheus.TELEMETRY].sources
+    async with ReadRouter(primary=app[POOL], settings=settings) as router:
+        app[READS] = router
+        sources["read_targets"] = functools.partial(prometheus.read_target_metrics, router)
+        try:
+            yield
+        finally:
+            sources.pop("read_targets", None)
+
+
+async def _object_store_built(app: web.Application, *, settings: Settings) -> AsyncIterator[None]:
+    # Built here, so malformed S3 credentials stop start-up with their message.
+    app[OBJECT_STORE] = ObjectStoreSlot(ObjectStore(artifacts=settings.artifacts))
+    try:
+        yield
+    finally:
+        await app[OBJECT_STORE].store.close()
+
+
+async def _start_counting(app: web.Application) -> None:
+    await app[prometheus.TELEMETRY].start_counting(app[POOL])
