@@ -216,6 +216,16 @@ def _argument_prefix(param: ParamFilter, sql: Statement) -> str:
 
 def _filters(query: RunListQuery, sql: Statement) -> str | None:
     """The query's filters as conditions and joins; the listing key's table when a join provides it."""
+    _filter_columns(query, sql)
+    _filter_labels(query, sql)
+    listing_key = _filter_arguments(query, sql)
+    _filter_metrics(query, sql)
+    _filter_resources(query, sql)
+    return listing_key
+
+
+def _filter_columns(query: RunListQuery, sql: Statement) -> None:
+    """Filters on the run row's own columns."""
     for field, column in _ANY_OF.items():
         values = getattr(query, field)
         if values is not None and len(values) == 1:
@@ -231,6 +241,9 @@ def _filters(query: RunListQuery, sql: Statement) -> str | None:
         sql.where("r.namespace = ANY({namespaces}::text[])", namespaces=sql.bind(list(query.namespaces)))
     if query.deleted is not None:
         sql.where("r.deleted_at IS NOT NULL" if query.deleted else "r.deleted_at IS NULL")
+
+
+def _filter_labels(query: RunListQuery, sql: Statement) -> None:
     for label in query.labels:
         if label.prefix:
             sql.where("r.labels ? {key} AND r.labels ->> {key} LIKE {pattern}",
@@ -239,6 +252,10 @@ def _filters(query: RunListQuery, sql: Statement) -> str | None:
             sql.where("r.labels @> {label}::jsonb", label=sql.bind({label.key: label.value}))
         else:
             sql.where("NOT r.labels ? {key}" if label.negated else "r.labels ? {key}", key=sql.bind(label.key))
+
+
+def _filter_arguments(query: RunListQuery, sql: Statement) -> str | None:
+    """Filters on run arguments; the first exact one sorted by creation is joined as the listing key."""
     listing_key = None
     for param in query.params:
         if param.prefix:
@@ -260,6 +277,10 @@ def _filters(query: RunListQuery, sql: Statement) -> str | None:
                 "EXISTS (SELECT 1 FROM parameters p WHERE p.run_id = r.id AND p.step_id = '' AND {argument})",
                 argument=argument,
             )
+    return listing_key
+
+
+def _filter_metrics(query: RunListQuery, sql: Statement) -> None:
     for metric in query.metrics:
         if metric.name == query.sort_metric:
             # On the sort's own join (see _order): its walk down run_metrics_by_value is then bounded by
@@ -272,10 +293,12 @@ def _filters(query: RunListQuery, sql: Statement) -> str | None:
             "EXISTS (SELECT 1 FROM run_metrics m WHERE m.run_id = r.id AND m.name = {name} AND m.value {op} {value})",
             name=sql.bind(metric.name), op=_OPERATORS[metric.op], value=sql.bind(metric.value),
         )  # fmt: skip
+
+
+def _filter_resources(query: RunListQuery, sql: Statement) -> None:
     for resource in query.resources:
         seconds = splice(_RESOURCE_SECONDS, name=sql.bind(resource.name))
         sql.where("{seconds} {op} {value}", seconds=seconds, op=_OPERATORS[resource.op], value=sql.bind(resource.value))
-    return listing_key
 
 
 def _join_sort_metric(query: RunListQuery, sql: Statement) -> None:
