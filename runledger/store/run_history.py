@@ -99,23 +99,8 @@ async def list_step_documents(conn: asyncpg.Connection, run_id: str) -> list[dic
     params = await conn.fetch(q("list_step_parameters"), run_id)
     artifacts = await conn.fetch(q("list_artifact_refs"), run_id)
     pods = {p["node_id"]: _pod_document(p) for p in await conn.fetch(q("list_step_pods"), run_id)}
-    parents: dict[str, list[str]] = {}
-    children: dict[str, list[str]] = {}
-    for e in edges:
-        children.setdefault(e["parent_id"], []).append(e["child_id"])
-        parents.setdefault(e["child_id"], []).append(e["parent_id"])
-    io: dict[tuple[str, str], dict[str, list[dict]]] = {}
-
-    def slot(step_id: str, direction: str) -> dict[str, list[dict]]:
-        return io.setdefault((step_id, direction), {"parameters": [], "artifacts": []})
-
-    for p in params:
-        slot(p["step_id"], p["direction"])["parameters"].append(
-            {"name": p["name"], "value": p["value"], "truncated": p["truncated"]}
-        )
-    artifact_fields = tuple(ArtifactRefOut.model_fields)
-    for a in artifacts:
-        slot(a["step_id"], a["direction"])["artifacts"].append({k: a[k] for k in artifact_fields})
+    parents, children = _adjacency(edges)
+    io = _step_io(params, artifacts)
     return [
         {
             "id": s["id"],
@@ -140,6 +125,35 @@ async def list_step_documents(conn: asyncpg.Connection, run_id: str) -> list[dic
         }
         for s in steps
     ]
+
+
+def _adjacency(edges: list[asyncpg.Record]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Each step's parents and children, by step id."""
+    parents: dict[str, list[str]] = {}
+    children: dict[str, list[str]] = {}
+    for e in edges:
+        children.setdefault(e["parent_id"], []).append(e["child_id"])
+        parents.setdefault(e["child_id"], []).append(e["parent_id"])
+    return parents, children
+
+
+def _step_io(
+    params: list[asyncpg.Record], artifacts: list[asyncpg.Record]
+) -> dict[tuple[str, str], dict[str, list[dict]]]:
+    """Each step's parameters and artifacts, by (step id, direction)."""
+    io: dict[tuple[str, str], dict[str, list[dict]]] = {}
+
+    def slot(step_id: str, direction: str) -> dict[str, list[dict]]:
+        return io.setdefault((step_id, direction), {"parameters": [], "artifacts": []})
+
+    for p in params:
+        slot(p["step_id"], p["direction"])["parameters"].append(
+            {"name": p["name"], "value": p["value"], "truncated": p["truncated"]}
+        )
+    artifact_fields = tuple(ArtifactRefOut.model_fields)
+    for a in artifacts:
+        slot(a["step_id"], a["direction"])["artifacts"].append({k: a[k] for k in artifact_fields})
+    return io
 
 
 def _pod_document(row: asyncpg.Record) -> dict:
