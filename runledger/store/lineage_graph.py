@@ -312,6 +312,16 @@ async def _nodes_and_edges(
     }
     # Aliases for the hidden ids, numbered in the order the response lists nodes.
     alias = {node: f"redacted:{i}" for i, node in enumerate(sorted(redacted, key=lambda n: (depths[n], n)), 1)}
+    edges, artifact_names = _kept_edges(edge_rows, depths=depths, redacted=redacted)
+    nodes = [_node_document(r, depth=depths[r["id"]], alias=alias, artifact_names=artifact_names) for r in node_rows]
+    nodes.sort(key=lambda n: (n["depth"], n["id"]))
+    return nodes, _edge_documents(edges, alias=alias, shown={n["id"] for n in nodes})
+
+
+def _kept_edges(
+    edge_rows: list[asyncpg.Record], *, depths: dict[str, int], redacted: set[str]
+) -> tuple[list[tuple[str, str, str, list[str]]], dict[str, set[str]]]:
+    """The edges among found nodes but between two hidden ones, and the names each artifact goes by."""
     edges: list[tuple[str, str, str, list[str]]] = []
     artifact_names: dict[str, set[str]] = {}
     for source, target, kind, names in edge_rows:
@@ -325,35 +335,37 @@ async def _nodes_and_edges(
         elif kind != "parameter":
             artifact_names.setdefault(target if kind == "produced" else source, set()).update(names)
         edges.append((source, target, kind, names))
+    return edges, artifact_names
 
-    nodes: list[dict] = []
-    for r in node_rows:
-        node_id = r["id"]
-        depth = depths[node_id]
-        if node_id in redacted:
-            nodes.append({"id": alias[node_id], "kind": "step", "root": depth == 0, "depth": depth, "redacted": True})
-        elif r["run_id"] is not None:
-            nodes.append({
-                "id": node_id, "kind": "step", "root": depth == 0, "depth": depth, "redacted": False,
-                "run_id": r["run_id"], "node_id": r["node_id"], "name": r["name"] or r["node_id"],
-                "display_name": r["display_name"], "type": r["type"], "template": r["template"],
-                "phase": r["phase"] or "", "started_at": finite(r["started_at"]), "finished_at": finite(r["finished_at"]),
-                "namespace": r["namespace"], "run_name": r["run_name"], "pipeline_name": r["pipeline_name"],
-            })  # fmt: skip
-        else:
-            nodes.append({
-                "id": node_id, "kind": "artifact", "root": depth == 0, "depth": depth, "redacted": False,
-                "artifact_id": r["artifact_id"], "uri": r["uri"], "state": r["state"], "size": r["size"],
-                "names": sorted(artifact_names.get(node_id, ())),
-            })  # fmt: skip
-    nodes.sort(key=lambda n: (n["depth"], n["id"]))
-    shown = {n["id"] for n in nodes}
+
+def _node_document(r: asyncpg.Record, *, depth: int, alias: dict[str, str], artifact_names: dict[str, set[str]]) -> dict:
+    """A StepNode, an ArtifactNode, or a RedactedNode for a step the caller may not read."""
+    node_id = r["id"]
+    if node_id in alias:
+        return {"id": alias[node_id], "kind": "step", "root": depth == 0, "depth": depth, "redacted": True}
+    if r["run_id"] is not None:
+        return {
+            "id": node_id, "kind": "step", "root": depth == 0, "depth": depth, "redacted": False,
+            "run_id": r["run_id"], "node_id": r["node_id"], "name": r["name"] or r["node_id"],
+            "display_name": r["display_name"], "type": r["type"], "template": r["template"],
+            "phase": r["phase"] or "", "started_at": finite(r["started_at"]), "finished_at": finite(r["finished_at"]),
+            "namespace": r["namespace"], "run_name": r["run_name"], "pipeline_name": r["pipeline_name"],
+        }  # fmt: skip
+    return {
+        "id": node_id, "kind": "artifact", "root": depth == 0, "depth": depth, "redacted": False,
+        "artifact_id": r["artifact_id"], "uri": r["uri"], "state": r["state"], "size": r["size"],
+        "names": sorted(artifact_names.get(node_id, ())),
+    }  # fmt: skip
+
+
+def _edge_documents(
+    edges: list[tuple[str, str, str, list[str]]], *, alias: dict[str, str], shown: set[str]
+) -> list[dict]:
+    """The edges between shown nodes, in order, a hidden step's id replaced by its alias."""
     edges.sort()
     if not alias:
-        return nodes, [
-            {"source": s, "target": t, "kind": k, "names": names} for s, t, k, names in edges if s in shown and t in shown
-        ]
-    return nodes, [
+        return [{"source": s, "target": t, "kind": k, "names": names} for s, t, k, names in edges if s in shown and t in shown]
+    return [
         {"source": alias.get(s, s), "target": alias.get(t, t), "kind": k, "names": names}
         for s, t, k, names in edges
         if alias.get(s, s) in shown and alias.get(t, t) in shown
