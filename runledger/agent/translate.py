@@ -305,7 +305,7 @@ def _steps_of(
     node whose digest it holds is not translated again: what it made last time is taken as it is.
     """
     steps, edges, parameters, artifacts = [], [], [], []  # typed by the return annotation
-    add_step, add_edge = steps.append, edges.append
+    add_step = steps.append
     last, kept = (memo.nodes, {}) if memo is not None else (_EMPTY, None)
     size = 0
     for key, node in nodes.items():
@@ -328,11 +328,7 @@ def _steps_of(
         inputs = inputs if isinstance(inputs, dict) else _EMPTY
         add_step(_step_of(node, node_id=node_id, outputs=outputs, workflow=workflow,
                           pod_name_format=pod_name_format, clip=clip, warnings=warnings))  # fmt: skip
-        children = node.get("children")
-        if isinstance(children, list):
-            for child in children:
-                if isinstance(child, str) and child:
-                    add_edge((node_id, child))
+        _add_children(node_id, node.get("children"), edges=edges)
         if inputs or outputs:
             _io_of(node_id, inputs, outputs, repository=repository, clip=clip, params=parameters, artifacts=artifacts)
         if kept is not None and digest is not None:
@@ -341,6 +337,14 @@ def _steps_of(
     if memo is not None:
         memo.nodes, memo.size = kept, size
     return steps, edges, parameters, artifacts
+
+
+def _add_children(node_id: str, children: Any, *, edges: list[tuple[str, str]]) -> None:
+    """An edge from the node to each child it names."""
+    if isinstance(children, list):
+        for child in children:
+            if isinstance(child, str) and child:
+                edges.append((node_id, child))
 
 
 def _step_of(
