@@ -113,8 +113,7 @@ async def run_import(
     # Pages submitted but maybe not yet persisted, oldest first: (sequence number of the page's last
     # state, the page). A page is written at once, but its offloaded workflows wait in the queue.
     unsaved: deque[tuple[int, list[ImportRow]]] = deque()
-    save = functools.partial(_save_persisted, unsaved, source=source, pool=pool, checkpoints=checkpoints,
-                             stream=stream)  # fmt: skip
+    save = functools.partial(_save_persisted, unsaved, source=source, pool=pool, checkpoints=checkpoints, stream=stream)
     # Pages being written, oldest first: as many at once as the ingest path has writers.
     writes: deque[asyncio.Task] = deque()
     page = await _read(source, after=report.resumed_after, limit=page_size, ingestor=ingestor)
@@ -130,9 +129,7 @@ async def run_import(
         except BaseException:
             await _cancelled(ahead, *writes)
             raise
-        report.seconds = time.perf_counter() - started
-        if progress is not None:
-            progress.update(report.rows)
+        _note_progress(report, started=started, progress=progress)
         try:
             page = await ahead
         except SourceError:
@@ -145,6 +142,12 @@ async def run_import(
     await _settled(writes, ingestor=ingestor, save=save)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _note_progress(report: ImportReport, *, started: float, progress: Progress | None) -> None:
+    report.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress.update(report.rows)
 
 
 async def _start_writing(
