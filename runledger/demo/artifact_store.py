@@ -2,7 +2,7 @@
 
 ``runledger run`` with no cluster and no replay files replays the bundled recording; when artifacts
 are indexed and no endpoint map says otherwise, the indexer is led to a moto server serving the
-objects the recording refers to (see ``objects``).
+objects the recording refers to (see ``recording_objects``).
 """
 
 from __future__ import annotations

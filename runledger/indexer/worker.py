@@ -16,7 +16,7 @@ a jittered exponential backoff kept in the queue row, so a restart resumes the s
 ``artifacts_max_attempts`` the object is marked failed with the last reason.
 
 Objects a step produced as KFP's ``mlpipeline-metrics`` or ``mlpipeline-ui-metadata`` are also read
-(size-capped, unpacked in memory by ``archive``) and parsed; what fails validation is recorded
+(size-capped, unpacked in memory by ``unpacking``) and parsed; what fails validation is recorded
 against the artifact, and what passes is kept.
 
 The indexer is a lifecycle.Service. Leaving ``async with ArtifactIndexer(...)`` stops claiming, lets
