@@ -175,7 +175,7 @@ def _checked_settings(args: argparse.Namespace) -> Settings | None:
     """The settings with the command's flags applied, or None once what is wrong with them is printed."""
     import pydantic
 
-    from runledger.api.access import load_static_grants
+    from runledger.api.access_reviews import load_static_grants
     from runledger.core.settings import Settings
     from runledger.indexer.s3 import load_credentials
 

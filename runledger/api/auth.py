@@ -19,16 +19,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from runledger.api import access, app_keys
+from runledger.api import access_reviews, app_keys
 from runledger.core import kube_client
 from runledger.core.settings import Settings
 from runledger.store.read_errors import Forbidden, Unauthenticated
 from runledger.store.sql_blocks import q
 from runledger.ui import routes as ui
 
-ACCESS = web.AppKey("access", access.Access)
-KNOWN_NAMESPACES = web.AppKey("known_namespaces", access.TtlCache)
-IDENTITY = web.RequestKey("identity", access.Identity)
+ACCESS = web.AppKey("access", access_reviews.Access)
+KNOWN_NAMESPACES = web.AppKey("known_namespaces", access_reviews.TtlCache)
+IDENTITY = web.RequestKey("identity", access_reviews.Identity)
 # frozenset[str] | None, worked out once per request.
 _VISIBLE = web.RequestKey("visible_namespaces", object)
 
@@ -40,17 +40,17 @@ def install(app: web.Application, settings: Settings) -> None:
     """Set up the configured auth on `app` (nothing for mode none)."""
     if settings.auth.mode == "none":
         return
-    app[KNOWN_NAMESPACES] = access.TtlCache(ttl=settings.auth.cache_seconds, max_entries=1)
+    app[KNOWN_NAMESPACES] = access_reviews.TtlCache(ttl=settings.auth.cache_seconds, max_entries=1)
     app.middlewares.append(authenticate)
     if settings.auth.mode == "static":
         # Read now, so a malformed token list stops start-up with its message rather than failing requests.
-        app[ACCESS] = access.StaticAccess(access.load_static_grants(settings.auth))
+        app[ACCESS] = access_reviews.StaticAccess(access_reviews.load_static_grants(settings.auth))
         return
 
     async def reviewer(app: web.Application) -> AsyncIterator[None]:
         api = await kube_client.connect(settings.cluster)
         try:
-            app[ACCESS] = access.KubernetesAccess(
+            app[ACCESS] = access_reviews.KubernetesAccess(
                 api, audiences=settings.auth.audiences, cache_seconds=settings.auth.cache_seconds,
                 cache_entries=settings.auth.cache_entries,
             )  # fmt: skip
@@ -77,7 +77,7 @@ async def authenticate(request: web.Request, handler: Callable[[web.Request], Aw
     return await handler(request)
 
 
-def _checked(request: web.Request) -> tuple[access.Access, access.Identity] | None:
+def _checked(request: web.Request) -> tuple[access_reviews.Access, access_reviews.Identity] | None:
     checker = request.app.get(ACCESS)
     return None if checker is None else (checker, request[IDENTITY])
 
@@ -93,7 +93,7 @@ async def visible_namespaces(request: web.Request) -> frozenset[str] | None:
         async def known() -> list[str]:
             return await request.app[KNOWN_NAMESPACES].get("namespaces", lambda: _known_namespaces(request))
 
-        visible = await access.readable_namespaces(*checked, known=known)
+        visible = await access_reviews.readable_namespaces(*checked, known=known)
     request[_VISIBLE] = visible
     return visible
 

@@ -178,7 +178,7 @@ async def test_a_failing_reviewer_is_a_503_never_an_allow_or_a_401(api, double, 
     assert await run_names(api, ALICE) == ["train"]
 
     double.reviews.fail_next(403)  # runledger's own RBAC lacks tokenreviews
-    with caplog.at_level(logging.ERROR, logger="runledger.api.access"):
+    with caplog.at_level(logging.ERROR, logger="runledger.api.access_reviews"):
         await call(api, "/api/v1/runs", CAROL, status=503)
     assert "check its RBAC" in caplog.text
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from runledger.api.access import StaticAccess, StaticGrant, load_static_grants
+from runledger.api.access_reviews import StaticAccess, StaticGrant, load_static_grants
 from runledger.core.settings import AuthSettings, Settings
 
 NARROW = "narrow-token-0123456789"

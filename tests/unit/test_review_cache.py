@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from runledger.api.access import TtlCache
+from runledger.api.access_reviews import TtlCache
 
 
 class Clock:

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from runledger.api.access import load_static_grants
+from runledger.api.access_reviews import load_static_grants
 from runledger.core.settings import AuthSettings
 
 SECRET = "very-secret-token-value-123"
