@@ -64,12 +64,18 @@ async def static(request: web.Request) -> web.StreamResponse:
 
 def _file(path: Path) -> web.Response:
     content_type = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    response = web.Response(body=path.read_bytes(), content_type=content_type, charset="utf-8")
-    response.headers.update(HEADERS)
-    return response
+    return web.Response(body=path.read_bytes(), content_type=content_type, charset="utf-8")
+
+
+async def _with_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # On the way out rather than in the handlers: the app's error middleware answers 404s, 405s and
+    # refused requests under /ui too, and those pages must be under the same policy.
+    if serves(request.path):
+        response.headers.update(HEADERS)
 
 
 def add_routes(app: web.Application) -> None:
+    app.on_response_prepare.append(_with_headers)
     app.router.add_get("/", root, name=ROUTE_NAME_PREFIX + "root")
     app.router.add_get(PREFIX, root, name=ROUTE_NAME_PREFIX + "bare")
     app.router.add_get(PREFIX + "/static/{file:.+}", static, name=ROUTE_NAME_PREFIX + "static")
