@@ -27,6 +27,4 @@ async def test_the_token_prompt_then_one_namespace(page, ui, watch):
     assert await page.locator("g.node", has_text="team-b").count() == 0
 
     await page.goto(f"{ui.auth_base}/ui/runs/{ui.runs['team-b-run']}")
-    await page.get_by_role("heading", name="Not found").wait_for()
-    assert watch.errors and all("status of 404" in e for e in watch.errors)
-    watch.errors.clear()
+    await page.get_by_role("heading", name="Not found").wait_for()  # another tenant's run is not there

@@ -112,6 +112,37 @@ def _tenant_runs() -> list[dict]:
     return events
 
 
+LONG_STEP = "preprocess-" + "very-" * 60 + "long-step-name"
+UNICODE_RUN = "训练-ünïcødé-🚀"
+MULTILINE = "step train failed:\nTraceback (most recent call last):\n  File \"train.py\", line 3\nValueError: bad <input>"
+
+
+def odd_workflows() -> list[dict]:
+    """Real inputs that are easy to draw badly: no steps, offloaded nodes, a very long and a Unicode name,
+    a multi-line failure message, a pipeline that has never finished, malformed UI metadata."""
+    empty = WorkflowBuilder(name="empty-run", namespace="ml").phase("Succeeded").event()
+    offloaded = WorkflowBuilder(name="offloaded-run", namespace="ml")
+    offloaded.obj["status"]["offloadNodeStatusVersion"] = "fnv:123"
+    long_named = WorkflowBuilder(name="long-run", namespace="ml")
+    long_named.node("long-step", "Succeeded", displayName=LONG_STEP)
+    unicode = WorkflowBuilder(name=UNICODE_RUN, namespace="ml")
+    unicode.node("uni-step", "Succeeded", displayName="шаг-β-✓")
+    failed = WorkflowBuilder(name="multiline-run", namespace="ml")
+    failed.obj["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] = "multiline-pipe"
+    failed.node("multiline-run", "Failed", type="DAG", message=MULTILINE)
+    failed.node("train", "Failed", parent="multiline-run", message=MULTILINE)
+    failed.obj["status"]["message"] = MULTILINE
+    unfinished = WorkflowBuilder(name="never-done-run", namespace="ml")
+    unfinished.obj["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] = "never-done"
+    unfinished.node("never-done-step", "Running")
+    # Argo said Succeeded but never when: its duration is unknown, not still counting.
+    untimed = WorkflowBuilder(name="untimed-run", namespace="ml").phase("Running").phase("Succeeded").event()
+    del untimed["object"]["status"]["finishedAt"]
+    return [empty, offloaded.phase("Running").event(), long_named.phase("Succeeded").event(),
+            unicode.phase("Succeeded").event(), failed.phase("Failed").event(), unfinished.phase("Running").event(),
+            untimed, kfp_step_workflow("bad-ui", {"mlpipeline-ui-metadata": "runs/bad-ui/ui.tgz"})]
+
+
 def oom_killed() -> tuple[dict, dict]:
     """A failed step and the pod that says why: OOMKilled, exit code 137, after two restarts."""
     wf = WorkflowBuilder(name="oom-run", namespace="ml")
@@ -126,9 +157,10 @@ def oom_killed() -> tuple[dict, dict]:
 async def _seed_ui(dsn: str, moto: MotoServer, settings: Settings) -> None:
     async with S3Objects(moto.url) as objects:
         await objects.put("mlpipeline", "runs/report/ui.tgz", argo_tgz("ui.json", json.dumps(UI_METADATA).encode()))
+        await objects.put("mlpipeline", "runs/bad-ui/ui.tgz", argo_tgz("ui.json", b'{"outputs": [{"type": "markdown",'))
     oom_run, oom_pod = oom_killed()
     events = [kfp_step_workflow("report", {"mlpipeline-ui-metadata": "runs/report/ui.tgz"}), _xss_workflow(),
-              *_tenant_runs(), fanout_workflow(), oom_run]  # fmt: skip
+              *_tenant_runs(), fanout_workflow(), oom_run, *odd_workflows()]  # fmt: skip
     pool = await db.create_pool(dsn, database=settings.database)
     try:
         await ingest(pool, settings, events, pods=[oom_pod])

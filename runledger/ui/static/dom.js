@@ -95,7 +95,11 @@ export function fmtDuration(secs) {
   return `${Math.floor(hr / 24)} d ${hr % 24} h`;
 }
 
+const FINAL = new Set(["Succeeded", "Failed", "Error"]);
+
 export function runDuration(run) {
+  // Finished by its phase but with no time recorded: unknown, not a duration still counting up.
+  if (!run.finished_at && FINAL.has(run.phase)) return "— (no finish time recorded)";
   const text = fmtDuration(seconds(run.started_at || run.created_at, run.finished_at));
   return run.finished_at || !run.started_at ? text : `${text} (running)`;
 }
@@ -134,9 +138,9 @@ export function lineageHref(node, extra = {}) {
 }
 
 export function facts(rows) {
-  // A definition list of [label, value] pairs; null values are left out.
+  // A definition list of [label, value, class?] rows; null values are left out.
   return h("dl", { class: "facts" },
-    rows.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+    rows.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v, cls]) => [h("dt", {}, k), h("dd", { class: cls }, v)]));
 }
 
 export function table(headers, rows, attrs = {}) {

@@ -77,8 +77,30 @@ export function layout(ids, edges, { wrap = 40 } = {}) {
   return { x, y, index, out, order, rank, minX: minX - NODE_W / 2, maxX: maxX + NODE_W / 2, maxY: Math.max(rowY, NODE_H) };
 }
 
-function truncate(text, max) {
-  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+// The one face for SVG and canvas, so what is measured on a canvas is what the SVG draws.
+const FACE = { "font-family": "system-ui, sans-serif" };
+const LABEL_FONT = "600 12px system-ui, sans-serif", SUB_FONT = "11px system-ui, sans-serif";
+const TEXT_W = NODE_W - 16;
+let measurer = null;
+
+// Cut to what fits the box as drawn (a count of characters does not: CJK and W are wide), with "…".
+function fit(text, font) {
+  measurer ||= document.createElement("canvas").getContext("2d");
+  measurer.font = font;
+  if (measurer.measureText(text).width <= TEXT_W) return text;
+  let lo = 0, hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (measurer.measureText(text.slice(0, mid) + "…").width <= TEXT_W) lo = mid;
+    else hi = mid - 1;
+  }
+  return text.slice(0, lo) + "…";
+}
+
+// A node's two lines as they fit, worked out once (the canvas repaints on every pan).
+function fitted(nd) {
+  nd.fitted ||= [fit(nd.label, LABEL_FONT), fit(`${nd.redacted ? "" : phaseGlyph(nd.phase) + " "}${nd.sub || ""}`, SUB_FONT)];
+  return nd.fitted;
 }
 
 // nodes: [{id, label, sub, phase, dashed, double, redacted}]; edges: [[fromId, toId]].
@@ -129,8 +151,8 @@ export class GraphView {
         "aria-label": `${nd.label}${nd.sub ? ", " + nd.sub : ""}` },
         s("rect", { class: "box", width: NODE_W, height: NODE_H, rx: 6, fill: bg, stroke: fg, "stroke-width": nd.double ? 3 : 1.5,
           "stroke-dasharray": nd.dashed || nd.redacted ? "5 3" : null }),
-        s("text", { x: 8, y: 18, fill: "#1f2328", "font-size": 12, "font-weight": 600 }, truncate(nd.label, 24)),
-        s("text", { x: 8, y: 35, fill: fg, "font-size": 11 }, truncate(`${nd.redacted ? "" : phaseGlyph(nd.phase) + " "}${nd.sub || ""}`, 28)),
+        s("text", { x: 8, y: 18, fill: "#1f2328", ...FACE, "font-size": 12, "font-weight": 600 }, fitted(nd)[0]),
+        s("text", { x: 8, y: 35, fill: fg, ...FACE, "font-size": 11 }, fitted(nd)[1]),
         s("title", {}, `${nd.label}${nd.sub ? "\n" + nd.sub : ""}`));
       g.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); this.select(i); }
@@ -200,11 +222,11 @@ export class GraphView {
       ctx.strokeRect(x[i] - NODE_W / 2, y[i], NODE_W, NODE_H);
       if (text) {
         ctx.fillStyle = "#1f2328";
-        ctx.font = "600 12px system-ui, sans-serif";
-        ctx.fillText(truncate(nd.label, 24), x[i] - NODE_W / 2 + 8, y[i] + 18);
+        ctx.font = LABEL_FONT;
+        ctx.fillText(fitted(nd)[0], x[i] - NODE_W / 2 + 8, y[i] + 18);
         ctx.fillStyle = fg;
-        ctx.font = "11px system-ui, sans-serif";
-        ctx.fillText(truncate(`${phaseGlyph(nd.phase)} ${nd.sub || ""}`, 28), x[i] - NODE_W / 2 + 8, y[i] + 35);
+        ctx.font = SUB_FONT;
+        ctx.fillText(fitted(nd)[1], x[i] - NODE_W / 2 + 8, y[i] + 35);
       }
     }
     ctx.setLineDash([]);
