@@ -42,7 +42,7 @@ async def test_a_unicode_name_round_trips_through_the_url(page, ui):
 async def test_a_multi_line_failure_message_keeps_its_lines(page, ui):
     await page.goto(f"{ui.base}/ui/runs/{ui.runs['multiline-run']}?step=train")
     header = page.get_by_role("region", name="run")
-    message = header.locator("dd.message")
+    message = header.locator("dt:text-is('Message') + dd.message")
     await message.wait_for()
     assert await message.inner_text() == MULTILINE
     panel = page.get_by_role("complementary", name="selected step")

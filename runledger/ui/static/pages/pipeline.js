@@ -50,8 +50,10 @@ export async function render(main, { args: [name], query, signal, navigate }) {
     h("p", { class: "muted" }, "Red points: runs that did not succeed."));
 
   add(main, h("h2", {}, "Recent failures"), failures.length
-    ? table(["run", "phase", "created", "message"], failures.map((r) => [h("a", { href: runHref(r.id) }, r.name), phaseBadge(r.phase),
-      fmtTime(r.created_at), r.message || "—"]))
+    ? table(["run", "phase", "created", "failing step", "failure"], failures.map((r) => [h("a", { href: runHref(r.id) }, r.name),
+      phaseBadge(r.phase), fmtTime(r.created_at),
+      r.failed_step ? h("a", { href: runHref(r.id, r.failed_step.id) }, r.failed_step.name) : h("span", { class: "muted" }, "none named"),
+      h("span", { class: "message" }, r.failure || r.message || "—")]), { class: "recent-failures" })
     : h("p", { class: "muted" }, "None among these runs."));
 }
 

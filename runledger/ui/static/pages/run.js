@@ -4,7 +4,7 @@
 import { ApiError, follow, get } from "../api.js";
 import {
   add, artifactHref, clear, facts, fmtBytes, fmtDuration, fmtNumber, fmtTime, h, lineageHref, notice, phaseBadge,
-  phaseClass, runDuration, s, seconds, table,
+  phaseClass, runDuration, runHref, s, seconds, table,
 } from "../dom.js";
 import { GraphView } from "../graph.js";
 
@@ -22,6 +22,8 @@ function header(run) {
       ["Namespace", run.namespace],
       ["Phase", run.phase || "(not picked up yet)"],
       ["Message", run.message, "message"],
+      ["Failed step", run.failed_step ? h("a", { href: runHref(run.id, run.failed_step.id) }, run.failed_step.name) : null],
+      ["Failure", run.failure && run.failure !== run.message ? run.failure : null, "message"],
       ["Stopping", run.shutdown],
       ["Created", fmtTime(run.created_at)],
       ["Started", fmtTime(run.started_at)],
