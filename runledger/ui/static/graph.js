@@ -168,7 +168,7 @@ export class GraphView {
   // --- canvas -----------------------------------------------------------------------------------------
   makeCanvas(describe) {
     return h("canvas", { tabindex: 0, role: "img",
-      "aria-label": `${describe}: ${this.nodes.length} nodes drawn on a canvas; use [ and ] to step through them, Enter to open one` });
+      "aria-label": `${describe}: ${this.nodes.length} nodes drawn on a canvas; use [ and ] to step through them, Enter or Space to open one` });
   }
 
   sizeCanvas() {
@@ -338,7 +338,7 @@ export class GraphView {
         const i = order[(from + (e.key === "]" ? 1 : n - 1)) % n];
         this.select(i, { centre: true, notify: false });
         if (!this.canvasMode) this.groups[i].focus();
-      } else if (e.key === "Enter" && e.target === el && this.selected >= 0) this.select(this.selected);
+      } else if ((e.key === "Enter" || e.key === " ") && e.target === el && this.selected >= 0) this.select(this.selected);
       else return;
       e.preventDefault();
     });

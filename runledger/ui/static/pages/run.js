@@ -125,12 +125,15 @@ function gantt(steps, onPick) {
     const a = scale(Date.parse(st.started_at));
     const b = scale(st.finished_at ? Date.parse(st.finished_at) : Date.now());
     const label = st.display_name || st.name;
-    const g = s("g", { class: "bar" },
+    const g = s("g", { class: "bar", tabindex: 0, role: "button", "aria-label": `${label}: ${st.phase || "Unknown"}, ${fmtDuration(seconds(st.started_at, st.finished_at))}` },
       s("text", { x: 4, y: y + 13 }, label.length > 30 ? label.slice(0, 29) + "…" : label),
       s("rect", { x: a, y: y + 3, width: Math.max(2, b - a), height: rowH - 6, fill: GANTT_COLOURS[phaseClass(st.phase)] }),
       s("text", { x: Math.min(b + 4, width - 66), y: y + 13, fill: "#57606a" }, `${st.phase} ${fmtDuration(seconds(st.started_at, st.finished_at))}`),
       s("title", {}, `${label}: ${st.phase}, ${fmtTime(st.started_at)} → ${fmtTime(st.finished_at)}`));
     g.addEventListener("click", () => onPick(st.id));
+    g.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onPick(st.id); }
+    });
     svgEl.append(g);
   });
   return h("div", {}, h("div", { class: "gantt" }, svgEl),
