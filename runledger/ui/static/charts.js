@@ -24,8 +24,11 @@ export function timeSeries(points, { label, format = fmtNumber, width = 720, hei
     s("path", { d: points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(" "),
       fill: "none", stroke: colour, "stroke-width": 1.5 }));
   for (const p of points) {
-    svgEl.append(s("circle", { cx: x(p.t), cy: y(p.v), r: 3.5, fill: p.bad ? "#cf222e" : colour },
-      s("title", {}, `${p.label}: ${format(p.v)} (${fmtTime(new Date(p.t).toISOString())})`)));
+    // A run that did not succeed is a red square, not only a red dot, and its title names its phase.
+    const title = s("title", {}, `${p.label}: ${format(p.v)} (${fmtTime(new Date(p.t).toISOString())})${p.note ? `, ${p.note}` : ""}`);
+    svgEl.append(p.bad
+      ? s("rect", { class: "failed", x: x(p.t) - 4, y: y(p.v) - 4, width: 8, height: 8, fill: "#cf222e" }, title)
+      : s("circle", { cx: x(p.t), cy: y(p.v), r: 3.5, fill: colour }, title));
   }
   return svgEl;
 }

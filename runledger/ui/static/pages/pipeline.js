@@ -35,7 +35,7 @@ export async function render(main, { args: [name], query, signal, navigate }) {
   if (metric) {
     const series = await get(`/api/v1/pipelines/${encodeURIComponent(name)}/metrics`, { name: metric }, { signal });
     add(main, h("div", { class: "inline-form" }, h("label", { for: "metric" }, "Metric", picker)),
-      timeSeries(series.points.map((p) => ({ t: Date.parse(p.created_at || p.finished_at), v: p.value, label: p.run_name, bad: p.phase !== "Succeeded" })),
+      timeSeries(series.points.map((p) => ({ t: Date.parse(p.created_at || p.finished_at), v: p.value, label: p.run_name, bad: p.phase !== "Succeeded", note: p.phase })),
         { label: `${metric} of ${series.points.length} runs over time` }),
       series.truncated ? h("p", { class: "muted" }, "Only the newest points are shown.") : null);
   } else {
@@ -44,10 +44,10 @@ export async function render(main, { args: [name], query, signal, navigate }) {
 
   add(main, h("h2", {}, "Duration over time"));
   const durations = finished.filter((r) => r.started_at || r.created_at).map((r) => ({
-    t: Date.parse(r.created_at), v: seconds(r.started_at || r.created_at, r.finished_at), label: r.name, bad: r.phase !== "Succeeded",
+    t: Date.parse(r.created_at), v: seconds(r.started_at || r.created_at, r.finished_at), label: r.name, bad: r.phase !== "Succeeded", note: r.phase,
   })).reverse();
   add(main, timeSeries(durations, { label: `duration of ${durations.length} finished runs over time`, format: fmtDuration, colour: "#116329" }),
-    h("p", { class: "muted" }, "Red points: runs that did not succeed."));
+    h("p", { class: "muted" }, "Red squares: runs that did not succeed."));
 
   add(main, h("h2", {}, "Recent failures"), failures.length
     ? table(["run", "phase", "created", "failing step", "failure"], failures.map((r) => [h("a", { href: runHref(r.id) }, r.name),
