@@ -9,6 +9,7 @@ const PASSED = new Set(["namespace", "phase", "pipeline", "kfp_run_id", "schedul
   "created_before", "finished_after", "finished_before", "min_duration", "max_duration", "deleted", "label", "sort",
   "page_token", "limit"]);
 const PHASES = ["", "Pending", "Running", "Succeeded", "Failed", "Error"];
+const COMPARED = 50; // the most ids /api/v1/runs/compare takes at once
 
 export function apiQuery(query) {
   const out = new URLSearchParams();
@@ -155,12 +156,19 @@ export async function render(main, { query, signal, navigate, setLive }) {
     if (col) fillMetric(runs.map((r) => r.id));
   };
   const fillMetric = async (ids) => {
-    if (!ids.length) return;
-    const cmp = await get("/api/v1/runs/compare", { ids: ids.join(",") }, { signal });
-    const values = cmp.metrics[col] || {};
-    for (const id of ids) {
-      const cell = rows.get(id)?.querySelector("td[data-metric]");
-      if (cell) cell.textContent = id in values ? fmtNumber(values[id]) : "—";
+    // Compare takes at most COMPARED ids a call; a page may hold more (limit goes to the API's maximum).
+    for (let i = 0; i < ids.length; i += COMPARED) {
+      const chunk = ids.slice(i, i + COMPARED);
+      let values = null;
+      try {
+        values = (await get("/api/v1/runs/compare", { ids: chunk.join(",") }, { signal })).metrics[col] || {};
+      } catch (err) {
+        if (err.name === "AbortError") return;
+      }
+      for (const id of chunk) {
+        const cell = rows.get(id)?.querySelector("td[data-metric]");
+        if (cell) cell.textContent = values === null ? "(not read)" : id in values ? fmtNumber(values[id]) : "—";
+      }
     }
   };
   show(page.runs);
