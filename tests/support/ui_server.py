@@ -28,6 +28,7 @@ from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder, pod_of
 from tests.support.ingesting import ingest
 from tests.support.live_api import seed_api_data
+from tests.support.logs import archived_log
 from tests.support.loop_thread import LoopThread
 from tests.support.postgres import create_database
 from tests.support.s3 import MotoServer, S3Objects, argo_tgz, s3_settings
@@ -143,6 +144,17 @@ def odd_workflows() -> list[dict]:
             untimed, kfp_step_workflow("bad-ui", {"mlpipeline-ui-metadata": "runs/bad-ui/ui.tgz"})]
 
 
+STEP_LOG = "epoch 1: loss 0.9\nepoch 2: loss 0.4 <script>alert(3)</script>\n"
+
+
+def logged_workflow() -> dict:
+    """A step whose log Argo archived to S3 (archiveLogs), and one whose archived log is not there."""
+    wf = WorkflowBuilder(name="logged-run", namespace="ml")
+    for node_id in ("logged-step", "lost-log-step"):
+        wf.node(node_id, "Succeeded", outputs=archived_log(f"runs/logged/{node_id}/main.log", bucket="mlpipeline"))
+    return wf.phase("Succeeded").event()
+
+
 def oom_killed() -> tuple[dict, dict]:
     """A failed step and the pod that says why: OOMKilled, exit code 137, after two restarts."""
     wf = WorkflowBuilder(name="oom-run", namespace="ml")
@@ -157,10 +169,11 @@ def oom_killed() -> tuple[dict, dict]:
 async def _seed_ui(dsn: str, moto: MotoServer, settings: Settings) -> None:
     async with S3Objects(moto.url) as objects:
         await objects.put("mlpipeline", "runs/report/ui.tgz", argo_tgz("ui.json", json.dumps(UI_METADATA).encode()))
+        await objects.put("mlpipeline", "runs/logged/logged-step/main.log", STEP_LOG.encode())
         await objects.put("mlpipeline", "runs/bad-ui/ui.tgz", argo_tgz("ui.json", b'{"outputs": [{"type": "markdown",'))
     oom_run, oom_pod = oom_killed()
     events = [kfp_step_workflow("report", {"mlpipeline-ui-metadata": "runs/report/ui.tgz"}), _xss_workflow(),
-              *_tenant_runs(), fanout_workflow(), oom_run, *odd_workflows()]  # fmt: skip
+              *_tenant_runs(), fanout_workflow(), oom_run, *odd_workflows(), logged_workflow()]  # fmt: skip
     pool = await db.create_pool(dsn, database=settings.database)
     try:
         await ingest(pool, settings, events, pods=[oom_pod])

@@ -34,14 +34,25 @@ export function url(path, params) {
 }
 
 export async function get(path, params, { signal } = {}) {
+  return (await request(path, params, { signal, accept: "application/json" })).json();
+}
+
+// A text body (a step's log) and the response, for its headers; `range` as HTTP's Range header.
+export async function getText(path, params, { signal, range } = {}) {
+  const response = await request(path, params, { signal, accept: "text/plain", ...(range ? { range } : {}) });
+  return { text: await response.text(), response };
+}
+
+async function request(path, params, { signal, accept, range }) {
   let response;
   try {
-    response = await fetch(url(path, params), { headers: headers({ Accept: "application/json" }), signal });
+    const extra = range ? { Accept: accept, Range: range } : { Accept: accept };
+    response = await fetch(url(path, params), { headers: headers(extra), signal });
   } catch (err) {
     if (err.name === "AbortError") throw err;
     throw new ApiError(0, "network", "the server cannot be reached");
   }
-  if (response.ok) return response.json();
+  if (response.ok) return response;
   let code = "error", message = `${response.status} ${response.statusText}`;
   try {
     const body = await response.json();

@@ -1,7 +1,7 @@
 // /ui/runs/{id}[?step=node] — one run: header, step graph, timeline and the selected step's panel.
 // Live while running: transitions of this run refetch it (debounced) and redraw in place.
 
-import { ApiError, follow, get } from "../api.js";
+import { ApiError, follow, get, getText } from "../api.js";
 import {
   add, artifactHref, clear, facts, fmtBytes, fmtDuration, fmtNumber, fmtTime, h, lineageHref, notice, phaseBadge,
   phaseClass, runDuration, runHref, s, seconds, table,
@@ -9,6 +9,7 @@ import {
 import { GraphView } from "../graph.js";
 
 const GANTT_ROWS = 200;
+const LOG_TAIL = 64 * 1024; // bytes of a step's log the panel shows: its end, where a failure says why
 const GROUPS = new Set(["StepGroup", "TaskGroup", "DAG", "Steps"]);
 const TERMINAL = new Set(["Succeeded", "Failed", "Error"]);
 const GANTT_COLOURS = { ok: "#2da44e", bad: "#cf222e", run: "#0969da", wait: "#bf8700", skip: "#8c959f", none: "#8c959f" };
@@ -72,7 +73,30 @@ function ioTables(io, title, runId) {
   return parts;
 }
 
-function stepPanel(step, run) {
+// The log Argo archived (archiveLogs: the output artifact main-logs), read only once it is indexed in S3.
+function logSection(step, run, signal) {
+  const ref = step.outputs.artifacts.find((a) => a.name === "main-logs");
+  if (!ref) return null;
+  const title = h("h3", {}, "Log");
+  if (ref.state !== "indexed") {
+    const waiting = ref.state === "pending" || ref.state === null;
+    return [title, notice(waiting ? "The archived log is not indexed yet: it shows once the indexer has checked it."
+      : `The archived log is not in S3 (${ref.state}).`)];
+  }
+  const logPath = `/api/v1/runs/${encodeURIComponent(run.id)}/steps/${encodeURIComponent(step.id)}/logs`;
+  const pre = h("pre", { class: "log", tabindex: 0, "aria-label": `log of ${step.display_name || step.name}` }, "Loading the log…");
+  const note = h("p", { class: "muted" });
+  getText(logPath, null, { signal, range: `bytes=-${LOG_TAIL}` }).then(({ text, response }) => {
+    pre.textContent = text;
+    const size = Number(response.headers.get("X-Log-Size"));
+    if (size > LOG_TAIL) note.textContent = `Its last ${fmtBytes(LOG_TAIL)} of ${fmtBytes(size)}:`;
+  }, (err) => {
+    if (err.name !== "AbortError") pre.textContent = `The log could not be read: ${err.message}`;
+  });
+  return [title, note, pre, h("p", {}, h("a", { href: logPath }, "the whole log"), " (plain text)")];
+}
+
+function stepPanel(step, run, signal) {
   if (!step) return h("p", { class: "muted" }, "Select a step in the graph, the timeline or the finder to see it here.");
   const pod = step.pod;
   const reason = pod?.termination_reason;
@@ -104,7 +128,8 @@ function stepPanel(step, run) {
       ["Deleted", pod.deleted ? "yes" : null],
     ])] : null,
     ioTables(step.inputs, "Inputs", run.id),
-    ioTables(step.outputs, "Outputs", run.id));
+    ioTables(step.outputs, "Outputs", run.id),
+    logSection(step, run, signal));
 }
 
 function gantt(steps, onPick) {
@@ -186,7 +211,7 @@ export async function render(main, { args: [id], query, signal, setLive }) {
     url.searchParams.set("step", stepId);
     history.replaceState(null, "", url.pathname + url.search);
     view?.selectId(stepId, { centre, notify: false });
-    clear(panel).append(stepPanel(steps.find((st) => st.id === stepId), run));
+    clear(panel).append(stepPanel(steps.find((st) => st.id === stepId), run, signal));
   }
 
   function draw() {
@@ -203,7 +228,7 @@ export async function render(main, { args: [id], query, signal, setLive }) {
     }
     clear(timeline).append(gantt(steps, (stepId) => pick(stepId, { centre: true })));
     const known = selectedId && steps.find((st) => st.id === selectedId);
-    clear(panel).append(stepPanel(known, run));
+    clear(panel).append(stepPanel(known, run, signal));
     if (known) requestAnimationFrame(() => requestAnimationFrame(() => view?.selectId(selectedId, { centre: !keep, notify: false })));
   }
   draw();
