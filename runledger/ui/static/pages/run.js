@@ -7,6 +7,7 @@ import {
   phaseClass, runDuration, runHref, s, seconds, table,
 } from "../dom.js";
 import { GraphView } from "../graph.js";
+import { fold, foldable, inside, membership } from "../groups.js";
 
 const GANTT_ROWS = 200;
 const LOG_TAIL = 64 * 1024; // bytes of a step's log the panel shows: its end, where a failure says why
@@ -48,12 +49,13 @@ function header(run) {
           : h("p", { class: "muted" }, "none"))));
 }
 
-function stepNodes(steps) {
+function stepNodes(steps, held) {
   return steps.map((st) => {
     const kind = st.type === "Pod" ? "" : ` · ${st.type}`;
     const attempts = st.type === "Retry" ? ` · ${st.children.length} attempt${st.children.length === 1 ? "" : "s"}` : "";
-    return { id: st.id, label: st.display_name || st.name, sub: `${st.phase || "Unknown"}${kind}${attempts}`, phase: st.phase,
-      dashed: st.phase === "Skipped" || st.phase === "Omitted", double: st.type === "Retry" };
+    const folded = held.has(st.id) ? ` · ${held.get(st.id)} folded` : "";
+    return { id: st.id, label: st.display_name || st.name, sub: `${st.phase || "Unknown"}${kind}${attempts}${folded}`, phase: st.phase,
+      dashed: st.phase === "Skipped" || st.phase === "Omitted", double: st.type === "Retry" || held.has(st.id) };
   });
 }
 
@@ -96,12 +98,13 @@ function logSection(step, run, signal) {
   return [title, note, pre, h("p", {}, h("a", { href: logPath }, "the whole log"), " (plain text)")];
 }
 
-function stepPanel(step, run, signal) {
+function stepPanel(step, run, { signal, groupToggle }) {
   if (!step) return h("p", { class: "muted" }, "Select a step in the graph, the timeline or the finder to see it here.");
   const pod = step.pod;
   const reason = pod?.termination_reason;
   return h("div", { class: "step" },
     h("h2", {}, step.display_name || step.name, " ", phaseBadge(step.phase)),
+    groupToggle(step),
     facts([
       ["Phase", step.phase || "Unknown"],
       ["Type", step.type],
@@ -199,37 +202,69 @@ export async function render(main, { args: [id], query, signal, setLive }) {
     const wanted = finder.value.trim();
     const st = steps.find((x) => (x.display_name || x.name) === wanted || x.id === wanted || x.name === wanted);
     if (st) pick(st.id, { centre: true });
-  } }, h("label", { for: "find-step" }, "Find a step"), finder, names, h("button", { type: "submit" }, "Show"));
+  } }, h("label", { for: "find-step" }, "Find a step"), finder, names, h("button", { type: "submit" }, "Show"),
+  h("button", { type: "button", onclick: () => refold(foldable(steps, members)) }, "Collapse groups"),
+  h("button", { type: "button", onclick: () => refold([]) }, "Expand all"));
   add(main, top, h("h2", {}, "Steps"), finderForm,
     h("div", { class: "cols" }, graphBox, panel), h("h2", {}, "Timeline"), timeline);
 
   let view = null;
   let selectedId = query.get("step");
+  let members = new Map();
+  let folded = null;
+  let collapsed = new Set();
+  // A step folded away is shown by the group that holds it.
+  const drawnAs = (stepId) => folded?.shownAs.get(stepId) ?? stepId;
+  const groupToggle = (step) => {
+    if (!members.has(step.id)) return null;
+    const n = inside(step.id, members).size;
+    const open = !collapsed.has(step.id);
+    return h("p", {}, h("button", { type: "button", "aria-expanded": String(open), onclick: () => {
+      const next = new Set(collapsed);
+      if (open) next.add(step.id);
+      else next.delete(step.id);
+      refold(next);
+    } }, `${open ? "Collapse" : "Expand"} the ${n} step${n === 1 ? "" : "s"} inside`));
+  };
+  const showPanel = () => clear(panel).append(stepPanel(steps.find((st) => st.id === selectedId), run, { signal, groupToggle }));
+
   function pick(stepId, { centre = false } = {}) {
     selectedId = stepId;
     const url = new URL(location.href);
     url.searchParams.set("step", stepId);
     history.replaceState(null, "", url.pathname + url.search);
-    view?.selectId(stepId, { centre, notify: false });
-    clear(panel).append(stepPanel(steps.find((st) => st.id === stepId), run, signal));
+    view?.selectId(drawnAs(stepId), { centre, notify: false });
+    showPanel();
+  }
+
+  function drawGraph({ keepView }) {
+    const keep = keepView && view && { k: view.k, tx: view.tx, ty: view.ty };
+    view?.destroy();
+    view = null;
+    members = membership(steps);
+    folded = fold(steps, collapsed, members);
+    if (!steps.length) {
+      clear(graphBox).append(h("p", { class: "muted" }, "No steps recorded."));
+      return;
+    }
+    view = new GraphView(graphBox, { nodes: stepNodes(folded.shown, folded.held), edges: folded.edges,
+      onSelect: (nd) => pick(nd.id), describe: `step graph of ${run.name}` });
+    if (keep) requestAnimationFrame(() => requestAnimationFrame(() => { Object.assign(view, keep); view.draw(); }));
+    if (selectedId) requestAnimationFrame(() => requestAnimationFrame(() => view?.selectId(drawnAs(selectedId), { centre: !keep, notify: false })));
+  }
+
+  function refold(groups) {
+    collapsed = new Set(groups);
+    drawGraph({ keepView: false });
+    showPanel();
   }
 
   function draw() {
     clear(top).append(header(run));
     if (named) suggest();
-    const keep = view && { k: view.k, tx: view.tx, ty: view.ty };
-    view?.destroy();
-    if (steps.length) {
-      view = new GraphView(graphBox, { nodes: stepNodes(steps), edges: steps.flatMap((st) => st.children.map((c) => [st.id, c])),
-        onSelect: (nd) => pick(nd.id), describe: `step graph of ${run.name}` });
-      if (keep) requestAnimationFrame(() => requestAnimationFrame(() => { Object.assign(view, keep); view.draw(); }));
-    } else {
-      clear(graphBox).append(h("p", { class: "muted" }, "No steps recorded."));
-    }
+    drawGraph({ keepView: true });
     clear(timeline).append(gantt(steps, (stepId) => pick(stepId, { centre: true })));
-    const known = selectedId && steps.find((st) => st.id === selectedId);
-    clear(panel).append(stepPanel(known, run, signal));
-    if (known) requestAnimationFrame(() => requestAnimationFrame(() => view?.selectId(selectedId, { centre: !keep, notify: false })));
+    showPanel();
   }
   draw();
 
