@@ -47,3 +47,4 @@ async def test_a_pasted_run_url_with_a_step_opens_that_step(page, ui):
 async def test_an_unknown_page_says_so(page, ui):
     await page.goto(ui.base + "/ui/nowhere")
     await page.get_by_role("heading", name="Not found").wait_for()
+    await screenshot(page, "not-found")

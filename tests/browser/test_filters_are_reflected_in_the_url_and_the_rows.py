@@ -65,3 +65,23 @@ async def test_pages_follow_the_apis_page_tokens(page, ui):
     # The URL changes before the rows are drawn again: wait for the first page's rows to be back.
     await page.locator("table.runs tbody tr td:nth-child(3)", has_text=first[0]).first.wait_for()
     assert await cells(page, 3) == first
+
+
+async def test_a_pipeline_a_label_and_a_time_range_filter_the_rows_and_come_back_from_the_url(page, ui):
+    await page.goto(ui.base + "/ui/")
+    await page.get_by_label("Pipeline").fill("trainer")
+    await page.get_by_label("Labels (k=v, k, !k)").fill("pipeline/runid=kfp-alpha")
+    await page.get_by_label("Created after (UTC)").fill("2025-12-31T00:00")
+    await page.get_by_label("Created before (UTC)").fill("2026-01-02T00:00")
+    await page.get_by_role("button", name="Apply").click()
+    await page.wait_for_url("**created_before=**")
+    assert query_of(page.url) == {"pipeline": ["trainer"], "label": ["pipeline/runid=kfp-alpha"],
+                                  "created_after": ["2025-12-31T00:00:00Z"], "created_before": ["2026-01-02T00:00:00Z"]}
+    await page.locator("table.runs tbody tr", has_text="alpha").wait_for()
+    assert await cells(page, 3) == ["alpha"]
+    await page.reload()  # the form is filled back from the URL
+    assert await page.get_by_label("Created after (UTC)").input_value() == "2025-12-31T00:00"
+    assert await page.get_by_label("Labels (k=v, k, !k)").input_value() == "pipeline/runid=kfp-alpha"
+    await page.get_by_label("Created before (UTC)").fill("2025-12-31T12:00")
+    await page.get_by_role("button", name="Apply").click()
+    await page.get_by_text("No runs match these filters.").wait_for()

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.support.browser import screenshot
 from tests.support.ui_server import LONG_STEP, MULTILINE, UNICODE_RUN
 
 pytestmark = pytest.mark.browser
@@ -72,3 +73,4 @@ async def test_a_run_id_that_does_not_exist_is_a_clear_not_found(page, ui):
     await page.goto(f"{ui.base}/ui/runs/no-such-run")
     await page.get_by_role("heading", name="Not found").wait_for()
     await page.get_by_text("There is no run with the id no-such-run").wait_for()
+    await screenshot(page, "run-not-found")
