@@ -327,6 +327,8 @@ async def run_main(settings: Settings, *, announce=print) -> int:
             serving_api(app, settings=settings, host=settings.api.host, port=settings.api.port)
         )
         base = f"http://{settings.api.host}:{settings.api.port}"
+        # The address a person opens first, so it is the first line: before where the data lives and the API.
+        announce(f"runledger: web UI on {base}/ui/  (Ctrl-C to stop)")
         announce(f"runledger: data in {database.description}")
         # What start-up allocated (modules, settings, the app) lives as long as the process: out of
         # the collector's sight, full collections under a stream of events only scan what changes.
@@ -335,10 +337,8 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         if cluster_watch.cluster_configured(settings.cluster):
             shard = f" (shard {settings.cluster.shard_spec}: its namespaces only)" if settings.cluster.shard else ""
             announce(f"runledger: API on {base}; watching the cluster{shard}")
-            announce(f"  UI:  {base}/ui/")
             return await run_cluster_agent(settings, pool=pool, app=app, stop=stop)
-        announce(f"runledger: API on {base}  (Ctrl-C to stop)")
-        announce(f"  UI:  {base}/ui/")
+        announce(f"runledger: API on {base}")
         announce(f"  curl -s '{base}/api/v1/runs?limit=5'")
         announce(f"  curl -s '{base}/api/v1/runs?phase=Failed'")
         return await run_replay_source(settings, pool=pool, app=app, stop=stop, announce=announce)

@@ -1,4 +1,4 @@
-"""`runledger run` names the web UI's address before the curl examples, and the address serves it."""
+"""`runledger run` names the web UI's address first of all it prints, and the address serves it."""
 
 from __future__ import annotations
 
@@ -21,6 +21,6 @@ async def test_the_ui_address_comes_first_and_answers(dsn):
                 assert resp.status == 200 and "app.js" in await resp.text()
         out, err = await stopped(proc)
         assert proc.returncode == 0, err
+        assert out.splitlines()[0] == f"runledger: web UI on http://127.0.0.1:{port}/ui/  (Ctrl-C to stop)"
         hints = [line.strip() for line in out.splitlines() if line.startswith("  ")]
-        assert hints[0] == f"UI:  http://127.0.0.1:{port}/ui/"
-        assert all(h.startswith("curl") for h in hints[1:]) and len(hints) > 1
+        assert all(h.startswith("curl") for h in hints) and len(hints) > 1
