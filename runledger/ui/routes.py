@@ -26,8 +26,8 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "img-src 'self' data:",
     "connect-src 'self'",
     "worker-src 'self'",
-    # A KFP web-app viewer is shown in a sandboxed srcdoc iframe, which this policy also governs.
-    "frame-src 'self'",
+    # No frames: a KFP web app's HTML is shown as text, never run.
+    "frame-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",

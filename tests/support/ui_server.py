@@ -38,6 +38,10 @@ TEAM_A_TOKEN = "team-a-token-0123456789"
 TOKENS = [{"token": TEAM_A_TOKEN, "user": "alice", "namespaces": ["team-a"]}]
 FANOUT_NODES = 5000
 
+# A web app as KFP's visualizations write them: a script, a style sheet, an inline style and handler, a remote image.
+WEB_APP = ('<html><head><style>p { color: red }</style><script>parent.document.title = "ran"</script></head>'
+           '<body><p style="color: red" onclick="parent.document.title = \'clicked\'">a chart '
+           '<img src="https://example.com/plot.png" alt="plot"></p><table><tr><td>cell</td></tr></table></body></html>')
 UI_METADATA = {"outputs": [
     {"type": "markdown", "storage": "inline", "source": "# Report\n\nAccuracy is **0.93** on `holdout`.\n\n- one\n- two"},
     {"type": "table", "storage": "inline", "format": "csv", "header": ["feature", "importance"], "source": "age,0.41\nincome,0.33"},
@@ -47,7 +51,7 @@ UI_METADATA = {"outputs": [
     {"type": "roc", "storage": "inline", "format": "csv",
      "schema": [{"name": "fpr", "type": "NUMBER"}, {"name": "tpr", "type": "NUMBER"}, {"name": "thresholds", "type": "NUMBER"}],
      "source": "0,0,1\n0.1,0.6,0.8\n0.3,0.85,0.5\n1,1,0"},
-    {"type": "web-app", "storage": "inline", "source": "<p>a static web app</p>"},
+    {"type": "web-app", "storage": "inline", "source": WEB_APP},
     {"type": "tensorboard", "source": "s3://mlpipeline/logs/report"},
 ]}  # fmt: skip
 

@@ -1,7 +1,7 @@
 // KFP's output viewers for mlpipeline-ui-metadata, drawn without markup parsing: markdown as a
-// tiny safe subset, CSV tables, a confusion matrix, an ROC curve (SVG), web apps in a sandboxed
-// iframe. A source stored elsewhere (s3://, gs://, http) is named, not fetched: runledger reads
-// only what it indexed.
+// tiny safe subset, CSV tables, a confusion matrix, an ROC curve (SVG), a web app's source as
+// text. A source stored elsewhere (s3://, gs://, http) is named, not fetched: runledger reads only
+// what it indexed.
 
 import { h, s, table } from "./dom.js";
 
@@ -131,9 +131,12 @@ export function viewer(out) {
   } else if (type === "confusion_matrix") body = confusion(out);
   else if (type === "roc") body = roc(out);
   else if (type === "web-app") {
-    // No allow-same-origin: the page cannot reach this origin, its cookies or its storage.
-    body = h("iframe", { class: "webapp", sandbox: "allow-scripts", srcdoc: out.source, title: "web app output (sandboxed)",
-      referrerpolicy: "no-referrer" });
+    // Not run at all. A frame would inherit this page's CSP (a srcdoc frame does), which refuses the
+    // inline scripts and styles a web app is made of, and a frame of another origin would need a
+    // second server; what is left worth showing is its source, as text.
+    body = h("details", { class: "webapp" },
+      h("summary", {}, "A web app: runledger does not run it (KFP would, in its own frame). Its HTML source:"),
+      h("pre", {}, out.source));
   } else body = h("pre", {}, out.source);
   return h("div", { class: "viewer" }, title, body);
 }
