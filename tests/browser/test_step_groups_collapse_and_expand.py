@@ -19,6 +19,8 @@ async def test_a_5000_pod_group_folds_from_its_panel_and_unfolds(page, ui):
     await page.locator("g.node", has_text="5000 folded").wait_for()
     assert await page.locator("g.node").count() == 2
     assert await page.locator(".graph svg path").count() == 1  # the run's node to its folded group
+    shown = await page.locator("g.node", has_text="5000 folded").locator("text").nth(1).text_content()
+    assert "5000 folded" in shown  # what the box shows, not only its title
     await screenshot(page, "run-folded")
     unfold = panel.get_by_role("button", name="Expand the 5000 steps inside")
     assert await unfold.get_attribute("aria-expanded") == "false"

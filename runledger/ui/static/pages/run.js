@@ -53,8 +53,9 @@ function stepNodes(steps, held) {
   return steps.map((st) => {
     const kind = st.type === "Pod" ? "" : ` · ${st.type}`;
     const attempts = st.type === "Retry" ? ` · ${st.children.length} attempt${st.children.length === 1 ? "" : "s"}` : "";
-    const folded = held.has(st.id) ? ` · ${held.get(st.id)} folded` : "";
-    return { id: st.id, label: st.display_name || st.name, sub: `${st.phase || "Unknown"}${kind}${attempts}${folded}`, phase: st.phase,
+    // A folded group says how much it holds before what kind it is: the box has room for one line.
+    const sub = held.has(st.id) ? `${st.phase || "Unknown"} · ${held.get(st.id)} folded${kind}` : `${st.phase || "Unknown"}${kind}${attempts}`;
+    return { id: st.id, label: st.display_name || st.name, sub, phase: st.phase,
       dashed: st.phase === "Skipped" || st.phase === "Omitted", double: st.type === "Retry" || held.has(st.id) };
   });
 }
@@ -142,7 +143,8 @@ function gantt(steps, onPick) {
   const shown = rows.slice(0, GANTT_ROWS);
   const t0 = Date.parse(shown[0].started_at);
   const t1 = Math.max(...shown.map((st) => (st.finished_at ? Date.parse(st.finished_at) : Date.now())), t0 + 1000);
-  const labelW = 230, width = 900, rowH = 20, plotW = width - labelW - 70;
+  // Room right of the bars for the longest phase and duration ("Succeeded 23 h 59 min").
+  const labelW = 230, width = 900, rowH = 20, noteW = 140, plotW = width - labelW - noteW;
   const scale = (t) => labelW + ((t - t0) / (t1 - t0)) * plotW;
   const svgEl = s("svg", { class: "chart", width, height: shown.length * rowH + 24, role: "img",
     "aria-label": `timeline of ${rows.length} steps` });
@@ -156,7 +158,7 @@ function gantt(steps, onPick) {
     const g = s("g", { class: "bar", tabindex: 0, role: "button", "aria-label": `${label}: ${st.phase || "Unknown"}, ${fmtDuration(seconds(st.started_at, st.finished_at))}` },
       s("text", { x: 4, y: y + 13 }, label.length > 30 ? label.slice(0, 29) + "…" : label),
       s("rect", { x: a, y: y + 3, width: Math.max(2, b - a), height: rowH - 6, fill: GANTT_COLOURS[phaseClass(st.phase)] }),
-      s("text", { x: Math.min(b + 4, width - 66), y: y + 13, fill: "#57606a" }, `${st.phase} ${fmtDuration(seconds(st.started_at, st.finished_at))}`),
+      s("text", { x: Math.min(b + 4, width - noteW + 4), y: y + 13, fill: "#57606a" }, `${st.phase} ${fmtDuration(seconds(st.started_at, st.finished_at))}`),
       s("title", {}, `${label}: ${st.phase}, ${fmtTime(st.started_at)} → ${fmtTime(st.finished_at)}`));
     g.addEventListener("click", () => onPick(st.id));
     g.addEventListener("keydown", (e) => {
