@@ -24,7 +24,7 @@ def contrast(a: str, b: str) -> float:
 
 def test_each_phase_s_text_and_the_label_are_at_least_4_5_to_1_on_its_fill():
     text = GRAPH.read_text()
-    block = re.search(r"const COLOURS = \{(.*?)\};", text, re.S)[1]
+    block = re.search(r"const COLOURS = \{(.*?)\};", text, re.DOTALL)[1]
     pairs = re.findall(r"(\w+): \[\"(#[0-9a-f]{6})\", \"(#[0-9a-f]{6})\"\]", block)
     assert {name for name, _, _ in pairs} >= {"ok", "bad", "run", "wait", "skip", "none"}
     assert f'fill: "{LABEL}"' in text and f'fillStyle = "{LABEL}"' in text
