@@ -49,7 +49,7 @@ _TRANSLATE_BETWEEN_YIELDS = 8
 class ImportRow:
     key: str  # the import resumes after this row once it is persisted
     ref: str  # names the row in messages
-    workflow: dict[str, Any] | None = None
+    workflow: dict[str, Any] | None = None  # dropped once translated
     bad: tuple[str, str] | None = None  # (kind, reason) when the row cannot be imported
     extra: Any = None  # what the source writes beside the run, once persisted
 
@@ -200,8 +200,13 @@ async def _read(source: ImportSource, *, after: str | None, limit: int, ingestor
             continue
         if ingestor.waits_for_nodes(row.workflow):
             page.waiting.append(row)
-        elif (state := ingestor.translate_event(WatchEvent(type="ADDED", object=row.workflow))) is not None:
-            page.states.append(state)
+        else:
+            state = ingestor.translate_event(WatchEvent(type="ADDED", object=row.workflow))
+            # The row is kept until its page is checkpointed, its parsed JSON is not: held, a page's
+            # thousands of objects per workflow were scanned by every full collection while pages were written.
+            row.workflow = None
+            if state is not None:
+                page.states.append(state)
         if i % _TRANSLATE_BETWEEN_YIELDS == 0:
             await asyncio.sleep(0)  # lets the write of the page before send its next statement
     return page
