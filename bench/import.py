@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import tempfile
 import time
@@ -34,6 +33,7 @@ import asyncpg
 from bench.watch import cpu_seconds, descendants
 from bench.workflow_events import generate_events
 from runledger import service
+from runledger.core.collector import settle_for_ingest
 from runledger.core.settings import DatabaseSettings, LogSettings, Settings
 from runledger.store import embedded
 from tests.support.argo_database import archive_row, migration
@@ -84,12 +84,12 @@ async def postmaster_pid(server_dsn: str) -> int | None:
     conn = await asyncpg.connect(server_dsn)
     try:
         backend = await conn.fetchval("SELECT pg_backend_pid()")
+        try:  # read while the backend lives
+            return int(Path(f"/proc/{backend}/stat").read_text().rpartition(")")[2].split()[1])
+        except OSError:
+            return None
     finally:
         await conn.close()
-    try:
-        return int(Path(f"/proc/{backend}/stat").read_text().rpartition(")")[2].split()[1])
-    except OSError:
-        return None
 
 
 def postgres_cpu(postmaster: int | None) -> float:
@@ -134,7 +134,7 @@ async def main_async(args: argparse.Namespace) -> None:
     # A real import holds none of them: held here, every full collection of the agent's would scan
     # their millions of objects, which was most of the CPU this benchmark charged to the agent.
     del workflows
-    gc.collect()
+    settle_for_ingest()  # as `runledger import` and `replay` do once started
 
     def settings_for(dsn: str) -> Settings:
         return Settings(database=DatabaseSettings(url=dsn, pool_max=8, statement_timeout_ms=0), log=LogSettings(level="WARNING"))

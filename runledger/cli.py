@@ -163,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _configure_logging(level=settings.log.level)
     try:
-        return asyncio.run(_command(args, settings=settings))
+        coro = _command(args, settings=settings)
+        if args.command in ("run", "replay", "import"):
+            from runledger.core.collector import settle_for_ingest
+
+            settle_for_ingest()  # start-up is done: what it loaded lives as long as the process
+        return asyncio.run(coro)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
