@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import asyncpg
 import orjson
 
-from runledger.core.run_state import ArtifactRef, Run, RunState, Step
+from runledger.core.run_state import TERMINAL_PHASES, ArtifactRef, Parameter, Run, RunState, Step
 from runledger.core.phases import Seen, run_phase_at, step_phase_at
 from runledger.store.rollups import in_rollups, rollups_kept
 from runledger.store.sql_blocks import q
@@ -154,6 +154,34 @@ def unpack(p: Packed | Persisted | None) -> Persisted | None:
     return out
 
 
+# Only a running workflow this large has its unchanged nodes' objects given back by the agent's node memo
+# (agent.ingest.MEMO_MIN_NODES): for a smaller one the objects are new every time and nothing is kept.
+KNOWN_MIN_STEPS = 50
+# Objects (steps, parameters, artifact references) kept at most: ~2 MB where the memo holds the same
+# objects, as it does for the workflows it keeps; ~50 MB at worst, were none of them in a memo.
+KNOWN_OBJECTS = 50_000
+
+
+class _Known(NamedTuple):
+    """The fingerprints of the steps, parameters and artifact references of a run's last written state, by
+    position, with the tuples they were computed from.
+
+    Models are frozen, so a fingerprint is a function of its object: one found at its position, the very
+    object (kept alive here, so its identity cannot pass to another), need not be fingerprinted again.
+    Of a 2,000-node workflow's event, where one node changed, that was most of the writer's diff.
+    """
+
+    steps: tuple[Step, ...]
+    step_fps: list[int]
+    parameters: tuple[Parameter, ...]
+    parameter_fps: list[int]
+    artifacts: tuple[ArtifactRef, ...]
+    artifact_fps: list[int]
+
+
+_NOTHING_KNOWN = _Known((), [], (), [], (), [])
+
+
 class ConcurrentWrite(Exception):
     """Another writer stored a run of the batch after this one read it: nothing of the batch is written."""
 
@@ -260,6 +288,8 @@ class RunWriter:
     def __init__(self, *, cache_runs: int = 100_000, lineage_outbox: bool = False) -> None:
         self._cache: OrderedDict[str, Packed | Persisted] = OrderedDict()
         self._cache_runs = cache_runs
+        self._known: OrderedDict[str, _Known] = OrderedDict()  # large running workflows only
+        self._known_objects = 0
         # Off by default: no outbox rows, and ingest costs what it did without export.
         self._lineage_outbox = lineage_outbox
 
@@ -297,7 +327,8 @@ class RunWriter:
                     if before is not None and is_stale(state.run.resource_version, before.resource_version):
                         result.runs_stale += 1
                         continue
-                    after = self._diff(state, before, batch, now)
+                    known = self._forget_known(state.run.id)
+                    after = self._diff(state, before, batch, now, known=known)
                     _transitions(state, before, (seen or {}).get(state.run.id), batch, now)
                     if after is None:
                         result.runs_unchanged += 1
@@ -350,7 +381,10 @@ class RunWriter:
                 loaded[r["run_id"]].artifacts[(r["step_id"], r["direction"], r["name"])] = r["fp"]
         self._cache.update((run_id, pack(p)) for run_id, p in loaded.items())
 
-    def _diff(self, state: RunState, before: Persisted | None, batch: _Batch, now: datetime) -> Persisted | None:
+    def _diff(
+        self, state: RunState, before: Persisted | None, batch: _Batch, now: datetime, *,
+        known: _Known = _NOTHING_KNOWN,
+    ) -> Persisted | None:  # fmt: skip
         """Queue the rows that differ from `before`; returns the new fingerprints, or None if nothing changed."""
         run = state.run
         documents = _Documents.of(run)
@@ -358,10 +392,15 @@ class RunWriter:
         after = Persisted(run_fp, run.phase, run.resource_version, state.deleted, sys.intern(run.namespace), run.name)
         old = before or Persisted(0, "", None, False, "", "")
         # Every step runs: each fills in its part of `after`.
-        steps = _queue_steps(state, old=old, after=after, batch=batch)
+        step_fps = _step_fingerprints(state.steps, known)
+        parameter_fps = _parameter_fingerprints(state.parameters, known)
+        artifact_fps = _artifact_fingerprints(state.artifacts, known)
+        steps = _queue_steps(state, step_fps, old=old, after=after, batch=batch)
         edges = _queue_edges(state, old=old, after=after, batch=batch)
-        parameters = _queue_parameters(state, old=old, after=after, batch=batch)
-        artifacts = _queue_artifacts(state, old=old, after=after, batch=batch)
+        parameters = _queue_parameters(state, parameter_fps, old=old, after=after, batch=batch)
+        artifacts = _queue_artifacts(state, artifact_fps, old=old, after=after, batch=batch)
+        self._remember(state, _Known(state.steps, step_fps, state.parameters, parameter_fps, state.artifacts,
+                                     artifact_fps))  # fmt: skip
         # Parameter edges follow from the steps' times, the step edges and the parameters: inferred
         # again for the run when one of those changed and it has (or had) step parameters to link.
         if (steps or edges or parameters) and (_has_step_parameters(after) or _has_step_parameters(old)):
@@ -371,6 +410,44 @@ class RunWriter:
             return None
         batch.runs.append(_run_row(state, documents, fp=run_fp, now=now))
         return after
+
+
+    def _remember(self, state: RunState, known: _Known) -> None:
+        """Keep the fingerprints of a large running workflow's objects for its next state (see _Known)."""
+        if len(state.steps) < KNOWN_MIN_STEPS or state.deleted or state.run.phase in TERMINAL_PHASES:
+            return
+        self._known[state.run.id] = known
+        self._known_objects += _objects(known)
+        while self._known_objects > KNOWN_OBJECTS:
+            _, oldest = self._known.popitem(last=False)
+            self._known_objects -= _objects(oldest)
+
+    def _forget_known(self, run_id: str) -> _Known:
+        known = self._known.pop(run_id, _NOTHING_KNOWN)
+        self._known_objects -= _objects(known)
+        return known
+
+
+def _objects(known: _Known) -> int:
+    return len(known.steps) + len(known.parameters) + len(known.artifacts)
+
+
+def _step_fingerprints(steps: tuple[Step, ...], known: _Known) -> list[int]:
+    was, fps = known.steps, known.step_fps
+    n = len(was)
+    return [fps[i] if i < n and was[i] is step else _step_fingerprint(step) for i, step in enumerate(steps)]
+
+
+def _parameter_fingerprints(parameters: tuple[Parameter, ...], known: _Known) -> list[int]:
+    was, fps = known.parameters, known.parameter_fps
+    n = len(was)
+    return [fps[i] if i < n and was[i] is p else fingerprint(p.value, p.truncated) for i, p in enumerate(parameters)]
+
+
+def _artifact_fingerprints(artifacts: tuple[ArtifactRef, ...], known: _Known) -> list[int]:
+    was, fps = known.artifacts, known.artifact_fps
+    n = len(was)
+    return [fps[i] if i < n and was[i] is a else _artifact_fingerprint(a, a.uri) for i, a in enumerate(artifacts)]
 
 
 class _Documents(NamedTuple):
@@ -429,12 +506,11 @@ def _run_row(state: RunState, documents: _Documents, *, fp: int, now: datetime) 
     )  # fmt: skip
 
 
-def _queue_steps(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
+def _queue_steps(state: RunState, step_fps: list[int], *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
     rid = state.run.id
     changed = False
     fps, phases, old_fps = after.steps, after.step_phases, old.steps
-    for step in state.steps:
-        step_fp = _step_fingerprint(step)
+    for step, step_fp in zip(state.steps, step_fps, strict=True):
         fps[step.id] = step_fp
         phases[step.id] = step.phase
         if old_fps.get(step.id) == step_fp:
@@ -471,12 +547,13 @@ def _has_step_parameters(persisted: Persisted) -> bool:
     return any(direction != "argument" for _, direction, _ in persisted.parameters)
 
 
-def _queue_parameters(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
+def _queue_parameters(
+    state: RunState, parameter_fps: list[int], *, old: Persisted, after: Persisted, batch: _Batch
+) -> bool:
     rid = state.run.id
     changed = False
-    for p in state.parameters:
+    for p, p_fp in zip(state.parameters, parameter_fps, strict=True):
         key = (p.step_id, p.direction, p.name)
-        p_fp = fingerprint(p.value, p.truncated)
         after.parameters[key] = p_fp
         if old.parameters.get(key) != p_fp:
             changed = True
@@ -490,16 +567,17 @@ def _queue_parameters(state: RunState, *, old: Persisted, after: Persisted, batc
     return changed
 
 
-def _queue_artifacts(state: RunState, *, old: Persisted, after: Persisted, batch: _Batch) -> bool:
+def _queue_artifacts(
+    state: RunState, artifact_fps: list[int], *, old: Persisted, after: Persisted, batch: _Batch
+) -> bool:
     rid = state.run.id
     changed = False
-    for a in state.artifacts:
+    for a, a_fp in zip(state.artifacts, artifact_fps, strict=True):
         key = (a.step_id, a.direction, a.name)
-        uri = a.uri  # a property that builds its string: once per reference
-        a_fp = _artifact_fingerprint(a, uri)
         after.artifacts[key] = a_fp
         if old.artifacts.get(key) != a_fp:
             changed = True
+            uri = a.uri  # a property that builds its string: only for a reference written
             batch.artifacts.append(ArtifactRefRow(
                 run_id=rid, step_id=a.step_id, direction=a.direction, name=a.name, path=a.path, storage=a.storage,
                 s3_bucket=a.s3_bucket, s3_key=a.s3_key, s3_endpoint=a.s3_endpoint, s3_region=a.s3_region,
