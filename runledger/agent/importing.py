@@ -1,11 +1,12 @@
 """Backfill imports: finite sources read in keyset order, written in bulk by the one ingest path, resumable.
 
 An import reads its source a page at a time, in the order of a unique key. Each page's workflows are
-translated by the ``Ingestor`` as watched ones are, and written by the importer itself in
-transactions of ``ingest.batch_runs`` runs, the dozen set-based statements of the run writer every
-state goes through, rows in run id order (``Ingestor.take`` then ``write_taken``), without waiting in
-the coalescing queue; ``take`` waits, as the queue's intake does, while what is held is past the
-ingest memory bounds. As many pages are written at once as the ingest path has writers.
+translated by the ``Ingestor`` as watched ones are and written by the importer itself, without
+waiting in the coalescing queue: ``Ingestor.take`` claims the page's runs in the queue (waiting, as
+the queue's intake does, while what is held is past the ingest memory bounds) and ``write_taken``
+writes them as a writer of the queue writes its batch, in transactions of ``ingest.batch_runs`` runs,
+rows in run id order; a batch the database refuses goes back to the queue and the import backs off.
+As many pages are written at once as the ingest path has writers.
 A workflow whose nodes Argo offloaded, or a run the queue or another page already holds, goes
 through the queue as a watched one would. Once a page is persisted the key of its last row is saved
 as the import's checkpoint (the ``watch_checkpoints`` table, under ``import:<kind>:<digest of the

@@ -150,7 +150,8 @@ class Ingestor(Service):
         )
         self._seq = 0
         self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
-        self._taken: set[QueueKey] = set()  # keys a batch from take() is writing, which the queue does not know
+        # Shared by the batches bulk sources take: each is written by a task of its own.
+        self._taken_backoff = Backoff(0.1, settings.ingest.retry_max_seconds)
         self._timeouts: Counter[QueueKey] = Counter()  # statement timeouts in a row, per key
         self._queued: dict[QueueKey, Weight] = {}  # weight of the queued state of each key
         self._held = Weight(0, 0)  # weight of every state queued or being written
@@ -184,15 +185,8 @@ class Ingestor(Service):
 
     async def _put(self, key: QueueKey, item: RunState | PodObservation) -> None:
         steps, size = _steps(item), _bytes(item)
-        max_steps, max_bytes = self._settings.ingest.max_pending_steps, self._settings.ingest.max_pending_bytes
         async with self._room:
-            # Nothing held: a run larger than the bound still goes through, alone. A run a taken batch
-            # is writing waits for it: the queue's writers would otherwise write the run at the same time.
-            await self._room.wait_for(
-                lambda: key not in self._taken
-                and (self._held.steps == 0
-                     or (self._held.steps + steps <= max_steps and self._held.bytes + size <= max_bytes))
-            )  # fmt: skip
+            await self._room.wait_for(lambda: self._fits(Weight(steps, size)))
         rv = _version(item)
         if rv and revision(rv) is None and rv.isascii() and rv.isdigit():
             # Digits, yet no etcd revision (those are int64): kept as text, ordering nothing.
@@ -211,6 +205,13 @@ class Ingestor(Service):
         else:
             self.stats.errors[kind] += 1
             log.warning("refused %s: %s", _describe(item), detail)
+
+    def _fits(self, weight: Weight) -> bool:
+        """Whether `weight` more may be held. With nothing held, a run larger than the bounds still goes, alone."""
+        max_steps, max_bytes = self._settings.ingest.max_pending_steps, self._settings.ingest.max_pending_bytes
+        return self._held.steps == 0 or (
+            self._held.steps + weight.steps <= max_steps and self._held.bytes + weight.bytes <= max_bytes
+        )
 
     def _hold(self, key: QueueKey, weight: Weight) -> None:
         """Count the weight of the state just queued for `key`, which replaced any older queued one."""
@@ -300,67 +301,40 @@ class Ingestor(Service):
         """The batch of `states` (from translate_event) the caller writes itself (write_taken), for bulk sources.
 
         A run the queue already holds, or several states of one run, are queued instead, in order, so
-        that one run's states are still written one at a time and coalesced. The others are counted
-        in submitted() and held as being written from now on: the caller must write them.
+        that one run's states are still written one at a time and coalesced. The others are claimed in
+        the queue, as a writer's batch is, once what is held leaves room for them (as _put waits),
+        and counted in submitted(): the caller must write them.
         """
         runs = Counter(state.run.id for state in states)
         now = datetime.now(timezone.utc)
-        batch: list[tuple[QueueKey, Work]] = []
+        free = [state for state in states if runs[state.run.id] == 1]
         for state in states:
-            key = state.run.id
-            if runs[key] > 1 or key in self._writing or self._queue.pending(key) is not None:
-                await self._put(key, state)  # which waits while another batch taken writes it
-                continue
-            self._seq += 1
-            batch.append((key, Work(self._seq, state, now)))
-        await self._hold_taken(batch)
+            if runs[state.run.id] > 1:
+                await self._put(state.run.id, state)
+        while True:
+            busy = [state for state in free if self._queue.holds(state.run.id)]
+            free = [state for state in free if not self._queue.holds(state.run.id)]
+            for state in busy:
+                await self._put(state.run.id, state)
+            weight = _batch_weight([(state.run.id, Work(0, state, now)) for state in free])
+            async with self._room:
+                await self._room.wait_for(lambda: self._fits(weight))
+                # Nothing awaited since the wait: claimed now, or looked at again if a run was queued meanwhile.
+                batch = [(state.run.id, Work(self._seq + i, state, now)) for i, state in enumerate(free, 1)]
+                if self._queue.claim(batch):
+                    break
+        self._seq += len(batch)
+        self._held = Weight(self._held.steps + weight.steps, self._held.bytes + weight.bytes)
         for key, work in batch:
             self._writing[key] = work.seq
-            self._taken.add(key)
         # In run id order, as the writers' locks are taken: two batches never wait on each other in a cycle.
         return sorted(batch, key=lambda item: item[0])
 
     async def write_taken(self, batch: list[tuple[QueueKey, Work]]) -> None:
-        """Persist a batch from take() in one transaction, without waiting in the queue for a writer.
-
-        What fails transiently is queued for the writers, as theirs is; then this waits for the queue
-        to drain, so a source faster than an ailing database is held back.
-        """
-        size = self._settings.ingest.batch_runs
-        outcome = "written"
-        try:
-            for start in range(0, len(batch), size):
-                if await self._write(batch[start : start + size]) != "written":
-                    # The rest goes to the queue too, with no await before the keys are released
-                    # below: a queue writer must not take a requeued run while it still counts as taken.
-                    for key, work in batch[start + size :]:
-                        self._requeue(key, work)
-                    outcome = "away"
-                    break
-        finally:
-            held = _batch_weight(batch)
-            self._held = Weight(self._held.steps - held.steps, self._held.bytes - held.bytes)
-            for key, work in batch:
-                if self._writing.get(key) == work.seq:  # not a queue writer's, that took it back meanwhile
-                    del self._writing[key]
-                self._taken.discard(key)
-            if outcome != "written":
-                await self._queue.notify()  # put_back wakes no writer: what was requeued must be taken
-            async with self._room:
-                self._room.notify_all()
-        if outcome != "written":
-            await self.drain()
-
-    async def _hold_taken(self, batch: list[tuple[QueueKey, Work]]) -> None:
-        """Wait, as _put does, until the batch fits the bounds of what is held; then hold it."""
-        held = _batch_weight(batch)
-        max_steps, max_bytes = self._settings.ingest.max_pending_steps, self._settings.ingest.max_pending_bytes
-        async with self._room:
-            await self._room.wait_for(
-                lambda: self._held.steps == 0
-                or (self._held.steps + held.steps <= max_steps and self._held.bytes + held.bytes <= max_bytes)
-            )
-        self._held = Weight(self._held.steps + held.steps, self._held.bytes + held.bytes)
+        """Persist a batch from take() as a queue writer persists its own (_write_batch), without
+        waiting in the queue for one; backs off after a failure, so a source faster than an ailing
+        database is held back (take() waits while the requeued states fill what may be held)."""
+        await self._write_batch(batch, backoff=self._taken_backoff)
 
     def _take_memo(self, obj: Any, kind: str) -> NodeMemo | None:
         """The memo of a running workflow's run, out of the account until kept again; a new one if there
@@ -493,28 +467,43 @@ class Ingestor(Service):
         backoff = Backoff(0.1, self._settings.ingest.retry_max_seconds)
         while True:
             batch = await self._queue.get_batch(self._settings.ingest.batch_runs)
-            keys = [key for key, _ in batch]
-            taken = [self._queued.pop(key, Weight(0, 0)) for key in keys]  # still held, while written
-            for key, work in batch:
-                self._writing[key] = work.seq
-            try:
-                outcome = await self._write(batch)
-            finally:
-                for key in keys:
-                    self._writing.pop(key, None)  # a taken batch that requeued the key may have released it
-                self._held = Weight(self._held.steps - sum(w.steps for w in taken),
-                                    self._held.bytes - sum(w.bytes for w in taken))  # fmt: skip
-                await self._queue.done(keys)
-                async with self._room:
-                    self._room.notify_all()
-            if outcome == "written":
-                backoff.reset()
-                self.database_ok = True
-                continue
-            # A statement timeout is a slow database, not an absent one: /readyz stays 200.
-            self.database_ok = outcome == "slow"
-            self.stats.db_retries += 1
-            await asyncio.sleep(backoff.next())
+            for key, _ in batch:
+                self._queued.pop(key, None)  # still held, while written
+            await self._write_batch(batch, backoff=backoff)
+
+    async def _write_batch(self, batch: list[tuple[QueueKey, Work]], *, backoff: Backoff) -> None:
+        """Persist a batch claimed in the queue (get_batch, take), in transactions of ingest.batch_runs
+        runs, then release its keys and what it held. What a transient failure left unwritten went
+        back to the queue (behind any newer state of its runs) and the caller backs off."""
+        size = self._settings.ingest.batch_runs
+        outcome: Literal["written", "away", "slow"] = "written"
+        for key, work in batch:
+            self._writing[key] = work.seq
+        try:
+            for start in range(0, len(batch), size):
+                written = await self._write(batch[start : start + size])
+                outcome = max(outcome, written, key=_OUTCOMES.index)
+                if written == "away":
+                    # No await before the keys are released below: the queue hands them out only after done().
+                    for key, work in batch[start + size :]:
+                        self._requeue(key, work)
+                    break
+        finally:
+            for key, _ in batch:
+                self._writing.pop(key, None)
+            held = _batch_weight(batch)
+            self._held = Weight(self._held.steps - held.steps, self._held.bytes - held.bytes)
+            await self._queue.done([key for key, _ in batch])
+            async with self._room:
+                self._room.notify_all()
+        if outcome == "written":
+            backoff.reset()
+            self.database_ok = True
+            return
+        # A statement timeout is a slow database, not an absent one: /readyz stays 200.
+        self.database_ok = outcome == "slow"
+        self.stats.db_retries += 1
+        await asyncio.sleep(backoff.next())
 
     async def _write(self, batch: list[tuple[QueueKey, Work]]) -> Literal["written", "away", "slow"]:
         """Persist a batch; unless "written", states were requeued: the database is away or slow."""
@@ -532,13 +521,14 @@ class Ingestor(Service):
                 return "away"
             log.warning("batch of %d state(s) failed (%s); retrying one by one", len(items), exc)
         requeued = False
-        for key, work in batch:
+        for i, (key, work) in enumerate(batch):
             try:
                 await self._commit([work])
                 self._timeouts.pop(key, None)
             except Exception as exc:
                 if is_transient(exc):
-                    self._requeue(key, work)
+                    for key, work in batch[i:]:  # this run and every one behind it
+                        self._requeue(key, work)
                     return "away"
                 if isinstance(exc, asyncpg.QueryCanceledError) and self._timeouts[key] < WRITE_TIMEOUTS_PER_RUN:
                     self._timeouts[key] += 1
@@ -613,6 +603,8 @@ def _steps(item: RunState | PodObservation) -> int:
     """The weight of a state against ingest_max_pending_steps (a run counts as one more)."""
     return len(item.steps) + 1 if isinstance(item, RunState) else 1
 
+
+_OUTCOMES = ("written", "slow", "away")  # of a batch's writes, the worst wins
 
 # A memo saves some 3 µs of translation per unchanged node and costs some 1.5 KB per node. Of a small
 # workflow's ~400 µs per event it saves under a tenth, while 10,000 of them would hold ~90 MB: only a

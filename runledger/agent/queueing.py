@@ -5,8 +5,9 @@
   Newer means later in the object's own order, not in arrival order: ``refuse`` may keep the
   item a key holds (pending, else in progress) against one that must not take its place, and
   ``merge`` may carry into the newer item what it must keep of the replaced one.
-* A key is handed to at most one consumer at a time, and comes back only after ``done()``: items of
-  one key are processed in order, items of different keys in parallel.
+* A key is handed to at most one consumer at a time (by ``get_batch()``, or ``claim()`` for items a
+  consumer brings itself), and comes back only after ``done()``: items of one key are processed in
+  order, items of different keys in parallel.
 * ``put()`` of a new key waits while ``max_keys`` keys are pending: a slow consumer (a slow or absent
   database) slows intake down instead of growing memory.
 """
@@ -75,6 +76,10 @@ class CoalescingQueue(Generic[K, V]):
     def pending(self, key: K) -> V | None:
         return self._pending.get(key)
 
+    def holds(self, key: K) -> bool:
+        """Whether `key` is pending or in progress."""
+        return key in self._pending or key in self._in_progress
+
     def idle(self) -> bool:
         return not self._pending and not self._in_progress
 
@@ -126,6 +131,15 @@ class CoalescingQueue(Generic[K, V]):
                 self._in_progress[key] = item
             self._changed.notify_all()
             return batch
+
+    def claim(self, items: list[tuple[K, V]]) -> bool:
+        """Mark items that were never queued in progress, as get_batch marks what it takes: their
+        consumer processes them and calls done(). Claims none, and returns False, when the queue
+        holds any of their keys already (pending or in progress)."""
+        if any(self.holds(key) for key, _ in items):
+            return False
+        self._in_progress.update(items)
+        return True
 
     async def done(self, keys: list[K]) -> None:
         """Release keys; those that received a newer item while in progress become ready again."""
