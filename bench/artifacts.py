@@ -94,7 +94,7 @@ from bench.s3_servers import (
 )
 from runledger.core.settings import ArtifactsSettings, DatabaseSettings, Settings
 from runledger.indexer.s3 import Location, ObjectStore, ObjectUnavailable
-from runledger.indexer.worker import ArtifactIndexer
+from runledger.service import build_indexer
 from runledger.store import connection as db
 from runledger.store import embedded
 from runledger.store.sql_blocks import q
@@ -442,7 +442,7 @@ async def run_indexer(
     pool = await db.create_pool(dsn, database=settings.database)
     timed = TimedPool(pool)
     try:
-        indexer = ArtifactIndexer(pool=timed, settings=settings, poll_seconds=0.05)  # type: ignore[arg-type]
+        indexer = build_indexer(pool=timed, settings=settings, poll_seconds=0.05)  # type: ignore[arg-type]
         async with LoopLag() as lag:
             with window(*meters) as w:
                 if profile:

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import asyncpg
 
-from runledger.agent.ingest import Ingestor
+from bench.workflow_events import count_node_changes, fanout_events, generate_events
 from runledger.agent.translate import translate_workflow
 from runledger.core.run_state import WatchEvent
 from runledger.core.settings import DatabaseSettings, Settings
-from bench.workflow_events import count_node_changes, fanout_events, generate_events
+from runledger.service import build_ingestor
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
 from runledger.store.writer import RunWriter
@@ -87,7 +87,7 @@ async def run_runledger(dsn: str, events: list[dict], settings: Settings, *, mod
     pool = await db.create_pool(dsn, database=settings.database)
     try:
         parsed = [WatchEvent.model_validate(e) for e in events]
-        async with Ingestor(pool=pool, settings=settings) as ingestor:
+        async with build_ingestor(pool=pool, settings=settings) as ingestor:
             started = time.perf_counter()
             for event in parsed:
                 await ingestor.submit(event)

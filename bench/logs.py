@@ -30,7 +30,6 @@ from aiobotocore.session import get_session
 from aiohttp import web
 
 from bench.s3_servers import ServerProcess, seaweedfs_binary, seaweedfs_server
-from runledger.api.app import create_app
 from runledger.core.settings import (
     ApiSettings,
     ArtifactsSettings,
@@ -38,6 +37,7 @@ from runledger.core.settings import (
     Settings,
 )
 from runledger.indexer.s3 import Location, ObjectStore
+from runledger.service import build_app
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
 from tests.support.ingesting import ingest
@@ -110,7 +110,7 @@ async def measure(url: str, body: bytes, args: argparse.Namespace, server_dsn: s
         await store.close()
 
     pool = await db.create_pool(server_dsn, database=settings.database)
-    runner = web.AppRunner(create_app(settings=settings, pool=pool), access_log=None)
+    runner = web.AppRunner(build_app(settings=settings, pool=pool), access_log=None)
     try:
         await ingest(pool, settings, [logging_workflow("bench", {"bench-train": KEY})])
         await runner.setup()

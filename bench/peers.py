@@ -45,7 +45,7 @@ import asyncpg
 
 from bench import peer_data, peer_runledger
 from bench.peer_protocol import WARMUP_CALLS
-from runledger.demo.recording_objects import embedded_s3
+from runledger.demo.recording_objects import EmbeddedS3
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
 
@@ -211,8 +211,8 @@ async def run_runledger(
     outcome = Outcome(RUNLEDGER)
     dsn = await fresh_database(admin, "bench_runledger", migrate=True)
     events = peer_runledger.write_events(dataset, work / "workflows.jsonl")
-    async with embedded_s3(peer_runledger.objects(dataset)) as s3_url:
-        service = peer_runledger.Runledger(dsn=dsn, events=events, s3_url=s3_url, log=work / "runledger.log")
+    async with EmbeddedS3(peer_runledger.objects(dataset)) as s3:
+        service = peer_runledger.Runledger(dsn=dsn, events=events, s3_url=s3.url, log=work / "runledger.log")
         started = time.perf_counter()
         service.start()
         try:

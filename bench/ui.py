@@ -29,9 +29,9 @@ from bench import query_load
 from bench.queries import DATABASE, start_api, stop_api
 from bench.query_data import Shape
 from bench.workflow_events import fanout_events
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
+from runledger.service import build_ingestor
 from runledger.store import connection as db
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,7 +47,7 @@ async def add_fanout(dsn: str) -> str:
     settings = Settings()
     pool = await db.create_pool(dsn, database=settings.database)
     try:
-        async with Ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
+        async with build_ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
             await ingestor.submit(WatchEvent.model_validate(event))
             await ingestor.drain()
         meta = event["object"]["metadata"]

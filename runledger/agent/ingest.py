@@ -57,7 +57,12 @@ from runledger.core.lifecycle import Service, first
 from runledger.core.run_state import TERMINAL_PHASES, PodObservation, RunState, WatchEvent
 from runledger.core.phases import PhaseChange, Seen, replaced_phases
 from runledger.core.artifact_locations import RepositoryRegistry
-from runledger.core.settings import Settings
+from runledger.core.settings import (
+    ArgoSettings,
+    ArtifactsSettings,
+    IngestSettings,
+    OpenLineageSettings,
+)
 from runledger.core.shards import Shard
 from runledger.store import reconcile
 from runledger.store.connection import is_transient
@@ -124,26 +129,30 @@ class Ingestor(Service):
         self,
         *,
         pool: asyncpg.Pool,
-        settings: Settings,
+        ingest: IngestSettings,
+        argo: ArgoSettings,
+        artifacts: ArtifactsSettings,
+        openlineage: OpenLineageSettings,
         writer: RunWriter | None = None,
         track_runs: bool = False,
         repositories: RepositoryRegistry | None = None,
         node_status: NodeStatus | None = None,
     ) -> None:
         super().__init__()
-        self.grace = settings.ingest.shutdown_grace_seconds
+        self.grace = ingest.shutdown_grace_seconds
         self._track_runs = track_runs
         self._node_status = node_status
         self.repositories = repositories or RepositoryRegistry(
-            default=settings.artifacts.repository, named=settings.artifacts.repositories
+            default=artifacts.repository, named=artifacts.repositories
         )
         self._pool = pool
-        self._settings = settings
+        self._ingest = ingest
+        self._pod_name_format = argo.pod_name_format
         self._writer = writer or RunWriter(
-            cache_runs=settings.ingest.fingerprint_cache_runs, lineage_outbox=settings.openlineage.export
+            cache_runs=ingest.fingerprint_cache_runs, lineage_outbox=openlineage.export
         )
         self._queue: CoalescingQueue[QueueKey, Work] = CoalescingQueue(
-            max_keys=settings.ingest.max_pending_runs,
+            max_keys=ingest.max_pending_runs,
             kind=resource_of,
             refuse=lambda new, held: refusal(new.item, held.item),
             merge=self._keep_phases,
@@ -151,7 +160,7 @@ class Ingestor(Service):
         self._seq = 0
         self._writing: dict[QueueKey, int] = {}  # in-progress keys -> sequence number being written
         # Shared by the batches bulk sources take: each is written by a task of its own.
-        self._taken_backoff = Backoff(0.1, settings.ingest.retry_max_seconds)
+        self._taken_backoff = Backoff(0.1, ingest.retry_max_seconds)
         self._timeouts: Counter[QueueKey] = Counter()  # statement timeouts in a row, per key
         self._queued: dict[QueueKey, Weight] = {}  # weight of the queued state of each key
         self._held = Weight(0, 0)  # weight of every state queued or being written
@@ -208,7 +217,7 @@ class Ingestor(Service):
 
     def _fits(self, weight: Weight) -> bool:
         """Whether `weight` more may be held. With nothing held, a run larger than the bounds still goes, alone."""
-        max_steps, max_bytes = self._settings.ingest.max_pending_steps, self._settings.ingest.max_pending_bytes
+        max_steps, max_bytes = self._ingest.max_pending_steps, self._ingest.max_pending_bytes
         return self._held.steps == 0 or (
             self._held.steps + weight.steps <= max_steps and self._held.bytes + weight.bytes <= max_bytes
         )
@@ -228,7 +237,7 @@ class Ingestor(Service):
         if not lost and not replaced.earlier:
             return work
         earlier = (*replaced.earlier, *lost, *work.earlier)
-        cap = self._settings.ingest.max_pending_phase_changes
+        cap = self._ingest.max_pending_phase_changes
         if len(earlier) > cap:
             # The oldest go: the newest phases are the ones a live timeline is waiting for.
             self.stats.phase_changes_dropped += len(earlier) - cap
@@ -269,8 +278,8 @@ class Ingestor(Service):
             state = translate_workflow(
                 obj,
                 deleted=kind == "DELETED",
-                default_pod_name_format=self._settings.argo.pod_name_format,
-                max_value_bytes=self._settings.ingest.max_value_bytes,
+                default_pod_name_format=self._pod_name_format,
+                max_value_bytes=self._ingest.max_value_bytes,
                 repositories=self.repositories,
                 memo=memo,
             )
@@ -353,7 +362,7 @@ class Ingestor(Service):
         nodes = status.get("nodes") if isinstance(status, dict) else None
         if not isinstance(nodes, dict) or len(nodes) < MEMO_MIN_NODES:
             return None
-        if memo is None and self._memo_bytes < self._settings.ingest.node_memo_bytes:
+        if memo is None and self._memo_bytes < self._ingest.node_memo_bytes:
             memo = NodeMemo()
         return memo
 
@@ -364,7 +373,7 @@ class Ingestor(Service):
         the next one read: a watch of more workflows than fit goes round them all, and evicting the
         least recently used would leave none kept at the right time.
         """
-        if self._memo_bytes + memo.size <= self._settings.ingest.node_memo_bytes:
+        if self._memo_bytes + memo.size <= self._ingest.node_memo_bytes:
             self._memos[run_id] = memo
             self._memo_bytes += memo.size
 
@@ -429,7 +438,7 @@ class Ingestor(Service):
 
     async def _start(self) -> None:
         self.drained = False
-        for i in range(self._settings.ingest.workers):
+        for i in range(self._ingest.workers):
             self.spawn(self._write_loop(), name=f"ingest-writer-{i}")
         if self._node_status is not None:
             self.spawn(self._node_status.run(self._submit_workflow), name="offloaded-node-status")
@@ -464,9 +473,9 @@ class Ingestor(Service):
         return len(self._queue) + len(self._writing)
 
     async def _write_loop(self) -> None:
-        backoff = Backoff(0.1, self._settings.ingest.retry_max_seconds)
+        backoff = Backoff(0.1, self._ingest.retry_max_seconds)
         while True:
-            batch = await self._queue.get_batch(self._settings.ingest.batch_runs)
+            batch = await self._queue.get_batch(self._ingest.batch_runs)
             for key, _ in batch:
                 self._queued.pop(key, None)  # still held, while written
             await self._write_batch(batch, backoff=backoff)
@@ -475,7 +484,7 @@ class Ingestor(Service):
         """Persist a batch claimed in the queue (get_batch, take), in transactions of ingest.batch_runs
         runs, then release its keys and what it held. What a transient failure left unwritten went
         back to the queue (behind any newer state of its runs) and the caller backs off."""
-        size = self._settings.ingest.batch_runs
+        size = self._ingest.batch_runs
         outcome: Literal["written", "away", "slow"] = "written"
         for key, work in batch:
             self._writing[key] = work.seq

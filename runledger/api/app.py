@@ -17,7 +17,6 @@ from aiohttp import web
 
 from runledger.api import (
     artifact_routes,
-    auth,
     feed_routes,
     health,
     lineage_routes,
@@ -28,27 +27,38 @@ from runledger.api import (
     stats_routes,
     step_log_routes,
 )
+from runledger.api import auth as auth_routes
 from runledger.api import kfp_routes as kfp
 from runledger.api.app_keys import (
+    API_SETTINGS,
+    COST_SETTINGS,
+    EVENTS_SETTINGS,
     LIVENESS_CHECKS,
     OBJECT_STORE,
     POOL,
     READINESS_CHECKS,
     READS,
-    SETTINGS,
     ObjectStoreSlot,
 )
 from runledger.api.responses import S3Refused, S3Unavailable, error_response
-from runledger.core.settings import Settings
+from runledger.core.settings import (
+    ApiSettings,
+    ArtifactsSettings,
+    AuthSettings,
+    ClusterSettings,
+    CostSettings,
+    DatabaseSettings,
+    EventsSettings,
+)
 from runledger.indexer.s3 import ObjectStore
 from runledger.store import connection as db
-from runledger.store.read_routing import ReadRouter
 from runledger.store.read_errors import (
     AccessUnavailable,
     BadRequest,
     Forbidden,
     Unauthenticated,
 )
+from runledger.store.read_routing import ReadRouter
 from runledger.ui import routes as ui
 
 log = logging.getLogger(__name__)
@@ -126,38 +136,51 @@ def _describe(exc: pydantic.ValidationError) -> str:
     return "; ".join(parts)
 
 
-def create_app(*, settings: Settings, pool: asyncpg.Pool | None = None, dsn: str | None = None) -> web.Application:
+def create_app(
+    *,
+    database: DatabaseSettings,
+    api: ApiSettings,
+    events: EventsSettings,
+    auth: AuthSettings,
+    cluster: ClusterSettings,
+    artifacts: ArtifactsSettings,
+    cost: CostSettings,
+    pool: asyncpg.Pool | None = None,
+    dsn: str | None = None,
+) -> web.Application:
+    """The API, handed the groups of settings it reads (`cluster`: where auth's token reviews go), on
+    `pool` or on a pool of its own opened from `dsn`."""
     if (pool is None) == (dsn is None):
         raise ValueError("give either a pool or a dsn")
     app = web.Application(middlewares=[errors_as_json, bounded_requests], client_max_size=MAX_BODY_BYTES)
-    app[SETTINGS] = settings
+    app[API_SETTINGS], app[EVENTS_SETTINGS], app[COST_SETTINGS] = api, events, cost
     app[READINESS_CHECKS] = {}
     app[LIVENESS_CHECKS] = {}
-    app[prometheus.TELEMETRY] = prometheus.Telemetry(per_namespace=settings.auth.metrics_by_namespace)
+    app[prometheus.TELEMETRY] = prometheus.Telemetry(per_namespace=auth.metrics_by_namespace)
     if pool is not None:
         app[POOL] = pool
     else:
-        app.cleanup_ctx.append(functools.partial(_pool_opened, dsn=dsn, settings=settings))
-    app.cleanup_ctx.append(functools.partial(_reads_routed, settings=settings))
-    app.cleanup_ctx.append(functools.partial(_object_store_built, settings=settings))
+        app.cleanup_ctx.append(functools.partial(_pool_opened, dsn=dsn, database=database))
+    app.cleanup_ctx.append(functools.partial(_reads_routed, database=database, api=api))
+    app.cleanup_ctx.append(functools.partial(_object_store_built, artifacts=artifacts))
     app.on_startup.append(_start_counting)
-    auth.install(app, settings)
+    auth_routes.install(app, auth=auth, cluster=cluster)
     for routes in ROUTES:
         routes.add_routes(app)
     return app
 
 
-async def _pool_opened(app: web.Application, *, dsn: str, settings: Settings) -> AsyncIterator[None]:
-    app[POOL] = await db.create_pool(dsn, database=settings.database)
+async def _pool_opened(app: web.Application, *, dsn: str, database: DatabaseSettings) -> AsyncIterator[None]:
+    app[POOL] = await db.create_pool(dsn, database=database)
     try:
         yield
     finally:
         await app[POOL].close()
 
 
-async def _reads_routed(app: web.Application, *, settings: Settings) -> AsyncIterator[None]:
+async def _reads_routed(app: web.Application, *, database: DatabaseSettings, api: ApiSettings) -> AsyncIterator[None]:
     sources = app[prometheus.TELEMETRY].sources
-    async with ReadRouter(primary=app[POOL], settings=settings) as router:
+    async with ReadRouter(primary=app[POOL], database=database, api=api) as router:
         app[READS] = router
         sources["read_targets"] = functools.partial(prometheus.read_target_metrics, router)
         try:
@@ -166,9 +189,9 @@ async def _reads_routed(app: web.Application, *, settings: Settings) -> AsyncIte
             sources.pop("read_targets", None)
 
 
-async def _object_store_built(app: web.Application, *, settings: Settings) -> AsyncIterator[None]:
+async def _object_store_built(app: web.Application, *, artifacts: ArtifactsSettings) -> AsyncIterator[None]:
     # Built here, so malformed S3 credentials stop start-up with their message.
-    app[OBJECT_STORE] = ObjectStoreSlot(ObjectStore(artifacts=settings.artifacts))
+    app[OBJECT_STORE] = ObjectStoreSlot(ObjectStore(artifacts=artifacts))
     try:
         yield
     finally:

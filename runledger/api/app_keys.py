@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from runledger.core.settings import Settings
+from runledger.core.settings import ApiSettings, CostSettings, EventsSettings
 from runledger.indexer.s3 import ObjectStore
 from runledger.store.read_routing import ReadRouter
 
@@ -17,7 +17,10 @@ ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 POOL = web.AppKey("pool", asyncpg.Pool)
 # Where reads go: a standby within the lag bound, else the primary (runledger/store/read_routing.py).
 READS = web.AppKey("reads", ReadRouter)
-SETTINGS = web.AppKey("settings", Settings)
+# The groups of settings handlers read.
+API_SETTINGS = web.AppKey("api_settings", ApiSettings)
+EVENTS_SETTINGS = web.AppKey("events_settings", EventsSettings)
+COST_SETTINGS = web.AppKey("cost_settings", CostSettings)
 # Extra checks registered by whatever runs beside the API (the agent): name -> check.
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
 LIVENESS_CHECKS = web.AppKey("liveness_checks", dict[str, ReadinessCheck])

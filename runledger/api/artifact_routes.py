@@ -12,7 +12,7 @@ from runledger.store import artifact_listing as repo
 
 
 async def list_artifacts(request: web.Request) -> web.Response:
-    query = parse_artifact_query(request.rel_url.query, max_limit=request.app[app_keys.SETTINGS].api.max_page_size)
+    query = parse_artifact_query(request.rel_url.query, max_limit=request.app[app_keys.API_SETTINGS].max_page_size)
     if (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
     page = await read(request, lambda conn: repo.list_artifacts(conn, query))

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from runledger.api import access_reviews, app_keys
 from runledger.core import kube_client
-from runledger.core.settings import Settings
+from runledger.core.settings import AuthSettings, ClusterSettings
 from runledger.store.read_errors import Forbidden, Unauthenticated
 from runledger.store.sql_blocks import q
 from runledger.ui import routes as ui
@@ -36,23 +36,23 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/ap
                         "/apis/v2beta1/healthz"})  # fmt: skip
 
 
-def install(app: web.Application, settings: Settings) -> None:
+def install(app: web.Application, *, auth: AuthSettings, cluster: ClusterSettings) -> None:
     """Set up the configured auth on `app` (nothing for mode none)."""
-    if settings.auth.mode == "none":
+    if auth.mode == "none":
         return
-    app[KNOWN_NAMESPACES] = access_reviews.TtlCache(ttl=settings.auth.cache_seconds, max_entries=1)
+    app[KNOWN_NAMESPACES] = access_reviews.TtlCache(ttl=auth.cache_seconds, max_entries=1)
     app.middlewares.append(authenticate)
-    if settings.auth.mode == "static":
+    if auth.mode == "static":
         # Read now, so a malformed token list stops start-up with its message rather than failing requests.
-        app[ACCESS] = access_reviews.StaticAccess(access_reviews.load_static_grants(settings.auth))
+        app[ACCESS] = access_reviews.StaticAccess(access_reviews.load_static_grants(auth))
         return
 
     async def reviewer(app: web.Application) -> AsyncIterator[None]:
-        api = await kube_client.connect(settings.cluster)
+        api = await kube_client.connect(cluster)
         try:
             app[ACCESS] = access_reviews.KubernetesAccess(
-                api, audiences=settings.auth.audiences, cache_seconds=settings.auth.cache_seconds,
-                cache_entries=settings.auth.cache_entries,
+                api, audiences=auth.audiences, cache_seconds=auth.cache_seconds,
+                cache_entries=auth.cache_entries,
             )  # fmt: skip
             yield
         finally:

@@ -178,7 +178,7 @@ class _Stream:
         return self.sub.reason is None
 
     async def _live(self) -> None:
-        ends = time.monotonic() + self.request.app[app_keys.SETTINGS].events.stream_max_seconds
+        ends = time.monotonic() + self.request.app[app_keys.EVENTS_SETTINGS].stream_max_seconds
         while (left := ends - time.monotonic()) > 0:
             try:
                 batch = await self.sub.next(timeout=min(self.hub.heartbeat_seconds, left))
@@ -207,12 +207,12 @@ class _Stream:
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[app_keys.SETTINGS]
+    events = app[app_keys.EVENTS_SETTINGS]
     options: dict[str, Any] = {
-        "heartbeat_seconds": settings.events.heartbeat_seconds,
-        "queue_size": max(settings.events.queue_size, settings.events.batch_rows),
-        "max_subscribers": settings.events.max_subscribers,
-        "batch_rows": settings.events.batch_rows,
+        "heartbeat_seconds": events.heartbeat_seconds,
+        "queue_size": max(events.queue_size, events.batch_rows),
+        "max_subscribers": events.max_subscribers,
+        "batch_rows": events.batch_rows,
     }
     hub = feed.EventHub(connect=feed.pool_connector(app[app_keys.POOL]), reads=app[app_keys.READS],
                         **{**options, **app.get(HUB_OPTIONS, {})})  # fmt: skip

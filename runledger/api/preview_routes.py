@@ -38,7 +38,7 @@ async def artifact_preview(request: web.Request) -> web.Response:
     stored = await read(request, work, filters=False)
     if stored is None:
         raise web.HTTPNotFound(reason="no artifact with this id")
-    cap = request.app[app_keys.SETTINGS].api.preview_max_bytes
+    cap = request.app[app_keys.API_SETTINGS].preview_max_bytes
     with s3_failures_answered(what=f"artifact {stored.artifact_id}", uri=stored.uri):
         part, data = await request.app[app_keys.OBJECT_STORE].store.read_range(location_of(stored), first=0, last=cap - 1)
     shown = preview(data, name=stored.key, complete=len(data) >= part.size, max_shown=cap,

@@ -21,7 +21,7 @@ MAX_COMPARED = 50
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    query = parse_run_query(request.rel_url.query, max_limit=request.app[app_keys.SETTINGS].api.max_page_size)
+    query = parse_run_query(request.rel_url.query, max_limit=request.app[app_keys.API_SETTINGS].max_page_size)
     if query.namespace is not None:
         for namespace in query.namespace:
             await auth.require_namespace(request, namespace)

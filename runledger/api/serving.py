@@ -39,7 +39,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from runledger.api import prometheus
 from runledger.api.responses import error_response
 from runledger.core.counters import counted_by
-from runledger.core.settings import Settings
+from runledger.core.settings import ApiSettings, DatabaseSettings
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,10 @@ _WHY = {
 }
 
 
-def connection_cap(settings: Settings, *, open_files: int) -> int:
+def connection_cap(*, api: ApiSettings, database: DatabaseSettings, open_files: int) -> int:
     """RUNLEDGER_API_MAX_CONNECTIONS, lowered to what `open_files` descriptors leave for clients."""
-    room = open_files - FD_RESERVE - settings.database.pool_max
-    return max(1, min(settings.api.max_connections, room))
+    room = open_files - FD_RESERVE - database.pool_max
+    return max(1, min(api.max_connections, room))
 
 
 def _open_file_limit() -> int:
@@ -221,19 +221,21 @@ class _Runner(web.AppRunner):
                        **plain._kwargs)  # fmt: skip
 
 
-async def serve(app: web.Application, *, settings: Settings, host: str, port: int) -> web.AppRunner:
+async def serve(
+    app: web.Application, *, api: ApiSettings, database: DatabaseSettings, host: str, port: int
+) -> web.AppRunner:
     """Start serving `app` on host:port under the limits above; the caller cleans the runner up."""
     open_files = _open_file_limit()
-    connections = Connections(cap=connection_cap(settings, open_files=open_files),
-                              header_timeout=settings.api.header_timeout_seconds)  # fmt: skip
-    if connections.cap < settings.api.max_connections:
+    connections = Connections(cap=connection_cap(api=api, database=database, open_files=open_files),
+                              header_timeout=api.header_timeout_seconds)  # fmt: skip
+    if connections.cap < api.max_connections:
         log.warning("RUNLEDGER_API_MAX_CONNECTIONS lowered to %d: the open-file limit is %d (raise `ulimit -n`)",
                     connections.cap, open_files)  # fmt: skip
     if prometheus.TELEMETRY in app:
         app[prometheus.TELEMETRY].sources["http"] = connections.metrics
     _throttle_accept_errors(connections)
     runner = _Runner(app, connections=connections, access_log=None, handle_signals=False,
-                     keepalive_timeout=settings.api.keepalive_timeout_seconds)  # fmt: skip
+                     keepalive_timeout=api.keepalive_timeout_seconds)  # fmt: skip
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

@@ -38,9 +38,8 @@ async def _answer(request: web.Request, *, pipeline: str | None) -> web.Response
     if since >= until:
         raise BadRequest("since: must be before until")
     namespaces = await _namespaces(request, query.namespace)
-    settings = request.app[app_keys.SETTINGS]
-    prices = stats.UnitPrices(cpu_hour=settings.cost.cpu_hour, memory_gib_hour=settings.cost.memory_gib_hour,
-                          gpu_hour=settings.cost.gpu_hour)  # fmt: skip
+    cost = request.app[app_keys.COST_SETTINGS]
+    prices = stats.UnitPrices(cpu_hour=cost.cpu_hour, memory_gib_hour=cost.memory_gib_hour, gpu_hour=cost.gpu_hour)
     answer = await read(request, lambda conn: stats.read_stats(conn, since=since, until=until, namespaces=namespaces,
                                                                pipeline=pipeline, prices=prices))  # fmt: skip
     return model_response(answer)

@@ -122,13 +122,13 @@ async def step_log(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(reason=f"step {found.step_id} has no archived log (Argo's archiveLogs was off)")
     if found.stored is None:
         raise web.HTTPNotFound(reason=f"step {found.step_id}'s log is in {found.storage or 'unknown'} storage, not S3")
-    settings = request.app[app_keys.SETTINGS]
+    max_bytes = request.app[app_keys.API_SETTINGS].log_max_bytes
     location = location_of(found.stored)
-    cap = wanted.capped(settings.api.log_max_bytes)
+    cap = wanted.capped(max_bytes)
     with s3_failures_answered(what=f"step {found.step_id}'s log", uri=found.stored.uri):
         if found.stored.key.endswith(ARCHIVED_SUFFIXES):
             return await _unpacked(request, location=location, wanted=wanted, cap=cap, ranged=ranged,
-                                   max_bytes=settings.api.log_max_bytes)  # fmt: skip
+                                   max_bytes=max_bytes)  # fmt: skip
         return await _streamed(request, location=location, wanted=wanted, cap=cap, ranged=ranged)
 
 

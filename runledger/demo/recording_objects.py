@@ -10,7 +10,6 @@ demo shows what a missing object looks like.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import hashlib
 import io
@@ -20,12 +19,13 @@ import sys
 import tarfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
 
 from runledger.agent.translate import TranslationError, translate_workflow
+from runledger.core.lifecycle import Service
 from runledger.core.run_state import RunState, Step, WatchEvent
 from runledger.core.artifact_locations import RepositoryRegistry
 
@@ -129,40 +129,62 @@ def _number(value: str | None) -> float | None:
     return number if number is not None and 0 < number < 1 else None
 
 
-@contextlib.asynccontextmanager
-async def embedded_s3(objects: list[DemoObject]) -> AsyncIterator[str]:
-    """moto's S3 server on 127.0.0.1 holding `objects`; yields its URL and stops it afterwards."""
+class EmbeddedS3(Service):
+    """moto's S3 server on 127.0.0.1 holding `objects`, in a child process: ``async with`` starts and
+    fills it (its URL in ``url``); a process that ends while in use fails the part; leaving stops it."""
+
+    name = "demo s3"
+    grace = 0.0
+
+    def __init__(self, objects: list[DemoObject]) -> None:
+        super().__init__()
+        self._objects = objects
+        self._process: subprocess.Popen | None = None
+        self.url = ""
+
+    async def _start(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        await asyncio.to_thread(_wait_until_up, self.url, self._process)
+        await _upload(self.url, self._objects)
+        self.spawn(self._running(self._process), name="demo-s3-process")
+
+    @staticmethod
+    async def _running(process: subprocess.Popen) -> None:
+        code = await asyncio.to_thread(process.wait)
+        raise RuntimeError(f"the demo S3 server (moto) exited with code {code}")
+
+    async def _close(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            await asyncio.to_thread(self._process.wait, 10)
+            self._process = None
+
+
+async def _upload(url: str, objects: list[DemoObject]) -> None:
     from aiobotocore.session import get_session
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        await asyncio.to_thread(_wait_until_up, url, process)
-        async with get_session().create_client(
-            "s3", endpoint_url=url, region_name="us-east-1",
-            aws_access_key_id=DEMO_ACCESS_KEY, aws_secret_access_key=DEMO_SECRET_KEY,
-        ) as s3:  # fmt: skip
-            for bucket in sorted({o.bucket for o in objects}):
-                await s3.create_bucket(Bucket=bucket)
-            # A few puts in flight: one at a time, a benchmark's thousands of objects wait on round trips.
-            uploads = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
+    async with get_session().create_client(
+        "s3", endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id=DEMO_ACCESS_KEY, aws_secret_access_key=DEMO_SECRET_KEY,
+    ) as s3:  # fmt: skip
+        for bucket in sorted({o.bucket for o in objects}):
+            await s3.create_bucket(Bucket=bucket)
+        # A few puts in flight: one at a time, a benchmark's thousands of objects wait on round trips.
+        uploads = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
 
-            async def put(obj: DemoObject) -> None:
-                async with uploads:
-                    await s3.put_object(Bucket=obj.bucket, Key=obj.key, Body=obj.body)
+        async def put(obj: DemoObject) -> None:
+            async with uploads:
+                await s3.put_object(Bucket=obj.bucket, Key=obj.key, Body=obj.body)
 
-            await asyncio.gather(*(put(obj) for obj in objects))
-        yield url
-    finally:
-        process.terminate()
-        await asyncio.to_thread(process.wait, 10)
+        await asyncio.gather(*(put(obj) for obj in objects))
 
 
 def _wait_until_up(url: str, process: subprocess.Popen) -> None:

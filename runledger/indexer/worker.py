@@ -35,8 +35,9 @@ from typing import Any
 
 import asyncpg
 
+from runledger.core.backoff import Backoff
 from runledger.core.lifecycle import Service, first
-from runledger.core.settings import Settings
+from runledger.core.settings import ArtifactsSettings, IngestSettings
 from runledger.indexer.unpacking import ArchiveError, unpack_single_file
 from runledger.indexer.kfp_metrics import MetricsFileError, parse_metrics
 from runledger.indexer.s3 import (
@@ -48,7 +49,6 @@ from runledger.indexer.s3 import (
     TransientS3Error,
 )
 from runledger.indexer.ui_metadata import UiMetadataError, parse_ui_metadata
-from runledger.core.backoff import Backoff
 from runledger.store.connection import is_retried_by_pollers, is_transient
 from runledger.store.sql_blocks import q
 
@@ -111,7 +111,8 @@ class ArtifactIndexer(Service):
         self,
         *,
         pool: asyncpg.Pool,
-        settings: Settings,
+        artifacts: ArtifactsSettings,
+        ingest: IngestSettings,
         store: ObjectStore | None = None,
         poll_seconds: float = IDLE_POLL_SECONDS,
         grace: float = 10.0,
@@ -121,10 +122,11 @@ class ArtifactIndexer(Service):
         self._pool = pool
         self._poll_seconds = poll_seconds
         self._recording = False
-        self._settings = settings
-        self._store = store or ObjectStore(artifacts=settings.artifacts)
+        self._artifacts = artifacts
+        self._retry_max_seconds = ingest.retry_max_seconds  # the database's, as the ingest writers retry it
+        self._store = store or ObjectStore(artifacts=artifacts)
         self._owns_store = store is None
-        self._work: asyncio.Queue[_Claim] = asyncio.Queue(maxsize=settings.artifacts.claim_batch * 2)
+        self._work: asyncio.Queue[_Claim] = asyncio.Queue(maxsize=artifacts.claim_batch * 2)
         self._outcomes: asyncio.Queue[_Outcome] = asyncio.Queue(maxsize=RECORD_BATCH * 2)
         self._in_flight = 0
         self._stopping = asyncio.Event()
@@ -140,7 +142,7 @@ class ArtifactIndexer(Service):
         self._stopping.clear()
         self._claimer = self.spawn(self._claim_loop(), name="artifacts-claimer")
         self.spawn(self._record_loop(), name="artifacts-recorder")
-        for i in range(self._settings.artifacts.workers):
+        for i in range(self._artifacts.workers):
             self.spawn(self._work_loop(), name=f"artifacts-worker-{i}")
 
     async def wait_drained(self) -> None:
@@ -184,12 +186,12 @@ class ArtifactIndexer(Service):
         backoff = Backoff(0.5, 30.0)
         while True:
             room = self._work.maxsize - self._work.qsize()
-            if room < self._settings.artifacts.claim_batch // 2:
+            if room < self._artifacts.claim_batch // 2:
                 await asyncio.sleep(0.01)
                 continue
             try:
                 async with self._pool.acquire() as conn:
-                    rows = await conn.fetch(q("claim_artifacts"), min(room, self._settings.artifacts.claim_batch),
+                    rows = await conn.fetch(q("claim_artifacts"), min(room, self._artifacts.claim_batch),
                                             CLAIM_LEASE_SECONDS)
                     drained = not rows and not self._busy() and (await conn.fetchrow(q("artifact_backlog")))["queued"] == 0
             except Exception as exc:
@@ -244,7 +246,7 @@ class ArtifactIndexer(Service):
         return outcome
 
     async def _read(self, outcome: _Outcome) -> bytes | None:
-        cap = self._settings.artifacts.max_object_bytes
+        cap = self._artifacts.max_object_bytes
         assert outcome.head is not None
         # Archive overhead aside, an object bigger than the cap cannot hold a file within it.
         if outcome.head.size > cap + 64 * 1024:
@@ -267,8 +269,8 @@ class ArtifactIndexer(Service):
         try:
             report = parse_metrics(
                 data,
-                max_file_bytes=self._settings.artifacts.max_object_bytes,
-                max_metrics=self._settings.artifacts.max_metrics,
+                max_file_bytes=self._artifacts.max_object_bytes,
+                max_metrics=self._artifacts.max_metrics,
             )
         except MetricsFileError as exc:
             outcome.metrics = []
@@ -285,7 +287,7 @@ class ArtifactIndexer(Service):
         if data is None:
             return
         try:
-            ui = parse_ui_metadata(data, max_bytes=self._settings.artifacts.max_object_bytes)
+            ui = parse_ui_metadata(data, max_bytes=self._artifacts.max_object_bytes)
         except UiMetadataError as exc:
             outcome.errors.append({"reason": f"ui metadata rejected: {exc}"})
             self.stats.content_errors["ui_metadata"] += 1
@@ -309,7 +311,7 @@ class ArtifactIndexer(Service):
                 self._recording = False
 
     async def _record_with_retry(self, batch: list[_Outcome]) -> None:
-        backoff = Backoff(0.2, self._settings.ingest.retry_max_seconds)
+        backoff = Backoff(0.2, self._retry_max_seconds)
         while True:
             try:
                 async with self._pool.acquire() as conn:
@@ -336,7 +338,7 @@ class ArtifactIndexer(Service):
         for o in batch:
             c = o.claim
             if o.transient is not None:
-                if c.attempts >= self._settings.artifacts.max_attempts:
+                if c.attempts >= self._artifacts.max_attempts:
                     reason = f"gave up after {c.attempts} attempts: {o.transient}"
                     _add(unavailable, c.id, "failed", reason)
                     _add(finished, c.id, c.generation)
@@ -356,7 +358,7 @@ class ArtifactIndexer(Service):
                 await conn.execute(q("replace_artifact_metrics"), c.id, names, values, formats)
             errors = o.errors
             if o.metrics is not None or o.rematerialize:
-                cap = self._settings.artifacts.max_metrics
+                cap = self._artifacts.max_metrics
                 rows = await conn.fetch(q("materialize_metrics"), c.id, cap)
                 await conn.execute(q("refresh_run_metrics"), c.id)
                 o.left_out = {r["run_id"]: r["left_out"] for r in rows}
@@ -384,13 +386,13 @@ class ArtifactIndexer(Service):
         self._unreported.clear()
 
     def _backoff(self, attempts: int) -> float:
-        ceiling = min(self._settings.artifacts.retry_max_seconds, 2.0 ** attempts)
+        ceiling = min(self._artifacts.retry_max_seconds, 2.0 ** attempts)
         return random.uniform(ceiling / 2, ceiling)
 
     def _count(self, batch: list[_Outcome]) -> None:
         for o in batch:
             if o.transient is not None:
-                failed = o.claim.attempts >= self._settings.artifacts.max_attempts
+                failed = o.claim.attempts >= self._artifacts.max_attempts
                 self.stats.outcomes["failed" if failed else "retried"] += 1
                 if failed:
                     log.warning("artifact %s: %s; giving up after %d attempts", o.claim.uri, o.transient, o.claim.attempts)
@@ -408,7 +410,7 @@ class ArtifactIndexer(Service):
                     self.stats.content_errors["metrics_over_run_limit"] += n
                     log.warning("artifact %s: run %s already holds %d metrics, the most a run keeps: %d of this "
                                 "file's metrics not stored for it", o.claim.uri, run,
-                                self._settings.artifacts.max_metrics, n)  # fmt: skip
+                                self._artifacts.max_metrics, n)  # fmt: skip
 
 
 def _claim_of(row: asyncpg.Record) -> _Claim:

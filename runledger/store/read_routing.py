@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 
 from runledger.core.lifecycle import Service
-from runledger.core.settings import Settings
+from runledger.core.settings import ApiSettings, DatabaseSettings
 from runledger.store import connection as db
 from runledger.store.sql_blocks import q
 
@@ -104,15 +104,16 @@ class ReadRouter(Service):
     name = "read router"
     grace = 0.0
 
-    def __init__(self, *, primary: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(self, *, primary: asyncpg.Pool, database: DatabaseSettings, api: ApiSettings) -> None:
         super().__init__()
-        self.settings = settings
-        self.bound = settings.database.replica_max_lag_seconds
+        self._database = database
+        self._statement_timeout_ms = int(api.statement_timeout_ms)
+        self.bound = database.replica_max_lag_seconds
         # Often enough that a standby falling behind is seen well within the bound; each read checks too.
         self.check_seconds = min(1.0, self.bound / 5)
         self.primary = Target(name="primary", role=PRIMARY, pool=primary, state=UNKNOWN)
         self.standbys: list[Target] = []
-        self._dsns = settings.database.replicas
+        self._dsns = database.replicas
         self._positions = _Positions()
         self._turn = itertools.count()
 
@@ -124,7 +125,7 @@ class ReadRouter(Service):
         for dsn in self._dsns:
             # min_size 0: a standby that is down at start-up does not keep the API from starting;
             # a short connect timeout: one that does not answer costs a read little before it moves on.
-            pool = await db.create_pool(dsn, database=self.settings.database, min_size=0, timeout=2)
+            pool = await db.create_pool(dsn, database=self._database, min_size=0, timeout=2)
             self.standbys.append(Target(name=target_name(dsn), role=STANDBY, pool=pool))
         if self.standbys:
             await self._check_all()  # before the first read, so it can already go to a standby
@@ -151,7 +152,7 @@ class ReadRouter(Service):
         `memoize`: whether plans may memoize the inner side of a join (see begin_snapshot).
         `replayed_past`: the snapshot must show everything up to this primary WAL position; a standby
         not there yet is waited for up to `patience` seconds before the next target is tried."""
-        begin = _begin_snapshot(timeout_ms=int(self.settings.api.statement_timeout_ms), custom_plans=custom_plans,
+        begin = _begin_snapshot(timeout_ms=self._statement_timeout_ms, custom_plans=custom_plans,
                                 memoize=memoize)  # fmt: skip
         for target in self._candidates():
             last = target is self.primary

@@ -24,9 +24,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.api import prometheus
-from runledger.api.app import create_app
 from runledger.core.settings import AuthSettings, Settings
-from runledger.indexer.worker import ArtifactIndexer
+from runledger.service import build_app, build_indexer
 from tests.deploy.manifests import DEPLOY, ROOT, one, rendered
 from tests.support.agent import agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder
@@ -154,12 +153,12 @@ async def exported_series(pool: asyncpg.Pool, settings) -> dict[str, set[str]]:
     wf.obj["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] = "trainer"
     wf.node("train", "Succeeded", at="2026-01-01T00:01:00Z", startedAt="2026-01-01T00:00:10Z")
     events = [wf.phase("Succeeded").event(), {"type": "ADDED", "object": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow"}}]
-    indexer = ArtifactIndexer(pool=pool, settings=settings)
+    indexer = build_indexer(pool=pool, settings=settings)
     async with KubeDouble() as double:
         double.create("workflows", {**WorkflowBuilder(name="w").phase("Running").obj, "metadata": {"name": "w", "namespace": "ml"}})
         async with running_agent(pool, double, agent_settings(settings, cluster={"kube_watch_pods": False})) as running:
             await settled(running, double)
-            app = create_app(settings=settings.updated(auth={"metrics_per_namespace": deployed_metrics_per_namespace()}),
+            app = build_app(settings=settings.updated(auth={"metrics_per_namespace": deployed_metrics_per_namespace()}),
                              pool=pool)  # fmt: skip
             async with TestClient(TestServer(app, host="127.0.0.1")) as client:
                 # Step durations count the steps that finish while the app runs: these finish now.

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from runledger.api.app import create_app
+from runledger.service import build_app
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
 from tests.support.real_objects import fixture_files
@@ -69,7 +69,7 @@ async def runledger_api(pool, settings) -> AsyncIterator[str]:
     failed.obj["metadata"]["creationTimestamp"] = "2026-01-01T00:05:00Z"
     fixtures = [load(p) for p in fixture_files() if p.name in ("mock-retry-runtime.json", "hello-world-runtime.json")]
     await ingest(pool, settings, [team_a.event("ADDED"), failed.event("ADDED"), *({"type": "ADDED", "object": f} for f in fixtures)])
-    server = TestServer(create_app(settings=settings, pool=pool), host="127.0.0.1")
+    server = TestServer(build_app(settings=settings, pool=pool), host="127.0.0.1")
     await server.start_server()
     try:
         yield str(server.make_url("")).rstrip("/")

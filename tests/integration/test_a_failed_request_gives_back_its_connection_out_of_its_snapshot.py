@@ -15,7 +15,7 @@ from runledger.store.read_routing import ReadRouter
 async def test_a_failed_request_leaves_its_connection_outside_any_transaction(dsn, settings):
     one = await db.create_pool(dsn, database=DatabaseSettings(pool_min=1, pool_max=1))
     try:
-        async with ReadRouter(primary=one, settings=settings.updated(api={"statement_timeout_ms": 50})) as reads:
+        async with ReadRouter(primary=one, database=settings.database, api=settings.updated(api={"statement_timeout_ms": 50}).api) as reads:
 
             async def not_found(conn: asyncpg.Connection) -> None:
                 await conn.fetchval("SELECT 1")

@@ -17,7 +17,7 @@ async def test_a_read_is_not_followed_by_the_pools_reset_and_other_uses_are(dsn,
             reset = conn.get_reset_query()
             conn.add_query_logger(lambda record: ran.append(record.query))
         assert ran == [reset]  # a plain use is reset
-        async with ReadRouter(primary=one, settings=settings) as reads:
+        async with ReadRouter(primary=one, database=settings.database, api=settings.api) as reads:
             ran.clear()
             assert await reads.read(lambda conn: conn.fetchval("SELECT 41 + 1")) == 42
             assert ran[1:] == ["SELECT 41 + 1", "COMMIT"]

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
 
 
 async def test_a_newer_state_of_a_taken_run_waits_in_the_queue_for_its_batch_and_is_stored_after_it(pool, settings, conn):
     wf = WorkflowBuilder("twice").phase("Running").node("twice", "Running")
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         running = ingestor.translate_event(WatchEvent.model_validate(wf.event("ADDED", resource_version=10)))
         batch = await ingestor.take([running])
         newer = wf.phase("Succeeded").node("twice", "Succeeded").event(resource_version=11)

@@ -3,8 +3,8 @@ stored once it is back: in order, with the object's times and the phase it left.
 
 from __future__ import annotations
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from runledger.store import connection as db
 from tests.support.ingesting import dump, ingest
 from tests.support.phase_streams import TWO_STEP_HISTORY, two_step_run
@@ -19,7 +19,7 @@ async def test_every_phase_change_seen_while_postgres_was_away_is_stored_in_orde
     fast = settings.updated(ingest={"workers": 1, "retry_max_seconds": 0.2}, database={"statement_timeout_ms": 2000})
     pool = await db.create_pool(proxied, database=fast.database, min_size=0, timeout=1)
     try:
-        async with Ingestor(pool=pool, settings=fast) as ingestor:
+        async with build_ingestor(pool=pool, settings=fast) as ingestor:
             proxy.cut()
             events = two_step_run()
             await ingestor.submit(WatchEvent.model_validate(events[0]))

@@ -7,6 +7,7 @@ import asyncio
 
 from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
 from tests.support.waiting import eventually
 
@@ -19,7 +20,7 @@ async def test_a_run_written_while_the_disk_is_full_is_stored_once_there_is_room
         CREATE TRIGGER refuse_writes BEFORE INSERT ON runs FOR EACH ROW EXECUTE FUNCTION refuse_writes();
     """)
     quick = settings.updated(ingest={"retry_max_seconds": 0.2})
-    async with Ingestor(pool=pool, settings=quick) as ingestor:
+    async with build_ingestor(pool=pool, settings=quick) as ingestor:
         await ingestor.submit(WatchEvent.model_validate(
             WorkflowBuilder("patient").phase("Succeeded").node("patient", "Succeeded").event("ADDED")
         ))  # fmt: skip

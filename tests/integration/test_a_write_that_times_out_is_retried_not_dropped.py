@@ -10,6 +10,7 @@ import asyncpg
 
 from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from runledger.store import connection as db
 from tests.support.builders import WorkflowBuilder
 from tests.support.waiting import eventually
@@ -19,7 +20,7 @@ async def test_a_run_whose_write_times_out_while_the_table_is_locked_is_stored_a
     slow = settings.updated(database={"statement_timeout_ms": 200}, ingest={"retry_max_seconds": 0.2})
     pool = await db.create_pool(dsn, database=slow.database)
     try:
-        async with Ingestor(pool=pool, settings=slow) as ingestor:
+        async with build_ingestor(pool=pool, settings=slow) as ingestor:
             blocker = await asyncpg.connect(dsn)
             try:
                 tx = blocker.transaction()

@@ -8,6 +8,7 @@ import asyncio
 
 from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
 from tests.support.waiting import eventually
 
@@ -21,7 +22,7 @@ REFUSE = """
 async def test_a_refused_batch_of_several_transactions_is_stored_by_the_queue_once_writes_succeed(pool, settings, conn):
     await conn.execute(REFUSE)
     quick = settings.updated(ingest={"batch_runs": 1, "retry_max_seconds": 0.2})
-    async with Ingestor(pool=pool, settings=quick) as ingestor:
+    async with build_ingestor(pool=pool, settings=quick) as ingestor:
         states = [ingestor.translate_event(WatchEvent.model_validate(
             WorkflowBuilder(f"refused-{i}").phase("Succeeded").node(f"refused-{i}", "Succeeded").event("ADDED")
         )) for i in range(3)]  # fmt: skip

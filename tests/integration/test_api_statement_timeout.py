@@ -16,7 +16,7 @@ async def shown(conn: asyncpg.Connection) -> dict[str, str]:
 
 
 async def test_a_request_cannot_run_longer_than_the_api_statement_timeout(pool, settings):
-    async with ReadRouter(primary=pool, settings=settings.updated(api={"statement_timeout_ms": 50})) as reads:
+    async with ReadRouter(primary=pool, database=settings.database, api=settings.updated(api={"statement_timeout_ms": 50}).api) as reads:
         # User values vary in selectivity by orders of magnitude: no generic plans, no parallel start-up.
         assert await reads.read(shown, custom_plans=True) == {
             "statement_timeout": "50ms", "transaction_read_only": "on",
@@ -27,7 +27,7 @@ async def test_a_request_cannot_run_longer_than_the_api_statement_timeout(pool, 
 
 
 async def test_a_request_that_binds_only_ids_may_reuse_cached_plans_under_the_same_limits(pool, settings):
-    async with ReadRouter(primary=pool, settings=settings.updated(api={"statement_timeout_ms": 50})) as reads:
+    async with ReadRouter(primary=pool, database=settings.database, api=settings.updated(api={"statement_timeout_ms": 50}).api) as reads:
         assert await reads.read(shown) == {
             "statement_timeout": "50ms", "transaction_read_only": "on",
             "plan_cache_mode": "auto", "max_parallel_workers_per_gather": "0",
@@ -37,7 +37,7 @@ async def test_a_request_that_binds_only_ids_may_reuse_cached_plans_under_the_sa
 async def test_the_timeout_ends_with_the_request(dsn, settings):
     one = await db.create_pool(dsn, database=DatabaseSettings(pool_min=1, pool_max=1))
     try:
-        async with ReadRouter(primary=one, settings=settings.updated(api={"statement_timeout_ms": 50})) as reads:
+        async with ReadRouter(primary=one, database=settings.database, api=settings.updated(api={"statement_timeout_ms": 50}).api) as reads:
             backend = await reads.read(lambda conn: conn.fetchval("SELECT pg_backend_pid()"))
         async with one.acquire() as same:
             assert same.get_server_pid() == backend  # the pool's one connection: the request's, back in the pool

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from runledger.core.settings import Settings
-from runledger.indexer.worker import ArtifactIndexer
+from runledger.service import build_indexer
 from runledger.store import connection as db
 from tests.support.artifacts import (
     index_everything,
@@ -174,7 +174,7 @@ async def test_a_restart_in_the_middle_of_the_queue_resumes_without_checking_any
     await ingest(pool, settings, [producing_workflow(f"r{i}", key) for i, key in enumerate(keys)])
 
     # Leaving the context is a graceful restart: in-flight objects finish, unstarted claims go back.
-    async with ArtifactIndexer(pool=pool, settings=settings, poll_seconds=0.02, grace=5) as first:
+    async with build_indexer(pool=pool, settings=settings, poll_seconds=0.02, grace=5) as first:
 
         async def some_checked() -> bool:
             return first.stats.checked >= 3

@@ -10,9 +10,9 @@ import json
 
 import asyncpg
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
+from runledger.service import build_ingestor
 from tests.support.artifacts import index_everything
 from tests.support.builders import WorkflowBuilder
 from tests.support.real_objects import fixture_files
@@ -24,7 +24,7 @@ FAILED = ("Failed", "Error")
 
 
 async def ingest(pool: asyncpg.Pool, settings: Settings, workflows: list[dict], pods: list[dict] = ()) -> None:
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         for event in workflows:
             await ingestor.submit(WatchEvent.model_validate(event))
         for pod in pods:

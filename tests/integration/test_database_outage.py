@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from runledger.store import connection as db
 from tests.support.builders import WorkflowBuilder
 from tests.support.tcp_proxy import postgres_proxy
@@ -16,7 +17,7 @@ async def test_every_final_state_is_stored_after_postgres_comes_back(dsn, settin
     fast = settings.updated(ingest={"retry_max_seconds": 0.2}, database={"statement_timeout_ms": 2000})
     pool = await db.create_pool(proxied, database=fast.database, min_size=0, timeout=1)
     try:
-        async with Ingestor(pool=pool, settings=fast) as ingestor:
+        async with build_ingestor(pool=pool, settings=fast) as ingestor:
             await feed_through_an_outage(ingestor, proxy)
     finally:
         await pool.close()

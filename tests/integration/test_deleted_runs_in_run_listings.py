@@ -12,8 +12,8 @@ from datetime import datetime
 
 import pytest
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
 from tests.support.http import serve
 from tests.support.ingesting import ingest
@@ -37,7 +37,7 @@ def history(name: str, minute: int) -> tuple[WorkflowBuilder, list[dict]]:
 
 async def relist(pool, settings, listed: list[dict], *, namespaces: list[str]) -> int:
     """What the agent does after a 410: list again, ingest the list, mark unlisted runs deleted."""
-    async with Ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
         list_started_at = await ingestor.database_now()
         for event in listed:
             await ingestor.submit(WatchEvent.model_validate(event))

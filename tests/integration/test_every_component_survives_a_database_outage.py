@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from runledger.agent.ingest import Ingestor
-from runledger.api.app import create_app
 from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
-from runledger.service import StopSignal, run_cluster_agent
+from runledger.service import StopSignal, build_app, build_ingestor, run_cluster_agent
 from runledger.store import connection as db
 from tests.support.agent import agent_settings
 from tests.support.artifacts import indexing, producing_workflow
@@ -61,7 +60,7 @@ def event(builder: WorkflowBuilder, kind: str = "MODIFIED") -> WatchEvent:
 
 async def test_the_ingest_writers_keep_every_state_through_a_broken_connection_and_an_outage(dsn, settings, conn):
     async with proxied_pool(dsn, settings) as (proxy, pool, fast):
-        async with Ingestor(pool=pool, settings=fast) as ingestor:
+        async with build_ingestor(pool=pool, settings=fast) as ingestor:
             builders = [WorkflowBuilder(name=f"wf-{i}") for i in range(20)]
             for b in builders:
                 await ingestor.submit(event(b.phase("Running").node("a", "Running"), "ADDED"))
@@ -160,7 +159,7 @@ async def test_a_leader_elected_while_the_database_is_away_starts_watching_once_
         proxy.cut()
         stop = StopSignal()
         replica = asyncio.create_task(
-            run_cluster_agent(s, pool=pool, app=create_app(settings=s, pool=pool), stop=stop), name="replica"
+            run_cluster_agent(s, pool=pool, app=build_app(settings=s, pool=pool), stop=stop), name="replica"
         )
         try:
             await double.wait_until(lambda: _lease(double).get("holderIdentity"), timeout=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from runledger.agent.exposition import ingest_metrics
 from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder, pod_of
 
 
@@ -14,7 +15,7 @@ def samples(ingestor: Ingestor, name: str) -> dict[tuple[str, ...], float]:
 
 async def test_applied_and_coalesced_states_are_counted_by_resource(pool, settings):
     a, b = WorkflowBuilder(name="a", uid="uid-a"), WorkflowBuilder(name="b", uid="uid-b")
-    ingestor = Ingestor(pool=pool, settings=settings)
+    ingestor = build_ingestor(pool=pool, settings=settings)
     # Queued before any writer runs, so a second state of one run or step replaces the first.
     await ingestor.submit(WatchEvent.model_validate(a.phase("Running").event("ADDED")))
     await ingestor.submit(WatchEvent.model_validate(a.phase("Succeeded").event()))

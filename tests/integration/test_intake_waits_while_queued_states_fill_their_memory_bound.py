@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
 
 
@@ -18,7 +18,7 @@ def run_with_a_long_argument(name: str, *, value_bytes: int) -> WatchEvent:
 
 async def test_a_run_beyond_the_memory_bound_waits_for_the_writers_and_then_is_stored(pool, settings, conn):
     bounded = settings.updated(ingest={"max_pending_bytes": 250_000, "max_pending_steps": 1_000})
-    ingestor = Ingestor(pool=pool, settings=bounded)
+    ingestor = build_ingestor(pool=pool, settings=bounded)
     for i in range(2):
         await ingestor.submit(run_with_a_long_argument(f"wf-{i}", value_bytes=100_000))
     third = asyncio.create_task(ingestor.submit(run_with_a_long_argument("wf-2", value_bytes=100_000)), name="third")
@@ -35,7 +35,7 @@ async def test_a_run_beyond_the_memory_bound_waits_for_the_writers_and_then_is_s
 
 async def test_a_single_run_larger_than_the_memory_bound_is_still_taken(pool, settings, conn):
     bounded = settings.updated(ingest={"max_pending_bytes": 10_000})
-    async with Ingestor(pool=pool, settings=bounded) as ingestor:
+    async with build_ingestor(pool=pool, settings=bounded) as ingestor:
         await asyncio.wait_for(ingestor.submit(run_with_a_long_argument("big", value_bytes=50_000)), 30)
         await ingestor.drain()
     assert await conn.fetchval("SELECT length(value) FROM parameters WHERE name = 'blob'") == 50_000
@@ -43,7 +43,7 @@ async def test_a_single_run_larger_than_the_memory_bound_is_still_taken(pool, se
 
 async def test_a_bulk_batch_past_the_memory_bound_waits_for_the_batch_being_written(pool, settings, conn):
     bounded = settings.updated(ingest={"max_pending_bytes": 150_000, "max_pending_steps": 1_000})
-    async with Ingestor(pool=pool, settings=bounded) as ingestor:
+    async with build_ingestor(pool=pool, settings=bounded) as ingestor:
         first = await ingestor.take([ingestor.translate_event(run_with_a_long_argument("bulk-0", value_bytes=100_000))])
         second = asyncio.create_task(
             ingestor.take([ingestor.translate_event(run_with_a_long_argument("bulk-1", value_bytes=100_000))])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
 
 
@@ -17,7 +17,7 @@ def run_with_steps(name: str, steps: int) -> WatchEvent:
 
 
 async def test_a_run_beyond_the_step_bound_waits_for_the_writers_and_then_is_stored(pool, settings, conn):
-    ingestor = Ingestor(pool=pool, settings=settings.updated(ingest={"max_pending_steps": 100}))
+    ingestor = build_ingestor(pool=pool, settings=settings.updated(ingest={"max_pending_steps": 100}))
     for i in range(3):
         await ingestor.submit(run_with_steps(f"wf-{i}", 29))
     fourth = asyncio.create_task(ingestor.submit(run_with_steps("wf-3", 29)), name="fourth-submit")
@@ -33,7 +33,7 @@ async def test_a_run_beyond_the_step_bound_waits_for_the_writers_and_then_is_sto
 
 
 async def test_a_single_run_larger_than_the_bound_is_still_taken(pool, settings, conn):
-    async with Ingestor(pool=pool, settings=settings.updated(ingest={"max_pending_steps": 10})) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings.updated(ingest={"max_pending_steps": 10})) as ingestor:
         await asyncio.wait_for(ingestor.submit(run_with_steps("big", 50)), 30)
         await ingestor.drain()
     assert await conn.fetchval("SELECT count(*) FROM steps") == 50

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from runledger.api.app import create_app
-from runledger.service import StopSignal, run_cluster_agent
+from runledger.service import StopSignal, build_app, run_cluster_agent
 from runledger.store import connection as db
 from tests.support.agent import agent_settings
 from tests.support.builders import WorkflowBuilder
@@ -18,7 +17,7 @@ async def start_replica(settings, dsn, identity):
     s = settings.updated(leader={"identity": identity})
     pool = await db.create_pool(dsn, database=s.database)
     stop = StopSignal()
-    task = asyncio.create_task(run_cluster_agent(s, pool=pool, app=create_app(settings=s, pool=pool), stop=stop), name=f"replica-{identity}")
+    task = asyncio.create_task(run_cluster_agent(s, pool=pool, app=build_app(settings=s, pool=pool), stop=stop), name=f"replica-{identity}")
     return task, stop, pool
 
 

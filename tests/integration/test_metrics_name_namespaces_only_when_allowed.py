@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from runledger.api.app import create_app
+from runledger.service import build_app
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
 
@@ -22,7 +22,7 @@ async def scraped_text(pool, settings) -> str:
     wf = WorkflowBuilder(name="secret-project", namespace="team-secret")
     wf.obj["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] = "acquisition-model"
     wf.node("train", "Succeeded", at="2026-01-01T00:01:00Z", startedAt="2026-01-01T00:00:10Z", templateName="acquisition-train")
-    async with TestClient(TestServer(create_app(settings=settings, pool=pool), host="127.0.0.1")) as client:
+    async with TestClient(TestServer(build_app(settings=settings, pool=pool), host="127.0.0.1")) as client:
         await ingest(pool, settings, [wf.phase("Succeeded").event()])
         response = await client.get("/metrics")
         assert response.status == 200

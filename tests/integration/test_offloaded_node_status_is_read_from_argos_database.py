@@ -13,6 +13,7 @@ from runledger import service
 from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
+from runledger.service import build_ingestor
 from runledger.store import connection as db
 from tests.support.argo_database import as_stored, new_argo_database, offloaded
 from tests.support.ingesting import dump, ingest
@@ -39,7 +40,7 @@ async def step_rows(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
 
 async def ingest_with_argo_database(pool, settings: Settings, url: str, events: list[dict]) -> Ingestor:
     async with service.argo_node_status(settings.argo, url=url) as node_status:
-        async with Ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
+        async with build_ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
             for event in events:
                 await ingestor.submit(WatchEvent.model_validate(event))
             await ingestor.drain_all()
@@ -78,7 +79,7 @@ async def test_an_offloaded_workflow_gets_the_steps_edges_parameters_and_artifac
 async def test_a_version_not_yet_in_argos_database_is_retried_until_it_appears(argo, pool, settings) -> None:
     stripped, nodes = offloaded(WORKFLOW)
     async with service.argo_node_status(settings.argo, url=argo.url) as node_status:
-        async with Ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
+        async with build_ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
             await ingestor.submit(WatchEvent(type="MODIFIED", object=stripped))
             await ingestor.drain()
             # While it waits, a watch checkpoint cannot pass it.

@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.api import prometheus
-from runledger.api.app import create_app
+from runledger.service import build_app
 from tests.support.agent import agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
@@ -36,7 +36,7 @@ def value(samples: list, name: str, **labels) -> float:
 
 
 async def test_run_figures_match_the_database_and_agent_figures_match_the_ingestor(pool, conn, settings):
-    app = create_app(settings=settings, pool=pool)
+    app = build_app(settings=settings, pool=pool)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         events = [{"type": "ADDED", "object": load(p)} for p in fixture_files()]
         ingestor = await ingest(pool, settings, events)
@@ -64,7 +64,7 @@ async def test_run_figures_match_the_database_and_agent_figures_match_the_ingest
 
 
 async def test_step_durations_fall_into_the_right_buckets(pool, settings):
-    app = create_app(settings=settings, pool=pool)
+    app = build_app(settings=settings, pool=pool)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         wf = WorkflowBuilder(name="timed")
         wf.node("quick", "Succeeded", at="2026-01-01T00:00:10Z", startedAt="2026-01-01T00:00:07Z")
@@ -81,7 +81,7 @@ async def test_step_durations_count_what_finished_since_start_and_each_finish_on
     before = WorkflowBuilder(name="before")
     before.node("early", "Succeeded", at="2026-01-01T00:00:10Z", startedAt="2026-01-01T00:00:00Z")
     await ingest(pool, settings, [before.phase("Succeeded").event()])  # finished before the process started
-    app = create_app(settings=settings, pool=pool)
+    app = build_app(settings=settings, pool=pool)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         assert "runledger_step_duration_seconds_count" not in str(await scrape_with(client))
         wf = WorkflowBuilder(name="later")
@@ -103,7 +103,7 @@ async def test_watch_streams_report_lists_and_open_watches(pool, settings):
         double.create("workflows", {**WorkflowBuilder(name="w").phase("Running").obj, "metadata": {"name": "w", "namespace": "ml"}})
         async with running_agent(pool, double, agent_settings(settings, cluster={"kube_watch_pods": False})) as running:
             await settled(running, double)
-            app = create_app(settings=settings, pool=pool)
+            app = build_app(settings=settings, pool=pool)
             app[prometheus.TELEMETRY].sources["watch"] = lambda: watch_metrics(running.agent.streams)
             app[prometheus.TELEMETRY].leader = lambda: True
             families = await scrape(app)

@@ -26,7 +26,7 @@ async def routed(cluster: ReplicaCluster, standbys: list[Node], tmp_path: Path) 
     settings = Settings(database=DatabaseSettings(data_dir=tmp_path, pool_max=4, replica_urls=",".join(s.uri() for s in standbys), replica_max_lag_seconds=BOUND))  # fmt: skip
     pool = await db.create_pool(cluster.primary.uri(), database=settings.database)
     try:
-        async with ReadRouter(primary=pool, settings=settings) as router:
+        async with ReadRouter(primary=pool, database=settings.database, api=settings.api) as router:
             yield router
     finally:
         await pool.close()

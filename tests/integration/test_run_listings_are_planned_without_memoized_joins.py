@@ -8,7 +8,7 @@ from runledger.store.read_routing import ReadRouter
 
 
 async def test_a_read_may_turn_memoizing_off_for_its_snapshot_only(pool, settings):
-    async with ReadRouter(primary=pool, settings=settings) as reads:
+    async with ReadRouter(primary=pool, database=settings.database, api=settings.api) as reads:
         assert await reads.read(lambda conn: conn.fetchval("SHOW enable_memoize"), memoize=False) == "off"
         assert await reads.read(lambda conn: conn.fetchval("SHOW enable_memoize")) == "on"
     async with pool.acquire() as conn:

@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
 from tests.support.waiting import holds
 
@@ -37,7 +37,7 @@ def _events() -> list[WatchEvent]:
 async def test_the_runs_behind_a_refused_run_are_stored_once_writes_succeed(pool, settings, conn, way_in):
     await conn.execute(REFUSE)
     one_writer = settings.updated(ingest={"batch_runs": 3, "workers": 1, "retry_max_seconds": 0.2})
-    async with Ingestor(pool=pool, settings=one_writer) as ingestor:
+    async with build_ingestor(pool=pool, settings=one_writer) as ingestor:
         if way_in == "queued":
             for event in _events():  # with no wait between: the one writer takes them as one batch
                 await ingestor.submit(event)

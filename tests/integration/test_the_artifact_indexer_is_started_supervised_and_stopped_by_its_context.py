@@ -1,4 +1,4 @@
-"""`async with ArtifactIndexer(...)`: a worker that dies fails the indexer at once (wait_drained()
+"""`async with build_indexer(...)`: a worker that dies fails the indexer at once (wait_drained()
 raises instead of waiting forever), and leaving stops within the grace even while S3 does not
 answer, with no indexer task left behind."""
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from runledger.indexer.worker import ArtifactIndexer
+from runledger.service import build_indexer
 from tests.support.artifacts import producing_workflow
 from tests.support.ingesting import ingest
 from tests.support.s3 import s3_settings
@@ -38,7 +38,7 @@ async def test_a_worker_that_dies_fails_the_indexer_at_once(pool, s3, tmp_path):
     settings = s3_settings(s3, tmp_path)
     await ingest(pool, settings, [producing_workflow("a", "model.bin")])
     with pytest.raises(HeadBug):
-        async with ArtifactIndexer(pool=pool, settings=settings, store=BrokenStore(), poll_seconds=0.02) as indexer:
+        async with build_indexer(pool=pool, settings=settings, store=BrokenStore(), poll_seconds=0.02) as indexer:
             await asyncio.wait_for(indexer.wait_drained(), 10)  # raises why, instead of waiting for ever
     assert not indexer_tasks()
 
@@ -49,7 +49,7 @@ async def test_the_stop_waits_for_objects_in_flight_no_longer_than_the_grace(poo
     s3.slow("/mlpipeline/slow.bin", seconds=4)  # well past the grace
     await ingest(pool, settings, [producing_workflow("a", "slow.bin")])
     grace = 0.5
-    async with ArtifactIndexer(pool=pool, settings=settings, poll_seconds=0.02, grace=grace) as indexer:
+    async with build_indexer(pool=pool, settings=settings, poll_seconds=0.02, grace=grace) as indexer:
 
         async def in_flight() -> bool:
             return indexer._in_flight > 0

@@ -9,10 +9,17 @@ import functools
 import pytest
 from kubernetes_asyncio import client
 
-from runledger.agent.cluster_watch import ARGO_GROUP, ARGO_VERSION, WORKFLOWS, ClusterAgent, build_streams, watch_settings
-from runledger.agent.ingest import Ingestor
+from runledger.agent.cluster_watch import (
+    ARGO_GROUP,
+    ARGO_VERSION,
+    WORKFLOWS,
+    ClusterAgent,
+    build_streams,
+    watch_settings,
+)
 from runledger.agent.watching import WatchStream
 from runledger.core.lifecycle import first
+from runledger.service import build_ingestor
 from tests.support.agent import agent_settings
 from tests.support.builders import WorkflowBuilder
 from tests.support.kube_double import KubeDouble
@@ -42,7 +49,7 @@ def watch_tasks() -> list[asyncio.Task]:
 async def test_entering_runs_every_stream_and_leaving_ends_them(pool, settings):
     settings = agent_settings(settings)
     async with KubeDouble() as double, client.ApiClient(double.client_configuration()) as api:
-        async with Ingestor(pool=pool, settings=settings) as ingestor:
+        async with build_ingestor(pool=pool, settings=settings) as ingestor:
             agent = ClusterAgent(build_streams(api=api, ingestor=ingestor, cluster=settings.cluster, checkpoints=None))
             async with agent:
                 assert len(watch_tasks()) == len(agent.streams) == 2  # workflows and pods

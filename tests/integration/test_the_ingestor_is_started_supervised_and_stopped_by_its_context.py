@@ -1,4 +1,4 @@
-"""`async with Ingestor(...)`: entering starts the writers, a writer that dies fails the ingestor at
+"""`async with build_ingestor(...)`: entering starts the writers, a writer that dies fails the ingestor at
 once (drain() raises instead of waiting forever), and leaving writes what is queued within
 RUNLEDGER_INGEST_SHUTDOWN_GRACE_SECONDS and no longer, with no writer task left behind."""
 
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from runledger.store.writer import RunWriter
 from tests.support.builders import WorkflowBuilder
 
@@ -40,7 +40,7 @@ def writer_tasks() -> list[asyncio.Task]:
 
 
 async def test_leaving_the_context_writes_what_is_queued_and_ends_every_writer(pool, settings, conn):
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         assert len(writer_tasks()) == settings.ingest.workers
         for i in range(5):
             await ingestor.submit(running(f"wf-{i}"))
@@ -50,7 +50,7 @@ async def test_leaving_the_context_writes_what_is_queued_and_ends_every_writer(p
 
 async def test_a_writer_that_dies_fails_the_ingestor_at_once(pool, settings):
     with pytest.raises(WriterBug):
-        async with Ingestor(pool=pool, settings=settings, writer=BrokenWriter()) as ingestor:
+        async with build_ingestor(pool=pool, settings=settings, writer=BrokenWriter()) as ingestor:
             await ingestor.submit(running("wf"))
             await asyncio.wait_for(ingestor.drain(), 10)  # raises why, instead of waiting for ever
     assert not ingestor.drained and not writer_tasks()
@@ -58,7 +58,7 @@ async def test_a_writer_that_dies_fails_the_ingestor_at_once(pool, settings):
 
 async def test_the_stop_waits_for_the_grace_and_no_longer(pool, settings):
     grace = 0.5
-    ingestor = Ingestor(pool=pool, settings=settings.updated(ingest={"shutdown_grace_seconds": grace}),
+    ingestor = build_ingestor(pool=pool, settings=settings.updated(ingest={"shutdown_grace_seconds": grace}),
                         writer=StuckWriter())  # fmt: skip
     async with ingestor:
         await ingestor.submit(running("wf"))

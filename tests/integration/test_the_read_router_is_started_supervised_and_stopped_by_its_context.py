@@ -24,7 +24,7 @@ async def test_entering_measures_every_standby_and_leaving_closes_their_pools(re
     await replica_cluster.wait_caught_up()
     primary = await db.create_pool(replica_cluster.primary.uri(), database=settings.database)
     try:
-        async with ReadRouter(primary=primary, settings=settings) as router:
+        async with ReadRouter(primary=primary, database=settings.database, api=settings.api) as router:
             assert [t.state for t in router.targets] == [OK, OK, OK]  # measured before the first read
             assert len(monitors()) == 1
             pools = [t.pool for t in router.standbys]
@@ -36,7 +36,7 @@ async def test_entering_measures_every_standby_and_leaving_closes_their_pools(re
 
 
 async def test_without_standbys_every_read_goes_to_the_primary_and_nothing_runs(pool, settings):
-    async with ReadRouter(primary=pool, settings=settings) as router:
+    async with ReadRouter(primary=pool, database=settings.database, api=settings.api) as router:
         assert monitors() == []
         assert await router.read(lambda conn: conn.fetchval("SELECT pg_is_in_recovery()")) is False
         assert router.primary.reads == 1 and router.standbys == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from runledger.agent.ingest import MEMO_MIN_NODES, Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
 from tests.support.ingesting import ingest
 
@@ -27,7 +28,7 @@ async def submit(ingestor: Ingestor, *events: dict) -> None:
 
 async def test_a_running_workflow_keeps_its_nodes_until_it_finishes(pool, settings):
     wf = running("wf-a")
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         await submit(ingestor, wf.event("ADDED"), wf.node("wf-a-1", "Running").event())
         runs, size = ingestor.memoized()
         assert runs == 1 and size > 0
@@ -37,7 +38,7 @@ async def test_a_running_workflow_keeps_its_nodes_until_it_finishes(pool, settin
 
 async def test_a_workflow_of_fewer_nodes_keeps_none(pool, settings):
     wf = running("wf-small", steps=MEMO_MIN_NODES - 2)  # with its root, one node short
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         await submit(ingestor, wf.event("ADDED"), wf.node("wf-small-1", "Running").event())
         assert ingestor.memoized() == (0, 0)
 
@@ -45,14 +46,14 @@ async def test_a_workflow_of_fewer_nodes_keeps_none(pool, settings):
 async def test_a_workflow_whose_phase_is_no_text_is_refused_and_the_stream_goes_on(pool, settings, conn):
     broken = running("wf-odd").event("ADDED")
     broken["object"]["status"]["phase"] = ["Running"]  # no schema stops a status like this
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         await submit(ingestor, broken, running("wf-fine").event("ADDED"))
     assert await conn.fetchval("SELECT count(*) FROM runs WHERE name = 'wf-fine'") == 1
 
 
 async def test_a_deleted_workflow_drops_its_nodes(pool, settings):
     wf = running("wf-b")
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         await submit(ingestor, wf.event("ADDED"))
         assert ingestor.memoized()[0] == 1
         await submit(ingestor, wf.event("DELETED"))
@@ -61,7 +62,7 @@ async def test_a_deleted_workflow_drops_its_nodes(pool, settings):
 
 async def test_an_object_that_is_no_workflow_drops_what_its_run_kept(pool, settings):
     wf = running("wf-c")
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         await submit(ingestor, wf.event("ADDED"))
         broken = wf.event()
         broken["object"]["metadata"]["name"] = ["not", "a", "name"]
@@ -72,12 +73,12 @@ async def test_an_object_that_is_no_workflow_drops_what_its_run_kept(pool, setti
 
 async def test_workflows_beyond_the_bound_are_translated_whole_and_later_ones_wait_for_room(pool, settings):
     one = running("wf-0")
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         await submit(ingestor, one.event("ADDED"))
         _, size = ingestor.memoized()
     bounded = settings.updated(ingest={"node_memo_bytes": 2 * size})
     workflows = [running(f"wf-{i}") for i in range(4)]
-    async with Ingestor(pool=pool, settings=bounded) as ingestor:
+    async with build_ingestor(pool=pool, settings=bounded) as ingestor:
         await submit(ingestor, *(wf.event("ADDED") for wf in workflows))
         assert ingestor.memoized() == (2, 2 * size)
         await submit(ingestor, workflows[0].phase("Succeeded").event())

@@ -9,6 +9,7 @@ import pytest
 from runledger.agent.ingest import Ingestor
 from runledger.agent.translate import translate_workflow
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from tests.support.event_streams import open_stream, serve_feed, stored_transitions
 from tests.support.pods import pod_of_step
 from tests.support.reading_everywhere import read_run_everywhere
@@ -48,7 +49,7 @@ def malformed() -> tuple[dict, dict]:
 
 
 async def ingest_both(pool, settings, obj: dict, pod: dict) -> Ingestor:
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         await ingestor.submit(WatchEvent(type="ADDED", object=obj))
         await ingestor.submit_pod(WatchEvent(type="ADDED", object=pod))
         await ingestor.drain()

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from runledger.agent.exposition import watch_metrics
 from runledger.agent.watching import RESTART_REASONS, WatchStream
 from runledger.api import prometheus
-from runledger.api.app import create_app
+from runledger.service import build_app
 from tests.support.agent import RunningAgent, agent_settings, running_agent, settled
 from tests.support.builders import WorkflowBuilder
 from tests.support.kube_double import KubeDouble
@@ -40,7 +40,7 @@ async def watching_again(double: KubeDouble, *, lists: int, watches: int) -> Non
 
 
 async def restarts_on_metrics(pool, settings, running: RunningAgent) -> dict[str, float]:
-    app = create_app(settings=settings, pool=pool)
+    app = build_app(settings=settings, pool=pool)
     app[prometheus.TELEMETRY].sources["watch"] = lambda: watch_metrics(running.agent.streams)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         response = await client.get("/metrics")

@@ -15,6 +15,7 @@ from runledger.agent.repository_configmaps import ClusterRepositories
 from runledger.agent.cluster_watch import ClusterAgent, build_streams
 from runledger.agent.ingest import Ingestor
 from runledger.core.settings import Settings
+from runledger.service import build_ingestor
 from runledger.store.checkpoints import PgCheckpointStore
 from tests.support.kube_double import KubeDouble
 
@@ -47,7 +48,7 @@ async def running_agent(
     async with contextlib.AsyncExitStack() as stack:
         api = client.ApiClient(double.client_configuration())
         stack.push_async_callback(api.close)
-        ingestor = Ingestor(pool=pool, settings=settings)
+        ingestor = build_ingestor(pool=pool, settings=settings)
         repositories = (
             ClusterRepositories(api=api, registry=ingestor.repositories, artifacts=settings.artifacts)
             if cluster_repositories else None

@@ -9,12 +9,13 @@ import asyncpg
 
 from runledger.core.settings import Settings
 from runledger.indexer.worker import ArtifactIndexer
+from runledger.service import build_indexer
 from tests.support.builders import WorkflowBuilder
 
 
 @contextlib.asynccontextmanager
 async def indexing(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[ArtifactIndexer]:
-    async with ArtifactIndexer(pool=pool, settings=settings, poll_seconds=0.02, grace=5) as indexer:
+    async with build_indexer(pool=pool, settings=settings, poll_seconds=0.02, grace=5) as indexer:
         yield indexer
 
 

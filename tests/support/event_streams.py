@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from runledger.api import feed_routes as events
-from runledger.api.app import create_app
+from runledger.service import build_app
 
 # Fast enough for tests, and small enough that a heartbeat test does not wait.
 TEST_HUB_OPTIONS = {"heartbeat_seconds": 0.2, "reconnect_max_seconds": 0.2, "poll_seconds": 1.0}
@@ -44,7 +44,7 @@ class Feed:
 
 def feed_app(**app_kwargs: Any) -> web.Application:
     hub_options = app_kwargs.pop("hub_options", {})
-    app = create_app(**app_kwargs)
+    app = build_app(**app_kwargs)
     app[events.HUB_OPTIONS] = TEST_HUB_OPTIONS | hub_options
     return app
 

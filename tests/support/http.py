@@ -10,12 +10,12 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from runledger.api import serving
-from runledger.api.app import create_app
+from runledger.service import build_app
 
 
 @contextlib.asynccontextmanager
 async def serve(**app_kwargs) -> AsyncIterator[aiohttp.ClientSession]:
-    server = TestServer(create_app(**app_kwargs), host="127.0.0.1")
+    server = TestServer(build_app(**app_kwargs), host="127.0.0.1")
     await server.start_server()
     try:
         async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as session:
@@ -27,7 +27,8 @@ async def serve(**app_kwargs) -> AsyncIterator[aiohttp.ClientSession]:
 @contextlib.asynccontextmanager
 async def serve_limited(*, settings, pool) -> AsyncIterator[tuple[str, int]]:
     """The API as `runledger` serves it (connection limits included): yields host and port."""
-    runner = await serving.serve(create_app(settings=settings, pool=pool), settings=settings, host="127.0.0.1", port=0)
+    runner = await serving.serve(build_app(settings=settings, pool=pool), api=settings.api, database=settings.database,
+                                 host="127.0.0.1", port=0)
     try:
         host, port = runner.addresses[0][:2]
         yield host, port

@@ -11,6 +11,7 @@ from runledger.agent.importing import ImportReport, ImportRow, ImportSource, run
 from runledger.agent.ingest import Ingestor
 from runledger.agent.source_databases import SourceError
 from runledger.core.settings import Settings
+from runledger.service import build_ingestor
 from tests.support.argo_database import as_stored
 from tests.support.real_objects import FIXTURES
 from tests.support.workflows import load
@@ -66,7 +67,7 @@ async def content(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
 
 async def import_source(pool: asyncpg.Pool, settings: Settings, source: ImportSource, **kwargs) -> tuple[ImportReport, Ingestor]:
     # A source that fails raises out of run_import once what it submitted is written and checkpointed.
-    async with Ingestor(pool=pool, settings=settings) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings) as ingestor:
         report = await run_import(source, ingestor=ingestor, pool=pool, **kwargs)
     return report, ingestor
 

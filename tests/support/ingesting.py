@@ -11,11 +11,12 @@ from runledger import service
 from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
 from runledger.core.settings import Settings
+from runledger.service import build_ingestor
 
 
 async def ingest(pool: asyncpg.Pool, settings: Settings, events: list[dict], *, pods: list[dict] = ()) -> Ingestor:
     """Submit workflow `events`, then `pods` events, through a fresh Ingestor and wait until all are persisted."""
-    async with Ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
         for event in events:
             await ingestor.submit(WatchEvent.model_validate(event))
         for event in pods:

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from aiohttp import web
 
-from runledger.api.app import create_app
+from runledger.service import build_app
 from runledger.store import connection as db
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder
@@ -73,7 +73,7 @@ def seeded_api(*, server_uri: str, template: str, moto: MotoServer, tmp_path: Pa
 
         async def start() -> web.AppRunner:
             settings = s3_settings(SimpleNamespace(url=moto.url), tmp_path)
-            runner = web.AppRunner(create_app(settings=settings, dsn=dsn), access_log=None)
+            runner = web.AppRunner(build_app(settings=settings, dsn=dsn), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
             return runner

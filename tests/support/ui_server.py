@@ -21,8 +21,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
 
-from runledger.api.app import create_app
 from runledger.core.settings import Settings
+from runledger.service import build_app
 from runledger.store import connection as db
 from tests.support.artifacts import index_everything, kfp_step_workflow
 from tests.support.builders import WorkflowBuilder, pod_of
@@ -201,7 +201,7 @@ def ui_server(*, server_uri: str, template: str, moto: MotoServer, tmp_path: Pat
             pool = await db.create_pool(dsn, database=settings.database)
             runners = []
             for app_settings in (settings, authed):
-                runner = web.AppRunner(create_app(settings=app_settings, pool=pool), access_log=None)
+                runner = web.AppRunner(build_app(settings=app_settings, pool=pool), access_log=None)
                 await runner.setup()
                 await web.TCPSite(runner, "127.0.0.1", 0).start()
                 runners.append(runner)

@@ -7,12 +7,13 @@ from runledger.agent.exposition import ingest_metrics
 from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
 from runledger.core.settings import DatabaseSettings, IngestSettings, Settings
+from runledger.service import build_ingestor
 from tests.support.phase_streams import at, two_step_run
 
 
 async def queued_alone(settings: Settings, events: list[dict]) -> Ingestor:
     """Every event submitted while no writer runs: each state replaces the one before it."""
-    ingestor = Ingestor(pool=None, settings=settings)
+    ingestor = build_ingestor(pool=None, settings=settings)
     for event in events:
         await ingestor.submit(WatchEvent.model_validate(event))
     return ingestor
@@ -48,7 +49,7 @@ async def test_past_the_cap_the_oldest_phases_are_dropped_and_counted(tmp_path):
 async def test_a_phase_the_object_does_not_date_is_dated_by_its_event_s_arrival(tmp_path):
     undated = [dict(e, object=dict(e["object"], metadata=dict(e["object"]["metadata"]))) for e in two_step_run()[:2]]
     del undated[0]["object"]["metadata"]["creationTimestamp"]
-    ingestor = Ingestor(pool=None, settings=Settings(database=DatabaseSettings(data_dir=tmp_path)))
+    ingestor = build_ingestor(pool=None, settings=Settings(database=DatabaseSettings(data_dir=tmp_path)))
     await ingestor.submit(WatchEvent.model_validate(undated[0]))
     (first,) = ingestor.queue.pending_items()
     await ingestor.submit(WatchEvent.model_validate(undated[1]))

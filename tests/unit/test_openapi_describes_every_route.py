@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from runledger.api import kfp_routes as kfp
-from runledger.api.app import create_app
 from runledger.api.openapi import build_spec
 from runledger.core.settings import DatabaseSettings, Settings
+from runledger.service import build_app
 from runledger.ui import routes as ui
 
 
 def _routes(tmp_path: Path) -> set[tuple[str, str]]:
-    app = create_app(settings=Settings(database=DatabaseSettings(data_dir=tmp_path)), dsn="postgresql://unused")
+    app = build_app(settings=Settings(database=DatabaseSettings(data_dir=tmp_path)), dsn="postgresql://unused")
     # aiohttp adds a HEAD twin to every GET; `canonical` is the path without its {name:regex} parts.
     # The UI's pages and files are not API endpoints.
     return {(r.method, r.resource.canonical) for r in app.router.routes()
