@@ -343,7 +343,8 @@ class Ingestor(Service):
         """Persist a batch from take() as a queue writer persists its own (_write_batch), without
         waiting in the queue for one; backs off after a failure, so a source faster than an ailing
         database is held back (take() waits while the requeued states fill what may be held)."""
-        await self._write_batch(batch, backoff=self._taken_backoff)
+        if batch:
+            await self._write_batch(batch, backoff=self._taken_backoff)
 
     def _take_memo(self, obj: Any, kind: str) -> NodeMemo | None:
         """The memo of a running workflow's run, out of the account until kept again; a new one if there
