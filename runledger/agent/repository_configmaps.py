@@ -13,7 +13,8 @@ Each ConfigMap is read the first time a workflow that may resolve through it arr
 workflow is translated, so even a new namespace's first workflow finds its repositories; then again
 in the background when a workflow arrives ``refresh`` seconds or more after the last read. A
 re-read replaces what the ConfigMap gave before (a removed key is gone). A repository configured in
-settings always wins over the cluster's.
+settings always wins over the cluster's. The reader is a lifecycle.Service: leaving ``async with``
+cancels the background reads still running.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterable
 import yaml
 
 from runledger.core.kube_client import ApiException, client
+from runledger.core.lifecycle import Service
 from runledger.core.artifact_locations import (
     CONTROLLER_REPOSITORY_KEY,
     DEFAULT_REPOSITORY_ANNOTATION,
@@ -41,16 +43,20 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_SECONDS = 10
 
 
-class ClusterRepositories:
+class ClusterRepositories(Service):
+    name = "artifact repositories"
+
     def __init__(
         self, *, api: client.ApiClient, registry: RepositoryRegistry, artifacts: ArtifactsSettings, refresh: float = 600.0
     ) -> None:
+        super().__init__()
         self._core = client.CoreV1Api(api)
         self._registry = registry
         self._settings = artifacts
         self._refresh = refresh
         self._read_at: dict[tuple[str, str], float] = {}  # (namespace, name) -> monotonic time
-        self._tasks: set[asyncio.Task] = set()
+        # Background reads: each ends on its own (no supervised part of the lifecycle), cancelled on leaving.
+        self._reads: set[asyncio.Task] = set()
 
     async def load_controller_default(self) -> None:
         s = self._settings
@@ -106,13 +112,13 @@ class ClusterRepositories:
     def _in_background(self, namespace: str, name: str) -> None:
         self._read_at[(namespace, name)] = time.monotonic()
         task = asyncio.create_task(self.load_configmap(namespace, name), name=f"artifact-repositories:{namespace}/{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._reads.add(task)
+        task.add_done_callback(self._reads.discard)
 
-    async def close(self) -> None:
-        for task in list(self._tasks):
+    async def _close(self) -> None:
+        for task in list(self._reads):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._reads, return_exceptions=True)
 
     async def _read(self, namespace: str, name: str, *, with_meta: bool = False):  # noqa: ANN202
         try:

@@ -23,6 +23,7 @@ import asyncpg
 from aiohttp import web
 
 from runledger.agent import cluster_watch
+from runledger.agent.argo_database import NodeStatus
 from runledger.agent.repository_configmaps import ClusterRepositories
 from runledger.agent.exposition import ingest_metrics, watch_metrics
 from runledger.agent.ingest import Ingestor
@@ -32,7 +33,7 @@ from runledger.api.app_keys import LIVENESS_CHECKS, READINESS_CHECKS
 from runledger.core.kube_client import client
 from runledger.core.lifecycle import Service, first
 from runledger.core.artifact_locations import RepositoryRegistry
-from runledger.core.settings import Settings
+from runledger.core.settings import ClusterSettings, Settings
 from runledger.core.shards import Shard
 from runledger.service.parts import (
     argo_node_status,
@@ -65,10 +66,10 @@ class Term:
 class Probes:
     """/readyz and /healthz of the cluster agent: about whichever term leads now (none while standing by)."""
 
-    def __init__(self, *, settings: Settings, elector: LeaderElector | None) -> None:
+    def __init__(self, *, cluster: ClusterSettings, elector: LeaderElector | None) -> None:
         self.term: Term | None = None
         self._elector = elector
-        self._stale_after = settings.cluster.watch_inactivity_seconds + 2 * settings.cluster.watch_backoff_max_seconds + 60
+        self._stale_after = cluster.watch_inactivity_seconds + 2 * cluster.watch_backoff_max_seconds + 60
 
     def install(self, app: web.Application) -> None:
         app[READINESS_CHECKS]["source"] = self.ready
@@ -125,7 +126,7 @@ async def run_cluster_agent(
     async with contextlib.AsyncExitStack() as stack:
         session = await enter_cluster(stack, settings, pool=pool)
         elector = await enter_elector(stack, settings, api=session.api)
-        probes = Probes(settings=settings, elector=elector)
+        probes = Probes(cluster=settings.cluster, elector=elector)
         probes.install(app)
         parts = [*parts, *([elector] if elector is not None else [])]
         while await wait_to_lead(elector, stop=stop, parts=parts):
@@ -145,8 +146,9 @@ async def enter_cluster(
     api = await cluster_watch.connect(settings.cluster)
     stack.push_async_callback(api.close)
     registry = RepositoryRegistry(default=settings.artifacts.repository, named=settings.artifacts.repositories)
-    repositories = ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts)
-    stack.push_async_callback(repositories.close)
+    repositories = await stack.enter_async_context(
+        ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts)
+    )
     node_status = await stack.enter_async_context(argo_node_status(settings.argo))
     return ClusterSession(api=api, registry=registry, repositories=repositories, checkpoints=PgCheckpointStore(pool),
                           node_status=node_status)  # fmt: skip

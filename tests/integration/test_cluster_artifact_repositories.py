@@ -106,17 +106,16 @@ async def test_a_workflow_from_a_new_namespace_triggers_one_read_of_its_configma
     double.create("configmaps", configmap("team-c", "artifact-repositories", {"default-v1": "s3:\n  bucket: c-bucket\n"}))
     registry = RepositoryRegistry()
     api = client.ApiClient(double.client_configuration())
-    loader = ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts)
     try:
-        loader.seen_namespace("team-c")
-        loader.seen_namespace("team-c")
+        async with ClusterRepositories(api=api, registry=registry, artifacts=settings.artifacts) as loader:
+            loader.seen_namespace("team-c")
+            loader.seen_namespace("team-c")
 
-        async def loaded() -> bool:
-            return bool(registry.named())
+            async def loaded() -> bool:
+                return bool(registry.named())
 
-        await eventually(loaded)
+            await eventually(loaded)
     finally:
-        await loader.close()
         await api.close()
     assert list(registry.named()) == ["team-c/artifact-repositories/default-v1"]
     reads = double.requests_for("configmaps", "get")

@@ -54,7 +54,7 @@ async def running_agent(
             if cluster_repositories else None
         )  # fmt: skip
         if repositories is not None:
-            stack.push_async_callback(repositories.close)
+            await stack.enter_async_context(repositories)
         agent = ClusterAgent(build_streams(
             api=api, ingestor=ingestor, cluster=settings.cluster, checkpoints=PgCheckpointStore(pool), repositories=repositories,
         ))  # fmt: skip
