@@ -1,10 +1,10 @@
 """The composition root: the commands that run runledger's server side, wired from its parts.
 
-Each module is one piece of the wiring: ``commands`` (run, api, migrate, import, openlineage
+Each module is one piece of the wiring: ``server_commands`` (run, api, migrate, import, openlineage
 backfill), ``replaying`` (replay, and the replay source of run), ``cluster_agent`` (the watch while
 leading), ``parts`` (the parts built from the settings, each handed only the groups it reads),
-``serving`` (the API server as a long-running part), ``database`` (find, migrate, pool),
-``stopping`` (the stop signals). Every long-running part is entered through the one lifecycle
+``api_server`` (the API server as a long-running part), ``database`` (find, migrate, pool),
+``stopping`` (the stop signals), ``command_errors`` (what a command tells a person). Every long-running part is entered through the one lifecycle
 (runledger.core.lifecycle) on an ``AsyncExitStack``, so parts stop in reverse order, and the owner
 waits with ``lifecycle.first``: a part whose task dies stops the command loudly, at once. The
 demo's own wiring (the bundled recording, its S3) is runledger.demo's.
@@ -15,7 +15,7 @@ from runledger.service.cluster_agent import (
     save_final_checkpoints,
     shard_lease_name,
 )
-from runledger.service.commands import (
+from runledger.service.server_commands import (
     ImportRequest,
     run_api,
     run_import,
@@ -23,7 +23,7 @@ from runledger.service.commands import (
     run_main,
     run_migrate,
 )
-from runledger.service.errors import CommandError
+from runledger.service.command_errors import CommandError
 from runledger.service.parts import (
     argo_node_status,
     build_app,

@@ -14,7 +14,7 @@ import asyncpg
 from runledger.agent.source_databases import redacted
 from runledger.core.progress import Progress
 from runledger.core.settings import DatabaseSettings, LogSettings
-from runledger.service.errors import CommandError
+from runledger.service.command_errors import CommandError
 from runledger.store import connection as db
 from runledger.store import embedded, migrations
 

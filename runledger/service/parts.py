@@ -28,8 +28,8 @@ from runledger.core.settings import ArgoSettings, OpenLineageSettings, Settings
 from runledger.indexer.worker import ArtifactIndexer
 from runledger.openlineage.sender import LineageSender
 from runledger.openlineage.transports import transport_of
-from runledger.service.errors import CommandError
-from runledger.service.serving import ApiServer
+from runledger.service.command_errors import CommandError
+from runledger.service.api_server import ApiServer
 
 
 def build_ingestor(*, settings: Settings, pool: asyncpg.Pool, **options: Any) -> Ingestor:

@@ -22,7 +22,7 @@ from runledger.core.progress import Progress
 from runledger.core.settings import Settings
 from runledger.demo.artifact_store import enter_demo_artifact_store, replayed_paths
 from runledger.service.database import migrate_database, open_pool, resolve_database
-from runledger.service.errors import CommandError
+from runledger.service.command_errors import CommandError
 from runledger.service.parts import (
     argo_node_status,
     build_ingestor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from runledger.agent.importing import ImportRow
+from runledger.backfill.importing import ImportRow
 from tests.support.importing import fixture_workflows, import_source
 
 WORKFLOWS = fixture_workflows()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from runledger.agent.argo_archive import ArgoArchive
-from runledger.agent.kfp_database import KfpRuns
+from runledger.backfill.argo_archive import ArgoArchive
+from runledger.backfill.kfp_database import KfpRuns
 from runledger.agent.source_databases import SourceDatabase, SourceError
 from runledger.store import connection as db
 from tests.support.argo_database import new_argo_database

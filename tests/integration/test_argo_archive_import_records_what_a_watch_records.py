@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from runledger.agent.argo_archive import ArgoArchive
+from runledger.backfill.argo_archive import ArgoArchive
 from runledger.agent.source_databases import SourceDatabase
 from runledger.store import connection as db
 from tests.support.argo_database import new_argo_database

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from runledger.agent.kfp_database import KfpRuns
+from runledger.backfill.kfp_database import KfpRuns
 from runledger.agent.source_databases import SourceDatabase
 from runledger.client import RunledgerClient
 from runledger.client.models import RunDetail

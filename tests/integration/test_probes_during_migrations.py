@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 
 from runledger import service
-from runledger.service import commands
+from runledger.service import server_commands
 from tests.support.s3 import free_port
 from tests.support.waiting import eventually
 
@@ -25,13 +25,13 @@ async def test_while_migrations_run_healthz_is_200_and_readyz_503_then_the_api_t
 ):
     port = free_port()
     gate = asyncio.Event()
-    migrate = commands.migrate_database
+    migrate = server_commands.migrate_database
 
     async def held_migration(dsn: str, **options):  # noqa: ANN202
         await gate.wait()
         return await migrate(dsn, **options)
 
-    monkeypatch.setattr(commands, "migrate_database", held_migration)
+    monkeypatch.setattr(server_commands, "migrate_database", held_migration)
     configured = settings.updated(database={"url": empty_dsn})
     api = asyncio.create_task(service.run_api(configured, host="127.0.0.1", port=port, announce=lambda _: None))
     base = f"http://127.0.0.1:{port}"

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from bench.workflow_events import generate_events
-from runledger.agent.argo_archive import ArgoArchive
+from runledger.backfill.argo_archive import ArgoArchive
 from runledger.agent.source_databases import SourceDatabase
 from runledger.core.settings import Settings
 from runledger.store import connection as db

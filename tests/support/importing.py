@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from runledger.agent.importing import ImportReport, ImportRow, ImportSource, run_import
+from runledger.backfill.importing import ImportReport, ImportRow, ImportSource, run_import
 from runledger.agent.ingest import Ingestor
 from runledger.agent.source_databases import SourceError
 from runledger.core.settings import Settings

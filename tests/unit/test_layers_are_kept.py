@@ -1,4 +1,4 @@
-"""The folders are layers (cli > service > demo > api > agent | indexer | kfp > store | client > core), and the
+"""The folders are layers (cli > service > demo > api | backfill > ui > agent | indexer | kfp | openlineage > store | client > core), and the
 store reads no HTTP request (query strings are parsed in the API); checked by import-linter with the
 contracts in pyproject.toml, on the package as it is and on a copy with a forbidden import added."""
 

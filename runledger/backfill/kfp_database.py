@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from runledger.agent.importing import ImportRow, parse_workflow
+from runledger.backfill.importing import ImportRow, parse_workflow
 from runledger.agent.source_databases import SourceDatabase, redacted
 from runledger.agent.translate import LABEL_KFP_RUN_ID, run_id_for
 from runledger.store.kfp_run_details import KfpRunDetails, write_kfp_run_details

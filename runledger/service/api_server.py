@@ -16,7 +16,7 @@ from runledger.api.app_keys import READS
 from runledger.api.responses import model_response
 from runledger.core.lifecycle import Service, first
 from runledger.core.settings import ApiSettings, DatabaseSettings
-from runledger.service.errors import CommandError
+from runledger.service.command_errors import CommandError
 from runledger.store.read_models import Health
 
 

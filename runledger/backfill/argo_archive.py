@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from runledger.agent.importing import ImportRow, parse_workflow
+from runledger.backfill.importing import ImportRow, parse_workflow
 from runledger.agent.source_databases import SourceDatabase, redacted
 
 POSTGRES_NULL_REPLACEMENT = "ARGO_POSTGRES_NULL_REPLACEMENT"

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from runledger.agent import cluster_watch
-from runledger.agent.argo_archive import ArgoArchive
-from runledger.agent.importing import ImportReport, ImportSource
-from runledger.agent.importing import run_import as run_import_source
-from runledger.agent.kfp_database import KfpRuns
+from runledger.backfill.argo_archive import ArgoArchive
+from runledger.backfill.importing import ImportReport, ImportSource
+from runledger.backfill.importing import run_import as run_import_source
+from runledger.backfill.kfp_database import KfpRuns
 from runledger.agent.source_databases import SourceDatabase, SourceError
 from runledger.api.app_keys import READINESS_CHECKS
 from runledger.core.lifecycle import first
@@ -40,7 +40,7 @@ from runledger.service.parts import (
     build_server,
 )
 from runledger.service.replaying import check_replay_files, run_replay_source
-from runledger.service.serving import probes_while_migrating
+from runledger.service.api_server import probes_while_migrating
 from runledger.service.stopping import StopSignal
 from runledger.store import openlineage_outbox
 
