@@ -15,7 +15,7 @@ async def list_artifacts(request: web.Request) -> web.Response:
     query = parse_artifact_query(request.rel_url.query, max_limit=request.app[app_keys.API_SETTINGS].max_page_size)
     if (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
-    page = await read(request, lambda conn: repo.list_artifacts(conn, query))
+    page = await read(request, lambda conn: repo.list_artifacts(conn, query), one_statement=True)
     return model_response(page)
 
 

@@ -114,5 +114,5 @@ async def require_namespace(request: web.Request, namespace: str) -> None:
 
 
 async def _known_namespaces(request: web.Request) -> list[str]:
-    rows = await request.app[app_keys.READS].read(lambda conn: conn.fetch(q("known_namespaces")))
+    rows = await request.app[app_keys.READS].read(lambda conn: conn.fetch(q("known_namespaces")), one_statement=True)
     return [r["namespace"] for r in rows]

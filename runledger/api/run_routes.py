@@ -28,7 +28,9 @@ async def list_runs(request: web.Request) -> web.Response:
     elif (visible := await auth.visible_namespaces(request)) is not None:
         query = query.model_copy(update={"namespaces": tuple(sorted(visible))})
     # memoize off: a page joins each run once, so memoized runs_pkey probes never hit (see begin_snapshot).
-    rows, token, total = await read(request, lambda conn: listing.list_runs(conn, query), memoize=False)
+    # A page alone is one statement; with its count, two that must agree.
+    rows, token, total = await read(request, lambda conn: listing.list_runs(conn, query), memoize=False,
+                                    one_statement=not query.count)  # fmt: skip
     # RunPage, written without a model per run (see run_listing.run_documents).
     return document_response({"runs": listing.run_documents(rows), "next_page_token": token, "total": total})
 

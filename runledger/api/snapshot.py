@@ -2,8 +2,9 @@
 
 Every read of a request runs in one REPEATABLE READ, READ ONLY transaction, so the parts of a
 response (a run and its metrics, a graph and its edges, a page and its count) agree with each
-other, and under RUNLEDGER_API_STATEMENT_TIMEOUT_MS, so one expensive query (a wide filter, a
-huge graph) is cancelled by Postgres and answered 503 instead of holding a pooled connection for
+other; a read of a single statement, which is a snapshot by itself, runs without one, in a
+read-only session (see read_session in sql/queries/read.sql). Either runs under
+RUNLEDGER_API_STATEMENT_TIMEOUT_MS, so one expensive query (a wide filter, a huge graph) is cancelled by Postgres and answered 503 instead of holding a pooled connection for
 as long as the agent's own statements may run.
 
 The snapshot is taken where the app's ReadRouter says (runledger/store/read_routing.py): a hot
@@ -27,13 +28,16 @@ T = TypeVar("T")
 
 
 async def read(request: web.Request, work: Callable[[asyncpg.Connection], Awaitable[T]], *, filters: bool = True,
-               memoize: bool = True) -> T:  # fmt: skip
+               memoize: bool = True, one_statement: bool = False) -> T:  # fmt: skip
     """`work(conn)` in the request's read-only snapshot. `filters`: whether its statements bind user
     filters (see begin_snapshot in sql/queries/read.sql); a request that binds ids only may reuse cached plans, which Postgres
     does when they cost no more than planning each statement anew. `memoize`: whether its plans may
-    memoize a join's inner side (off where each outer row has its own key, as a page's runs do)."""
+    memoize a join's inner side (off where each outer row has its own key, as a page's runs do).
+    `one_statement`: `work` runs exactly one statement, a snapshot by itself, so no transaction is
+    opened around it (two round trips fewer; see read_session in sql/queries/read.sql)."""
     try:
-        return await request.app[app_keys.READS].read(work, custom_plans=filters, memoize=memoize)
+        return await request.app[app_keys.READS].read(work, custom_plans=filters, memoize=memoize,
+                                                      one_statement=one_statement)  # fmt: skip
     except asyncpg.DataError as exc:
         if not _unstorable_argument(exc):
             raise

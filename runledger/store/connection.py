@@ -6,7 +6,10 @@ statement timeouts and the classification of transient failures are decided once
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -63,18 +66,63 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 class Connection(asyncpg.Connection):
-    """asyncpg's connection, which a user that leaves no session state behind can hand back as such.
+    """asyncpg's connection, which a user that leaves no session state behind can hand back as such,
+    and which remembers the session settings reads left on it.
 
     A pool resets every connection it takes back (UNLISTEN, RESET ALL, CLOSE ALL, advisory unlocks):
     a round trip per use, after the answer is known and before the response leaves. A read that ran
-    in its own snapshot, changing settings with SET LOCAL only, has nothing for it to undo.
+    in its own snapshot, changing settings with SET LOCAL only, has nothing for it to undo. A read of
+    one statement runs without a transaction, under session settings (read-only, its time limit)
+    that stay on the connection for the next read: set once, not per request. Any other user that
+    takes such a connection gets it reset first (see _setup).
     """
 
     _nothing_to_reset = False
+    _read_settings: str | None = None  # the SET statements reads left in force on this session
 
     def leaves_nothing_to_reset(self) -> None:
         """Skip the reset when this connection next goes back to its pool (once: it is cleared there)."""
         self._nothing_to_reset = True
+
+    async def set_read_settings(self, settings: str) -> None:
+        """Run `settings` (SET statements, one simple query) unless it is what the session has already."""
+        if self._read_settings == settings:
+            return
+        self._read_settings = None  # until they are known to hold
+        await self.execute(settings)
+        self._read_settings = settings
+
+    async def drop_read_settings(self) -> None:
+        if self._read_settings is not None:
+            await self.execute("RESET ALL")  # back to the defaults, connection options included
+            self._read_settings = None
+
+    def forget_read_settings(self) -> None:
+        self._read_settings = None
+
+
+# Set while a read takes its connection: any other taker gets a connection without reads' settings.
+_reading: contextvars.ContextVar[bool] = contextvars.ContextVar("runledger_reading", default=False)
+
+
+@contextlib.asynccontextmanager
+async def acquire_for_reads(pool: asyncpg.Pool) -> AsyncIterator[Connection]:
+    """A connection of `pool` that may still hold the session settings of earlier reads."""
+    token = _reading.set(True)
+    try:
+        async with pool.acquire() as conn:
+            _reading.reset(token)
+            token = None
+            yield conn
+    finally:
+        if token is not None:
+            _reading.reset(token)
+
+
+async def _setup(conn: Connection) -> None:
+    # A read-only session with the API's time limit would fail or cut a writer's statements.
+    if not _reading.get():
+        await conn.drop_read_settings()
 
 
 async def _reset(conn: Connection) -> None:
@@ -83,7 +131,8 @@ async def _reset(conn: Connection) -> None:
         conn._nothing_to_reset = False
         return
     if query := conn.get_reset_query():
-        await conn.execute(query)
+        await conn.execute(query)  # RESET ALL among others
+    conn.forget_read_settings()
 
 
 async def create_pool(dsn: str, *, database: DatabaseSettings, **overrides: Any) -> asyncpg.Pool:
@@ -98,6 +147,7 @@ async def create_pool(dsn: str, *, database: DatabaseSettings, **overrides: Any)
         command_timeout=max(database.statement_timeout_ms / 1000 * 2, 30),
         connection_class=Connection,
         reset=_reset,
+        setup=_setup,
     )
     options.update(overrides)
     return await asyncpg.create_pool(dsn, **options)

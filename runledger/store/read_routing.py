@@ -145,20 +145,24 @@ class ReadRouter(Service):
     # --- reads ------------------------------------------------------------------------------
 
     async def read(self, work: Work[T], *, custom_plans: bool = False, memoize: bool = True,
-                   replayed_past: int | None = None, patience: float = 0.0) -> T:  # fmt: skip
-        """`work(conn)` in a read-only REPEATABLE READ snapshot on the first target that can take it.
+                   one_statement: bool = False, replayed_past: int | None = None,
+                   patience: float = 0.0) -> T:  # fmt: skip
+        """`work(conn)` in a read-only snapshot on the first target that can take it.
 
         `custom_plans`: the statements bind user filters (plan each anew; see begin_snapshot).
         `memoize`: whether plans may memoize the inner side of a join (see begin_snapshot).
+        `one_statement`: `work` runs a single statement, which is a consistent snapshot by itself:
+        it runs outside a transaction, saving BEGIN's and COMMIT's round trips (see _read_on).
         `replayed_past`: the snapshot must show everything up to this primary WAL position; a standby
         not there yet is waited for up to `patience` seconds before the next target is tried."""
-        begin = _begin_snapshot(timeout_ms=self._statement_timeout_ms, custom_plans=custom_plans,
-                                memoize=memoize)  # fmt: skip
+        limits = _limits(timeout_ms=self._statement_timeout_ms, custom_plans=custom_plans, memoize=memoize,
+                         one_statement=one_statement)  # fmt: skip
         for target in self._candidates():
             last = target is self.primary
             target.in_flight += 1
             try:
-                result = await self._read_on(target, work, begin=begin, replayed_past=replayed_past, patience=patience)
+                result = await self._read_on(target, work, limits=limits, one_statement=one_statement,
+                                             replayed_past=replayed_past, patience=patience)  # fmt: skip
             except Exception as exc:
                 if last or not db.is_transient(exc):
                     raise
@@ -178,30 +182,43 @@ class ReadRouter(Service):
         ready.sort(key=lambda t: (t.in_flight, (self.standbys.index(t) - turn) % len(self.standbys)))
         return [*ready, self.primary]
 
-    async def _read_on(self, target: Target, work: Work[T], *, begin: str, replayed_past: int | None,
-                       patience: float) -> T | object:  # fmt: skip
+    async def _read_on(self, target: Target, work: Work[T], *, limits: str, one_statement: bool,
+                       replayed_past: int | None, patience: float) -> T | object:  # fmt: skip
         standby = target.role == STANDBY
-        async with target.pool.acquire() as conn:
+        async with db.acquire_for_reads(target.pool) as conn:
             if standby and patience > 0 and replayed_past is not None:
                 await _wait_replayed(conn, replayed_past, patience=patience)  # outside the snapshot, which starts later
-            # By hand rather than conn.transaction(): BEGIN and the limits go in one round trip, which
-            # is a tenth of a small page's time; a failure rolls back before the connection goes back.
-            await conn.execute(begin)
-            try:
-                if standby:
-                    row = await conn.fetchrow(q("standby_is_fresh"), self._required(replayed_past), self.bound)
-                    if not row["fresh"]:
-                        self._left_out(target, state=LAGGING if row["standby"] else PROMOTED, detail="seen by a read")
+            if one_statement:
+                # Session settings, set when the connection's differ (once per connection and kind of
+                # read), then the statement alone. On a standby the freshness check is a statement
+                # of its own: replay only moves forward, so the read sees at least what it checked.
+                await conn.set_read_settings(limits)
+                if standby and not await self._fresh(target, conn, replayed_past=replayed_past):
+                    return _STALE
+                result = await work(conn)
+            else:
+                # By hand rather than conn.transaction(): BEGIN and the limits go in one round trip;
+                # a failure rolls back before the connection goes back.
+                await conn.execute(limits)
+                try:
+                    if standby and not await self._fresh(target, conn, replayed_past=replayed_past):
                         await _roll_back(conn)
                         return _STALE
-                result = await work(conn)
-            except BaseException:
-                await _roll_back(conn)
-                raise
-            await conn.execute("COMMIT")
-            # Only SET LOCAL and reads ran: the pool's reset would be a round trip undoing nothing.
+                    result = await work(conn)
+                except BaseException:
+                    await _roll_back(conn)
+                    raise
+                await conn.execute("COMMIT")
+            # Only reads and SET LOCAL, or the read settings the next read wants too (any other user
+            # of the connection gets them reset): the pool's reset would be a round trip for nothing.
             conn.leaves_nothing_to_reset()
             return result
+
+    async def _fresh(self, target: Target, conn: asyncpg.Connection, *, replayed_past: int | None) -> bool:
+        row = await conn.fetchrow(q("standby_is_fresh"), self._required(replayed_past), self.bound)
+        if not row["fresh"]:
+            self._left_out(target, state=LAGGING if row["standby"] else PROMOTED, detail="seen by a read")
+        return row["fresh"]
 
     def _required(self, replayed_past: int | None) -> int | None:
         bound = self._positions.required(bound=self.bound, now=time.monotonic())
@@ -263,8 +280,10 @@ class ReadRouter(Service):
 
 
 @functools.cache
-def _begin_snapshot(*, timeout_ms: int, custom_plans: bool, memoize: bool) -> str:
-    return q("begin_snapshot", timeout_ms=str(timeout_ms), plan_cache_mode="force_custom_plan" if custom_plans else "auto",
+def _limits(*, timeout_ms: int, custom_plans: bool, memoize: bool, one_statement: bool) -> str:
+    """The SQL that begins a snapshot and limits it, or, for one statement, sets the same limits on the session."""
+    return q("read_session" if one_statement else "begin_snapshot", timeout_ms=str(timeout_ms),
+             plan_cache_mode="force_custom_plan" if custom_plans else "auto",
              enable_memoize="on" if memoize else "off")  # fmt: skip
 
 

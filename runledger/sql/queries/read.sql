@@ -171,3 +171,14 @@ SET LOCAL statement_timeout = {timeout_ms};
 SET LOCAL plan_cache_mode = {plan_cache_mode};
 SET LOCAL max_parallel_workers_per_gather = 0;
 SET LOCAL enable_memoize = {enable_memoize};
+
+-- name: read_session
+-- begin_snapshot's limits for a read of one statement, which runs outside a transaction (a statement
+-- sees one snapshot of its own): set on the session, where they stay for the next such read, so a
+-- read costs the statement's round trip alone. Read-only through the default of every implicit
+-- transaction. Any other user of the connection gets it reset first (store/connection.py).
+SET statement_timeout = {timeout_ms};
+SET default_transaction_read_only = on;
+SET plan_cache_mode = {plan_cache_mode};
+SET max_parallel_workers_per_gather = 0;
+SET enable_memoize = {enable_memoize};
