@@ -17,6 +17,8 @@ from aiohttp import web
 
 from runledger.api import (
     artifact_routes,
+    caller_routes,
+    check_routes,
     feed_routes,
     health,
     lineage_routes,
@@ -64,8 +66,8 @@ from runledger.ui import routes as ui
 log = logging.getLogger(__name__)
 
 # Every module of endpoints; each has add_routes(app).
-ROUTES = (health, run_routes, stats_routes, step_log_routes, preview_routes, artifact_routes, prometheus,
-          lineage_routes, kfp, feed_routes, openapi, ui)
+ROUTES = (health, caller_routes, check_routes, run_routes, stats_routes, step_log_routes, preview_routes,
+          artifact_routes, prometheus, lineage_routes, kfp, feed_routes, openapi, ui)
 
 
 @web.middleware

@@ -32,8 +32,10 @@ IDENTITY = web.RequestKey("identity", access_reviews.Identity)
 # frozenset[str] | None, worked out once per request.
 _VISIBLE = web.RequestKey("visible_namespaces", object)
 
+# /api/v1/whoami authenticates by itself: it answers 200 without a usable token too, telling the
+# caller only about itself (see caller_routes).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/apis/v1beta1/healthz",
-                        "/apis/v2beta1/healthz"})  # fmt: skip
+                        "/apis/v2beta1/healthz", "/api/v1/whoami"})  # fmt: skip
 
 
 def install(app: web.Application, *, auth: AuthSettings, cluster: ClusterSettings) -> None:
@@ -66,6 +68,17 @@ async def authenticate(request: web.Request, handler: Callable[[web.Request], Aw
     # The UI's files hold no data: the pages' own API calls carry the token.
     if request.path in OPEN_PATHS or ui.serves(request.path):
         return await handler(request)
+    await identify(request)
+    return await handler(request)
+
+
+def required(request: web.Request) -> bool:
+    """Whether this server asks callers for a bearer token."""
+    return ACCESS in request.app
+
+
+async def identify(request: web.Request) -> access_reviews.Identity:
+    """The caller behind the request's bearer token, kept on the request; Unauthenticated if none."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -74,7 +87,7 @@ async def authenticate(request: web.Request, handler: Callable[[web.Request], Aw
     if identity is None:
         raise Unauthenticated("the bearer token is not valid")
     request[IDENTITY] = identity
-    return await handler(request)
+    return identity
 
 
 def _checked(request: web.Request) -> tuple[access_reviews.Access, access_reviews.Identity] | None:

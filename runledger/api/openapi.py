@@ -35,7 +35,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from runledger.api import preview_routes
+from runledger.api import caller_routes, check_routes, preview_routes
 from runledger.api import run_routes as run_endpoints
 from runledger.api import stats_routes as stats_endpoints
 from runledger.kfp import run_documents as kfp_runs
@@ -229,6 +229,13 @@ repeated: a run in any of the values matches, e.g. `phase=failed,error`.
 `[-]metric.NAME` or `[-]resources.NAME`; sorting by a metric or a resource lists the runs that
 report it. `limit` is at most the server's page cap (RUNLEDGER_API_MAX_PAGE_SIZE, 500 by default)."""
 
+_RUNS_QUERY = QueryModel(
+    run_listing.RunListQuery,
+    hidden=frozenset({"namespaces", "labels", "params", "metrics", "resources"}),
+    # Phases are read in any case, and a value may list several.
+    refine={"sort": {"pattern": _SORT}, "phase": {"items": {"type": "string"}}},
+)
+
 _KFP_FILTER = Param(
     name="filter",
     schema={"type": "string"},
@@ -324,13 +331,25 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/openapi.json", "getOpenApi", "This document", "meta",
               {200: Response("The OpenAPI 3.1 description of this API.", Body(schema={"type": "object"}))},
               public=True),  # fmt: skip
+    # the caller and its queries
+    Operation("/api/v1/whoami", "whoAmI", "Whether a token is asked for, and who the caller's token names", "meta",
+              {**ok(caller_routes.Caller), **errors(503)}, public=True,
+              description="Answered 200 with or without a usable token: it tells the caller only about itself (its "
+              "user and the namespaces it may read), and `problem` says why a token was not accepted."),  # fmt: skip
+    Operation("/api/v1/checks/runs", "checkRunsQuery", "Whether GET /api/v1/runs would accept this query string",
+              "runs", {**ok(check_routes.QueryCheck), **errors(503)}, parameters=RUN_FILTERS,
+              description="The same query string as GET /api/v1/runs, parsed by the same rules; answered 200 with "
+              "the problems its 400 (or 403, for a namespace the caller may not read) would name.",
+              query=_RUNS_QUERY),
+    Operation("/api/v1/checks/lineage", "checkLineageQuery", "Whether GET /api/v1/lineage would accept this query "
+              "string", "lineage", {**ok(check_routes.QueryCheck), **errors(503)},
+              description="The same query string as GET /api/v1/lineage, parsed by the same rules (a node is "
+              "`artifact:<id|s3://uri>`, `step:<run>/<node>` or `run:<run>`); answered 200 with the problems its "
+              "400 would name.",
+              query=QueryModel(lineage.LineageQuery, refine={"node": {"pattern": "^(?:artifact|step|run):"}})),  # fmt: skip
     # runs
     Operation("/api/v1/runs", "listRuns", "Runs, filtered and sorted", "runs", {**ok(RunPage), **errors(400, 503)},
-              description=_RUNS_TEXT, parameters=RUN_FILTERS,
-              query=QueryModel(run_listing.RunListQuery,
-                               hidden=frozenset({"namespaces", "labels", "params", "metrics", "resources"}),
-                               # Phases are read in any case, and a value may list several.
-                               refine={"sort": {"pattern": _SORT}, "phase": {"items": {"type": "string"}}})),  # fmt: skip
+              description=_RUNS_TEXT, parameters=RUN_FILTERS, query=_RUNS_QUERY),
     Operation("/api/v1/runs/compare", "compareRuns", "Up to 50 runs side by side: their parameters and metrics",
               "runs", {**ok(RunComparison), **errors(400, 503)}, query=QueryModel(run_endpoints.CompareQuery)),
     Operation("/api/v1/runs/{run_id}", "getRun", "One run with its parameters, step counts and metrics", "runs",
@@ -372,7 +391,8 @@ OPERATIONS: tuple[Operation, ...] = (
     # artifacts
     Operation("/api/v1/artifacts", "listArtifacts", "The artifact index, newest first", "artifacts",
               {**ok(ArtifactPage), **errors(400, 503)},
-              description="Keyset pages: `next_page_token` continues the same query. `step` needs `run`.",
+              description="Keyset pages: `next_page_token` continues the same query. `step` needs `run`. `id` and "
+              "`uri` name one artifact: an empty page says there is none (or none the caller may read).",
               query=QueryModel(artifact_listing.ArtifactQuery, hidden=frozenset({"namespaces"}))),  # fmt: skip
     Operation("/api/v1/artifacts/{ref}", "getArtifact",
               "One artifact: S3 metadata, state, the steps that produced and consumed it, its contents' metrics",

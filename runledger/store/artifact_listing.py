@@ -31,6 +31,8 @@ MAX_EVENTS = 200  # producers, and consumers, shown in an artifact's detail
 class ArtifactQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="The artifact with this id (one or none).")
+    uri: str | None = Field(default=None, min_length=1, max_length=2048, description="The artifact at this s3:// URI.")
     uri_prefix: str | None = Field(default=None, min_length=1, max_length=2048, description="e.g. s3://mlpipeline/")
     run: str | None = Field(default=None, max_length=253, description="Produced or consumed by this run.")
     step: str | None = Field(default=None, max_length=253, description="... by this step (node id) of `run`.")
@@ -60,6 +62,10 @@ def _artifact(row: asyncpg.Record) -> dict:
 async def list_artifacts(conn: asyncpg.Connection, query: ArtifactQuery) -> ArtifactPage:
     after = start_after(query)
     sql = Statement()
+    if query.id is not None:
+        sql.where("a.id = {id}", id=sql.bind(query.id))
+    if query.uri is not None:
+        sql.where("a.uri = {uri}", uri=sql.bind(query.uri))
     if query.uri_prefix:
         # Bound as a pattern with LIKE's metacharacters escaped; text_pattern_ops serves it.
         escaped = query.uri_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
