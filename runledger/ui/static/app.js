@@ -1,9 +1,12 @@
 // The app shell: a client-side router over /ui/*, the token prompt, and each page's lifetime.
 //
+// Before a page asks anything, /api/v1/whoami says (always in a 200) whether a token is needed and
+// whether the tab's token is good: a 401 would be logged by the browser as a failed load.
+//
 // A page module exports render(main, ctx) and may return a cleanup function (closing its event
 // feed, timers); the router calls it before the next page renders.
 
-import { ApiError, setToken, token } from "./api.js";
+import { ApiError, get, setToken, token } from "./api.js";
 import { clear, h, notice } from "./dom.js";
 
 const ROUTES = [
@@ -18,6 +21,29 @@ const ROUTES = [
 const main = document.getElementById("main");
 let cleanup = null;
 let generation = 0;
+// The answer of /api/v1/whoami for the token it was asked with; asked again when the token changes.
+let caller = null;
+
+async function whoami() {
+  if (caller && caller.token === token()) return caller.answer;
+  const asked = token();
+  const answer = await get("/api/v1/whoami");
+  caller = { token: asked, answer };
+  showCaller(answer);
+  return answer;
+}
+
+function showCaller(answer) {
+  const badge = document.getElementById("caller");
+  if (!answer.authenticated) {
+    badge.textContent = "";
+    badge.removeAttribute("title");
+    return;
+  }
+  const reads = answer.all_namespaces ? "every namespace" : answer.namespaces.join(", ") || "no namespace yet";
+  badge.textContent = answer.user;
+  badge.title = `Signed in as ${answer.user}; reads ${reads}`;
+}
 
 export function navigate(href, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", href);
@@ -48,8 +74,12 @@ async function route() {
   const [m, name] = match;
   const args = m.slice(1).map(decodeURIComponent);
   try {
-    const page = await import(`./pages/${name}.js`);
+    const [page, who] = await Promise.all([import(`./pages/${name}.js`), whoami()]);
     if (mine !== generation) return;
+    if (who.auth_required && !who.authenticated) {
+      showError(new ApiError(401, "unauthenticated", who.problem));
+      return;
+    }
     const controller = new AbortController();
     const ctx = { args, query: new URLSearchParams(location.search), signal: controller.signal, navigate, setLive,
       stale: () => mine !== generation };

@@ -1,6 +1,6 @@
 // /ui/artifacts/{id or s3://uri} — the indexed object, who wrote and read it, and what it holds.
 
-import { get } from "../api.js";
+import { ApiError, get } from "../api.js";
 import { add, facts, fmtBytes, fmtNumber, fmtTime, h, lineageHref, phaseBadge, runHref, table } from "../dom.js";
 import { viewer } from "../viewers.js";
 
@@ -15,7 +15,19 @@ function events(list, none) {
   ]));
 }
 
+// Whether it exists (and may be read) is asked of the listing, which answers an unknown id or URI
+// with an empty page in a 200: the detail's 404 would be logged by the browser as a failed load.
+async function exists(ref, signal) {
+  const byUri = ref.startsWith("s3://");
+  if (!byUri && !/^[1-9][0-9]{0,17}$/.test(ref)) {
+    throw new ApiError(400, "bad_request", `${ref} is not an artifact reference: use its numeric id or its s3:// URI.`);
+  }
+  const { artifacts } = await get("/api/v1/artifacts", byUri ? { uri: ref, limit: 1 } : { id: ref, limit: 1 }, { signal });
+  if (!artifacts.length) throw new ApiError(404, "not_found", `There is no artifact ${byUri ? "at" : "with the id"} ${ref}.`);
+}
+
 export async function render(main, { args: [ref], signal }) {
+  await exists(ref, signal);
   const art = await get(`/api/v1/artifacts/${ref.startsWith("s3://") ? ref : encodeURIComponent(ref)}`, null, { signal });
   document.title = `${art.key} · runledger`;
   add(main, 

@@ -2,7 +2,7 @@
 // Clicking a node re-centres the graph on it; nodes of namespaces the caller cannot read are drawn
 // as "redacted" and lead nowhere.
 
-import { get } from "../api.js";
+import { ApiError, get } from "../api.js";
 import { add, artifactHref, facts, fmtBytes, h, lineageHref, phaseBadge, runHref } from "../dom.js";
 import { GraphView } from "../graph.js";
 
@@ -55,6 +55,9 @@ export async function render(main, { query, signal, navigate }) {
     return;
   }
   const params = { node, direction: query.get("direction") || "both", depth: query.get("depth") || "3" };
+  // Checked first by the API's own rules, answered in a 200: a 400 would be logged as a failed load.
+  const check = await get("/api/v1/checks/lineage", params, { signal });
+  if (!check.ok) throw new ApiError(400, "bad_request", check.problems.join("; "));
   const graph = await get("/api/v1/lineage", params, { signal });
   const root = graph.nodes.find((n) => n.id === graph.root);
   const box = h("div");

@@ -2,7 +2,7 @@
 // through the API's page tokens, and rows updated in place from the event feed.
 
 import { follow, get } from "../api.js";
-import { add, clear, fmtNumber, fmtTime, h, phaseBadge, runDuration, runHref } from "../dom.js";
+import { add, clear, fmtNumber, fmtTime, h, notice, phaseBadge, runDuration, runHref } from "../dom.js";
 
 // Query keys the page passes to /api/v1/runs as they are; `col` (the metric column) is the page's own.
 const PASSED = new Set(["namespace", "phase", "pipeline", "kfp_run_id", "scheduled_workflow", "created_after",
@@ -120,6 +120,15 @@ function runRow(run, col, selected) {
 export async function render(main, { query, signal, navigate, setLive }) {
   const col = query.get("col");
   add(main, h("h1", {}, "Runs"), filterForm(query, navigate));
+  const api = apiQuery(query);
+  if (!api.has("limit")) api.set("limit", "50");
+  // Checked first by the API's own rules, answered in a 200 (a 400 would be logged as a failed
+  // load); the form stays, to be corrected.
+  const check = await get("/api/v1/checks/runs", api, { signal });
+  if (!check.ok) {
+    add(main, notice(`These filters cannot be used: ${check.problems.join("; ")}. Correct them above, or clear them.`, "error"));
+    return;
+  }
   const status = h("p", { class: "muted", role: "status" });
   const tbody = h("tbody");
   const selected = new Set();
@@ -139,8 +148,6 @@ export async function render(main, { query, signal, navigate, setLive }) {
   const pager = h("div", { class: "pager" });
   add(main, h("div", { class: "pager" }, compare, status), h("table", { class: "runs" }, thead, tbody), pager);
 
-  const api = apiQuery(query);
-  if (!api.has("limit")) api.set("limit", "50");
   const page = await get("/api/v1/runs", api, { signal });
   const rows = new Map();
   const show = (runs) => {
