@@ -1,5 +1,10 @@
 // /ui/ — the runs list: filters and sort in the URL (the API's own query vocabulary), keyset pages
 // through the API's page tokens, and rows updated in place from the event feed.
+//
+// Keyset pages only go forward, so the way back is kept in the URL: `back` repeats the tokens of
+// the pages walked to reach this one, oldest first, the first page as an empty value. A link (or a
+// reload) keeps "Previous page"; the trail is capped, and a page whose trail was cut (or that was
+// linked to with a bare page_token) offers the first page instead.
 
 import { follow, get } from "../api.js";
 import { add, clear, fmtNumber, fmtTime, h, notice, phaseBadge, runDuration, runHref } from "../dom.js";
@@ -10,6 +15,9 @@ const PASSED = new Set(["namespace", "phase", "pipeline", "kfp_run_id", "schedul
   "page_token", "limit"]);
 const PHASES = ["", "Pending", "Running", "Succeeded", "Failed", "Error"];
 const COMPARED = 50; // the most ids /api/v1/runs/compare takes at once
+// Pages remembered for "Previous page"; tokens are up to a few hundred bytes and the whole URL
+// must stay well under the 8 KiB request line servers accept.
+const TRAIL = 12;
 
 export function apiQuery(query) {
   const out = new URLSearchParams();
@@ -86,6 +94,7 @@ function sortHeader(label, key, query, navigate, { numeric = false } = {}) {
     const q = new URLSearchParams(query);
     q.set("sort", next);
     q.delete("page_token");
+    q.delete("back");
     navigate(`/ui/?${q}`);
   } }, label, active ? (descending ? " ↓" : " ↑") : "");
   return h("th", { scope: "col", "aria-sort": state, class: numeric ? "num" : null }, button);
@@ -115,6 +124,33 @@ function runRow(run, col, selected) {
   const box = h("input", { type: "checkbox", "aria-label": `select ${run.name} to compare`, checked: selected.has(run.id),
     onchange: (e) => { if (e.target.checked) selected.add(run.id); else selected.delete(run.id); selected.changed(); } });
   return h("tr", { dataset: { runId: run.id } }, h("td", {}, box), runCells(run, col));
+}
+
+// The same query at another page: `token` ("" or null for the first) reached through `trail`.
+function pageHref(query, token, trail) {
+  const q = new URLSearchParams(query);
+  q.delete("page_token");
+  q.delete("back");
+  if (token) {
+    q.set("page_token", token);
+    for (const t of trail.slice(-TRAIL)) q.append("back", t);
+  }
+  return `/ui/${q.toString() ? "?" + q : ""}`;
+}
+
+function pagerLinks(query, nextToken) {
+  const here = query.get("page_token");
+  const trail = query.getAll("back");
+  const links = [];
+  if (here) {
+    links.push(h("a", { href: pageHref(query, null, []) }, "First page"));
+    if (trail.length) {
+      const previous = trail[trail.length - 1];
+      links.push(h("a", { href: pageHref(query, previous, trail.slice(0, -1)), rel: "prev" }, "Previous page"));
+    }
+  }
+  if (nextToken) links.push(h("a", { href: pageHref(query, nextToken, [...trail, here || ""]), rel: "next" }, "Next page"));
+  return links;
 }
 
 export async function render(main, { query, signal, navigate, setLive }) {
@@ -180,16 +216,7 @@ export async function render(main, { query, signal, navigate, setLive }) {
   };
   show(page.runs);
   clear(pager);
-  if (query.get("page_token")) {
-    const first = new URLSearchParams(query);
-    first.delete("page_token");
-    pager.append(h("a", { href: `/ui/${first.toString() ? "?" + first : ""}` }, "First page"));
-  }
-  if (page.next_page_token) {
-    const next = new URLSearchParams(query);
-    next.set("page_token", page.next_page_token);
-    pager.append(h("a", { href: `/ui/?${next}`, rel: "next" }, "Next page"));
-  }
+  pager.append(...pagerLinks(query, page.next_page_token));
 
   // Live: a run on this page is redrawn in place; a new run shows up on a first page sorted by
   // creation (elsewhere it would belong to some other page).
