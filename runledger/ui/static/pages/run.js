@@ -9,7 +9,6 @@ import {
 import { GraphView } from "../graph.js";
 import { fold, foldable, inside, membership } from "../groups.js";
 
-const GANTT_ROWS = 200;
 const LOG_TAIL = 64 * 1024; // bytes of a step's log the panel shows: its end, where a failure says why
 const GROUPS = new Set(["StepGroup", "TaskGroup", "DAG", "Steps"]);
 const TERMINAL = new Set(["Succeeded", "Failed", "Error"]);
@@ -136,38 +135,91 @@ function stepPanel(step, run, { signal, groupToggle }) {
     logSection(step, run, signal));
 }
 
+// The timeline holds every started step, one row each, in a scrolling box. Only the rows in sight
+// (and a few either side) are in the DOM, so a 5,000-step run costs what 40 rows do; the SVG keeps
+// the whole height, so the scroll bar tells where one is. Every drawn bar is a tab stop, and a bar
+// that takes focus is scrolled into sight with its neighbours drawn, so Tab walks on through the
+// rows; arrows, Page Up/Down, Home and End move a row, a page or to either end.
+const GANTT_ROW_H = 20, GANTT_TOP = 22, GANTT_AROUND = 10;
+
 function gantt(steps, onPick) {
   const rows = steps.filter((st) => st.started_at && !GROUPS.has(st.type))
     .sort((a, b) => a.started_at.localeCompare(b.started_at) || a.id.localeCompare(b.id));
   if (!rows.length) return h("p", { class: "muted" }, "No step has started.");
-  const shown = rows.slice(0, GANTT_ROWS);
-  const t0 = Date.parse(shown[0].started_at);
-  const t1 = Math.max(...shown.map((st) => (st.finished_at ? Date.parse(st.finished_at) : Date.now())), t0 + 1000);
+  const t0 = Date.parse(rows[0].started_at);
+  const t1 = rows.reduce((t, st) => Math.max(t, st.finished_at ? Date.parse(st.finished_at) : Date.now()), t0 + 1000);
   // Room right of the bars for the longest phase and duration ("Succeeded 23 h 59 min").
-  const labelW = 230, width = 900, rowH = 20, noteW = 140, plotW = width - labelW - noteW;
+  const labelW = 230, width = 900, rowH = GANTT_ROW_H, noteW = 140, plotW = width - labelW - noteW;
   const scale = (t) => labelW + ((t - t0) / (t1 - t0)) * plotW;
-  const svgEl = s("svg", { class: "chart", width, height: shown.length * rowH + 24, role: "img",
+  const svgEl = s("svg", { class: "chart", width, height: rows.length * rowH + GANTT_TOP + 2, role: "img",
     "aria-label": `timeline of ${rows.length} steps` });
   svgEl.append(s("text", { x: labelW, y: 14 }, fmtTime(new Date(t0).toISOString())),
     s("text", { x: width - 10, y: 14, "text-anchor": "end" }, `+${fmtDuration((t1 - t0) / 1000)}`));
-  shown.forEach((st, r) => {
-    const y = 22 + r * rowH;
+  const bars = s("g", {});
+  svgEl.append(bars);
+  const box = h("div", { class: "gantt" }, svgEl);
+  const drawn = new Map(); // row index -> its <g>
+
+  const bar = (r) => {
+    const st = rows[r];
+    const y = GANTT_TOP + r * rowH;
     const a = scale(Date.parse(st.started_at));
     const b = scale(st.finished_at ? Date.parse(st.finished_at) : Date.now());
     const label = st.display_name || st.name;
-    const g = s("g", { class: "bar", tabindex: 0, role: "button", "aria-label": `${label}: ${st.phase || "Unknown"}, ${fmtDuration(seconds(st.started_at, st.finished_at))}` },
+    const g = s("g", { class: "bar", tabindex: 0, role: "button", "data-row": r,
+      "aria-label": `${label}: ${st.phase || "Unknown"}, ${fmtDuration(seconds(st.started_at, st.finished_at))}` },
       s("text", { x: 4, y: y + 13 }, label.length > 30 ? label.slice(0, 29) + "…" : label),
       s("rect", { x: a, y: y + 3, width: Math.max(2, b - a), height: rowH - 6, fill: GANTT_COLOURS[phaseClass(st.phase)] }),
       s("text", { x: Math.min(b + 4, width - noteW + 4), y: y + 13, fill: "#57606a" }, `${st.phase} ${fmtDuration(seconds(st.started_at, st.finished_at))}`),
       s("title", {}, `${label}: ${st.phase}, ${fmtTime(st.started_at)} → ${fmtTime(st.finished_at)}`));
     g.addEventListener("click", () => onPick(st.id));
+    g.addEventListener("focus", () => reveal(r));
     g.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onPick(st.id); }
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onPick(st.id); return; }
+      const page = Math.max(1, Math.floor(box.clientHeight / rowH) - 1);
+      const to = { ArrowDown: r + 1, ArrowUp: r - 1, PageDown: r + page, PageUp: r - page, Home: 0, End: rows.length - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      focusRow(Math.max(0, Math.min(rows.length - 1, to)));
     });
-    svgEl.append(g);
-  });
-  return h("div", {}, h("div", { class: "gantt" }, svgEl),
-    rows.length > GANTT_ROWS ? h("p", { class: "muted" }, `The first ${GANTT_ROWS} of ${rows.length} steps by start time.`) : null);
+    return g;
+  };
+
+  // Draws rows [lo, hi) and drops the rest. Rows already drawn stay where they are (a focused bar
+  // removed and put back would lose its focus); new ones go before or after them, in row order.
+  const drawWindow = () => {
+    const seen = box.clientHeight || 420;
+    const lo = Math.max(0, Math.floor((box.scrollTop - GANTT_TOP) / rowH) - GANTT_AROUND);
+    const hi = Math.min(rows.length, Math.ceil((box.scrollTop + seen) / rowH) + GANTT_AROUND);
+    for (const [r, g] of drawn) {
+      if (r < lo || r >= hi) { g.remove(); drawn.delete(r); }
+    }
+    const first = drawn.size ? Math.min(...drawn.keys()) : hi;
+    const before = [];
+    for (let r = lo; r < Math.min(first, hi); r++) before.push(bar(r));
+    for (const g of before) drawn.set(Number(g.dataset.row), g);
+    bars.prepend(...before);
+    for (let r = drawn.size ? Math.max(...drawn.keys()) + 1 : lo; r < hi; r++) {
+      const g = bar(r);
+      drawn.set(r, g);
+      bars.append(g);
+    }
+  };
+  // Brings row r into sight (as little scrolling as will do) and draws what is around it.
+  const reveal = (r) => {
+    const top = GANTT_TOP + r * rowH;
+    if (top < box.scrollTop) box.scrollTop = top - GANTT_TOP;
+    else if (top + rowH > box.scrollTop + box.clientHeight) box.scrollTop = top + rowH - box.clientHeight;
+    drawWindow();
+  };
+  const focusRow = (r) => {
+    reveal(r);
+    drawn.get(r)?.focus({ preventScroll: true });
+  };
+  box.addEventListener("scroll", () => requestAnimationFrame(drawWindow), { passive: true });
+  drawWindow();
+  return h("div", {}, box,
+    rows.length > 1 ? h("p", { class: "muted" }, `${rows.length} steps by start time; on a bar, ↑ ↓, Page Up/Down, Home and End move through them.`) : null);
 }
 
 // Asked through compare, which names an unknown (or unreadable) id as missing in a 200: the browser
@@ -265,7 +317,11 @@ export async function render(main, { args: [id], query, signal, setLive }) {
     clear(top).append(header(run));
     if (named) suggest();
     drawGraph({ keepView: true });
+    // A live redraw keeps the timeline where it was scrolled to.
+    const scrolled = timeline.querySelector(".gantt")?.scrollTop || 0;
     clear(timeline).append(gantt(steps, (stepId) => pick(stepId, { centre: true })));
+    const box = timeline.querySelector(".gantt");
+    if (box && scrolled) box.scrollTop = scrolled;
     showPanel();
   }
   draw();
