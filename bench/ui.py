@@ -169,7 +169,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 print(f"{'':52} wall time from here{'':14}| since the page's navigation start", flush=True)
                 lines = []
                 if baseline is not None:
-                    # The run page first, the baseline checkout's and this one's in turn, under the same load.
+                    # The run page and the runs page, the baseline checkout's and this one's in turn, under the same load.
                     other = baseline[1]
                     for k in range(2):
                         lines += [
@@ -177,8 +177,12 @@ async def main_async(args: argparse.Namespace) -> None:
                             summary(f"API  run + steps, this checkout [{k}]", await api_times(base, [run, f"{run}/steps"], n)),
                             summary(f"UI   run page, baseline checkout [{k}]", await page_times(browser, f"{other}/ui/runs/{run_id}", graph_drawn, n), 2),
                             summary(f"UI   run page, this checkout [{k}]", await page_times(browser, f"{base}/ui/runs/{run_id}", graph_drawn, n), 2),
+                            summary(f"UI   /ui/ first rows, baseline checkout [{k}]", await page_times(browser, f"{other}/ui/", first_row, n), 1),
+                            summary(f"UI   /ui/ first rows, this checkout [{k}]", await page_times(browser, f"{base}/ui/", first_row, n), 1),
+                            summary(f"UI   /ui/ filtered, baseline checkout [{k}]", await page_times(browser, f"{other}/ui/?{filtered}", first_row, n), 1),
+                            summary(f"UI   /ui/ filtered, this checkout [{k}]", await page_times(browser, f"{base}/ui/?{filtered}", first_row, n), 1),
                         ]  # fmt: skip
-                        print("\n".join(lines[-4:]), flush=True)
+                        print("\n".join(lines[-8:]), flush=True)
                 lines += [
                     summary("API  GET /api/v1/runs?limit=50 (Python client)", await api_times(base, ["/api/v1/runs?limit=50"], n)),
                     summary("API  same, fetch() inside the page", await in_page_fetch(browser, base, "/api/v1/runs?limit=50", n)),
@@ -204,7 +208,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10, help="timed repetitions of each measurement")
     parser.add_argument("--keep", metavar="DIR", help="keep the Postgres data directory in DIR and reuse its dataset")
     parser.add_argument("--workers", type=int, default=query_load.default_workers())
-    parser.add_argument("--baseline", metavar="CHECKOUT", help="also time the run page served by this source tree's "
+    parser.add_argument("--baseline", metavar="CHECKOUT", help="also time the run and runs pages served by this source tree's "
                         "API (another version, e.g. a worktree of main), interleaved with this one's")  # fmt: skip
     asyncio.run(main_async(parser.parse_args()))
 
