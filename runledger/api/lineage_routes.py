@@ -9,6 +9,7 @@ from runledger.api.query_params import parse_lineage_query
 from runledger.api.responses import document_response
 from runledger.api.snapshot import read
 from runledger.store import lineage_graph as repo
+from runledger.store.lineage_graph import LineageQuery
 
 
 async def get_lineage(request: web.Request) -> web.Response:
@@ -20,9 +21,13 @@ async def get_lineage(request: web.Request) -> web.Response:
         request, lambda conn: repo.get_lineage_document(conn, query, namespaces=visible), filters=False
     )
     if graph is None:
-        raise web.HTTPNotFound(reason=f"no {query.ref.kind} matches this node")
+        raise web.HTTPNotFound(reason=not_found_reason(query))
     # LineageGraph, written without a model per node (see lineage_graph.get_lineage_document).
     return document_response(graph)
+
+
+def not_found_reason(query: LineageQuery) -> str:
+    return f"no {query.ref.kind} matches this node"
 
 
 def add_routes(app: web.Application) -> None:

@@ -229,6 +229,11 @@ async def _roots(
     return root, [root]
 
 
+async def node_exists(conn: asyncpg.Connection, ref: NodeRef, *, namespaces: set[str] | None = None) -> bool:
+    """Whether get_lineage_document would find ref's node for a caller reading these namespaces."""
+    return await _roots(conn, ref, sorted(namespaces) if namespaces is not None else None) is not None
+
+
 async def walk(
     conn: asyncpg.Connection,
     seeds: list[str],

@@ -1,4 +1,4 @@
-"""An unknown artifact, a malformed lineage node or runs filter, and a missing token are each told on
+"""An unknown artifact or lineage node, a malformed lineage node or runs filter, and a missing token are each told on
 the page, asked in a way the API answers 200: the browser logs no failed load."""
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ async def test_a_malformed_lineage_node_names_the_forms_it_takes(page, ui):
     await page.goto(f"{ui.base}/ui/lineage?node=bogus")
     await page.get_by_role("alert").wait_for()
     assert "artifact:" in await page.get_by_role("alert").inner_text()
+
+
+async def test_a_well_formed_lineage_node_that_does_not_exist_is_a_clear_not_found(page, ui):
+    await page.goto(f"{ui.base}/ui/lineage?node=run:no-such-run")
+    await page.get_by_role("heading", name="Not found").wait_for()
+    await page.get_by_text("no run matches this node").wait_for()
 
 
 async def test_a_malformed_runs_filter_is_named_and_the_form_stays(page, ui):

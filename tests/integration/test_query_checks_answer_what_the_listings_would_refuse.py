@@ -27,10 +27,11 @@ async def test_a_check_names_what_the_listing_refuses_and_passes_what_it_takes(p
                 status, body = await answer(api, f"/api/v1/{listing}{query}")
                 check_status, check = await answer(api, f"/api/v1/checks/{listing}{query}")
                 assert check_status == 200
-                if status == 400:
-                    assert check == {"ok": False, "problems": [body["error"]["message"]]}, query
+                if status in (400, 404):
+                    expected = {"ok": False, "problems": [body["error"]["message"]], "missing": status == 404}
+                    assert check == expected, query
                 else:
-                    assert check == {"ok": True, "problems": []}, query
+                    assert check == {"ok": True, "problems": [], "missing": False}, query
 
 
 async def test_a_check_names_a_namespace_the_caller_may_not_read(pool, settings):
@@ -41,7 +42,26 @@ async def test_a_check_names_a_namespace_the_caller_may_not_read(pool, settings)
         status, body = await answer(api, "/api/v1/runs?namespace=team-b", headers)
         assert status == 403
         assert await answer(api, "/api/v1/checks/runs?namespace=team-b", headers) == (
-            200, {"ok": False, "problems": [body["error"]["message"]]})  # fmt: skip
+            200, {"ok": False, "problems": [body["error"]["message"]], "missing": False})  # fmt: skip
+
+
+async def test_a_lineage_check_passes_a_node_that_exists_and_calls_one_the_caller_may_not_read_missing(pool, settings):
+    await ingest(pool, settings, [WorkflowBuilder(name=name, namespace=ns).phase("Succeeded").event("ADDED")
+                                  for name, ns in (("mine", "team-a"), ("theirs", "team-b"))])  # fmt: skip
+    grants = [{"token": "reader-a-0123456789abcdef", "user": "reader-a", "namespaces": ["team-a"]}]
+    configured = settings.updated(auth={"mode": "static", "static_tokens": SecretStr(json.dumps(grants))})
+    headers = {"Authorization": "Bearer reader-a-0123456789abcdef"}
+    async with serve(settings=configured, pool=pool) as api:
+        _, runs = await answer(api, "/api/v1/runs", headers)
+        (mine,) = runs["runs"]
+        ok = await answer(api, f"/api/v1/checks/lineage?node=run:{mine['id']}", headers)
+        assert ok == (200, {"ok": True, "problems": [], "missing": False})
+        async with pool.acquire() as conn:
+            theirs = await conn.fetchval("SELECT id FROM runs WHERE namespace = 'team-b'")
+        status, body = await answer(api, f"/api/v1/lineage?node=run:{theirs}", headers)
+        assert status == 404
+        assert await answer(api, f"/api/v1/checks/lineage?node=run:{theirs}", headers) == (
+            200, {"ok": False, "problems": [body["error"]["message"]], "missing": True})  # fmt: skip
 
 
 async def test_the_artifacts_listing_by_id_or_uri_holds_the_one_artifact_or_none(pool, settings):

@@ -57,7 +57,8 @@ export async function render(main, { query, signal, navigate }) {
   const params = { node, direction: query.get("direction") || "both", depth: query.get("depth") || "3" };
   // Checked first by the API's own rules, answered in a 200: a 400 would be logged as a failed load.
   const check = await get("/api/v1/checks/lineage", params, { signal });
-  if (!check.ok) throw new ApiError(400, "bad_request", check.problems.join("; "));
+  if (!check.ok) throw check.missing ? new ApiError(404, "not_found", check.problems.join("; "))
+    : new ApiError(400, "bad_request", check.problems.join("; "));
   const graph = await get("/api/v1/lineage", params, { signal });
   const root = graph.nodes.find((n) => n.id === graph.root);
   const box = h("div");
