@@ -2,8 +2,8 @@
 
 The rollups (migration 0020, kept by ``store/rollups``) hold per pipeline, template, namespace and
 UTC day of run creation: counts, sums and log-scale histograms, and the same for every namespace at
-once, of the finished runs; the few runs in flight are added from their own rows (migration 0021),
-so every figure counts them as it did. A window is whole days, so a month costs a row per pipeline and day, not a
+once, of the finished runs; the few runs in flight have the same rows, one per run (migration 0030),
+which a read adds up with the rollups' in the same statements, so every figure counts them as it did. A window is whole days, so a month costs a row per pipeline and day, not a
 scan of its runs; a day is the grain because every finer one multiplies what each write and each read touches.
 Counts and sums are exact; a percentile is its histogram bucket's geometric middle, within
 ``PERCENTILE_RELATIVE_ERROR`` of the true (nearest-rank) value, or ``PERCENTILE_ABSOLUTE_ERROR_S`` below one
@@ -36,8 +36,6 @@ MEMORY_BASE_GIB = 100 / 1024  # Argo counts memory in seconds of 100Mi
 NO_PRICES = "no unit price configured (RUNLEDGER_COST_CPU_HOUR, RUNLEDGER_COST_MEMORY_GIB_HOUR, RUNLEDGER_COST_GPU_HOUR)"
 EVERY_NAMESPACE = "*"  # the rollups' rows of all namespaces at once
 DAY = timedelta(days=1)
-SUMS = ("n", "succeeded", "failed", "other", "duration_n", "duration_sum", "queue_n", "queue_sum", "retries", "flaky",
-        "cpu", "memory", "gpu", "resources_n")  # fmt: skip
 METRICS = ("duration", "queue", "step_duration", "step_queue")  # a run row's histograms; a template's: the first two
 # A histogram as its lowest bucket and the counts from there on: (48, [3, 0, 1]) is 3 in bucket 48, one in 50.
 Histogram = tuple[int, list[int]]
@@ -127,8 +125,8 @@ async def read_stats(
 ) -> PipelineStats:  # fmt: skip
     """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`.
 
-    In one snapshot (the API's reads are): a run finishing between the read of the rollups and that
-    of the runs in flight would otherwise be counted twice, or not at all.
+    In one snapshot (the API's reads are): a run finishing between two of the statements would otherwise
+    be counted twice, or not at all.
     """
     group, which = ("pipeline", "stats_every_pipeline") if pipeline is None else ("template", "stats_one_pipeline")
     fragments = {"group": group, "which": block(which), "window": block("stats_window")}
@@ -144,8 +142,6 @@ async def read_stats(
         for metric in metrics:
             if r[f"{metric}_hist"]:
                 buckets[(r["key"], metric)].append((r[f"{metric}_lo"], r[f"{metric}_hist"]))
-    in_flight = await conn.fetch(q("stats_in_flight"), since, until, read, pipeline)
-    _add_in_flight(in_flight, totals=totals, causes=causes, buckets=buckets, pipeline=pipeline)
     groups = [_group(t, causes[key], buckets, pipelines=pipeline is None, prices=prices)
               for key, t in totals.items() if t["n"] > 0 or t["retries"] > 0]  # fmt: skip
     if pipeline is not None:  # the run's own row first, then the templates by name
@@ -155,22 +151,6 @@ async def read_stats(
         pipeline=pipeline, percentile_relative_error=round(PERCENTILE_RELATIVE_ERROR, 4),
         prices=prices if prices.any() else None, groups=groups,
     )  # fmt: skip
-
-
-def _add_in_flight(rows: list[Any], *, totals: dict, causes: dict, buckets: dict, pipeline: str | None) -> None:
-    """The runs not finished yet, which the rollups leave out, added to the groups they fall in."""
-    for d in rows:
-        if pipeline is None and d["template"] != "":  # every pipeline: the runs' own rows
-            continue
-        key = d["pipeline"] if pipeline is None else d["template"]
-        if d["kind"] == "m":
-            t = totals.setdefault(key, {"key": key, **dict.fromkeys(SUMS, 0)})
-            for field in SUMS:
-                t[field] += d[field]
-        elif d["kind"] == "c":
-            causes[key][d["cause"]] += d["n"]
-        elif pipeline is not None or d["metric"] in ("duration", "queue"):
-            buckets[(key, d["metric"])].append((d["bucket"], [d["n"]]))
 
 
 def _group(t: Any, causes: Counter[str], buckets: dict, *, pipelines: bool, prices: UnitPrices) -> GroupStats:

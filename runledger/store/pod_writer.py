@@ -40,8 +40,8 @@ async def write_pods(conn: asyncpg.Connection, pods: list[PodObservation]) -> tu
         full = (*row, pod.resource_version, pod.deleted, fingerprint(*row, pod.deleted))
         for col, value in zip(cols, full, strict=True):
             col.append(value)
-    # A pod says why its finished run's step failed, and how long it queued; it never changes a run's phase.
-    async with rollups_kept(conn, cols[0], phases_kept=True):
+    # A pod says why its run's step failed, and how long it queued.
+    async with rollups_kept(conn, cols[0]):
         written = affected(await conn.execute(q("upsert_step_pods"), *cols))
     return written, refused
 

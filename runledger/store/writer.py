@@ -41,7 +41,7 @@ import orjson
 
 from runledger.core.run_state import TERMINAL_PHASES, ArtifactRef, Parameter, Run, RunState, Step
 from runledger.core.phases import Seen, run_phase_at, step_phase_at
-from runledger.store.rollups import in_rollups, rollups_kept
+from runledger.store.rollups import rollups_kept
 from runledger.store.sql_blocks import q
 from runledger.store.write_rows import (
     ArtifactRefRow,
@@ -318,7 +318,6 @@ class RunWriter:
                 await self._load_missing(conn, [i for i in ids if i not in self._cache])
                 batch = _Batch(outbox=self._lineage_outbox)
                 updates: dict[str, Persisted] = {}
-                finishing: list[str] = []  # runs that were or are finished: the others are not in the rollups
                 for state in states:
                     before = unpack(self._cache.get(state.run.id))
                     if before is not None and _conflicts(state, before):
@@ -335,9 +334,7 @@ class RunWriter:
                     else:
                         updates[state.run.id] = after
                         result.runs_written += 1
-                        if in_rollups(phase_before=before and before.phase, phase_after=after.phase):
-                            finishing.append(state.run.id)
-                async with rollups_kept(conn, finishing):
+                async with rollups_kept(conn, updates):
                     for name, sql, args, rows in batch.statements():
                         written = affected(await conn.execute(sql, *args))
                         if name == "upsert_runs" and written != rows:

@@ -81,3 +81,26 @@ async def rebuilt_rollup_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]
         return await rollup_rows(conn)
     finally:
         await tr.rollback()
+
+
+async def live_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]:
+    """The rows of the runs in flight (migration 0030), histograms as text: with their bounds."""
+    return {
+        "stats_live": {tuple(r) for r in await conn.fetch(
+            "SELECT run_id, pipeline, template, start, namespace, n, succeeded, failed, other, duration_n,"
+            " duration_sum, queue_n, queue_sum, retries, flaky, cpu, memory, gpu, resources_n, duration_hist::text,"
+            " queue_hist::text, step_duration_hist::text, step_queue_hist::text FROM stats_live")},
+        "stats_live_causes": {tuple(r) for r in await conn.fetch("SELECT * FROM stats_live_causes")},
+    }  # fmt: skip
+
+
+async def rebuilt_live_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]:
+    """What the rows of the runs in flight would be if worked out afresh from every stored run (rolled back)."""
+    tr = conn.transaction()
+    await tr.start()
+    try:
+        await conn.execute("TRUNCATE stats_live, stats_live_causes")
+        await conn.execute("SELECT stats_live_keep(ARRAY(SELECT id FROM runs))")
+        return await live_rows(conn)
+    finally:
+        await tr.rollback()

@@ -16,18 +16,19 @@ SELECT stats_apply($1::text[], $2::stats_delta[]);
 -- name: stats_totals
 -- Counts and sums per {group} (pipeline, or template of one pipeline) of the runs created on the UTC
 -- days from $1 to $2 (exclusive), in the namespaces $3 ('{*}': all of them, kept as one); $4 the pipeline.
+-- stats_rows (migration 0030): the rollups' rows (finished runs) and those of the runs in flight.
 SELECT {group} AS key, sum(n)::bigint AS n, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed,
        sum(other)::bigint AS other, sum(duration_n)::bigint AS duration_n, sum(duration_sum) AS duration_sum,
        sum(queue_n)::bigint AS queue_n, sum(queue_sum) AS queue_sum, sum(retries)::bigint AS retries,
        sum(flaky)::bigint AS flaky, sum(cpu)::bigint AS cpu, sum(memory)::bigint AS memory, sum(gpu)::bigint AS gpu,
        sum(resources_n)::bigint AS resources_n
-FROM stats_rollup
+FROM stats_rows
 WHERE {which} AND {window} AND namespace = ANY ($3::text[])
 GROUP BY 1;
 
 -- name: stats_causes
 SELECT {group} AS key, cause, sum(n)::bigint AS n
-FROM stats_rollup_causes
+FROM stats_rows_causes
 WHERE {which} AND {window} AND namespace = ANY ($3::text[])
 GROUP BY 1, 2;
 
@@ -38,20 +39,8 @@ SELECT {group} AS key, array_lower(duration_hist, 1) AS duration_lo, duration_hi
        array_lower(queue_hist, 1) AS queue_lo, queue_hist,
        array_lower(step_duration_hist, 1) AS step_duration_lo, step_duration_hist,
        array_lower(step_queue_hist, 1) AS step_queue_lo, step_queue_hist
-FROM stats_rollup
+FROM stats_rows
 WHERE {which} AND {window} AND namespace = ANY ($3::text[]);
-
--- name: stats_in_flight
--- The rollups hold finished runs only: the figures of the runs not finished yet created on the UTC days
--- from $1 to $2 (exclusive), in the namespaces $3 (NULL: all), of the pipeline $4 (NULL: every one), from
--- their rows (a few are in flight at any time: runs_unfinished finds them); their steps only for one pipeline's
--- templates (a list of every pipeline shows the runs alone).
-SELECT * FROM stats_facts(ARRAY(
-    SELECT id FROM runs
-    WHERE phase NOT IN ('Succeeded', 'Failed', 'Error') AND sort_at >= $1 AND sort_at < $2
-      AND ($3::text[] IS NULL OR namespace = ANY ($3::text[]))
-      AND ($4::text IS NULL OR coalesce(pipeline_name, '') = $4)
-), $4::text IS NOT NULL);
 
 -- name: stats_window
 start >= $1 AND start < $2
