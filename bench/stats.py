@@ -1,6 +1,7 @@
 """Pipeline analytics benchmark: the stats endpoints at a million runs, beside the same answer by a scan.
 
-    .venv/bin/python -m bench.stats [--runs 1000000] [--requests 200] [--days 30] [--scans 3]
+    .venv/bin/python -m bench.stats [--runs 1000000] [--requests 200] [--days 30] [--scans 3] [--keep DIR]
+                                    [--baseline TREE]
 
 Setup: the embedded Postgres (as bench.queries tunes it), a database migrated by the real
 migrations, and N runs generated straight in SQL (replaying a million workflows through the agent
@@ -17,6 +18,11 @@ Measured: ``runledger api`` in its own process, one keep-alive client, one reque
 pipeline's templates; p50/p99 in ms. Baseline in the same run: the same run-level figures computed
 by a scan of the runs (tests/support/stats_scan, exact percentiles), straight through asyncpg,
 over the same windows. The answers are compared (counts exact, p50/p95 within the bound).
+
+``--keep DIR`` keeps the server's data there and reuses its dataset (a million runs take ~5 minutes to
+build), migrated to this checkout's schema. ``--baseline TREE`` times the same requests against an API run
+from another checkout (e.g. ``git archive integrate``) on a copy of the dataset taken before this checkout's
+migrations first reach it (``bench_stats_base``, kept with the dataset), one after the other in the same run.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import asyncpg
 from bench import query_load
 from bench.ingest import fresh_database
 from bench.queries import Result, measure_direct, measure_http, start_api, stop_api
+from runledger.store import connection as db
+from runledger.store import embedded, migrations
 from runledger.store.pipeline_stats import EVERY_NAMESPACE, PERCENTILE_RELATIVE_ERROR
 from runledger.store.sql_blocks import block, q
 from tests.support.stats_scan import scan
@@ -133,20 +141,22 @@ async def compare(session: aiohttp.ClientSession, conn: asyncpg.Connection, base
 
 
 async def explain(dsn: str, *, days: int) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of each query of every pipeline's answer over the longest window."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement of each answer timed, over 7 days and the longest window."""
     until = _ceil_day(datetime.now(timezone.utc))
-    since = until - timedelta(days=days + 1)
-    fragments = {"group": "pipeline", "which": block("stats_every_pipeline"), "window": block("stats_window")}
-    reads = {name: (q(name, **fragments), (since, until, [EVERY_NAMESPACE], None))
-             for name in ("stats_totals", "stats_causes", "stats_histograms")}  # fmt: skip
-    reads["stats_in_flight"] = (q("stats_in_flight"), (since, until, None, None))
+    answers = {"every pipeline": ("pipeline", "stats_every_pipeline", [EVERY_NAMESPACE], None),
+               "one namespace": ("pipeline", "stats_every_pipeline", ["team-0"], None),
+               "templates": ("template", "stats_one_pipeline", [EVERY_NAMESPACE], "pipeline-0")}  # fmt: skip
     conn = await asyncpg.connect(dsn)
     try:
-        for name, (sql, args) in reads.items():
-            plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)]
-            rows = plan[0].split("actual time=")[-1].split(" rows=")[-1].split()[0]
-            buffers = next((line.strip() for line in plan if "Buffers:" in line), "")
-            print(f"{name}, every pipeline, {days} days: {plan[-1].strip()}, {rows} rows; {buffers}", flush=True)
+        for span in (7, days + 1):
+            for answer, (group, which, namespaces, pipeline) in answers.items():
+                fragments = {"group": group, "which": block(which), "window": block("stats_window")}
+                for name in ("stats_totals", "stats_causes", "stats_histograms"):
+                    args = (until - timedelta(days=span), until, namespaces, pipeline)
+                    plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {q(name, **fragments)}", *args)]
+                    rows = plan[0].split("actual time=")[-1].split(" rows=")[-1].split()[0]
+                    buffers = next((line.strip() for line in plan if "Buffers:" in line), "")
+                    print(f"{name}, {answer}, {span} days: {plan[-1].strip()}, {rows} rows; {buffers}", flush=True)
     finally:
         await conn.close()
 
@@ -155,8 +165,9 @@ def _ceil_day(at: datetime) -> datetime:
     return at.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
-async def run(dsn: str, *, requests: int, days: int, scans: int) -> list[Result]:
-    proc, base = await start_api(dsn)
+async def run(dsn: str, *, requests: int, days: int, scans: int, source: Path | None = None,
+              label_of_code: str = "") -> list[Result]:  # fmt: skip
+    proc, base = await start_api(dsn, source=source)
     now = datetime.now(timezone.utc)
     windows = {"7 days (default)": (now - timedelta(days=7), now), f"{days} days": (now - timedelta(days=days), now)}
     results = []
@@ -164,19 +175,21 @@ async def run(dsn: str, *, requests: int, days: int, scans: int) -> list[Result]
         conn = await asyncpg.connect(dsn)
         async with aiohttp.ClientSession() as session:
             for label, (since, until) in windows.items():
+                tag = f"{label_of_code}: " if label_of_code else ""
                 q = f"since={_iso(since)}&until={_iso(until)}"
-                results.append(await measure_http(session, None, f"pipelines, {label}", "stats",
+                results.append(await measure_http(session, None, f"{tag}pipelines, {label}", "stats",
                                                   [f"{base}/api/v1/stats/pipelines?{q}"], requests, seconds=60))  # fmt: skip
-                results.append(await measure_http(session, None, f"pipelines, {label}, one namespace", "stats",
+                results.append(await measure_http(session, None, f"{tag}pipelines, {label}, one namespace", "stats",
                                                   [f"{base}/api/v1/stats/pipelines?{q}&namespace=team-{k}" for k in range(8)],
                                                   requests, seconds=60))  # fmt: skip
-                results.append(await measure_http(session, None, f"templates of one pipeline, {label}", "stats",
+                results.append(await measure_http(session, None, f"{tag}templates of one pipeline, {label}", "stats",
                                                   [f"{base}/api/v1/stats/pipelines/pipeline-{k}/templates?{q}"
                                                    for k in range(20)], requests, seconds=60))  # fmt: skip
-                results.append(await measure_direct(
-                    f"baseline: scan of the runs, {label}", "scan",
-                    [lambda s=since, u=until: scan(conn, since=s, until=u)], scans, warmup=0))  # fmt: skip
-                print(f"{label}: endpoint vs scan: {await compare(session, conn, base, since, until) or 'agree'}",
+                if scans:
+                    results.append(await measure_direct(
+                        f"baseline: scan of the runs, {label}", "scan",
+                        [lambda s=since, u=until: scan(conn, since=s, until=u)], scans, warmup=0))  # fmt: skip
+                print(f"{tag}{label}: endpoint vs scan: {await compare(session, conn, base, since, until) or 'agree'}",
                       flush=True)  # fmt: skip
         await conn.close()
     finally:
@@ -185,20 +198,69 @@ async def run(dsn: str, *, requests: int, days: int, scans: int) -> list[Result]
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    root = Path(tempfile.mkdtemp(prefix="runledger-bench-stats-"))
-    admin_dsn = await asyncio.to_thread(query_load.start_embedded, root / "pgdata", keep=False)
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="runledger-bench-stats-"))
+    admin_dsn = await asyncio.to_thread(query_load.start_embedded, root / "pgdata", keep=bool(args.keep))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    # The million runs take ~4 GB; WAL kept to 1 GB rather than 4, so the build fits a small disk.
-    await query_load.set_durability(admin_dsn, {**query_load.LOAD_ONLY, "max_wal_size": "1GB"})
-    dsn = await fresh_database(admin_dsn, "bench_stats")
-    await build(dsn, runs=args.runs, days=args.days)
-    await query_load.set_durability(admin_dsn, query_load.DURABLE)
+    dsn = embedded.with_database(admin_dsn, "bench_stats")
+    if await _dataset_kept(admin_dsn):
+        print(f"reusing the dataset in {root / 'pgdata'}", flush=True)
+    else:
+        # The million runs take ~4 GB; WAL kept to 1 GB rather than 4, so the build fits a small disk.
+        await query_load.set_durability(admin_dsn, {**query_load.LOAD_ONLY, "max_wal_size": "1GB"})
+        await _drop(admin_dsn, "bench_stats_base")
+        dsn = await fresh_database(admin_dsn, "bench_stats")
+        await build(dsn, runs=args.runs, days=args.days)
+        await query_load.set_durability(admin_dsn, query_load.DURABLE)
+    base_dsn = await _baseline_copy(admin_dsn) if args.baseline else None
+    conn = await db.connect(dsn)
+    try:
+        for m in await migrations.migrate(conn):
+            print(f"applied migration {m.version:04d} {m.name} to the kept dataset", flush=True)
+    finally:
+        await conn.close()
     await explain(dsn, days=args.days)
-    results = await run(dsn, requests=args.requests, days=args.days, scans=args.scans)
-    print(f"\n{'query':<52} {'n':>5} {'p50 ms':>9} {'p99 ms':>9}  load")
+    results = []
+    if base_dsn is not None:
+        results += await run(base_dsn, requests=args.requests, days=args.days, scans=0, source=Path(args.baseline),
+                             label_of_code="baseline code")  # fmt: skip
+    results += await run(dsn, requests=args.requests, days=args.days, scans=args.scans)
+    print(f"\n{'query':<66} {'n':>5} {'p50 ms':>9} {'p99 ms':>9}  load")
     for r in results:
         verdict = "" if r.kind != "stats" else ("  ok" if r.pct(99) < TARGET_MS else f"  over {TARGET_MS:.0f} ms")
-        print(f"{r.name:<52} {len(r.samples):>5} {r.pct(50):>9.2f} {r.pct(99):>9.2f}  {r.load:.2f}{verdict}")
+        print(f"{r.name:<66} {len(r.samples):>5} {r.pct(50):>9.2f} {r.pct(99):>9.2f}  {r.load:.2f}{verdict}")
+
+
+async def _dataset_kept(admin_dsn: str) -> bool:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        if not await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = 'bench_stats'"):
+            return False
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(embedded.with_database(admin_dsn, "bench_stats"))
+    try:
+        return bool(await conn.fetchval("SELECT to_regclass('stats_rollup') IS NOT NULL"))
+    finally:
+        await conn.close()
+
+
+async def _baseline_copy(admin_dsn: str) -> str:
+    """bench_stats_base: the dataset as it stood before this checkout's migrations first reached it."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        if not await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = 'bench_stats_base'"):
+            await conn.execute('CREATE DATABASE bench_stats_base TEMPLATE bench_stats STRATEGY FILE_COPY')
+    finally:
+        await conn.close()
+    return embedded.with_database(admin_dsn, "bench_stats_base")
+
+
+async def _drop(admin_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await conn.close()
 
 
 def main() -> None:
@@ -206,6 +268,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30, help="the runs are created over the last DAYS days")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint query")
+    parser.add_argument("--keep", metavar="DIR", help="keep the Postgres data directory in DIR and reuse its dataset")
+    parser.add_argument("--baseline", metavar="TREE",
+                        help="also time the requests against the API of the checkout TREE, on a copy of the dataset")
     parser.add_argument("--scans", type=int, default=3,
                         help="timed scans per window (at a million runs, a 30-day scan takes about a minute)")
     asyncio.run(main_async(parser.parse_args()))
