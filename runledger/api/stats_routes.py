@@ -40,8 +40,11 @@ async def _answer(request: web.Request, *, pipeline: str | None) -> web.Response
     namespaces = await _namespaces(request, query.namespace)
     cost = request.app[app_keys.COST_SETTINGS]
     prices = stats.UnitPrices(cpu_hour=cost.cpu_hour, memory_gib_hour=cost.memory_gib_hour, gpu_hour=cost.gpu_hour)
+    # filters=False: one plan serves every window and namespace (a range of rollup rows each), so it is
+    # cached rather than made anew for each request.
     answer = await read(request, lambda conn: stats.read_stats(conn, since=since, until=until, namespaces=namespaces,
-                                                               pipeline=pipeline, prices=prices))  # fmt: skip
+                                                               pipeline=pipeline, prices=prices),
+                        filters=False)  # fmt: skip
     return model_response(answer)
 
 

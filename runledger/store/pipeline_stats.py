@@ -125,23 +125,28 @@ async def read_stats(
 ) -> PipelineStats:  # fmt: skip
     """Every pipeline's figures (`pipeline` None), or the run's and each template's of `pipeline`.
 
-    In one snapshot (the API's reads are): a run finishing between two of the statements would otherwise
-    be counted twice, or not at all.
+    One statement (stats_read), so one snapshot and one round trip: a run finishing between the read of
+    the rollups and that of the runs in flight would otherwise be counted twice, or not at all.
     """
     group, which = ("pipeline", "stats_every_pipeline") if pipeline is None else ("template", "stats_one_pipeline")
     fragments = {"group": group, "which": block(which), "window": block("stats_window")}
     read = sorted(namespaces) if namespaces is not None else None
     args = (since, until, read if read is not None else [EVERY_NAMESPACE], pipeline)
-    totals = {r["key"]: dict(r) for r in await conn.fetch(q("stats_totals", **fragments), *args)}
+    parts = {name: q(f"stats_{name}", **fragments) for name in ("totals", "causes", "histograms")}
+    totals: dict[str, Any] = {}
     causes: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in await conn.fetch(q("stats_causes", **fragments), *args):
-        causes[r["key"]][r["cause"]] += r["n"]
     buckets: dict[tuple[str, str], list[Histogram]] = defaultdict(list)
     metrics = METRICS if pipeline is not None else METRICS[:2]  # a list leaves steps to each pipeline's templates
-    for r in await conn.fetch(q("stats_histograms", **fragments), *args):
-        for metric in metrics:
-            if r[f"{metric}_hist"]:
-                buckets[(r["key"], metric)].append((r[f"{metric}_lo"], r[f"{metric}_hist"]))
+    columns = [(metric, f"{metric}_lo", f"{metric}_hist") for metric in metrics]
+    for r in await conn.fetch(q("stats_read", **parts), *args):
+        if r["kind"] == "t":
+            totals[r["key"]] = r
+        elif r["kind"] == "c":
+            causes[r["key"]][r["cause"]] += r["n"]
+        else:
+            for metric, lo, hist in columns:
+                if r[hist]:
+                    buckets[(r["key"], metric)].append((r[lo], r[hist]))
     groups = [_group(t, causes[key], buckets, pipelines=pipeline is None, prices=prices)
               for key, t in totals.items() if t["n"] > 0 or t["retries"] > 0]  # fmt: skip
     if pipeline is not None:  # the run's own row first, then the templates by name

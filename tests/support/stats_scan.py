@@ -62,8 +62,8 @@ async def rollup_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]:
     """The rollups' non-zero rows, for before/after comparisons (histograms as text: with their bounds)."""
     return {
         "stats_rollup": {tuple(r) for r in await conn.fetch(
-            "SELECT pipeline, template, start, namespace, n, succeeded, failed, other, duration_n, duration_sum,"
-            " queue_n, queue_sum, retries, flaky, cpu, memory, gpu, resources_n, duration_hist::text,"
+            "SELECT pipeline, template, start, span, namespace, n, succeeded, failed, other, duration_n,"
+            " duration_sum, queue_n, queue_sum, retries, flaky, cpu, memory, gpu, resources_n, duration_hist::text,"
             " queue_hist::text, step_duration_hist::text, step_queue_hist::text FROM stats_rollup"
             " WHERE n <> 0 OR retries <> 0 OR resources_n <> 0 OR duration_n <> 0 OR queue_n <> 0"
             " OR step_duration_hist <> '{}' OR step_queue_hist <> '{}'")},
