@@ -22,7 +22,8 @@ over the same windows. The answers are compared (counts exact, p50/p95 within th
 ``--keep DIR`` keeps the server's data there and reuses its dataset (a million runs take ~5 minutes to
 build), migrated to this checkout's schema. ``--baseline TREE`` times the same requests against an API run
 from another checkout (e.g. ``git archive integrate``) on a copy of the dataset taken before this checkout's
-migrations first reach it (``bench_stats_base``, kept with the dataset), one after the other in the same run.
+migrations first reach it (``bench_stats_base``, kept with the dataset): both APIs run side by side, and each
+query is timed on one, then the other.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -141,22 +144,23 @@ async def compare(session: aiohttp.ClientSession, conn: asyncpg.Connection, base
 
 
 async def explain(dsn: str, *, days: int) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of each statement of each answer timed, over 7 days and the longest window."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each answer's statement (stats_read), over 7 days and the longest window."""
     until = _ceil_day(datetime.now(timezone.utc))
     answers = {"every pipeline": ("pipeline", "stats_every_pipeline", [EVERY_NAMESPACE], None),
                "one namespace": ("pipeline", "stats_every_pipeline", ["team-0"], None),
                "templates": ("template", "stats_one_pipeline", [EVERY_NAMESPACE], "pipeline-0")}  # fmt: skip
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"max_parallel_workers_per_gather": "0"})  # as the API reads
     try:
         for span in (7, days + 1):
             for answer, (group, which, namespaces, pipeline) in answers.items():
                 fragments = {"group": group, "which": block(which), "window": block("stats_window")}
-                for name in ("stats_totals", "stats_causes", "stats_histograms"):
-                    args = (until - timedelta(days=span), until, namespaces, pipeline)
-                    plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {q(name, **fragments)}", *args)]
-                    rows = plan[0].split("actual time=")[-1].split(" rows=")[-1].split()[0]
-                    buffers = next((line.strip() for line in plan if "Buffers:" in line), "")
-                    print(f"{name}, {answer}, {span} days: {plan[-1].strip()}, {rows} rows; {buffers}", flush=True)
+                parts = {name: q(f"stats_{name}", **fragments) for name in ("totals", "causes", "histograms")}
+                args = (until - timedelta(days=span), until, namespaces, pipeline)
+                plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {q('stats_read', **parts)}", *args)]
+                rows = plan[0].split("actual time=")[-1].split(" rows=")[-1].split()[0]
+                buffers = next((line.strip() for line in plan if "Buffers:" in line), "")
+                print(f"stats_read, {answer}, {span} days: {plan[-2].strip()}, {plan[-1].strip()}, {rows} rows; {buffers}",
+                      flush=True)  # fmt: skip
     finally:
         await conn.close()
 
@@ -165,9 +169,11 @@ def _ceil_day(at: datetime) -> datetime:
     return at.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
-async def run(dsn: str, *, requests: int, days: int, scans: int, source: Path | None = None,
-              label_of_code: str = "") -> list[Result]:  # fmt: skip
-    proc, base = await start_api(dsn, source=source)
+async def run(apis: dict[str, tuple[str, Path | None]], *, dsn: str, requests: int, days: int,
+              scans: int) -> list[Result]:  # fmt: skip
+    """Each query against each API of `apis` (label: database, checkout; "" is this one), one API after the other
+    query by query, so the load the machine is under falls on them alike; then the scans, and the comparison."""
+    started = {label: await start_api(db_dsn, source=source) for label, (db_dsn, source) in apis.items()}
     now = datetime.now(timezone.utc)
     windows = {"7 days (default)": (now - timedelta(days=7), now), f"{days} days": (now - timedelta(days=days), now)}
     results = []
@@ -175,25 +181,26 @@ async def run(dsn: str, *, requests: int, days: int, scans: int, source: Path | 
         conn = await asyncpg.connect(dsn)
         async with aiohttp.ClientSession() as session:
             for label, (since, until) in windows.items():
-                tag = f"{label_of_code}: " if label_of_code else ""
                 q = f"since={_iso(since)}&until={_iso(until)}"
-                results.append(await measure_http(session, None, f"{tag}pipelines, {label}", "stats",
-                                                  [f"{base}/api/v1/stats/pipelines?{q}"], requests, seconds=60))  # fmt: skip
-                results.append(await measure_http(session, None, f"{tag}pipelines, {label}, one namespace", "stats",
-                                                  [f"{base}/api/v1/stats/pipelines?{q}&namespace=team-{k}" for k in range(8)],
-                                                  requests, seconds=60))  # fmt: skip
-                results.append(await measure_http(session, None, f"{tag}templates of one pipeline, {label}", "stats",
-                                                  [f"{base}/api/v1/stats/pipelines/pipeline-{k}/templates?{q}"
-                                                   for k in range(20)], requests, seconds=60))  # fmt: skip
+                queries = {f"pipelines, {label}": ["/api/v1/stats/pipelines?" + q],
+                           f"pipelines, {label}, one namespace": [f"/api/v1/stats/pipelines?{q}&namespace=team-{k}"
+                                                                  for k in range(8)],
+                           f"templates of one pipeline, {label}": [f"/api/v1/stats/pipelines/pipeline-{k}/templates?{q}"
+                                                                   for k in range(20)]}  # fmt: skip
+                for name, paths in queries.items():
+                    for code, (_, base) in started.items():
+                        results.append(await measure_http(session, None, f"{code}: {name}" if code else name, "stats",
+                                                          [base + path for path in paths], requests, seconds=60))  # fmt: skip
                 if scans:
                     results.append(await measure_direct(
                         f"baseline: scan of the runs, {label}", "scan",
                         [lambda s=since, u=until: scan(conn, since=s, until=u)], scans, warmup=0))  # fmt: skip
-                print(f"{tag}{label}: endpoint vs scan: {await compare(session, conn, base, since, until) or 'agree'}",
-                      flush=True)  # fmt: skip
+                answer = await compare(session, conn, started[""][1], since, until)
+                print(f"{label}: endpoint vs scan: {answer or 'agree'}", flush=True)
         await conn.close()
     finally:
-        stop_api(proc)
+        for proc, _ in started.values():
+            stop_api(proc)
     return results
 
 
@@ -208,7 +215,8 @@ async def main_async(args: argparse.Namespace) -> None:
         # The million runs take ~4 GB; WAL kept to 1 GB rather than 4, so the build fits a small disk.
         await query_load.set_durability(admin_dsn, {**query_load.LOAD_ONLY, "max_wal_size": "1GB"})
         await _drop(admin_dsn, "bench_stats_base")
-        dsn = await fresh_database(admin_dsn, "bench_stats")
+        # With a baseline, built in its schema: the copy it reads is taken before this checkout's migrations.
+        dsn = await _fresh_database(admin_dsn, "bench_stats", source=Path(args.baseline) if args.baseline else None)
         await build(dsn, runs=args.runs, days=args.days)
         await query_load.set_durability(admin_dsn, query_load.DURABLE)
     base_dsn = await _baseline_copy(admin_dsn) if args.baseline else None
@@ -219,11 +227,10 @@ async def main_async(args: argparse.Namespace) -> None:
     finally:
         await conn.close()
     await explain(dsn, days=args.days)
-    results = []
+    apis = {"": (dsn, None)}
     if base_dsn is not None:
-        results += await run(base_dsn, requests=args.requests, days=args.days, scans=0, source=Path(args.baseline),
-                             label_of_code="baseline code")  # fmt: skip
-    results += await run(dsn, requests=args.requests, days=args.days, scans=args.scans)
+        apis["baseline code"] = (base_dsn, Path(args.baseline))
+    results = await run(apis, dsn=dsn, requests=args.requests, days=args.days, scans=args.scans)
     print(f"\n{'query':<66} {'n':>5} {'p50 ms':>9} {'p99 ms':>9}  load")
     for r in results:
         verdict = "" if r.kind != "stats" else ("  ok" if r.pct(99) < TARGET_MS else f"  over {TARGET_MS:.0f} ms")
@@ -242,6 +249,16 @@ async def _dataset_kept(admin_dsn: str) -> bool:
         return bool(await conn.fetchval("SELECT to_regclass('stats_rollup') IS NOT NULL"))
     finally:
         await conn.close()
+
+
+async def _fresh_database(admin_dsn: str, name: str, *, source: Path | None) -> str:
+    """A database migrated by this checkout, or by the checkout `source`."""
+    if source is None:
+        return await fresh_database(admin_dsn, name)
+    code = f"import asyncio; from bench.ingest import fresh_database; asyncio.run(fresh_database({admin_dsn!r}, {name!r}))"
+    await asyncio.to_thread(subprocess.run, [sys.executable, "-c", code], cwd=source, check=True,
+                            env={**os.environ, "PYTHONPATH": str(source)})  # fmt: skip
+    return embedded.with_database(admin_dsn, name)
 
 
 async def _baseline_copy(admin_dsn: str) -> str:
