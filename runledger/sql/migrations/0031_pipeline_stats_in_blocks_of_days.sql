@@ -199,3 +199,7 @@ FROM (
 WHERE c.n > 0;
 
 DROP FUNCTION stats_in_flight();
+
+-- No read looks for the runs in flight among the runs any more (0030 keeps their rows): the index that found
+-- them (0021) goes, and with it its upkeep on every run a writer starts or finishes.
+DROP INDEX runs_unfinished;
