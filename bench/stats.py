@@ -223,7 +223,7 @@ async def main_async(args: argparse.Namespace) -> None:
     conn = await db.connect(dsn)
     try:
         for m in await migrations.migrate(conn):
-            print(f"applied migration {m.version:04d} {m.name} to the kept dataset", flush=True)
+            print(f"applied migration {m.version:04d} {m.name} to the dataset", flush=True)
     finally:
         await conn.close()
     await explain(dsn, days=args.days)
