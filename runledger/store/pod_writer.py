@@ -41,7 +41,7 @@ async def write_pods(conn: asyncpg.Connection, pods: list[PodObservation]) -> tu
         for col, value in zip(cols, full, strict=True):
             col.append(value)
     # A pod says why its run's step failed, and how long it queued.
-    async with rollups_kept(conn, cols[0]):
+    async with rollups_kept(conn, cols[0], steps=list(zip(cols[0], cols[1], strict=True))):
         written = affected(await conn.execute(q("upsert_step_pods"), *cols))
     return written, refused
 

@@ -33,16 +33,29 @@ from runledger.store.sql_blocks import q
 
 
 @asynccontextmanager
-async def rollups_kept(conn: asyncpg.Connection, run_ids: Collection[str]) -> AsyncIterator[None]:
+async def rollups_kept(
+    conn: asyncpg.Connection, run_ids: Collection[str], *, steps: Collection[tuple[str, str]] | None
+) -> AsyncIterator[None]:
     """Around a change to the rows of `run_ids`, inside the caller's transaction: the rollups, and the rows
-    of the runs in flight, follow it."""
+    of the runs in flight, follow it.
+
+    `steps`: the (run id, step id) of every step whose row, pod or child edges the change may write (None:
+    any step of the runs). Of a run in flight, only these are worked out, before and after.
+    """
     ids = sorted(set(run_ids))
     if not ids:
         yield
         return
+    step_runs, step_ids = (None, None) if steps is None else _columns(steps)
     # Locked even when no run looks finished: a writer finishing one of them may hold it, and its
     # "after" must see this change, or this change must see it finished.
     await conn.execute(q("lock_runs_for_stats"), ids)
-    before = await conn.fetch(q("stats_contribution"), ids)  # a finished run always has its run row
+    before = await conn.fetchrow(q("stats_before"), ids, step_runs, step_ids)
     yield
-    await conn.execute(q("stats_apply"), ids, [tuple(r) for r in before])
+    await conn.execute(q("stats_apply"), ids, step_runs, step_ids, [tuple(r) for r in before["rollups"]],
+                       [tuple(r) for r in before["live"]])  # fmt: skip
+
+
+def _columns(steps: Collection[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    pairs = sorted(set(steps))
+    return [run_id for run_id, _ in pairs], [step_id for _, step_id in pairs]

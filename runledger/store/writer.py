@@ -241,6 +241,14 @@ class _Batch:
             found.append(("refresh_parameter_edges", q("refresh_parameter_edges"), [self.lineage_runs], 0))
         return found
 
+    def stats_steps(self) -> set[tuple[str, str]]:
+        """(run id, step id) of the steps whose figures the batch may change (store/rollups): those it writes
+        or deletes, and the parents of the edges it writes or deletes (a Retry step's attempts)."""
+        found = {(s.run_id, s.id) for s in self.steps}
+        found.update((s.run_id, s.id) for s in self.step_deletes)
+        found.update((e.run_id, e.parent_id) for e in itertools.chain(self.edge_inserts, self.edge_deletes))
+        return found
+
     def _discovered(self) -> list[ArtifactRow]:
         found = []
         for a in self.artifacts:
@@ -334,7 +342,7 @@ class RunWriter:
                     else:
                         updates[state.run.id] = after
                         result.runs_written += 1
-                async with rollups_kept(conn, updates):
+                async with rollups_kept(conn, updates, steps=batch.stats_steps()):
                     for name, sql, args, rows in batch.statements():
                         written = affected(await conn.execute(sql, *args))
                         if name == "upsert_runs" and written != rows:

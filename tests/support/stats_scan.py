@@ -100,7 +100,28 @@ async def rebuilt_live_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]:
     await tr.start()
     try:
         await conn.execute("TRUNCATE stats_live, stats_live_causes")
-        await conn.execute("SELECT stats_live_keep(ARRAY(SELECT id FROM runs))")
+        await conn.execute("SELECT stats_live_rebuild(ARRAY(SELECT id FROM runs))")
         return await live_rows(conn)
     finally:
         await tr.rollback()
+
+
+STEP_SCAN = """
+SELECT coalesce(nullif(s.template, ''), '(none)') AS template, count(*) AS n,
+       count(*) FILTER (WHERE s.phase = 'Succeeded') AS succeeded,
+       count(*) FILTER (WHERE s.phase IN ('Failed', 'Error')) AS failed,
+       count(*) FILTER (WHERE s.phase NOT IN ('Succeeded', 'Failed', 'Error')) AS other,
+       count(*) FILTER (WHERE s.phase IN ('Succeeded', 'Failed', 'Error') AND s.finished_at >= s.started_at)
+           AS duration_n,
+       coalesce(sum(extract(epoch FROM s.finished_at - s.started_at))
+                FILTER (WHERE s.phase IN ('Succeeded', 'Failed', 'Error') AND s.finished_at >= s.started_at), 0)
+           AS duration_sum
+FROM runs r JOIN steps s ON s.run_id = r.id
+WHERE coalesce(r.pipeline_name, '') = $1 AND s.type IN ('Pod', 'Container', 'HTTP', 'Plugin')
+GROUP BY 1 ORDER BY 1
+"""
+
+
+async def scan_steps(conn: asyncpg.Connection, *, pipeline: str) -> dict[str, dict[str, Any]]:
+    """Per template of `pipeline`'s steps that run something, their counts and durations, exactly."""
+    return {r["template"]: dict(r) for r in await conn.fetch(STEP_SCAN, pipeline)}

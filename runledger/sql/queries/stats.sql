@@ -6,12 +6,15 @@
 -- taken before a change is the one the rollups hold. In id order: two batches never deadlock.
 SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest($1::text[]) AS u (id) ORDER BY id;
 
--- name: stats_contribution
--- Of the runs finished (migration 0021): a run in flight contributes nothing.
-SELECT * FROM stats_contribution($1::text[]);
+-- name: stats_before
+-- Before a change to the runs $1 and their steps ($2[i], $3[i]; NULL: any): what the finished ones
+-- contribute to the rollups (migration 0021), and the figures of those steps and runs in flight (0030).
+SELECT ARRAY(SELECT c FROM stats_contribution($1::text[]) AS c) AS rollups,
+       ARRAY(SELECT f FROM stats_live_facts($1::text[], $2::text[], $3::text[]) AS f) AS live;
 
 -- name: stats_apply
-SELECT stats_apply($1::text[], $2::stats_delta[]);
+-- After it: $4 and $5 the two arrays stats_before returned.
+SELECT stats_apply($1::text[], $4::stats_delta[], $2::text[], $3::text[], $5::stats_run_delta[]);
 
 -- name: stats_totals
 -- (stats_totals, stats_causes and stats_histograms are the parts of stats_read, hence no semicolon.)
