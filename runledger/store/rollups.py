@@ -6,16 +6,17 @@ next write. A run's contribution (``stats_contribution``, migrations 0020 and 00
 unfinished) is worked out from its stored rows before and after a writer changes them; the difference
 is added (``stats_apply``). So a run finishing adds its rows once, a finished run's late pod or re-write
 moves its figures, a replay that changes nothing adds nothing, and no run is counted twice. The runs
-in flight have rows of their own instead (``stats_live``, migration 0030): ``stats_apply`` replaces a
-written run's rows with what its stored rows say now, so a read never works them out itself. The runs
+in flight have rows of their own instead (``stats_live``, migration 0030), so a read never works them out
+itself: the caller names the steps its change may touch (``steps``), their figures are taken before and
+after (``stats_live_facts``), and the difference is added to the run's rows, so a write costs what it
+changed, not what its run holds. The runs
 are locked for the rest of the transaction first (an advisory lock per run id), so a pod and a
 workflow of the same run written by two transactions cannot both take the same "before", nor leave
 rows worked out from a state without the other's change.
 
-``stats_apply(ids, before)`` (migrations 0024, 0030) is the one statement that keeps the rollups and the
-rows of the runs in flight, for one run or thousands: any writer of runs (a bulk load too) takes
-``stats_contribution(ids)`` before its change and hands it to ``stats_apply`` after, in the same
-transaction, as ``rollups_kept`` does.
+``stats_apply`` (migrations 0024, 0030) is the one statement that keeps the rollups and the rows of the
+runs in flight, for one run or thousands: any writer of runs (a bulk load too) takes ``stats_before``
+before its change and hands it to ``stats_apply`` after, in the same transaction, as ``rollups_kept`` does.
 
 Chosen over a job recomputing dirty (pipeline, day) buckets: the cost is proportional to the runs
 a batch writes, rollups are never behind what the API reads, and there is nothing to schedule,
