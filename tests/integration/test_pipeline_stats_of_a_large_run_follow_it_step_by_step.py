@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from runledger.agent.ingest import Ingestor
 from runledger.core.run_state import WatchEvent
+from runledger.service import build_ingestor
 from runledger.store.pipeline_stats import UnitPrices, read_stats
 from tests.support.builders import WorkflowBuilder, pod_of
 from tests.support.stats_scan import (
@@ -97,7 +97,7 @@ async def _stats_agree_with_a_scan(conn) -> list[str]:
 async def test_a_run_of_300_steps_written_step_by_step_has_exact_figures_after_every_write(pool, settings, conn):
     wf = _run()
     wrong: dict[int, list[str]] = {}
-    async with Ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
+    async with build_ingestor(pool=pool, settings=settings, track_runs=True) as ingestor:
         for k in range(STEPS):
             _step(wf, k)
             await ingestor.submit(WatchEvent.model_validate(wf.event()))
