@@ -2,7 +2,7 @@
 
 The rollups (migration 0020, kept by ``store/rollups``) hold per pipeline, template, namespace and
 UTC day of run creation: counts, sums and log-scale histograms, and the same for every namespace at
-once, of the finished runs; the few runs in flight have the same rows, one per run (migration 0030),
+once, of the finished runs; the few runs in flight have the same rows, one per run (migration 0026),
 which a read adds up with the rollups' in the same statements, so every figure counts them as it did. A window is whole days, so a month costs a row per pipeline and day, not a
 scan of its runs; a day is the grain because every finer one multiplies what each write and each read touches.
 Counts and sums are exact; a percentile is its histogram bucket's geometric middle, within

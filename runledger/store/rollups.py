@@ -6,7 +6,7 @@ next write. A run's contribution (``stats_contribution``, migrations 0020 and 00
 unfinished) is worked out from its stored rows before and after a writer changes them; the difference
 is added (``stats_apply``). So a run finishing adds its rows once, a finished run's late pod or re-write
 moves its figures, a replay that changes nothing adds nothing, and no run is counted twice. The runs
-in flight have rows of their own instead (``stats_live``, migration 0030), so a read never works them out
+in flight have rows of their own instead (``stats_live``, migration 0026), so a read never works them out
 itself: the caller names the steps its change may touch (``steps``), their figures are taken before and
 after (``stats_live_facts``), and the difference is added to the run's rows, so a write costs what it
 changed, not what its run holds. The runs
@@ -14,7 +14,7 @@ are locked for the rest of the transaction first (an advisory lock per run id), 
 workflow of the same run written by two transactions cannot both take the same "before", nor leave
 rows worked out from a state without the other's change.
 
-``stats_apply`` (migrations 0024, 0030) is the one statement that keeps the rollups and the rows of the
+``stats_apply`` (migrations 0024, 0026) is the one statement that keeps the rollups and the rows of the
 runs in flight, for one run or thousands: any writer of runs (a bulk load too) takes ``stats_before``
 before its change and hands it to ``stats_apply`` after, in the same transaction, as ``rollups_kept`` does.
 

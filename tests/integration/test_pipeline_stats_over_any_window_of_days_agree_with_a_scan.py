@@ -1,4 +1,4 @@
-"""The rollups keep each day also in blocks of 4 and 16 days (migration 0031), and a window reads the
+"""The rollups keep each day also in blocks of 4 and 16 days (migration 0027), and a window reads the
 largest blocks within it: whatever days a window starts and ends on, across blocks or inside one, with
 runs in flight on some of its days, and one namespace or all, the answer counts every run once, as a
 scan of the runs does (percentiles within the stated precision)."""

@@ -1,4 +1,4 @@
-"""The runs in flight have rows of their own (stats_live, migration 0030), kept by the writers in the
+"""The runs in flight have rows of their own (stats_live, migration 0026), kept by the writers in the
 transaction that changes a run: after every write they hold exactly what the stored runs say, a run
 finishing leaves them for the rollups, one going back to Running returns, and a run deleted from the
 cluster while in flight is still counted from them."""

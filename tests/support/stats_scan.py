@@ -84,7 +84,7 @@ async def rebuilt_rollup_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]
 
 
 async def live_rows(conn: asyncpg.Connection) -> dict[str, set[tuple]]:
-    """The rows of the runs in flight (migration 0030), histograms as text: with their bounds."""
+    """The rows of the runs in flight (migration 0026), histograms as text: with their bounds."""
     return {
         "stats_live": {tuple(r) for r in await conn.fetch(
             "SELECT run_id, pipeline, template, start, namespace, n, succeeded, failed, other, duration_n,"

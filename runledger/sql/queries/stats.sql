@@ -8,7 +8,7 @@ SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest($1::text[]) AS
 
 -- name: stats_before
 -- Before a change to the runs $1 and their steps ($2[i], $3[i]; NULL: any): what the finished ones
--- contribute to the rollups (migration 0021), and the figures of those steps and runs in flight (0030).
+-- contribute to the rollups (migration 0021), and the figures of those steps and runs in flight (0026).
 SELECT ARRAY(SELECT c FROM stats_contribution($1::text[]) AS c) AS rollups,
        ARRAY(SELECT f FROM stats_live_facts($1::text[], $2::text[], $3::text[]) AS f) AS live;
 
@@ -20,7 +20,7 @@ SELECT stats_apply($1::text[], $4::stats_delta[], $2::text[], $3::text[], $5::st
 -- (stats_totals, stats_causes and stats_histograms are the parts of stats_read, hence no semicolon.)
 -- Counts and sums per {group} (pipeline, or template of one pipeline) of the runs created on the UTC
 -- days from $1 to $2 (exclusive), in the namespaces $3 ('{*}': all of them, kept as one); $4 the pipeline.
--- stats_rows (migration 0030): the rollups' rows (finished runs) and those of the runs in flight.
+-- stats_rows (migration 0026): the rollups' rows (finished runs) and those of the runs in flight.
 SELECT {group} AS key, sum(n)::bigint AS n, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed,
        sum(other)::bigint AS other, sum(duration_n)::bigint AS duration_n, sum(duration_sum) AS duration_sum,
        sum(queue_n)::bigint AS queue_n, sum(queue_sum) AS queue_sum, sum(retries)::bigint AS retries,
@@ -83,7 +83,7 @@ SELECT 'h', key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NUL
 FROM ({histograms}) AS h;
 
 -- name: stats_window
--- The days [$1, $2) in the fewest rows (migration 0031): of the rollups' blocks that lie within them, those whose
+-- The days [$1, $2) in the fewest rows (migration 0027): of the rollups' blocks that lie within them, those whose
 -- parent block (4 times the span; 16 days is the largest span) does not, so every day is counted once; and
 -- the runs in flight's rows (span 0, a day each) of every day.
 start >= $1 AND start < $2 AND start + greatest(span, 1) * interval '1 day' <= $2

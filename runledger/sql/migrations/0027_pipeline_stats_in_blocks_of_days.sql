@@ -1,7 +1,7 @@
 -- The rollups (0020) also in blocks of 4 and 16 days, so a long window reads a few rows per pipeline, not one a day.
 --
 -- At a million runs a list of every pipeline over 30 days read 620 rows (20 pipelines, 31 days) and added
--- their histograms up, which took most of its time once the runs in flight were rows of their own (0030).
+-- their histograms up, which took most of its time once the runs in flight were rows of their own (0026).
 -- A row now stands for a block of `span` days starting at `start`, aligned on 1970-01-01 (stats_block): each
 -- block of 16 days holds four of 4, each of those four days. A window takes its largest blocks that lie
 -- within it and whose parent block does not (stats_window in sql/queries/stats.sql): every day of it once,
@@ -10,7 +10,7 @@
 -- their '*' twins) where it added to one; a run in flight writes none of these.
 --
 -- The days' rows (span 1) are those 0020 kept; the blocks are added up from them here, not rebuilt from the
--- runs. The views read the days' rows, and the rows of the runs in flight (0030) rather than stats_in_flight().
+-- runs. The views read the days' rows, and the rows of the runs in flight (0026) rather than stats_in_flight().
 
 -- The spans kept, in days. stats_window (the reads) names the largest, 16.
 CREATE FUNCTION stats_spans() RETURNS SETOF smallint
@@ -117,7 +117,7 @@ BEGIN
 END
 $$;
 
--- What a read adds up (0030), now with each row's span; the runs in flight's rows are days, as span 0: they
+-- What a read adds up (0026), now with each row's span; the runs in flight's rows are days, as span 0: they
 -- are read for every day of a window, whatever blocks the rollups' rows of those days are read from.
 DROP VIEW stats_rows, stats_rows_causes;
 
@@ -138,7 +138,7 @@ UNION ALL
 SELECT l.pipeline, l.template, l.start, ns.namespace, 0::smallint, l.cause, l.n
 FROM stats_live_causes l CROSS JOIN LATERAL (VALUES (l.namespace), ('*')) AS ns (namespace);
 
--- The views: the days' rows, and the runs in flight's rows (0030) in place of stats_in_flight().
+-- The views: the days' rows, and the runs in flight's rows (0026) in place of stats_in_flight().
 CREATE OR REPLACE VIEW v_pipeline_stats_daily AS
 SELECT t.start AS day,
        nullif(t.pipeline, '') AS pipeline_name,
@@ -200,6 +200,6 @@ WHERE c.n > 0;
 
 DROP FUNCTION stats_in_flight();
 
--- No read looks for the runs in flight among the runs any more (0030 keeps their rows): the index that found
+-- No read looks for the runs in flight among the runs any more (0026 keeps their rows): the index that found
 -- them (0021) goes, and with it its upkeep on every run a writer starts or finishes.
 DROP INDEX runs_unfinished;

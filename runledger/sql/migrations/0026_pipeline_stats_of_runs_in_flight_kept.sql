@@ -167,7 +167,7 @@ END
 $$;
 
 -- What a run's stored rows say (0021, 0024), now stats_run_facts added up across runs: one body for both. The
--- switch with_steps goes with its one caller (stats_in_flight, which migration 0031 drops).
+-- switch with_steps goes with its one caller (stats_in_flight, which migration 0027 drops).
 DROP FUNCTION stats_facts(text[], boolean);
 
 CREATE FUNCTION stats_facts(ids text[]) RETURNS SETOF stats_delta
