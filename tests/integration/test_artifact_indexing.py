@@ -174,7 +174,8 @@ async def test_a_restart_in_the_middle_of_the_queue_resumes_without_checking_any
     await ingest(pool, settings, [producing_workflow(f"r{i}", key) for i, key in enumerate(keys)])
 
     # Leaving the context is a graceful restart: in-flight objects finish, unstarted claims go back.
-    async with build_indexer(pool=pool, settings=settings, poll_seconds=0.02, grace=5) as first:
+    # A grace long enough for a loaded machine: a claim cut off by it waits out its lease instead.
+    async with build_indexer(pool=pool, settings=settings, poll_seconds=0.02, grace=60) as first:
 
         async def some_checked() -> bool:
             return first.stats.checked >= 3
