@@ -258,20 +258,21 @@ class Ingestor(Service):
             obj = await self._node_status.hydrate(event, seq=self._seq)
             if obj is None:
                 return
-        await self._submit_workflow(obj, event.type)
+        # Nodes read from Argo's database were not in the event's text: what the source found there says nothing of them.
+        await self._submit_workflow(obj, event.type, nul_free=event.nul_free and obj is event.object)
 
-    async def _submit_workflow(self, obj: Any, kind: str) -> None:
+    async def _submit_workflow(self, obj: Any, kind: str, *, nul_free: bool = False) -> None:
         """Translate a workflow object carried by an event of type `kind` and queue its state."""
-        state = self.translate(obj, kind=kind)
+        state = self.translate(obj, kind=kind, nul_free=nul_free)
         if state is not None:
             await self._put(state.run.id, state)
 
     def translate_event(self, event: WatchEvent) -> RunState | None:
         """The state a workflow event carries, counted as submit() counts it (for sources that write in bulk)."""
         self.stats.events[event.type] += 1
-        return self.translate(event.object, kind=event.type)
+        return self.translate(event.object, kind=event.type, nul_free=event.nul_free)
 
-    def translate(self, obj: Any, *, kind: str) -> RunState | None:
+    def translate(self, obj: Any, *, kind: str, nul_free: bool = False) -> RunState | None:
         """The state a workflow object carried by an event of type `kind` holds; None (logged and counted) when bad."""
         try:
             memo = self._take_memo(obj, kind)
@@ -282,6 +283,7 @@ class Ingestor(Service):
                 max_value_bytes=self._ingest.max_value_bytes,
                 repositories=self.repositories,
                 memo=memo,
+                nul_free=nul_free,
             )
         except TranslationError as exc:
             self.stats.errors["invalid_object"] += 1
@@ -394,7 +396,7 @@ class Ingestor(Service):
         if event.type in ("BOOKMARK", "ERROR"):
             return
         try:
-            pod = translate_pod(event.object, deleted=event.type == "DELETED")
+            pod = translate_pod(event.object, deleted=event.type == "DELETED", nul_free=event.nul_free)
         except TranslationError as exc:
             self.stats.errors["invalid_pod"] += 1
             log.info("skipped pod %s event: %s", event.type, exc)

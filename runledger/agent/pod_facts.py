@@ -69,11 +69,14 @@ def node_id_for(workflow_name: str, node_name: str) -> str:
     return f"{workflow_name}-{fnv32a(node_name.encode('utf-8', 'surrogatepass'))}"
 
 
-def translate_pod(obj: Any, *, deleted: bool = False) -> PodObservation:
-    """Translate one Pod created by Argo for a workflow step into a PodObservation."""
+def translate_pod(obj: Any, *, deleted: bool = False, nul_free: bool = False) -> PodObservation:
+    """Translate one Pod created by Argo for a workflow step into a PodObservation.
+
+    `nul_free`: the JSON text the pod was decoded from passed `text_holds_no_nul` (no string is searched).
+    """
     ref = check_kind(obj, kind="Pod", api_group="")
     warnings: list[str] = []
-    obj, meta = _clean_metadata(obj, ref=ref, warnings=warnings)
+    obj, meta = _clean_metadata(obj, ref=ref, nul_free=nul_free, warnings=warnings)
     pod_name = _text(meta.get("name"))
     if not pod_name:
         raise TranslationError(f"{ref}: metadata.name is missing")
@@ -138,7 +141,9 @@ def _started_at(
     )
 
 
-def _clean_metadata(obj: dict[str, Any], *, ref: str, warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _clean_metadata(
+    obj: dict[str, Any], *, ref: str, nul_free: bool, warnings: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pod cleaned of NUL characters, and its metadata; TranslationError where cleaning could misfile it."""
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
@@ -147,7 +152,7 @@ def _clean_metadata(obj: dict[str, Any], *, ref: str, warnings: list[str]) -> tu
     if any("\x00" in _str_or_empty(o.get("uid")) for o in _workflow_owners(meta)):
         # The owner's uid is the run id: a cleaned one would file the pod under no run, or another's.
         raise TranslationError(f"{ref}: its Workflow owner reference's uid holds a NUL character")
-    obj, stripped = without_nul(obj)
+    obj, stripped = (obj, 0) if nul_free else without_nul(obj)
     if stripped:
         warnings.append(nul_warning(stripped))
         meta = obj["metadata"]

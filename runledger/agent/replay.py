@@ -33,6 +33,7 @@ import orjson
 import pydantic
 import yaml
 
+from runledger.agent.translate import text_holds_no_nul
 from runledger.core.run_state import WatchEvent
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,8 @@ def _yaml_events(path: Path, errors: ReplayErrors, position: ReadPosition) -> It
                 errors.add(where, "too_deep", "YAML document nested too deeply")
                 continue
             if document is not None:
-                yield from _document_events(document, where, errors)
+                # YAML writes a NUL more ways than one (\0, \x00, \u0000): translation looks for itself.
+                yield from _document_events(document, where, errors, nul_free=False)
 
 
 def _yaml_documents(lines: Iterator[str]) -> Iterator[tuple[int, str]]:
@@ -273,7 +275,7 @@ def _json_events(path: Path, errors: ReplayErrors, position: ReadPosition) -> It
                     else:
                         errors.add(f"{path}:{number}", "not_json", "not a JSON value")
                     continue
-                yield from _document_events(value, f"{path}:{number}", errors)
+                yield from _document_events(value, f"{path}:{number}", errors, nul_free=text_holds_no_nul(stripped))
                 continue
             buffer.append(line)
             if line.startswith(("}", "]")) or len(buffer) > _MAX_DOCUMENT_LINES:
@@ -284,18 +286,20 @@ def _json_events(path: Path, errors: ReplayErrors, position: ReadPosition) -> It
                 except orjson.JSONDecodeError as exc:
                     errors.add(f"{path}:{start}", "not_json", f"invalid JSON document: {exc}")
                     continue
-                yield from _document_events(value, f"{path}:{start}", errors)
+                yield from _document_events(value, f"{path}:{start}", errors, nul_free=text_holds_no_nul(text))
     if buffer:
         errors.add(f"{path}:{start}", "not_json", "not a JSON value (unterminated)")
 
 
-def _document_events(value: Any, where: str, errors: ReplayErrors) -> Iterator[WatchEvent]:
+def _document_events(value: Any, where: str, errors: ReplayErrors, *, nul_free: bool) -> Iterator[WatchEvent]:
+    """The events of one decoded document; `nul_free`: its text passed `text_holds_no_nul`."""
     if not isinstance(value, dict):
         errors.add(where, "not_an_object", f"expected an object, got {type(value).__name__}")
         return
     if "type" in value and "object" in value:
         try:
-            yield WatchEvent.model_validate(value)
+            # Set here, over whatever the document says of it: only the text decides.
+            yield WatchEvent.model_validate({**value, "nul_free": nul_free})
         except pydantic.ValidationError as exc:
             errors.add(where, "invalid_event", f"invalid watch event: {_first_error(exc)}")
         return
@@ -303,11 +307,11 @@ def _document_events(value: Any, where: str, errors: ReplayErrors) -> Iterator[W
     if isinstance(items, list) and (str(value.get("kind", "")).endswith("List") or "kind" not in value):
         for item in items:
             if isinstance(item, dict):
-                yield WatchEvent(type="ADDED", object=item)
+                yield WatchEvent(type="ADDED", object=item, nul_free=nul_free)
             else:
                 errors.add(where, "not_an_object", "a list item is not an object")
         return
-    yield WatchEvent(type="ADDED", object=value)
+    yield WatchEvent(type="ADDED", object=value, nul_free=nul_free)
 
 
 def _first_error(exc: pydantic.ValidationError) -> str:

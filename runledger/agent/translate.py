@@ -137,6 +137,16 @@ def check_identity(meta: dict[str, Any], *, ref: str) -> None:
             raise TranslationError(f"{ref}: metadata.{name} holds a NUL character")
 
 
+def text_holds_no_nul(text: str | bytes) -> bool:
+    """Whether JSON `text` decodes to strings none of which holds a NUL, by a substring test on the text.
+
+    JSON can write a NUL only as the escape \\u0000 (a raw control character is not JSON), so a text
+    without it has none, and its decoded object need not be serialised again to look (a third of a
+    translation). A false alarm (an escaped backslash before "u0000") only costs that look.
+    """
+    return (b"\\u0000" if isinstance(text, bytes) else "\\u0000") not in text
+
+
 def without_nul(obj: Any) -> tuple[Any, int]:
     """`obj` with NUL characters removed from every string (keys included), and how many strings held one.
 
@@ -176,17 +186,19 @@ def translate_workflow(
     max_value_bytes: int = 256 * 1024,
     repositories: RepositoryRegistry | None = None,
     memo: NodeMemo | None = None,
+    nul_free: bool = False,
 ) -> RunState:
     """Translate one Workflow object into a RunState.
 
     `repositories` locates key-only S3 artifacts whose workflow does not carry its resolved
     repository inline (see runledger.core.artifact_locations for the order). `memo`, given the same one
     for every object of one workflow, makes each node whose content did not change since the last
-    call cost a digest instead of a translation.
+    call cost a digest instead of a translation. `nul_free` says the JSON text the object was decoded
+    from passed `text_holds_no_nul`, so no string of it is searched for NUL characters.
     """
     ref = check_kind(obj, kind="Workflow", api_group="argoproj.io")
     warnings: list[str] = []
-    obj, meta = _named_metadata(obj, ref=ref, warnings=warnings)
+    obj, meta = _named_metadata(obj, ref=ref, nul_free=nul_free, warnings=warnings)
     spec = _dict(obj.get("spec"))
     status = _dict(obj.get("status"))
     if not status:
@@ -269,13 +281,15 @@ def _run_state(
     )
 
 
-def _named_metadata(obj: dict[str, Any], *, ref: str, warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _named_metadata(
+    obj: dict[str, Any], *, ref: str, nul_free: bool, warnings: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The object cleaned of NUL characters, and its metadata with a name, or TranslationError."""
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         raise TranslationError(f"{ref}: metadata is missing")
     check_identity(meta, ref=ref)
-    obj, stripped = without_nul(obj)
+    obj, stripped = (obj, 0) if nul_free else without_nul(obj)
     if stripped:
         warnings.append(nul_warning(stripped))
         meta = obj["metadata"]

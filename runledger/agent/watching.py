@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
+from runledger.agent.translate import text_holds_no_nul
 from runledger.core.backoff import Backoff
 from runledger.core.run_state import WatchEvent, trusted
 
@@ -206,7 +207,7 @@ class WatchStream:
                 kwargs["_continue"] = token
             if self._label_selector:
                 kwargs["label_selector"] = self._label_selector
-            body = await self._get_json(**kwargs)
+            body, nul_free = await self._get_json(**kwargs)
             meta = body.get("metadata") or {}
             list_rv = list_rv or meta.get("resourceVersion")
             items = body.get("items")
@@ -217,7 +218,8 @@ class WatchStream:
                     state.counts["bad_objects"] += 1
                     continue
                 summaries.append(_summary(item))
-                await self._handler.on_event(trusted(WatchEvent, {"type": "ADDED", "object": _with_kind(item, body)}))
+                event = {"type": "ADDED", "object": _with_kind(item, body), "nul_free": nul_free}
+                await self._handler.on_event(trusted(WatchEvent, event))
             state.last_contact = time.monotonic()
             token = meta.get("continue") or None
             if not token:
@@ -293,7 +295,8 @@ class WatchStream:
             state.counts["events"] += 1
             self._delivered()
             # Type and object were checked above; a second validation would copy the object.
-            await self._handler.on_event(trusted(WatchEvent, {"type": event_type, "object": obj}))
+            event = {"type": event_type, "object": obj, "nul_free": text_holds_no_nul(line)}
+            await self._handler.on_event(trusted(WatchEvent, event))
         else:
             state.counts["bad_lines"] += 1
             log.warning("%s: unknown watch event type %r", self.name, event_type)
@@ -307,17 +310,19 @@ class WatchStream:
     async def _call(self, **kwargs: Any) -> aiohttp.ClientResponse:
         return await self._list_call(**kwargs)
 
-    async def _get_json(self, **kwargs: Any) -> dict[str, Any]:
+    async def _get_json(self, **kwargs: Any) -> tuple[dict[str, Any], bool]:
+        """The list response, and whether its text passed `text_holds_no_nul`."""
         response = await self._call(_preload_content=False, **kwargs)
         async with response:
             await _raise_for_status(response)
             try:
-                body = orjson.loads(await response.read())
+                text = await response.read()
+                body = orjson.loads(text)
             except orjson.JSONDecodeError as exc:
                 raise StreamError(f"list response is not JSON: {exc}") from None
         if not isinstance(body, dict):
             raise StreamError("list response is not a JSON object")
-        return body
+        return body, text_holds_no_nul(text)
 
     # --- checkpoints -------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ import asyncpg
 
 from runledger.agent.ingest import Ingestor
 from runledger.agent.source_databases import SourceError
+from runledger.agent.translate import text_holds_no_nul
 from runledger.core.run_state import RunState, WatchEvent
 from runledger.core.progress import Progress
 from runledger.store.checkpoints import PgCheckpointStore
@@ -51,6 +52,7 @@ class ImportRow:
     key: str  # the import resumes after this row once it is persisted
     ref: str  # names the row in messages
     workflow: dict[str, Any] | None = None  # dropped once translated
+    nul_free: bool = False  # the workflow's text passed text_holds_no_nul
     bad: tuple[str, str] | None = None  # (kind, reason) when the row cannot be imported
     extra: Any = None  # what the source writes beside the run, once persisted
 
@@ -158,7 +160,7 @@ async def _start_writing(
     for row in page.rows:
         _count(row, report=report)
     for row in page.waiting:
-        await ingestor.submit(WatchEvent(type="ADDED", object=row.workflow))
+        await ingestor.submit(WatchEvent(type="ADDED", object=row.workflow, nul_free=row.nul_free))
     while len(writes) >= writers:
         await writes.popleft()
     batch = await ingestor.take(page.states)
@@ -202,7 +204,7 @@ async def _read(source: ImportSource, *, after: str | None, limit: int, ingestor
         if ingestor.waits_for_nodes(row.workflow):
             page.waiting.append(row)
         else:
-            state = ingestor.translate_event(WatchEvent(type="ADDED", object=row.workflow))
+            state = ingestor.translate_event(WatchEvent(type="ADDED", object=row.workflow, nul_free=row.nul_free))
             # The row is kept until its page is checkpointed, its parsed JSON is not: held, a page's
             # thousands of objects per workflow were scanned by every full collection while pages were written.
             row.workflow = None
@@ -249,4 +251,5 @@ def parse_workflow(text: Any, *, key: str, ref: str, what: str = "workflow") -> 
         return ImportRow(key=key, ref=ref, bad=("invalid_json", f"the {what} is not JSON: {exc}"))
     if not isinstance(value, dict):
         return ImportRow(key=key, ref=ref, bad=("invalid_json", f"the {what} is a JSON {type(value).__name__}"))
-    return ImportRow(key=key, ref=ref, workflow=value)
+    nul_free = isinstance(text, str | bytes) and text_holds_no_nul(text)
+    return ImportRow(key=key, ref=ref, workflow=value, nul_free=nul_free)

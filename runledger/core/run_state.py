@@ -67,6 +67,12 @@ class WatchEvent(_Frozen):
 
     type: EventType
     object: dict[str, Any]
+    nul_free: bool = Field(
+        default=False,
+        exclude=True,
+        description="Set by the source that decoded the event: its text held no \\u0000 escape, so no string in it "
+        "holds a NUL and translation need not look. Never read from the text itself.",
+    )
 
 
 class Parameter(_Frozen):
