@@ -7,6 +7,7 @@ import pytest
 from runledger.agent.translate import translate_workflow
 from runledger.store.writer import ConcurrentWrite, RunWriter
 from tests.support.builders import WorkflowBuilder
+from tests.support.ingesting import delete_runs
 
 
 async def write(conn, writer: RunWriter, event: dict):
@@ -35,7 +36,7 @@ async def test_a_writer_with_an_outdated_view_does_not_take_over_a_run_another_o
     team_b = WorkflowBuilder(name="other", namespace="team-b", uid="shared-uid").phase("Failed")
     mine, other = RunWriter(), RunWriter()
     await write(conn, mine, team_a.event("ADDED"))
-    await conn.execute("DELETE FROM runs")
+    await delete_runs(conn)
     await write(conn, other, team_b.event("ADDED"))
 
     update = team_a.phase("Succeeded").event()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runledger.agent.exposition import ingest_metrics
 from tests.support.builders import WorkflowBuilder
-from tests.support.ingesting import dump, ingest
+from tests.support.ingesting import RUN_ROW_TABLES, dump, ingest
 
 
 def team_a() -> WorkflowBuilder:
@@ -43,7 +43,7 @@ async def recorded(conn) -> dict[str, list[tuple]]:
 async def test_a_second_owner_in_the_same_replay_is_refused_and_counted(pool, settings, conn):
     await ingest(pool, settings, [team_a().event("ADDED")])
     expected = await recorded(conn)
-    await conn.execute("TRUNCATE runs, transitions CASCADE")
+    await conn.execute(f"TRUNCATE runs, transitions, {', '.join(RUN_ROW_TABLES)} CASCADE")
 
     ingestor = await ingest(pool, settings, [team_a().event("ADDED"), team_b().event("ADDED")])
     assert await recorded(conn) == expected

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runledger.store import openlineage_outbox
-from tests.support.ingesting import ingest
+from tests.support.ingesting import delete_runs, ingest
 from tests.support.lineage import queued, workflow_histories
 
 
@@ -18,7 +18,7 @@ async def test_replaying_the_same_history_queues_nothing_twice(pool, conn, setti
     on = settings.updated(openlineage={"file": settings.database.data_dir / "events.jsonl"})
     await ingest(pool, on, workflow_histories(2))
     before = await queued(conn)
-    await conn.execute("DELETE FROM runs")  # the writer's memory of them is gone; the history is not
+    await delete_runs(conn)  # the writer's memory of them is gone; the history is not
     await ingest(pool, on, workflow_histories(2))
     assert await queued(conn) == before
 

@@ -8,7 +8,7 @@ from runledger.agent.ingest import MEMO_MIN_NODES, Ingestor
 from runledger.core.run_state import WatchEvent
 from runledger.service import build_ingestor
 from tests.support.builders import WorkflowBuilder
-from tests.support.ingesting import ingest
+from tests.support.ingesting import RUN_ROW_TABLES, ingest
 
 TABLES = ("runs", "steps", "step_edges", "parameters", "artifact_refs", "transitions")
 
@@ -102,7 +102,7 @@ async def test_the_same_rows_are_stored_with_and_without_kept_nodes(pool, settin
     async with pool.acquire() as conn:
         await ingest(pool, settings, events)
         kept = await stored(conn)
-        await conn.execute("TRUNCATE runs RESTART IDENTITY CASCADE")
+        await conn.execute(f"TRUNCATE runs, {', '.join(RUN_ROW_TABLES)} RESTART IDENTITY CASCADE")
         await ingest(pool, settings.updated(ingest={"node_memo_bytes": 0}), events)
         assert await stored(conn) == kept
         assert len(kept["transitions"]) == 1 + (1 + MEMO_MIN_NODES) + 16 + 1

@@ -25,6 +25,31 @@ async def ingest(pool: asyncpg.Pool, settings: Settings, events: list[dict], *, 
     return ingestor
 
 
+# The writer's tables of a run's rows: no foreign key cascades a run's deletion to them (migration 0032).
+RUN_ROW_TABLES = ("steps", "step_edges", "parameters", "artifact_refs")
+
+
+async def delete_runs(conn: asyncpg.Connection) -> None:
+    """Delete every run and its rows, as anything deleting runs must (transitions are history: kept)."""
+    async with conn.transaction():
+        for table in RUN_ROW_TABLES:
+            await conn.execute(f"DELETE FROM {table}")
+        await conn.execute("DELETE FROM runs")
+
+
+async def orphans(conn: asyncpg.Connection) -> dict[str, int]:
+    """Rows of the writer's tables whose run (or, for an artifact reference, whose artifact) is not stored."""
+    counts = {
+        table: await conn.fetchval(f"SELECT count(*) FROM {table} x WHERE NOT EXISTS (SELECT FROM runs r WHERE r.id = x.run_id)")
+        for table in RUN_ROW_TABLES
+    }
+    counts["artifact_refs.artifact_id"] = await conn.fetchval(
+        "SELECT count(*) FROM artifact_refs x WHERE x.artifact_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT FROM artifacts a WHERE a.id = x.artifact_id)"
+    )
+    return counts
+
+
 async def dump(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
     """Every row of every table, in a stable order, for whole-database comparisons."""
     tables = [
