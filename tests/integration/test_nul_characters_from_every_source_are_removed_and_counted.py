@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from runledger import service
+from runledger.agent.source_databases import SourceDatabase
 from runledger.agent.translate import translate_workflow
 from runledger.backfill.argo_archive import ArgoArchive
-from runledger.agent.source_databases import SourceDatabase
 from runledger.core.run_state import WatchEvent
 from runledger.service import build_ingestor
 from tests.support.agent import agent_settings, running_agent, settled
@@ -32,8 +32,12 @@ async def stored(conn: asyncpg.Connection) -> dict:
     return {
         "labels": orjson.loads(await conn.fetchval("SELECT labels::text FROM runs")),
         "step": (step["name"], step["message"]),
-        "parameters": sorted(tuple(r) for r in await conn.fetch("SELECT name, value FROM parameters WHERE step_id = $1 "
-                                                                 "AND direction = 'output'", POD_NODE)),  # fmt: skip
+        "parameters": sorted(
+            tuple(r)
+            for r in await conn.fetch(
+                "SELECT name, value FROM parameters WHERE step_id = $1 AND direction = 'output'", POD_NODE
+            )
+        ),
     }
 
 
@@ -109,9 +113,11 @@ async def test_offloaded_nodes_holding_nuls_are_cleaned_under_an_object_whose_te
     stripped, nodes = offloaded(workflow)
     assert "\\u0000" not in orjson.dumps(stripped).decode()
     await argo.offload(workflow["metadata"]["uid"], workflow["metadata"]["namespace"], nodes)
-    async with service.argo_node_status(settings.argo, url=argo.url) as node_status:
-        async with build_ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor:
-            await ingestor.submit(WatchEvent(type="MODIFIED", object=stripped, nul_free=True))
-            await ingestor.drain_all()
+    async with (
+        service.argo_node_status(settings.argo, url=argo.url) as node_status,
+        build_ingestor(pool=pool, settings=settings, node_status=node_status) as ingestor,
+    ):
+        await ingestor.submit(WatchEvent(type="MODIFIED", object=stripped, nul_free=True))
+        await ingestor.drain_all()
     assert ingestor.stats.warnings["nul"] == 1 and not ingestor.stats.errors
     assert await stored(conn) == expected(workflow)
