@@ -1,5 +1,5 @@
 """The writer's tables (steps, step_edges, parameters, artifact_refs) hold no foreign key to their run or
-artifact (migration 0032): every write path still leaves no row without its run, and no artifact
+artifact (migration 0028): every write path still leaves no row without its run, and no artifact
 reference naming an artifact that is not stored: a replay of real and generated workflows with every
 event of their runs, an import of Argo's archive, pods written before and after their workflow, and a
 batch the database refused."""

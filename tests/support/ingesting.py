@@ -25,7 +25,7 @@ async def ingest(pool: asyncpg.Pool, settings: Settings, events: list[dict], *, 
     return ingestor
 
 
-# The writer's tables of a run's rows: no foreign key cascades a run's deletion to them (migration 0032).
+# The writer's tables of a run's rows: no foreign key cascades a run's deletion to them (migration 0028).
 RUN_ROW_TABLES = ("steps", "step_edges", "parameters", "artifact_refs")
 
 
