@@ -67,6 +67,7 @@ from runledger.core.shards import Shard
 from runledger.store import reconcile
 from runledger.store.connection import is_transient
 from runledger.store.pod_writer import write_pods
+from runledger.store.rollups import lock_runs
 from runledger.store.writer import RunWriter, is_stale, revision
 
 QueueKey = str | tuple[str, str, str]  # a run id, or ("pod", run id, node id)
@@ -539,8 +540,8 @@ class Ingestor(Service):
                 self._timeouts.pop(key, None)
             except Exception as exc:
                 if is_transient(exc):
-                    for key, work in batch[i:]:  # this run and every one behind it
-                        self._requeue(key, work)
+                    for behind_key, behind in batch[i:]:  # this run and every one behind it
+                        self._requeue(behind_key, behind)
                     return "away"
                 if isinstance(exc, asyncpg.QueryCanceledError) and self._timeouts[key] < WRITE_TIMEOUTS_PER_RUN:
                     self._timeouts[key] += 1
@@ -566,6 +567,7 @@ class Ingestor(Service):
         try:
             async with self._pool.acquire() as conn:
                 async with conn.transaction():
+                    await lock_runs(conn, [p.run_id for p in pods] + list(seen))
                     pod_rows, pods_refused = await write_pods(conn, pods)
                     result = await self._writer.write(conn, runs, seen=seen)
         except BaseException:

@@ -33,6 +33,15 @@ import asyncpg
 from runledger.store.sql_blocks import q
 
 
+async def lock_runs(conn: asyncpg.Connection, run_ids: Collection[str]) -> None:
+    """Take, in the caller's transaction, the locks rollups_kept takes for these runs, all at once and in id
+    order. A transaction that writes pods and workflows calls rollups_kept once for each; taken piecemeal, two
+    such transactions could each hold a run the other waits for. The locks are re-entrant, so rollups_kept's
+    own then wait for nothing."""
+    if ids := sorted(set(run_ids)):
+        await conn.execute(q("lock_runs_for_stats"), ids)
+
+
 @asynccontextmanager
 async def rollups_kept(
     conn: asyncpg.Connection, run_ids: Collection[str], *, steps: Collection[tuple[str, str]] | None

@@ -3,7 +3,8 @@
 
 -- name: lock_runs_for_stats
 -- Serialises the writers of one run's rows (runs and steps, pods) until commit, so the contribution
--- taken before a change is the one the rollups hold. In id order: two batches never deadlock.
+-- taken before a change is the one the rollups hold. In id order, and a batch that writes pods and
+-- workflows takes the locks of all its runs at once first (rollups.lock_runs): two batches never deadlock.
 SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest($1::text[]) AS u (id) ORDER BY id;
 
 -- name: stats_before
