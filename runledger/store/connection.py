@@ -130,9 +130,13 @@ async def _reset(conn: Connection) -> None:
     if conn._nothing_to_reset:
         conn._nothing_to_reset = False
         return
-    if query := conn.get_reset_query():
-        await conn.execute(query)  # RESET ALL among others
-    conn.forget_read_settings()
+    query = conn.get_reset_query()
+    if query:
+        await conn.execute(query)
+    if "RESET ALL" in query:
+        conn.forget_read_settings()
+    else:  # a server whose reset query keeps session settings: reads' must not outlive their reads
+        await conn.drop_read_settings()
 
 
 async def create_pool(dsn: str, *, database: DatabaseSettings, **overrides: Any) -> asyncpg.Pool:
