@@ -43,6 +43,20 @@ export async function getText(path, params, { signal, range } = {}) {
   return { text: await response.text(), response };
 }
 
+// A plain link to an API document (its JSON, a whole log). With a token in this tab a browser's own
+// navigation would carry no Authorization header and get a 401: the click fetches the body with the
+// token instead and opens it from a blob URL.
+export function openWithToken(event) {
+  if (!token() || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  const link = event.currentTarget;
+  request(link.getAttribute("href"), null, { accept: "*/*" }).then((r) => r.blob()).then((blob) => {
+    const opened = URL.createObjectURL(blob);
+    window.open(opened, "_blank", "noopener");
+    setTimeout(() => URL.revokeObjectURL(opened), 60_000);
+  }, (err) => { link.title = `Could not open it: ${err.message}`; });
+}
+
 async function request(path, params, { signal, accept, range }) {
   let response;
   try {

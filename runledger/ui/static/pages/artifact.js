@@ -1,6 +1,6 @@
 // /ui/artifacts/{id or s3://uri} — the indexed object, who wrote and read it, and what it holds.
 
-import { ApiError, get } from "../api.js";
+import { ApiError, get, openWithToken } from "../api.js";
 import { add, facts, fmtBytes, fmtNumber, fmtTime, h, lineageHref, phaseBadge, runHref, table } from "../dom.js";
 import { viewer } from "../viewers.js";
 
@@ -44,7 +44,7 @@ export async function render(main, { args: [ref], signal }) {
       ["First seen", fmtTime(art.first_seen_at)],
       ["Endpoint", art.endpoint],
       ["Links", h("span", {}, h("a", { href: lineageHref(`artifact:${art.id}`) }, "lineage"), " · ",
-        h("a", { href: `/api/v1/artifacts/${art.id}` }, "JSON"))],
+        h("a", { href: `/api/v1/artifacts/${art.id}`, onclick: openWithToken }, "JSON"))],
     ]),
     h("h2", {}, "Produced by"), events(art.produced_by, "No recorded step wrote it."),
     h("h2", {}, "Consumed by"), events(art.consumed_by, "No recorded step read it."),

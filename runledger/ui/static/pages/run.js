@@ -1,7 +1,7 @@
 // /ui/runs/{id}[?step=node] — one run: header, step graph, timeline and the selected step's panel.
 // Live while running: transitions of this run refetch it (debounced) and redraw in place.
 
-import { ApiError, follow, get, getText } from "../api.js";
+import { ApiError, follow, get, getText, openWithToken } from "../api.js";
 import {
   add, artifactHref, clear, facts, fmtBytes, fmtDuration, fmtNumber, fmtTime, h, lineageHref, notice, phaseBadge,
   phaseClass, runDuration, runHref, s, seconds, table,
@@ -37,7 +37,7 @@ function header(run) {
       ["Deleted", run.deleted ? `yes, ${fmtTime(run.deleted_at)}` : null],
       ["Steps", Object.entries(run.step_counts || {}).map(([p, c]) => `${c} ${p}`).join(", ") || "none recorded"],
       ["Links", h("span", {}, h("a", { href: lineageHref(`run:${run.id}`) }, "lineage"), " · ",
-        h("a", { href: `/api/v1/runs/${encodeURIComponent(run.id)}` }, "JSON"))],
+        h("a", { href: `/api/v1/runs/${encodeURIComponent(run.id)}`, onclick: openWithToken }, "JSON"))],
     ]),
     run.nodes_offloaded ? notice("This run's steps were offloaded to Argo's database and are not recorded.") : null,
     h("div", { class: "cols" },
@@ -95,7 +95,7 @@ function logSection(step, run, signal) {
   }, (err) => {
     if (err.name !== "AbortError") pre.textContent = `The log could not be read: ${err.message}`;
   });
-  return [title, note, pre, h("p", {}, h("a", { href: logPath }, "the whole log"), " (plain text)")];
+  return [title, note, pre, h("p", {}, h("a", { href: logPath, onclick: openWithToken }, "the whole log"), " (plain text)")];
 }
 
 function stepPanel(step, run, { signal, groupToggle }) {
