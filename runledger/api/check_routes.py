@@ -3,7 +3,8 @@
 Each parses its query string with the very parser of the listing it checks (and, for runs, asks
 whether the caller may read the namespaces it names; for lineage, whether its node exists for this
 caller), and answers 200 with the problems found, so a page can tell a person what is wrong without
-provoking the 400, 403 or 404 a browser logs as a failed load. The listings themselves answer malformed queries as before.
+provoking the 400, 403 or 404 a browser logs as a failed load. The listings themselves answer
+malformed queries as before.
 """
 
 from __future__ import annotations
