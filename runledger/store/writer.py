@@ -30,7 +30,7 @@ import logging
 import sys
 from array import array
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from operator import attrgetter
@@ -438,21 +438,21 @@ def _objects(known: _Known) -> int:
 
 
 def _step_fingerprints(steps: tuple[Step, ...], known: _Known) -> list[int]:
-    was, fps = known.steps, known.step_fps
-    n = len(was)
-    return [fps[i] if i < n and was[i] is step else _step_fingerprint(step) for i, step in enumerate(steps)]
+    return _reused(steps, known.steps, known.step_fps, _step_fingerprint)
 
 
 def _parameter_fingerprints(parameters: tuple[Parameter, ...], known: _Known) -> list[int]:
-    was, fps = known.parameters, known.parameter_fps
-    n = len(was)
-    return [fps[i] if i < n and was[i] is p else fingerprint(p.value, p.truncated) for i, p in enumerate(parameters)]
+    return _reused(parameters, known.parameters, known.parameter_fps, lambda p: fingerprint(p.value, p.truncated))
 
 
 def _artifact_fingerprints(artifacts: tuple[ArtifactRef, ...], known: _Known) -> list[int]:
-    was, fps = known.artifacts, known.artifact_fps
+    return _reused(artifacts, known.artifacts, known.artifact_fps, lambda a: _artifact_fingerprint(a, a.uri))
+
+
+def _reused(objs: tuple, was: tuple, fps: list[int], fingerprint_of: Callable[[Any], int]) -> list[int]:
+    # An object that is the very one at its position last time (the node memo gave it again) keeps its fingerprint.
     n = len(was)
-    return [fps[i] if i < n and was[i] is a else _artifact_fingerprint(a, a.uri) for i, a in enumerate(artifacts)]
+    return [fps[i] if i < n and was[i] is obj else fingerprint_of(obj) for i, obj in enumerate(objs)]
 
 
 class _Documents(NamedTuple):
