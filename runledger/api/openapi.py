@@ -333,16 +333,16 @@ OPERATIONS: tuple[Operation, ...] = (
               public=True),  # fmt: skip
     # the caller and its queries
     Operation("/api/v1/whoami", "whoAmI", "Whether a token is asked for, and who the caller's token names", "meta",
-              {**ok(caller_routes.Caller), **errors(503)}, public=True,
+              {**ok(caller_routes.Caller), **errors(400, 503)}, public=True,
               description="Answered 200 with or without a usable token: it tells the caller only about itself (its "
               "user and the namespaces it may read), and `problem` says why a token was not accepted."),  # fmt: skip
     Operation("/api/v1/checks/runs", "checkRunsQuery", "Whether GET /api/v1/runs would accept this query string",
-              "runs", {**ok(check_routes.QueryCheck), **errors(503)}, parameters=RUN_FILTERS,
+              "runs", {**ok(check_routes.QueryCheck), **errors(400, 503)}, parameters=RUN_FILTERS,
               description="The same query string as GET /api/v1/runs, parsed by the same rules; answered 200 with "
               "the problems its 400 (or 403, for a namespace the caller may not read) would name.",
               query=_RUNS_QUERY),
     Operation("/api/v1/checks/lineage", "checkLineageQuery", "Whether GET /api/v1/lineage would accept this query "
-              "string", "lineage", {**ok(check_routes.QueryCheck), **errors(503)},
+              "string", "lineage", {**ok(check_routes.QueryCheck), **errors(400, 503)},
               description="The same query string as GET /api/v1/lineage, parsed by the same rules (a node is "
               "`artifact:<id|s3://uri>`, `step:<run>/<node>` or `run:<run>`); answered 200 with the problems its "
               "400 would name.",
