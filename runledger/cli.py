@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(level=settings.log.level)
     try:
         coro = _command(args, settings=settings)
-        if args.command in ("run", "replay", "import"):
+        if args.command in ("replay", "import"):  # `run` settles once its pool and app are built too
             from runledger.core.collector import settle_for_ingest
 
             settle_for_ingest()  # start-up is done: what it loaded lives as long as the process

@@ -12,7 +12,6 @@ checkpoints are saved, the lease is released, the API and then the pool close); 
 from __future__ import annotations
 
 import contextlib
-import gc
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +22,7 @@ from runledger.backfill.importing import run_import as run_import_source
 from runledger.backfill.kfp_database import KfpRuns
 from runledger.agent.source_databases import SourceDatabase, SourceError
 from runledger.api.app_keys import READINESS_CHECKS
+from runledger.core.collector import settle_for_ingest
 from runledger.core.lifecycle import first
 from runledger.core.progress import Progress
 from runledger.core.settings import Settings
@@ -73,10 +73,7 @@ async def run_main(settings: Settings, *, announce=print) -> int:
         # The address a person opens first, so it is the first line: before where the data lives and the API.
         announce(f"runledger: web UI on {base}/ui/  (Ctrl-C to stop)")
         announce(f"runledger: data in {database.description}")
-        # What start-up allocated (modules, settings, the app) lives as long as the process: out of
-        # the collector's sight, full collections under a stream of events only scan what changes.
-        gc.collect()
-        gc.freeze()
+        settle_for_ingest()  # start-up is done (modules, settings, pool, app): it lives as long as the process
         if watching:
             shard = f" (shard {settings.cluster.shard_spec}: its namespaces only)" if settings.cluster.shard else ""
             announce(f"runledger: API on {base}; watching the cluster{shard}")
